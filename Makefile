@@ -1,0 +1,61 @@
+# aigov.core — everything a fresh Debian machine needs, in two commands:
+#   make demo   compliance scan of localhost with the bundled policy and registry
+#   make test   every test layer (sanity, lint, unit, integration)
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := $(CURDIR)/.venv
+BIN := $(VENV)/bin
+COLLECTIONS := $(CURDIR)/.collections
+INSTALLED := $(COLLECTIONS)/ansible_collections/aigov/core/MANIFEST.json
+VERSION := $(shell sed -n 's/^version: *//p' galaxy.yml)
+TARBALL := $(CURDIR)/.cache/build/aigov-core-$(VERSION).tar.gz
+SOURCES := galaxy.yml README.md COPYING requirements.txt bindep.txt \
+	$(shell find plugins playbooks policies registry meta schemas docs examples extensions roles changelogs \
+	  -type f -not -path '*/__pycache__/*' 2>/dev/null)
+
+export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
+export ANSIBLE_COLLECTIONS_SCAN_SYS_PATH := false
+export PATH := $(BIN):$(PATH)
+export JAVA_HOME ?= /usr/lib/jvm/java-17-openjdk-amd64
+
+.PHONY: demo test bench sanity lint unit integration collection venv clean
+.DEFAULT_GOAL := demo
+
+$(BIN)/.demo-deps: hack/requirements/demo.txt hack/requirements/constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q -r hack/requirements/demo.txt -c hack/requirements/constraints.txt
+	touch $@
+
+$(BIN)/.test-deps: $(BIN)/.demo-deps hack/requirements/test.txt
+	$(BIN)/python -m pip install -q -r hack/requirements/test.txt -c hack/requirements/constraints.txt
+	touch $@
+
+venv: $(BIN)/.demo-deps
+
+# Build the collection as users get it and install the artifact, rebuilding
+# only when a source file changed.
+$(INSTALLED): $(BIN)/.demo-deps $(SOURCES)
+	mkdir -p $(dir $(TARBALL)) $(COLLECTIONS)
+	$(BIN)/ansible-galaxy collection build --force --output-path $(dir $(TARBALL)) . >/dev/null
+	$(BIN)/ansible-galaxy collection install --offline --force -p $(COLLECTIONS) $(TARBALL) >/dev/null
+	@echo "installed aigov.core $(VERSION) into $(COLLECTIONS)"
+
+collection: $(INSTALLED)
+
+demo: $(INSTALLED)
+	$(BIN)/ansible-playbook -i examples/localhost.yml aigov.core.compliance_scan -e aigov_report_dir=$(CURDIR)/reports
+	@$(BIN)/python hack/print_summary.py $(CURDIR)/reports/compliance-report.json
+
+test: $(BIN)/.test-deps
+	./hack/system-deps.sh
+	$(BIN)/python hack/run_tests.py
+
+sanity lint unit integration: $(BIN)/.test-deps
+	$(BIN)/python hack/run_tests.py --layers $@
+
+bench: $(BIN)/.test-deps
+	./hack/system-deps.sh
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf $(VENV) $(COLLECTIONS) .cache reports tests/output

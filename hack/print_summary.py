@@ -1,0 +1,24 @@
+#!/usr/bin/env python3
+"""Print a short, human summary of a compliance report (used by `make demo`)."""
+
+import json
+import sys
+
+
+def main(path):
+    with open(path) as handle:
+        report = json.load(handle)
+    summary = report['summary']
+    scope = report['scope']
+    print('\naigov.core compliance scan, %s' % report['generated_at'])
+    print('  hosts scanned: %d (without a result: %s)' % (summary['hosts_scanned'], ', '.join(scope['hosts_missing']) or 'none'))
+    print('  AI assets found: %d' % summary['assets'])
+    counts = ', '.join('%s %d' % (sev, n) for sev, n in sorted(summary['by_severity'].items(), key=lambda kv: -kv[1]) if n)
+    print('  findings: %d%s' % (summary['findings'], ' (%s)' % counts if counts else ''))
+    for finding in report['findings'][:10]:
+        print('    [%s] %s: %s on %s' % (finding['severity'], finding['rule_id'], finding['title'], finding['inventory_hostname']))
+    print('  report: %s' % path)
+
+
+if __name__ == '__main__':
+    main(sys.argv[1])

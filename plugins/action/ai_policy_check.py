@@ -1,0 +1,88 @@
+# -*- coding: utf-8 -*-
+# Copyright: aigov.core contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Controller side of aigov.core.ai_policy_check (docs: plugins/modules/ai_policy_check.py)."""
+
+from __future__ import annotations
+
+from ansible.errors import AnsibleActionFail
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.aigov.core.plugins.module_utils import policy, registry
+from ansible_collections.aigov.core.plugins.module_utils.errors import AigovError
+from ansible_collections.aigov.core.plugins.plugin_utils.action import plain, resolve_data_file
+
+ARGUMENT_SPEC = dict(
+    assets=dict(type='list', elements='dict'),
+    hosts=dict(type='list', elements='str'),
+    policy_packs=dict(type='list', elements='str', default=['default']),
+    registry=dict(type='str', default='default'),
+    fail_on=dict(type='str', default='none', choices=['none'] + list(policy.SEVERITIES)),
+)
+
+
+class ActionModule(ActionBase):
+    """Evaluate policy packs on the controller against discovered assets."""
+
+    TRANSFERS_FILES = False
+    _requires_connection = False
+
+    def run(self, tmp=None, task_vars=None):
+        result = super(ActionModule, self).run(tmp, task_vars)
+        _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        try:
+            packs = policy.load_packs([resolve_data_file('policy pack', p, self._loader) for p in args['policy_packs']])
+            reg = registry.load_registry(resolve_data_file('registry', args['registry'], self._loader))
+        except AigovError as exc:
+            raise AnsibleActionFail('policy check refused before evaluating anything: %s' % exc)
+
+        assets, scope = self._collect(args, task_vars)
+        for asset in assets:
+            asset['registry'] = registry.match(reg, asset)
+        try:
+            findings, rules = policy.evaluate(packs, assets)
+        except AigovError as exc:
+            raise AnsibleActionFail(str(exc))
+
+        fail_on = None if args['fail_on'] == 'none' else args['fail_on']
+        summary = policy.summarize(findings, assets, fail_on)
+        summary['hosts_scanned'] = len(scope['hosts_scanned'])
+        summary['hosts_missing'] = len(scope['hosts_missing'])
+        summary['complete'] = not scope['hosts_missing']
+        result.update(
+            changed=False,
+            findings=findings,
+            summary=summary,
+            rules=rules,
+            scope=scope,
+            assets=assets,
+            policy_packs=[dict((k, pack[k]) for k in ('name', 'version', 'path', 'sha256')) for pack in packs],
+            registry=dict(path=reg['path'], sha256=reg['sha256'], use_cases=len(reg['use_cases'])),
+            msg='%d finding(s) on %d asset(s) from %d host(s)' % (summary['findings'], len(assets), len(scope['hosts_scanned'])),
+        )
+        if summary['threshold_exceeded']:
+            result['failed'] = True
+            result['msg'] += '; at least one is %s or worse (fail_on=%s)' % (fail_on, fail_on)
+        return result
+
+    @staticmethod
+    def _collect(args, task_vars):
+        """Assets given explicitly, or read from each host's ai_asset_facts results."""
+        if args['assets'] is not None:
+            assets = plain(args['assets'])
+            hosts = sorted(set(asset.get('inventory_hostname') or asset.get('host') or '' for asset in assets) - {''})
+            return assets, dict(hosts_targeted=hosts, hosts_scanned=hosts, hosts_missing=[], problems={})
+        targeted = args['hosts'] if args['hosts'] is not None else list(task_vars['groups']['all'])
+        assets, scanned, missing, problems = [], [], [], {}
+        for host in targeted:
+            if host not in task_vars['hostvars']:
+                raise AnsibleActionFail("host '%s' is not in the inventory" % host)
+            facts = plain(task_vars['hostvars'][host].get('ansible_facts', {}))
+            if 'ai_discovery' not in facts:
+                missing.append(host)  # unreachable, failed, or never scanned: not "compliant"
+                continue
+            scanned.append(host)
+            if facts['ai_discovery'].get('problems'):
+                problems[host] = facts['ai_discovery']['problems']
+            assets.extend(dict(asset, inventory_hostname=host) for asset in facts.get('ai_assets', []))
+        return assets, dict(hosts_targeted=list(targeted), hosts_scanned=scanned, hosts_missing=missing, problems=problems)

@@ -1,0 +1,121 @@
+# -*- coding: utf-8 -*-
+# Copyright: aigov.core contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Discovery probes: turn what /proc shows into asset records.
+
+Each probe returns (assets, problems). A problem is a sentence naming what
+could not be seen and why (permissions, a process that vanished); probes
+never fail a host for what a non-root user is not allowed to read.
+"""
+
+from __future__ import annotations
+
+import errno
+
+from ansible_collections.aigov.core.plugins.module_utils import model_servers, procfs
+from ansible_collections.aigov.core.plugins.module_utils.assets import make_asset
+from ansible_collections.aigov.core.plugins.module_utils.redaction import redact_argv
+
+
+def _why(exc):
+    return 'permission denied' if getattr(exc, 'errno', None) in (errno.EACCES, errno.EPERM) else str(exc)
+
+
+def _matched_processes(proc_root):
+    """Return {pid: (Process, Signature, program args)} for every model-server process."""
+    matched = {}
+    for pid in procfs.list_pids(proc_root):
+        process = procfs.read_process(proc_root, pid)
+        if process is None:
+            continue
+        signature, args = model_servers.identify(process.argv)
+        if signature is not None:
+            matched[pid] = (process, signature, args)
+    return matched
+
+
+def _group_workers(matched):
+    """Fold forked workers into their server: {root pid: [pids]}.
+
+    Servers fork workers that keep the parent's command line (uvicorn, TGI
+    shards); they are one asset, not several.
+    """
+    groups = {}
+    for pid, (process, signature, _args) in matched.items():
+        root = pid
+        parent = process.ppid
+        while parent in matched and matched[parent][1].product == signature.product:
+            root, parent = parent, matched[parent][0].ppid
+        groups.setdefault(root, []).append(pid)
+    return groups
+
+
+def _listeners(proc_root, pids, problems, label):
+    """Listening (address, port) pairs of a group of pids, or None if they cannot be seen."""
+    inodes = set()
+    for pid in pids:
+        try:
+            inodes |= procfs.socket_inodes(proc_root, pid)
+        except (IOError, OSError) as exc:
+            problems.append('%s: cannot read open sockets of pid %d (%s); listeners unknown' % (label, pid, _why(exc)))
+            return None
+    table = procfs.listening_sockets(proc_root, pids[0])  # workers share the server's namespace
+    return sorted({table[inode] for inode in inodes if inode in table}, key=lambda pair: (pair[1], pair[0]))
+
+
+def _environment(proc_root, pid, problems, label):
+    try:
+        names, values = procfs.read_environ(proc_root, pid, model_servers.VALUE_ENV)
+        return names, values, True
+    except (IOError, OSError) as exc:
+        problems.append('%s: cannot read the environment of pid %d (%s)' % (label, pid, _why(exc)))
+        return set(), {}, False
+
+
+def _model_server_asset(proc_root, host, machine_id, matched, root, pids, problems):
+    process, signature, args = matched[root]
+    label = '%s (pid %d)' % (signature.display_name, process.pid)
+    env_names, env_values, env_readable = _environment(proc_root, process.pid, problems, label)
+    pairs = _listeners(proc_root, pids, problems, label)
+    auth, auth_evidence = model_servers.auth_state(signature, args, env_names, env_values, env_readable)
+    model = model_servers.served_model(signature, args, env_values)
+    cmdline = redact_argv(process.argv)
+    listeners = None if pairs is None else [
+        {'address': address, 'port': port, 'loopback': procfs.is_loopback(address)} for address, port in pairs]
+    if listeners:
+        identity = (signature.product, listeners[0]['port'])
+    else:
+        identity = (signature.product, model or '', process.exe or process.argv[0])
+    attributes = {
+        'product': signature.product,
+        'product_name': signature.display_name,
+        'model': None if model is None else redact_argv([model])[0],
+        'listeners': listeners,
+        'exposed': None if listeners is None else any(not item['loopback'] for item in listeners),
+        'auth': auth,
+        'auth_evidence': auth_evidence,
+        'dev_mode': model_servers.dev_mode(signature, env_values),
+        'uid': process.uid,
+        'executable': process.exe,
+        'cmdline': cmdline,
+        'pids': sorted(pids),
+    }
+    evidence = [{'type': 'process', 'pid': process.pid, 'uid': process.uid}]
+    evidence.extend({'type': 'socket', 'pid': process.pid, 'address': item['address'], 'port': item['port']}
+                    for item in listeners or [])
+    confidence = 'inferred' if listeners is not None and env_readable else 'unresolved'
+    return make_asset('model_server', host, machine_id, identity, signature.product, attributes, evidence, confidence)
+
+
+def discover_model_servers(proc_root, host, machine_id):
+    """Return (assets, problems) for every model-serving process under proc_root."""
+    problems = []
+    matched = _matched_processes(proc_root)
+    assets = [_model_server_asset(proc_root, host, machine_id, matched, root, sorted(pids), problems)
+              for root, pids in sorted(_group_workers(matched).items())]
+    return sorted(assets, key=lambda asset: asset['id']), problems
+
+
+PROBES = {
+    'model_server': discover_model_servers,
+}

@@ -1,0 +1,117 @@
+# -*- coding: utf-8 -*-
+# Copyright: aigov.core contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The AI registry: use cases, their accountable owners and risk tiers.
+
+Discovered assets are matched to use cases by selectors (docs/registry.md).
+An asset no use case claims is shadow AI. The match is what policy
+expressions see as `registry` next to the asset.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+
+from ansible_collections.aigov.core.plugins.module_utils.datafiles import check_schema_version, load_yaml_mapping
+from ansible_collections.aigov.core.plugins.module_utils.errors import DataFileError
+
+REGISTRY_SCHEMA_VERSIONS = (1,)
+RISK_TIERS = ('minimal', 'limited', 'high', 'prohibited')
+OWNER_ROLES = ('decision', 'risk', 'escalation')
+SELECTOR_KEYS = ('id', 'kind', 'name', 'host', 'inventory_hostname', 'model')
+USE_CASE_ID = re.compile(r'^[a-z0-9][a-z0-9_.-]*$')
+_USE_CASE_KEYS = frozenset(('id', 'name', 'description', 'risk_tier', 'owners', 'approved_models', 'allowed_regions', 'assets'))
+
+
+def _check_owners(owners, where, problems):
+    if owners is None:
+        return
+    if not isinstance(owners, dict):
+        problems.append('%s: owners must be a mapping of %s to a person or team' % (where, '/'.join(OWNER_ROLES)))
+        return
+    for role, owner in owners.items():
+        if role not in OWNER_ROLES:
+            problems.append('%s: unknown owner role %r (known: %s)' % (where, role, ', '.join(OWNER_ROLES)))
+        elif not isinstance(owner, str) or not owner.strip():
+            problems.append('%s: owners.%s must be a non-empty string' % (where, role))
+
+
+def _check_selectors(selectors, where, problems):
+    if not isinstance(selectors, list) or not selectors:
+        problems.append('%s: assets must be a non-empty list of selectors' % where)
+        return
+    for index, selector in enumerate(selectors):
+        spot = '%s: assets[%d]' % (where, index)
+        if not isinstance(selector, dict) or not selector:
+            problems.append('%s must be a non-empty mapping of %s' % (spot, ', '.join(SELECTOR_KEYS)))
+            continue
+        for key, value in selector.items():
+            if key not in SELECTOR_KEYS:
+                problems.append('%s: unknown selector key %r (known: %s)' % (spot, key, ', '.join(SELECTOR_KEYS)))
+            elif not isinstance(value, str) or not value:
+                problems.append('%s: %s must be a non-empty string (glob patterns allowed)' % (spot, key))
+
+
+def _check_use_case(use_case, index, seen, problems):
+    if not isinstance(use_case, dict):
+        problems.append('use_cases[%d]: must be a mapping' % index)
+        return
+    where = 'use_cases[%d] (id %s)' % (index, use_case.get('id'))
+    use_case_id = use_case.get('id')
+    if not isinstance(use_case_id, str) or not USE_CASE_ID.match(use_case_id):
+        problems.append('%s: id must be lower-case letters, digits, dots, dashes or underscores' % where)
+    elif use_case_id in seen:
+        problems.append('%s: duplicate use case id' % where)
+    seen.add(use_case_id)
+    for key in sorted(set(use_case) - _USE_CASE_KEYS):
+        problems.append('%s: unknown key %r (known: %s)' % (where, key, ', '.join(sorted(_USE_CASE_KEYS))))
+    if 'risk_tier' in use_case and use_case['risk_tier'] not in RISK_TIERS:
+        problems.append('%s: risk_tier must be one of %s, got %r' % (where, ', '.join(RISK_TIERS), use_case['risk_tier']))
+    _check_owners(use_case.get('owners'), where, problems)
+    _check_selectors(use_case.get('assets'), where, problems)
+
+
+def load_registry(path):
+    """Load and validate a registry file; raise DataFileError listing every problem."""
+    data, digest = load_yaml_mapping(path, 'registry')
+    problems = []
+    check_schema_version(data, REGISTRY_SCHEMA_VERSIONS, problems)
+    use_cases = data.get('use_cases', [])
+    if not isinstance(use_cases, list):
+        problems.append('use_cases must be a list')
+        use_cases = []
+    seen = set()
+    for index, use_case in enumerate(use_cases):
+        _check_use_case(use_case, index, seen, problems)
+    if problems:
+        raise DataFileError(path, problems)
+    return {'path': path, 'sha256': digest, 'use_cases': use_cases}
+
+
+def _selector_value(asset, key):
+    if key == 'model':
+        return (asset.get('attributes') or {}).get('model')
+    return asset.get(key)
+
+
+def _selector_matches(selector, asset):
+    for key, pattern in selector.items():
+        value = _selector_value(asset, key)
+        if value is None or not fnmatch.fnmatchcase(str(value), pattern):
+            return False
+    return True
+
+
+def match(registry, asset):
+    """Return what the registry says of an asset: registered?, use case, risk tier, owners."""
+    for use_case in registry['use_cases'] if registry else ():
+        if any(_selector_matches(selector, asset) for selector in use_case['assets']):
+            return {
+                'registered': True,
+                'use_case': use_case['id'],
+                'use_case_name': use_case.get('name'),
+                'risk_tier': use_case.get('risk_tier'),
+                'owners': dict(use_case.get('owners') or {}),
+            }
+    return {'registered': False, 'use_case': None, 'use_case_name': None, 'risk_tier': None, 'owners': {}}

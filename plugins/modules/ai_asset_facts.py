@@ -1,0 +1,171 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: aigov.core contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: ai_asset_facts
+short_description: Discover the AI assets running on a host
+version_added: 0.1.0
+description:
+  - Runs on each managed host and reports the AI assets it finds as C(ansible_facts.ai_assets).
+  - The C(model_server) probe recognises model-serving processes (vLLM, Ollama, Text Generation
+    Inference, Triton, llama.cpp, TorchServe, LocalAI, LM Studio, MLflow, Ray Serve, KServe,
+    LiteLLM, SGLang, ...) from their command line in C(/proc), maps them to their listening TCP
+    sockets (IPv4 and IPv6), and reports the bind addresses, the served model, whether
+    authentication is configured and which development modes are on.
+  - Secret values are never reported; command lines are redacted before they are stored.
+  - Runs without root. What a non-root user cannot see (other users' sockets and environments)
+    is reported in C(ai_discovery.problems) and as warnings, and the asset's C(confidence) is
+    C(unresolved); the module does not fail for it.
+author:
+  - aigov.core contributors
+options:
+  probes:
+    description:
+      - Which kinds of AI asset to look for.
+    type: list
+    elements: str
+    choices: [model_server]
+    default: [model_server]
+  proc_root:
+    description:
+      - Path of the proc filesystem to read. Change it only to inspect a copy or a
+        bind-mounted C(/proc) of another system.
+    type: path
+    default: /proc
+attributes:
+  check_mode:
+    support: full
+    description: The module only reads; it behaves the same in check mode.
+  diff_mode:
+    support: none
+    description: Nothing is changed, so there is nothing to diff.
+  facts:
+    support: full
+    description: Sets C(ai_assets) and C(ai_discovery).
+  platform:
+    platforms: linux
+    description: Reads the Linux proc filesystem.
+notes:
+  - Each asset follows the versioned contract in C(schemas/asset.v1.json) of the collection.
+  - Asset ids are stable across runs; they are derived from the host name, machine id, product
+    and the lowest listening port (or the served model and executable when not listening).
+seealso:
+  - module: aigov.core.ai_policy_check
+  - module: aigov.core.ai_report
+"""
+
+EXAMPLES = r"""
+- name: Discover model servers on every host
+  aigov.core.ai_asset_facts:
+
+- name: List exposed model servers
+  ansible.builtin.debug:
+    msg: "{{ ansible_facts.ai_assets | selectattr('attributes.exposed') | map(attribute='name') | list }}"
+
+- name: Inspect a bind-mounted /proc of another system
+  aigov.core.ai_asset_facts:
+    proc_root: /host/proc
+"""
+
+RETURN = r"""
+ansible_facts:
+  description: Facts set by the module.
+  returned: always
+  type: dict
+  contains:
+    ai_assets:
+      description: The assets found, one record each (schema C(asset.v1.json)).
+      returned: always
+      type: list
+      elements: dict
+      sample:
+        - schema_version: 1
+          id: "model_server:5d41402abc4b2a76"
+          kind: model_server
+          name: vllm
+          host: gpu-node-1
+          confidence: inferred
+          attributes:
+            product: vllm
+            product_name: vLLM
+            model: meta-llama/Llama-3.1-8B-Instruct
+            listeners: [{address: 0.0.0.0, port: 8000, loopback: false}]
+            exposed: true
+            auth: none
+            auth_evidence: no authentication flag or variable configured
+            dev_mode: []
+            uid: 1001
+            executable: /usr/bin/python3.11
+            cmdline: [python3, -m, vllm.entrypoints.openai.api_server, --model, meta-llama/Llama-3.1-8B-Instruct]
+            pids: [4242]
+          evidence:
+            - {type: process, pid: 4242, cmdline: [python3, -m, vllm.entrypoints.openai.api_server]}
+            - {type: socket, pid: 4242, address: 0.0.0.0, port: 8000}
+    ai_discovery:
+      description: How the discovery ran on this host.
+      returned: always
+      type: dict
+      contains:
+        host:
+          description: The host's own host name.
+          type: str
+          returned: always
+        probes:
+          description: The probes that ran.
+          type: list
+          elements: str
+          returned: always
+        problems:
+          description: What could not be seen and why (permissions, vanished processes).
+          type: list
+          elements: str
+          returned: always
+        asset_count:
+          description: Number of assets found.
+          type: int
+          returned: always
+"""
+
+import os
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.aigov.core.plugins.module_utils.assets import host_identity
+from ansible_collections.aigov.core.plugins.module_utils.discovery import PROBES
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            probes=dict(type='list', elements='str', choices=sorted(PROBES), default=['model_server']),
+            proc_root=dict(type='path', default='/proc'),
+        ),
+        supports_check_mode=True,
+    )
+    proc_root = module.params['proc_root']
+    if not os.path.isdir(proc_root) or not os.access(proc_root, os.R_OK | os.X_OK):
+        module.fail_json(msg="proc_root '%s' is not a readable directory; point it at a mounted proc filesystem" % proc_root)
+    if not os.path.isdir(os.path.join(proc_root, 'self')) and not os.path.isdir(os.path.join(proc_root, '1')):
+        module.fail_json(msg="proc_root '%s' does not look like a proc filesystem (no 'self' or '1' entry)" % proc_root)
+
+    host, machine_id = host_identity()
+    assets, problems = [], []
+    for probe in module.params['probes']:
+        found, seen_problems = PROBES[probe](proc_root, host, machine_id)
+        assets.extend(found)
+        problems.extend(seen_problems)
+    for problem in problems:
+        module.warn(problem)
+    module.exit_json(changed=False, ansible_facts=dict(
+        ai_assets=assets,
+        ai_discovery=dict(host=host, probes=module.params['probes'], problems=problems, asset_count=len(assets)),
+    ))
+
+
+if __name__ == '__main__':
+    main()

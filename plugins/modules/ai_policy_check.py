@@ -1,0 +1,190 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: aigov.core contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+# The work is done on the controller by plugins/action/ai_policy_check.py;
+# this file holds its documentation.
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: ai_policy_check
+short_description: Evaluate AI policy packs against discovered AI assets
+version_added: 0.1.0
+description:
+  - Evaluates one or more policy packs (YAML data with JMESPath conditions) against AI assets
+    and returns the findings, a summary by severity and per-rule results.
+  - Runs on the controller. Assets are read from the C(ai_assets) facts that
+    M(aigov.core.ai_asset_facts) set on each host in O(hosts), or given in O(assets).
+  - Each asset is first matched against the registry of AI use cases; the match
+    (registered or shadow AI, use case, risk tier, owners) is added to the asset as
+    C(registry), where policy expressions can see it.
+  - Every pack and the registry are validated in full before any asset is evaluated. A broken
+    file fails the task with the file, the rule id and the exact problem.
+  - Hosts that were targeted but have no discovery result (unreachable, failed) are listed in
+    C(scope.hosts_missing) and make C(summary.complete) false; they are never counted as compliant.
+author:
+  - aigov.core contributors
+options:
+  assets:
+    description:
+      - Asset records to evaluate (schema C(asset.v1.json)). When given, O(hosts) is ignored.
+    type: list
+    elements: dict
+  hosts:
+    description:
+      - Inventory hosts whose C(ai_assets) facts are evaluated.
+      - Defaults to every host in the inventory.
+    type: list
+    elements: str
+  policy_packs:
+    description:
+      - Policy packs to evaluate. Each item is the name of a pack shipped with the
+        collection (C(default)) or the path of a pack file, relative to the playbook directory.
+      - Rule ids must be unique across all packs.
+    type: list
+    elements: str
+    default: [default]
+  registry:
+    description:
+      - The registry of AI use cases, owners and risk tiers. The name of a registry shipped with
+        the collection (C(default)) or the path of a registry file.
+    type: str
+    default: default
+  fail_on:
+    description:
+      - Fail the task when an unwaived finding of this severity or higher exists. C(none) never fails.
+    type: str
+    choices: [none, info, low, medium, high, critical]
+    default: none
+attributes:
+  action:
+    support: full
+    description: Runs on the controller as an action plugin.
+  check_mode:
+    support: full
+    description: Only reads; behaves the same in check mode.
+  diff_mode:
+    support: none
+    description: Nothing is changed.
+  platform:
+    platforms: all
+    description: Runs on the controller whatever the managed hosts are.
+notes:
+  - Requires the C(jmespath) Python library on the controller.
+  - Findings follow C(schemas/finding.v1.json) in the collection.
+seealso:
+  - module: aigov.core.ai_asset_facts
+  - module: aigov.core.ai_report
+"""
+
+EXAMPLES = r"""
+- name: Evaluate the bundled baseline against every scanned host
+  aigov.core.ai_policy_check:
+  register: aigov_check
+
+- name: Use your own packs and registry, fail on high findings
+  aigov.core.ai_policy_check:
+    hosts: "{{ groups['gpu_nodes'] }}"
+    policy_packs:
+      - default
+      - policies/site-rules.yml
+    registry: registry/ai-use-cases.yml
+    fail_on: high
+
+- name: Evaluate assets from another source
+  aigov.core.ai_policy_check:
+    assets: "{{ lookup('ansible.builtin.file', 'assets.json') | from_json }}"
+"""
+
+RETURN = r"""
+findings:
+  description: One record per asset that a rule applies to and that fails the rule's condition.
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - schema_version: 1
+      id: 9f86d081884c7d65
+      rule_id: AIGOV-MS-001
+      title: Model server reachable from the network without authentication
+      severity: high
+      pack: default
+      asset_id: "model_server:5d41402abc4b2a76"
+      asset_kind: model_server
+      asset_name: vllm
+      host: gpu-node-1
+      inventory_hostname: gpu-node-1.example.com
+      references: {owasp-llm-2025: ["LLM10:2025"]}
+      rationale: An inference API without authentication lets anyone on the network use the model.
+      remediation: {id: bind_loopback, automatable: true, disruptive: true}
+      evidence: [{type: socket, pid: 4242, address: 0.0.0.0, port: 8000}]
+      registry: {registered: false, use_case: null, use_case_name: null, risk_tier: null, owners: {}}
+      waived: false
+summary:
+  description: Counts of assets and findings.
+  returned: always
+  type: dict
+  contains:
+    assets:
+      description: Number of assets evaluated.
+      type: int
+      returned: always
+    findings:
+      description: Number of unwaived findings.
+      type: int
+      returned: always
+    by_severity:
+      description: Unwaived findings per severity.
+      type: dict
+      returned: always
+    compliant:
+      description: True when there is no unwaived finding.
+      type: bool
+      returned: always
+    complete:
+      description: True when every targeted host returned a discovery result.
+      type: bool
+      returned: always
+    hosts_scanned:
+      description: Number of hosts with a discovery result.
+      type: int
+      returned: always
+    hosts_missing:
+      description: Number of targeted hosts without a discovery result.
+      type: int
+      returned: always
+    fail_on:
+      description: The O(fail_on) threshold, or null.
+      type: str
+      returned: always
+    threshold_exceeded:
+      description: True when a finding reaches O(fail_on).
+      type: bool
+      returned: always
+rules:
+  description: Per rule, how many assets it applied to and how many failed it.
+  returned: always
+  type: list
+  elements: dict
+scope:
+  description: Which hosts were targeted, scanned and missing, and the discovery problems per host.
+  returned: always
+  type: dict
+assets:
+  description: The evaluated assets, each with its C(inventory_hostname) and C(registry) match.
+  returned: always
+  type: list
+  elements: dict
+policy_packs:
+  description: Name, version, path and sha256 of each pack evaluated.
+  returned: always
+  type: list
+  elements: dict
+registry:
+  description: Path, sha256 and number of use cases of the registry used.
+  returned: always
+  type: dict
+"""

@@ -1,0 +1,43 @@
+# -*- coding: utf-8 -*-
+# Copyright: aigov.core contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Controller-side helpers shared by the collection's action plugins."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+
+from ansible.errors import AnsibleActionFail
+from ansible.module_utils.common.text.converters import to_text
+
+COLLECTION_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BUNDLED_NAME = re.compile(r'^[a-z0-9][a-z0-9_-]*$')
+BUNDLED_DIRS = {'policy pack': 'policies', 'registry': 'registry'}
+
+
+def bundled_names(kind):
+    """Names of the data files of a kind that ship with the collection."""
+    directory = os.path.join(COLLECTION_ROOT, BUNDLED_DIRS[kind])
+    return sorted(name[:-4] for name in os.listdir(directory) if name.endswith('.yml'))
+
+
+def resolve_data_file(kind, value, loader):
+    """Turn a bundled name (`default`) or a path into an absolute path.
+
+    A bare name that is not an existing file names a file shipped with the
+    collection; anything else is a path, relative to the playbook directory.
+    """
+    if BUNDLED_NAME.match(value) and not os.path.exists(loader.path_dwim(value)):
+        path = os.path.join(COLLECTION_ROOT, BUNDLED_DIRS[kind], value + '.yml')
+        if not os.path.isfile(path):
+            raise AnsibleActionFail('no bundled %s named %r (bundled: %s); give a path to use your own file'
+                                    % (kind, value, ', '.join(bundled_names(kind))))
+        return path
+    return loader.path_dwim(value)
+
+
+def plain(data):
+    """A plain-Python deep copy of templated variable data (no lazy or tagged types)."""
+    return json.loads(json.dumps(data, default=to_text))
