@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Print a short, human summary of a compliance report (used by `make demo`)."""
 
 import json

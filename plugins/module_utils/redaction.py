@@ -59,9 +59,11 @@ def redact_argv(argv):
             redact_next = False
             continue
         redact_next = False
-        name, sep, _value = token.partition('=')
+        name, sep, value = token.partition('=')
         if sep and is_secret_name(name):
             result.append(name + '=' + REDACTED)
+        elif sep and name.startswith('-'):
+            result.append(name + '=' + redact_value(value))
         elif token.startswith('-') and is_secret_name(token):
             result.append(token)
             redact_next = True

@@ -22,7 +22,7 @@ description:
     is reported in C(ai_discovery.problems) and as warnings, and the asset's C(confidence) is
     C(unresolved); the module does not fail for it.
 author:
-  - aigov.core contributors
+  - aigov.core maintainers (@aigov)
 options:
   probes:
     description:
@@ -48,6 +48,7 @@ attributes:
     support: full
     description: Sets C(ai_assets) and C(ai_discovery).
   platform:
+    support: full
     platforms: linux
     description: Reads the Linux proc filesystem.
 notes:
@@ -104,7 +105,7 @@ ansible_facts:
             cmdline: [python3, -m, vllm.entrypoints.openai.api_server, --model, meta-llama/Llama-3.1-8B-Instruct]
             pids: [4242]
           evidence:
-            - {type: process, pid: 4242, cmdline: [python3, -m, vllm.entrypoints.openai.api_server]}
+            - {type: process, pid: 4242, uid: 1001}
             - {type: socket, pid: 4242, address: 0.0.0.0, port: 8000}
     ai_discovery:
       description: How the discovery ran on this host.

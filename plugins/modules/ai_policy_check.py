@@ -26,7 +26,7 @@ description:
   - Hosts that were targeted but have no discovery result (unreachable, failed) are listed in
     C(scope.hosts_missing) and make C(summary.complete) false; they are never counted as compliant.
 author:
-  - aigov.core contributors
+  - aigov.core maintainers (@aigov)
 options:
   assets:
     description:
@@ -70,6 +70,7 @@ attributes:
     support: none
     description: Nothing is changed.
   platform:
+    support: full
     platforms: all
     description: Runs on the controller whatever the managed hosts are.
 notes:

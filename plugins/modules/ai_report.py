@@ -18,7 +18,7 @@ description:
   - The JSON report follows the versioned contract C(schemas/compliance-report.v1.json) in the
     collection. Files are written atomically (a reader never sees half a report).
 author:
-  - aigov.core contributors
+  - aigov.core maintainers (@aigov)
 options:
   check:
     description:
@@ -49,6 +49,7 @@ attributes:
     support: none
     description: Reports are written anew each scan; no diff is shown.
   platform:
+    support: full
     platforms: all
     description: Runs on the controller.
 seealso:

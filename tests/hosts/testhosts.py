@@ -44,8 +44,11 @@ LABEL = "aigov.testhosts"
 # setrlimit fail, so every podman call uses this file instead of editing /etc.
 CONTAINERS_CONF = '[containers]\ndefault_ulimits = []\n[engine]\nruntime = "runc"\n'
 
-SSH_OPTIONS = ("-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR")
-ANSIBLE_SSH_COMMON_ARGS = "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null"
+# IdentitiesOnly: keys from a user's ssh-agent would otherwise be offered first and
+# can exhaust sshd's MaxAuthTries before the generated key is tried.
+SSH_OPTIONS = ("-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+               "-o", "IdentitiesOnly=yes", "-o", "LogLevel=ERROR")
+ANSIBLE_SSH_COMMON_ARGS = "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o IdentitiesOnly=yes"
 
 # Installs the key with the modes sshd's StrictModes demands, then execs sshd so
 # that it is PID 1 and SIGTERM stops the container (a shell as PID 1 ignores it).
@@ -110,9 +113,12 @@ def _one_line(text: str) -> str:
     return " | ".join(line.strip() for line in text.strip().splitlines() if line.strip())
 
 
-def podman(args: Sequence[str], timeout: float = PODMAN_TIMEOUT, check: bool = True) -> subprocess.CompletedProcess:
-    """Run ``podman ARGS`` with the project containers.conf; raise HostError on failure when check."""
-    argv = ["podman", *args]
+def podman(args: Sequence[str], timeout: float = PODMAN_TIMEOUT, check: bool = True, runtime: bool = False) -> subprocess.CompletedProcess:
+    """Run ``podman ARGS`` with the project containers.conf; raise HostError on failure when check.
+
+    RUNTIME also names runc on the command line, belt and braces for ``podman run``.
+    """
+    argv = ["podman", *(["--runtime", "runc"] if runtime else []), *args]
     try:
         result = subprocess.run(argv, env=_podman_env(), capture_output=True, text=True, timeout=timeout, check=False)
     except subprocess.TimeoutExpired as exc:
@@ -256,10 +262,10 @@ def _container_address(name: str) -> str:
 
 def _start_container(image: str, name: str, prefix: str, public_key: str) -> None:
     podman([
-        "--runtime", "runc", "run", "--detach", "--name", name, "--hostname", name,
+        "run", "--detach", "--name", name, "--hostname", name,
         "--label", f"{LABEL}={prefix}", "--env", f"AIGOV_AUTHORIZED_KEY={public_key}",
         image, "sh", "-c", SSHD_SCRIPT,
-    ])
+    ], runtime=True)
 
 
 def _ssh_ready(host: Host, timeout: float) -> bool:
@@ -291,7 +297,7 @@ def start_hosts(count: int, prefix: str, workdir: str | os.PathLike) -> list[Hos
     """
     if count < 1:
         raise HostError(f"count must be at least 1, not {count}")
-    workdir = Path(workdir)
+    workdir = Path(workdir).absolute()  # the key path must work from any cwd (molecule, ansible)
     workdir.mkdir(parents=True, exist_ok=True)
     key = _ensure_key(workdir)
     public_key = key.with_suffix(".pub").read_text(encoding="utf-8").strip()
@@ -314,7 +320,7 @@ def start_hosts(count: int, prefix: str, workdir: str | os.PathLike) -> list[Hos
 
 
 def stop_hosts(prefix: str) -> list[str]:
-    """Remove every container labelled with PREFIX at once; return their ids (empty when none)."""
+    """Remove every container labelled with PREFIX without a stop grace period; return their ids (empty when none)."""
     ids = podman(["ps", "--all", "--quiet", "--filter", f"label={LABEL}={prefix}"]).stdout.split()
     if ids:
         podman(["rm", "--force", "--ignore", "--time", "0", *ids])

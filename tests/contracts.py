@@ -1,0 +1,29 @@
+"""Validate records against the collection's published JSON schemas (schemas/)."""
+
+import json
+import os
+
+import jsonschema
+from referencing import Registry, Resource
+
+SCHEMA_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'schemas')
+
+
+def _registry():
+    resources = []
+    for name in sorted(os.listdir(SCHEMA_DIR)):
+        with open(os.path.join(SCHEMA_DIR, name)) as handle:
+            schema = json.load(handle)
+        resource = Resource.from_contents(schema)
+        resources += [(name, resource), (schema['$id'], resource)]
+    return Registry().with_resources(resources)
+
+
+REGISTRY = _registry()
+
+
+def validate(instance, schema_name):
+    """Raise jsonschema.ValidationError unless instance follows schemas/<schema_name>."""
+    schema = REGISTRY.contents(schema_name)
+    validator = jsonschema.Draft202012Validator(schema, registry=REGISTRY, format_checker=jsonschema.FormatChecker())
+    validator.validate(instance)

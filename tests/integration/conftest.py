@@ -1,0 +1,122 @@
+"""Integration fixtures: the collection built and installed as users get it,
+real container hosts over SSH running model-server processes, and a helper to
+run the real ansible-playbook / ansible CLIs against them."""
+
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+import pytest
+
+from tests.conftest import ROOT
+from tests.hosts import testhosts
+
+BIN = os.path.dirname(sys.executable)
+FAKE_SERVERS = os.path.join(ROOT, 'tests', 'fixtures', 'fake_servers')
+# Secret values planted on the hosts; no output, report or artifact may contain them.
+PLANTED_SECRETS = ('sk-aigovTEST-9f2c4e7a1b3d5f60', 'hf_aigovTESTtoken0123456789')
+
+
+@pytest.fixture(scope='session')
+def collections_path(tmp_path_factory):
+    """Build the collection artifact from this checkout and install it into an empty path."""
+    out = tmp_path_factory.mktemp('collection')
+    subprocess.run([os.path.join(BIN, 'ansible-galaxy'), 'collection', 'build', '--output-path', str(out), ROOT],
+                   check=True, capture_output=True, timeout=300)
+    tarball = next(str(out / name) for name in os.listdir(str(out)) if name.endswith('.tar.gz'))
+    subprocess.run([os.path.join(BIN, 'ansible-galaxy'), 'collection', 'install', '--offline', '-p', str(out / 'collections'),
+                    tarball], check=True, capture_output=True, timeout=300)
+    return str(out / 'collections')
+
+
+@pytest.fixture(scope='session')
+def ansible_env(collections_path):
+    """Environment for the ansible CLIs: only the freshly installed collection, short SSH control paths."""
+    control_dir = tempfile.mkdtemp(prefix='aigov-cp-', dir='/tmp')
+    env = dict(os.environ)
+    env.update(
+        ANSIBLE_COLLECTIONS_PATH=collections_path,
+        ANSIBLE_COLLECTIONS_SCAN_SYS_PATH='false',
+        ANSIBLE_SSH_CONTROL_PATH_DIR=control_dir,
+        ANSIBLE_HOST_KEY_CHECKING='False',
+        ANSIBLE_NOCOLOR='1',
+        ANSIBLE_RETRY_FILES_ENABLED='False',
+        PATH=BIN + os.pathsep + env.get('PATH', ''),
+    )
+    return env
+
+
+@dataclasses.dataclass
+class Ansible:
+    """Runs the real ansible CLIs; every run's output is kept to check for leaks."""
+
+    env: dict
+    outputs: list = dataclasses.field(default_factory=list)
+
+    def run(self, tool, *args, timeout=600, cwd=None):
+        proc = subprocess.run([os.path.join(BIN, tool)] + [str(a) for a in args], env=self.env, cwd=cwd or ROOT,
+                              capture_output=True, text=True, timeout=timeout)
+        self.outputs.append(proc.stdout + proc.stderr)
+        return proc
+
+    def playbook(self, *args, **kwargs):
+        return self.run('ansible-playbook', *args, **kwargs)
+
+
+@pytest.fixture(scope='session')
+def ansible(ansible_env):
+    return Ansible(ansible_env)
+
+
+@dataclasses.dataclass
+class Fleet:
+    hosts: list
+    inventory: str
+    exposed: object      # runs vLLM on 0.0.0.0:8000 without a key
+    guarded: object      # runs vLLM on 0.0.0.0:8001 with a key, and llama-server on 127.0.0.1:8080
+
+
+VLLM = ['python3', '-m', 'vllm.entrypoints.openai.api_server', '--model', 'facebook/opt-125m', '--host', '0.0.0.0']
+
+
+def start_server(host, argv, env=None):
+    """Start a model-server-like process inside a host (detached, survives the exec)."""
+    result = testhosts.run_in(host, argv, detach=True, env=dict({'PYTHONPATH': '/opt/fake'}, **(env or {})))
+    assert result.returncode == 0, result.stderr
+
+
+def wait_listening(host, port, timeout=20):
+    """Wait, from inside the host, until something listens on port (independent of the module)."""
+    script = ('import socket,sys,time\nend=time.time()+%d\nwhile time.time()<end:\n'
+              '    s=socket.socket(socket.AF_INET6 if ":" in sys.argv[1] else socket.AF_INET)\n'
+              '    if s.connect_ex((sys.argv[1],%d))==0: sys.exit(0)\n    time.sleep(0.2)\nsys.exit(1)\n') % (timeout, port)
+    result = testhosts.run_in(host, ['python3', '-c', script, '127.0.0.1'], timeout=timeout + 10)
+    assert result.returncode == 0, 'nothing listens on %s:%d' % (host.name, port)
+
+
+@pytest.fixture(scope='session')
+def fleet(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp('fleet')
+    prefix = 'aigov-it-%d' % os.getpid()
+    with testhosts.test_hosts(2, prefix, str(workdir)) as hosts:
+        for host in hosts:
+            testhosts.copy_into(host, FAKE_SERVERS, '/opt/fake')
+        exposed, guarded = hosts
+        start_server(exposed, VLLM + ['--port', '8000'])
+        start_server(guarded, VLLM + ['--port', '8001', '--api-key', PLANTED_SECRETS[0]])
+        testhosts.run_in(guarded, ['cp', '/opt/fake/bin/llama-server', '/usr/local/bin/llama-server'])
+        start_server(guarded, ['python3', '/usr/local/bin/llama-server', '--host', '127.0.0.1', '--port', '8080',
+                               '-m', '/models/tinyllama.gguf'], env={'HF_TOKEN': PLANTED_SECRETS[1]})
+        wait_listening(exposed, 8000)
+        wait_listening(guarded, 8001)
+        wait_listening(guarded, 8080)
+        inventory = testhosts.write_inventory(hosts, workdir / 'inventory.json')
+        yield Fleet(hosts, str(inventory), exposed, guarded)
+
+
+def load_json(path):
+    with open(path) as handle:
+        return json.load(handle)

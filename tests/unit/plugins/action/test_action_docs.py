@@ -1,0 +1,27 @@
+"""The documentation of action-plugin modules matches their argument spec.
+
+ansible-test's validate-modules compares docs and argspec only for modules
+that build an AnsibleModule; these run on the controller, so it is done here.
+"""
+
+import importlib
+
+import pytest
+import yaml
+
+ACTIONS = ['ai_policy_check', 'ai_report']
+
+
+@pytest.mark.parametrize('name', ACTIONS)
+def test_docs_match_argument_spec(name):
+    spec = importlib.import_module('ansible_collections.aigov.core.plugins.action.%s' % name).ARGUMENT_SPEC
+    docs = yaml.safe_load(importlib.import_module('ansible_collections.aigov.core.plugins.modules.%s' % name).DOCUMENTATION)
+    options = docs['options']
+    assert sorted(options) == sorted(spec)
+    for option, rules in spec.items():
+        doc = options[option]
+        assert doc['type'] == rules['type'], option
+        assert doc.get('elements') == rules.get('elements'), option
+        assert doc.get('default') == rules.get('default'), option
+        assert doc.get('choices') == rules.get('choices'), option
+        assert bool(doc.get('required')) == bool(rules.get('required')), option

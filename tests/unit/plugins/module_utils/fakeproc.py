@@ -1,0 +1,46 @@
+"""Build a fake /proc tree in a temp dir (a unit test may fake this boundary)."""
+
+import os
+
+TCP_HEADER = '  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n'
+
+
+def _hex_v4(address, port):
+    octets = [int(part) for part in address.split('.')]
+    return '%02X%02X%02X%02X:%04X' % (octets[3], octets[2], octets[1], octets[0], port)
+
+
+class FakeProc(object):
+    """A /proc with processes, their fds, environments and one network namespace."""
+
+    def __init__(self, root):
+        self.root = str(root)
+        self.listeners = []  # (inode, address, port)
+        os.makedirs(os.path.join(self.root, 'self'), exist_ok=True)
+
+    def add(self, pid, argv, ppid=1, uid=0, env=None, sockets=(), readable=True):
+        base = os.path.join(self.root, str(pid))
+        os.makedirs(os.path.join(base, 'fd'))
+        os.makedirs(os.path.join(base, 'net'))
+        with open(os.path.join(base, 'cmdline'), 'wb') as handle:
+            handle.write(b'\0'.join(arg.encode() for arg in argv) + b'\0')
+        with open(os.path.join(base, 'status'), 'w') as handle:
+            handle.write('Name:\tx\nPPid:\t%d\nUid:\t%d\t%d\t%d\t%d\n' % (ppid, uid, uid, uid, uid))
+        if env is not None:
+            with open(os.path.join(base, 'environ'), 'wb') as handle:
+                handle.write(b''.join(('%s=%s' % item).encode() + b'\0' for item in env.items()))
+        for fd, (inode, address, port) in enumerate(sockets, start=3):
+            os.symlink('socket:[%d]' % inode, os.path.join(base, 'fd', str(fd)))
+            self.listeners.append((inode, address, port))
+        os.symlink('/dev/null', os.path.join(base, 'fd', '0'))
+        self._write_net()
+        return base
+
+    def _write_net(self):
+        rows = ''.join('%4d: %s 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 %d 1 0 100 0 0 10 0\n'
+                       % (index, _hex_v4(address, port), inode)
+                       for index, (inode, address, port) in enumerate(self.listeners))
+        for name in os.listdir(self.root):
+            if name.isdigit():
+                with open(os.path.join(self.root, name, 'net', 'tcp'), 'w') as handle:
+                    handle.write(TCP_HEADER + rows)

@@ -1,0 +1,57 @@
+"""Registry: validation and matching of assets to use cases."""
+
+import os
+
+import pytest
+
+from ansible_collections.aigov.core.plugins.module_utils import registry
+from ansible_collections.aigov.core.plugins.module_utils.errors import DataFileError
+
+ROOT = os.path.join(os.path.dirname(__file__), '..', '..', '..', '..')
+
+REGISTRY = """schema_version: 1
+use_cases:
+  - id: support-bot
+    name: Support assistant
+    risk_tier: high
+    owners: {decision: alice, risk: bob, escalation: oncall}
+    assets:
+      - {kind: model_server, name: vllm, host: "gpu-*"}
+      - {id: "model_server:00000000000000ff"}
+"""
+
+
+def load(tmp_path, text):
+    path = tmp_path / 'registry.yml'
+    path.write_text(text)
+    return registry.load_registry(str(path))
+
+
+def test_bundled_registry_is_valid():
+    assert registry.load_registry(os.path.join(ROOT, 'registry', 'default.yml'))['use_cases']
+
+
+def test_match_by_glob_and_by_id(tmp_path):
+    reg = load(tmp_path, REGISTRY)
+    by_glob = registry.match(reg, {'id': 'x', 'kind': 'model_server', 'name': 'vllm', 'host': 'gpu-7'})
+    assert by_glob == {'registered': True, 'use_case': 'support-bot', 'use_case_name': 'Support assistant',
+                       'risk_tier': 'high', 'owners': {'decision': 'alice', 'risk': 'bob', 'escalation': 'oncall'}}
+    assert registry.match(reg, {'id': 'model_server:00000000000000ff', 'kind': 'model_server'})['registered']
+
+
+def test_unmatched_asset_is_shadow(tmp_path):
+    reg = load(tmp_path, REGISTRY)
+    shadow = registry.match(reg, {'id': 'y', 'kind': 'model_server', 'name': 'vllm', 'host': 'web-1'})
+    assert shadow['registered'] is False and shadow['use_case'] is None
+
+
+@pytest.mark.parametrize('mutation, message', [
+    (('risk_tier: high', 'risk_tier: extreme'), "risk_tier must be one of minimal, limited, high, prohibited, got 'extreme'"),
+    (('decision: alice', 'approver: alice'), "unknown owner role 'approver'"),
+    (('host: "gpu-*"', 'hostname: "gpu-*"'), "unknown selector key 'hostname'"),
+    (('id: support-bot', 'id: Support Bot'), 'id must be lower-case'),
+])
+def test_invalid_registry_names_the_problem(tmp_path, mutation, message):
+    with pytest.raises(DataFileError) as caught:
+        load(tmp_path, REGISTRY.replace(*mutation))
+    assert 'use_cases[0]' in str(caught.value) and message in str(caught.value)

@@ -1,0 +1,42 @@
+"""Run the ai_asset_facts module file the way Ansible runs it: a process given an args file."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import FARM, ROOT
+
+MODULE = os.path.join(ROOT, 'plugins', 'modules', 'ai_asset_facts.py')
+
+
+def run_module(tmp_path, args):
+    args_file = tmp_path / 'args.json'
+    args_file.write_text(json.dumps({'ANSIBLE_MODULE_ARGS': args}))
+    env = dict(os.environ, PYTHONPATH=FARM)
+    proc = subprocess.run([sys.executable, MODULE, str(args_file)], env=env, capture_output=True, text=True, timeout=60)
+    return json.loads(proc.stdout), proc
+
+
+def test_reads_the_real_proc(tmp_path):
+    result, proc = run_module(tmp_path, {})
+    assert proc.returncode == 0, proc.stderr
+    facts = result['ansible_facts']
+    assert facts['ai_discovery']['probes'] == ['model_server']
+    assert facts['ai_discovery']['asset_count'] == len(facts['ai_assets'])
+    assert result['changed'] is False
+
+
+@pytest.mark.parametrize('args, message', [
+    ({'prob': ['model_server']}, 'Unsupported parameters for (basic.py) module: prob'),
+    ({'probes': ['gpu_magic']}, 'value of probes must be one or more of: model_server'),
+    ({'proc_root': '/nonexistent/proc'}, "proc_root '/nonexistent/proc' is not a readable directory"),
+    ({'proc_root': '/etc'}, "proc_root '/etc' does not look like a proc filesystem"),
+])
+def test_bad_invocation_is_a_clear_error_not_a_traceback(tmp_path, args, message):
+    result, proc = run_module(tmp_path, args)
+    assert result['failed'] is True
+    assert message in result['msg']
+    assert 'Traceback' not in proc.stdout + proc.stderr and 'exception' not in result
