@@ -46,14 +46,14 @@ demo: $(INSTALLED)
 	$(BIN)/ansible-playbook -i examples/localhost.yml aigov.core.compliance_scan -e aigov_report_dir=$(CURDIR)/reports
 	@$(BIN)/python hack/print_summary.py $(CURDIR)/reports/compliance-report.json
 
-test: $(BIN)/.test-deps
+test: $(BIN)/.test-deps $(INSTALLED)
 	./hack/system-deps.sh
 	$(BIN)/python hack/run_tests.py
 
-sanity lint unit integration: $(BIN)/.test-deps
+sanity lint unit integration: $(BIN)/.test-deps $(INSTALLED)
 	$(BIN)/python hack/run_tests.py --layers $@
 
-bench: $(BIN)/.test-deps
+bench: $(BIN)/.test-deps $(INSTALLED)
 	./hack/system-deps.sh
 	$(BIN)/python bench/run.py
 

@@ -1,0 +1,49 @@
+"""The main job as `make demo` runs it: a scan of the control node itself (local connection)."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tests.conftest import ROOT
+from tests.contracts import validate
+from tests.integration.conftest import FAKE_SERVERS, PLANTED_SECRETS, load_json
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(('127.0.0.1', 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def local_vllm():
+    """A vLLM-like process on this machine, bound to loopback only, with a key in its environment."""
+    port = free_port()
+    env = dict(os.environ, PYTHONPATH=FAKE_SERVERS, VLLM_API_KEY=PLANTED_SECRETS[0])
+    proc = subprocess.Popen([sys.executable, '-m', 'vllm.entrypoints.openai.api_server', '--model', 'local/test',
+                             '--host', '127.0.0.1', '--port', str(port)], env=env)
+    deadline = time.monotonic() + 15
+    while socket.socket().connect_ex(('127.0.0.1', port)) != 0:
+        assert time.monotonic() < deadline and proc.poll() is None, 'fake vLLM did not start'
+        time.sleep(0.1)
+    yield port
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+def test_demo_scan_of_localhost(ansible, local_vllm, tmp_path):
+    proc = ansible.playbook('-i', os.path.join(ROOT, 'examples', 'localhost.yml'), 'aigov.core.compliance_scan',
+                            '-e', 'aigov_report_dir=%s' % tmp_path)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    report = load_json(str(tmp_path / 'compliance-report.json'))
+    validate(report, 'compliance-report.v1.json')
+    mine = [a for a in report['assets'] if local_vllm in [l['port'] for l in a['attributes']['listeners'] or []]]
+    assert len(mine) == 1
+    assert mine[0]['attributes']['auth'] == 'configured' and mine[0]['attributes']['exposed'] is False
+    assert mine[0]['id'] not in [f['asset_id'] for f in report['findings']]
+    assert report['scope']['hosts_scanned'] == ['localhost']
+    assert not any(secret in proc.stdout for secret in PLANTED_SECRETS)
