@@ -58,7 +58,7 @@ class Ansible:
 
     def run(self, tool, *args, timeout=600, cwd=None):
         proc = subprocess.run([os.path.join(BIN, tool)] + [str(a) for a in args], env=self.env, cwd=cwd or ROOT,
-                              capture_output=True, text=True, timeout=timeout)
+                              capture_output=True, text=True, check=False, timeout=timeout)
         self.outputs.append(proc.stdout + proc.stderr)
         return proc
 

@@ -104,7 +104,7 @@ def test_jmespath_truthiness_zero_is_true(tmp_path):
     zero['attributes']['count'] = 0
     empty = asset(2)
     empty['attributes']['count'] = []
-    findings, _ = policy.evaluate([pack], [zero, empty])
+    findings = policy.evaluate([pack], [zero, empty])[0]
     assert [f['asset_id'] for f in findings] == [empty['id']]
 
 

@@ -16,7 +16,7 @@ def run_module(tmp_path, args):
     args_file = tmp_path / 'args.json'
     args_file.write_text(json.dumps({'ANSIBLE_MODULE_ARGS': args}))
     env = dict(os.environ, PYTHONPATH=FARM)
-    proc = subprocess.run([sys.executable, MODULE, str(args_file)], env=env, capture_output=True, text=True, timeout=60)
+    proc = subprocess.run([sys.executable, MODULE, str(args_file)], env=env, capture_output=True, text=True, check=False, timeout=60)
     return json.loads(proc.stdout), proc
 
 
