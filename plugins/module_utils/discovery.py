@@ -25,11 +25,14 @@ def _matched_processes(proc_root):
     """Return {pid: (Process, Signature, program args)} for every model-server process."""
     matched = {}
     for pid in procfs.list_pids(proc_root):
-        process = procfs.read_process(proc_root, pid)
-        if process is None:
+        argv = procfs.read_argv(proc_root, pid)
+        if argv is None:
             continue
-        signature, args = model_servers.identify(process.argv)
-        if signature is not None:
+        signature, args = model_servers.identify(argv)
+        if signature is None:
+            continue
+        process = procfs.read_process(proc_root, pid, argv)
+        if process is not None:
             matched[pid] = (process, signature, args)
     return matched
 

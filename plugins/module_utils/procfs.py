@@ -41,18 +41,31 @@ def list_pids(proc_root):
     return sorted(int(name) for name in os.listdir(proc_root) if name.isdigit())
 
 
-def read_process(proc_root, pid):
-    """Return a Process, or None when it vanished or is a kernel thread."""
-    base = os.path.join(proc_root, str(pid))
+def read_argv(proc_root, pid):
+    """Return a process's argv, or None when it vanished or is a kernel thread/zombie."""
     try:
-        raw = _read(os.path.join(base, 'cmdline'), 'rb')
-        status = _read(os.path.join(base, 'status'))
+        raw = _read(os.path.join(proc_root, str(pid), 'cmdline'), 'rb')
     except (IOError, OSError):
         return None
     argv = [part.decode('utf-8', 'replace') for part in raw.split(b'\0')]
     while argv and argv[-1] == '':
         argv.pop()
+    return argv or None
+
+
+def read_process(proc_root, pid, argv=None):
+    """Return a Process, or None when it vanished or is a kernel thread.
+
+    Pass argv when already read: scanning reads only argv of every process
+    and the rest of the few that matter.
+    """
+    argv = argv or read_argv(proc_root, pid)
     if not argv:
+        return None
+    base = os.path.join(proc_root, str(pid))
+    try:
+        status = _read(os.path.join(base, 'status'))
+    except (IOError, OSError):
         return None
     ppid, uid = 0, None
     for line in status.splitlines():
