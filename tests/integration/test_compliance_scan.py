@@ -161,3 +161,16 @@ def test_bad_module_invocation_over_ssh_is_a_clear_error(ansible, fleet, args, m
         assert '%s | FAILED' % host.name in proc.stdout
     assert message in proc.stdout
     assert 'Traceback' not in proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize('args, message', [
+    ('polcy_packs=default', 'module: polcy_packs. Supported parameters include: assets, fail_on, hosts, policy_packs, registry'),
+    ('{"hosts": ["nosuchhost"]}', "host 'nosuchhost' is not in the inventory"),
+    ('registry=/nonexistent/registry.yml', '/nonexistent/registry.yml is invalid:\n  - cannot read registry file: No such file'),
+    ('fail_on=urgent', 'value of fail_on must be one of: none, info, low, medium, high, critical, got: urgent'),
+])
+def test_bad_policy_check_invocation_is_a_clear_error(ansible, fleet, args, message):
+    proc = ansible.run('ansible', '-i', fleet.inventory, 'localhost', '-m', 'aigov.core.ai_policy_check', '-a', args)
+    assert proc.returncode == 2
+    assert message in proc.stdout.replace('\\n', '\n')
+    assert 'Traceback' not in proc.stdout + proc.stderr
