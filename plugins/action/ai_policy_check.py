@@ -6,30 +6,24 @@
 from __future__ import annotations
 
 from ansible.errors import AnsibleActionFail
-from ansible.plugins.action import ActionBase
 
 from ansible_collections.aigov.core.plugins.module_utils import policy, registry
 from ansible_collections.aigov.core.plugins.module_utils.errors import AigovError
-from ansible_collections.aigov.core.plugins.plugin_utils.action import plain, resolve_data_file
-
-ARGUMENT_SPEC = dict(
-    assets=dict(type='list', elements='dict'),
-    hosts=dict(type='list', elements='str'),
-    policy_packs=dict(type='list', elements='str', default=['default']),
-    registry=dict(type='str', default='default'),
-    fail_on=dict(type='str', default='none', choices=['none'] + list(policy.SEVERITIES)),
-)
+from ansible_collections.aigov.core.plugins.plugin_utils.action import ControllerAction, plain, resolve_data_file
 
 
-class ActionModule(ActionBase):
+class ActionModule(ControllerAction):
     """Evaluate policy packs on the controller against discovered assets."""
 
-    TRANSFERS_FILES = False
-    _requires_connection = False
+    ARGUMENT_SPEC = dict(
+        assets=dict(type='list', elements='dict'),
+        hosts=dict(type='list', elements='str'),
+        policy_packs=dict(type='list', elements='str', default=['default']),
+        registry=dict(type='str', default='default'),
+        fail_on=dict(type='str', default='none', choices=['none'] + list(policy.SEVERITIES)),
+    )
 
-    def run(self, tmp=None, task_vars=None):
-        result = super(ActionModule, self).run(tmp, task_vars)
-        _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+    def run_on_controller(self, args, task_vars, result):
         try:
             packs = policy.load_packs([resolve_data_file('policy pack', p, self._loader) for p in args['policy_packs']])
             reg = registry.load_registry(resolve_data_file('registry', args['registry'], self._loader))
@@ -39,10 +33,7 @@ class ActionModule(ActionBase):
         assets, scope = self._collect(args, task_vars)
         for asset in assets:
             asset['registry'] = registry.match(reg, asset)
-        try:
-            findings, rules = policy.evaluate(packs, assets)
-        except AigovError as exc:
-            raise AnsibleActionFail(str(exc))
+        findings, rules = policy.evaluate(packs, assets)
 
         fail_on = None if args['fail_on'] == 'none' else args['fail_on']
         summary = policy.summarize(findings, assets, fail_on)

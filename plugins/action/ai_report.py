@@ -9,28 +9,23 @@ import datetime
 import os
 
 from ansible.errors import AnsibleActionFail
-from ansible.plugins.action import ActionBase
 
 from ansible_collections.aigov.core.plugins.module_utils import report
-from ansible_collections.aigov.core.plugins.plugin_utils.action import plain
+from ansible_collections.aigov.core.plugins.plugin_utils.action import ControllerAction, plain
 
-ARGUMENT_SPEC = dict(
-    check=dict(type='dict', required=True),
-    dest=dict(type='path', required=True),
-    formats=dict(type='list', elements='str', default=['json'], choices=sorted(report.RENDERERS)),
-)
 REQUIRED_CHECK_KEYS = ('summary', 'scope', 'policy_packs', 'registry', 'rules', 'findings', 'assets')
 
 
-class ActionModule(ActionBase):
+class ActionModule(ControllerAction):
     """Render an ai_policy_check result into report files on the controller."""
 
-    TRANSFERS_FILES = False
-    _requires_connection = False
+    ARGUMENT_SPEC = dict(
+        check=dict(type='dict', required=True),
+        dest=dict(type='path', required=True),
+        formats=dict(type='list', elements='str', default=['json'], choices=sorted(report.RENDERERS)),
+    )
 
-    def run(self, tmp=None, task_vars=None):
-        result = super(ActionModule, self).run(tmp, task_vars)
-        _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+    def run_on_controller(self, args, task_vars, result):
         check = plain(args['check'])
         missing = [key for key in REQUIRED_CHECK_KEYS if key not in check]
         if missing:

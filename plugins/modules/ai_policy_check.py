@@ -59,20 +59,15 @@ options:
     type: str
     choices: [none, info, low, medium, high, critical]
     default: none
+extends_documentation_fragment:
+  - aigov.core.attributes.controller
 attributes:
-  action:
-    support: full
-    description: Runs on the controller as an action plugin.
   check_mode:
     support: full
     description: Only reads; behaves the same in check mode.
   diff_mode:
     support: none
     description: Nothing is changed.
-  platform:
-    support: full
-    platforms: all
-    description: Runs on the controller whatever the managed hosts are.
 notes:
   - Requires the C(jmespath) Python library on the controller.
   - Findings follow C(schemas/finding.v1.json) in the collection.

@@ -38,20 +38,15 @@ options:
     elements: str
     choices: [json]
     default: [json]
+extends_documentation_fragment:
+  - aigov.core.attributes.controller
 attributes:
-  action:
-    support: full
-    description: Runs on the controller as an action plugin.
   check_mode:
     support: full
     description: In check mode nothing is written; the task reports what would be written.
   diff_mode:
     support: none
     description: Reports are written anew each scan; no diff is shown.
-  platform:
-    support: full
-    platforms: all
-    description: Runs on the controller.
 seealso:
   - module: aigov.core.ai_policy_check
 """

@@ -5,12 +5,16 @@
 
 from __future__ import annotations
 
+import abc
 import json
 import os
 import re
 
 from ansible.errors import AnsibleActionFail
 from ansible.module_utils.common.text.converters import to_text
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.aigov.core.plugins.module_utils.errors import AigovError
 
 COLLECTION_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BUNDLED_NAME = re.compile(r'^[a-z0-9][a-z0-9_-]*$')
@@ -41,3 +45,27 @@ def resolve_data_file(kind, value, loader):
 def plain(data):
     """A plain-Python deep copy of templated variable data (no lazy or tagged types)."""
     return json.loads(json.dumps(data, default=to_text))
+
+
+class ControllerAction(ActionBase):
+    """Base of actions that run only on the controller.
+
+    Subclasses set ARGUMENT_SPEC and implement run_on_controller(args,
+    task_vars, result). Engine errors become task failures here, once.
+    """
+
+    TRANSFERS_FILES = False
+    _requires_connection = False
+    ARGUMENT_SPEC = {}
+
+    def run(self, tmp=None, task_vars=None):
+        result = super(ControllerAction, self).run(tmp, task_vars)
+        _validation, args = self.validate_argument_spec(argument_spec=self.ARGUMENT_SPEC)
+        try:
+            return self.run_on_controller(args, task_vars, result)
+        except AigovError as exc:
+            raise AnsibleActionFail(str(exc))
+
+    @abc.abstractmethod
+    def run_on_controller(self, args, task_vars, result):
+        """Do the action's work with validated args; return the updated result."""

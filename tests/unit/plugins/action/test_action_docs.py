@@ -14,7 +14,7 @@ ACTIONS = ['ai_policy_check', 'ai_report']
 
 @pytest.mark.parametrize('name', ACTIONS)
 def test_docs_match_argument_spec(name):
-    spec = importlib.import_module('ansible_collections.aigov.core.plugins.action.%s' % name).ARGUMENT_SPEC
+    spec = importlib.import_module('ansible_collections.aigov.core.plugins.action.%s' % name).ActionModule.ARGUMENT_SPEC
     docs = yaml.safe_load(importlib.import_module('ansible_collections.aigov.core.plugins.modules.%s' % name).DOCUMENTATION)
     options = docs['options']
     assert sorted(options) == sorted(spec)
