@@ -22,14 +22,22 @@ PLANTED_SECRETS = ('sk-aigovTEST-9f2c4e7a1b3d5f60', 'hf_aigovTESTtoken0123456789
 
 @pytest.fixture(scope='session')
 def collections_path(tmp_path_factory):
-    """Build the collection artifact from this checkout and install it into an empty path."""
+    """Build the collection artifact from this checkout and install it into an empty path.
+
+    The install sees only the target path: with the caller's collections path
+    (make exports one) ansible-galaxy would find aigov.core there and skip it.
+    """
     out = tmp_path_factory.mktemp('collection')
-    subprocess.run([os.path.join(BIN, 'ansible-galaxy'), 'collection', 'build', '--output-path', str(out), ROOT],
-                   check=True, capture_output=True, timeout=300)
+    target = str(out / 'collections')
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=target)
+    galaxy = os.path.join(BIN, 'ansible-galaxy')
+    subprocess.run([galaxy, 'collection', 'build', '--output-path', str(out), ROOT], env=env, check=True,
+                   capture_output=True, timeout=300)
     tarball = next(str(out / name) for name in os.listdir(str(out)) if name.endswith('.tar.gz'))
-    subprocess.run([os.path.join(BIN, 'ansible-galaxy'), 'collection', 'install', '--offline', '-p', str(out / 'collections'),
-                    tarball], check=True, capture_output=True, timeout=300)
-    return str(out / 'collections')
+    subprocess.run([galaxy, 'collection', 'install', '--offline', '--force', '-p', target, tarball], env=env, check=True,
+                   capture_output=True, timeout=300)
+    assert os.path.isfile(os.path.join(target, 'ansible_collections', 'aigov', 'core', 'MANIFEST.json'))
+    return target
 
 
 @pytest.fixture(scope='session')
