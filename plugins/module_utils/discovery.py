@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: aigov.core contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Discovery probes: turn what /proc shows into asset records.
+"""The model_server probe: turn what /proc shows into asset records.
 
 Each probe returns (assets, problems). A problem is a sentence naming what
 could not be seen and why (permissions, a process that vanished); probes
@@ -117,8 +117,3 @@ def discover_model_servers(proc_root, host, machine_id):
     assets = [_model_server_asset(proc_root, host, machine_id, matched, root, sorted(pids), problems)
               for root, pids in sorted(_group_workers(matched).items())]
     return sorted(assets, key=lambda asset: asset['id']), problems
-
-
-PROBES = {
-    'model_server': discover_model_servers,
-}

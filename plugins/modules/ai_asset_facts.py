@@ -17,6 +17,11 @@ description:
     LiteLLM, SGLang, ...) from their command line in C(/proc), maps them to their listening TCP
     sockets (IPv4 and IPv6), and reports the bind addresses, the served model, whether
     authentication is configured and which development modes are on.
+  - The C(model_artifact) probe finds model files under O(artifact_roots), recognised by content
+    (GGUF, safetensors, ONNX, PyTorch zip or legacy pickle, raw pickle/joblib, Keras, HDF5), with
+    size, sha256, mode and owner. Pickle-based files are scanned opcode by opcode, never loaded,
+    for imports that run code when the file is loaded (C(os.system), C(subprocess), C(builtins.eval), ...).
+    Digests are cached by device, inode, size and modification time, and hashing stops at O(hash_budget).
   - Secret values are never reported; command lines are redacted before they are stored.
   - Runs without root. What a non-root user cannot see (other users' sockets and environments)
     is reported in C(ai_discovery.problems) and as warnings, and the asset's C(confidence) is
@@ -29,14 +34,38 @@ options:
       - Which kinds of AI asset to look for.
     type: list
     elements: str
-    choices: [model_server]
-    default: [model_server]
+    choices: [model_server, model_artifact]
+    default: [model_server, model_artifact]
   proc_root:
     description:
       - Path of the proc filesystem to read. Change it only to inspect a copy or a
         bind-mounted C(/proc) of another system.
     type: path
     default: /proc
+  artifact_roots:
+    description:
+      - Directories searched for model files by the C(model_artifact) probe. A path starting with
+        C(~/) is searched under every user's home directory. Roots that do not exist are skipped.
+    type: list
+    elements: path
+    default: [/models, /opt/models, /srv/models, ~/.cache/huggingface/hub, ~/.ollama/models, /usr/share/ollama/.ollama/models]
+  hash_cache:
+    description:
+      - File on the managed host that remembers digests by device, inode, size and modification time.
+      - Defaults to C(/var/cache/aigov/model-hashes.json) for root and C(~/.cache/aigov/model-hashes.json) otherwise.
+      - Not written in check mode.
+    type: path
+  hash_budget:
+    description:
+      - Seconds spent hashing files not in the cache. Files left over are reported with a null
+        C(sha256) and hashed by the next run.
+    type: int
+    default: 60
+  max_files:
+    description:
+      - Stop looking at files under O(artifact_roots) after this many.
+    type: int
+    default: 10000
 attributes:
   check_mode:
     support: full
@@ -70,7 +99,20 @@ EXAMPLES = r"""
 
 - name: Inspect a bind-mounted /proc of another system
   aigov.core.ai_asset_facts:
+    probes: [model_server]
     proc_root: /host/proc
+
+- name: Look for model files in a data volume too, hashing for at most 5 minutes
+  aigov.core.ai_asset_facts:
+    probes: [model_artifact]
+    artifact_roots: [/models, /data/ml]
+    hash_budget: 300
+
+- name: Model files that run code when loaded
+  ansible.builtin.debug:
+    msg: >-
+      {{ ansible_facts.ai_assets | selectattr('kind', 'eq', 'model_artifact')
+         | selectattr('attributes.executes_code_on_load') | map(attribute='attributes.path') }}
 """
 
 RETURN = r"""
@@ -136,15 +178,21 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.aigov.core.plugins.module_utils.artifact_discovery import DEFAULT_ROOTS
 from ansible_collections.aigov.core.plugins.module_utils.assets import host_identity
-from ansible_collections.aigov.core.plugins.module_utils.discovery import PROBES
+from ansible_collections.aigov.core.plugins.module_utils.probes import PROBES, default_hash_cache
 
 
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            probes=dict(type='list', elements='str', choices=sorted(PROBES), default=['model_server']),
+            probes=dict(type='list', elements='str', choices=['model_server', 'model_artifact'],
+                        default=['model_server', 'model_artifact']),
             proc_root=dict(type='path', default='/proc'),
+            artifact_roots=dict(type='list', elements='path', default=list(DEFAULT_ROOTS)),
+            hash_cache=dict(type='path'),
+            hash_budget=dict(type='int', default=60),
+            max_files=dict(type='int', default=10000),
         ),
         supports_check_mode=True,
     )
@@ -154,10 +202,12 @@ def main():
     if not os.path.isdir(os.path.join(proc_root, 'self')) and not os.path.isdir(os.path.join(proc_root, '1')):
         module.fail_json(msg="proc_root '%s' does not look like a proc filesystem (no 'self' or '1' entry)" % proc_root)
 
+    options = dict(module.params, check_mode=module.check_mode)
+    options['hash_cache'] = options['hash_cache'] or default_hash_cache()
     host, machine_id = host_identity()
     assets, problems = [], []
     for probe in module.params['probes']:
-        found, seen_problems = PROBES[probe](proc_root, host, machine_id)
+        found, seen_problems = PROBES[probe](options, host, machine_id)
         assets.extend(found)
         problems.extend(seen_problems)
     for problem in problems:

@@ -41,7 +41,7 @@ def write_pack(tmp_path, rules, header='schema_version: 1\nname: t\nversion: "1"
 def test_default_pack_loads():
     pack = policy.load_pack(DEFAULT_PACK)
     assert pack['name'] == 'default'
-    assert [rule['id'] for rule in pack['rules']] == ['AIGOV-MS-001']
+    assert [rule['id'] for rule in pack['rules']] == ['AIGOV-MS-001', 'AIGOV-MA-001']
 
 
 @pytest.mark.parametrize('mutation, message', [
@@ -91,8 +91,9 @@ def test_evaluate_default_rule():
     assets = [asset(1), asset(2, auth='configured'), asset(3, exposed=False), asset(4, exposed=None)]
     findings, results = policy.evaluate([pack], assets)
     assert [f['asset_id'] for f in findings] == [assets[0]['id']]
-    assert results == [dict(rule_id='AIGOV-MS-001', title=pack['rules'][0]['title'], severity='high',
-                            references=pack['rules'][0]['references'], applied=2, failed=1)]
+    assert results[1]['rule_id'] == 'AIGOV-MA-001' and results[1]['applied'] == 0
+    assert results[0] == dict(rule_id='AIGOV-MS-001', title=pack['rules'][0]['title'], severity='high',
+                              references=pack['rules'][0]['references'], applied=2, failed=1)
     validate(findings[0], 'finding.v1.json')
     assert findings[0]['id'] == policy.evaluate([pack], assets)[0][0]['id']  # stable
 
@@ -127,3 +128,14 @@ def test_summarize_threshold(fail_on, exceeded):
     assert summary['threshold_exceeded'] is exceeded
     assert summary['findings'] == 1 and summary['by_severity']['high'] == 1 and summary['by_severity']['critical'] == 0
     assert summary['compliant'] is False
+
+
+def test_default_dangerous_pickle_rule():
+    pack = policy.load_pack(DEFAULT_PACK)
+    evil = {'schema_version': 1, 'id': 'model_artifact:00000000000000aa', 'kind': 'model_artifact', 'name': 'evil.pt',
+            'attributes': {'pickle': {'imports': ['posix.system'], 'dangerous': ['posix.system'], 'error': None},
+                           'executes_code_on_load': True}}
+    benign = dict(evil, id='model_artifact:00000000000000bb', attributes={
+        'pickle': {'imports': ['collections.OrderedDict'], 'dangerous': [], 'error': None}, 'executes_code_on_load': False})
+    findings = policy.evaluate([pack], [evil, benign])[0]
+    assert [(f['rule_id'], f['severity'], f['asset_id']) for f in findings] == [('AIGOV-MA-001', 'critical', evil['id'])]

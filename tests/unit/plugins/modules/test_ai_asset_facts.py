@@ -21,17 +21,17 @@ def run_module(tmp_path, args):
 
 
 def test_reads_the_real_proc(tmp_path):
-    result, proc = run_module(tmp_path, {})
+    result, proc = run_module(tmp_path, {'hash_cache': str(tmp_path / 'hashes.json')})
     assert proc.returncode == 0, proc.stderr
     facts = result['ansible_facts']
-    assert facts['ai_discovery']['probes'] == ['model_server']
+    assert facts['ai_discovery']['probes'] == ['model_server', 'model_artifact']
     assert facts['ai_discovery']['asset_count'] == len(facts['ai_assets'])
     assert result['changed'] is False
 
 
 @pytest.mark.parametrize('args, message', [
     ({'prob': ['model_server']}, 'Unsupported parameters for (basic.py) module: prob'),
-    ({'probes': ['gpu_magic']}, 'value of probes must be one or more of: model_server'),
+    ({'probes': ['gpu_magic']}, 'value of probes must be one or more of: model_server, model_artifact'),
     ({'proc_root': '/nonexistent/proc'}, "proc_root '/nonexistent/proc' is not a readable directory"),
     ({'proc_root': '/etc'}, "proc_root '/etc' does not look like a proc filesystem"),
 ])
@@ -40,3 +40,16 @@ def test_bad_invocation_is_a_clear_error_not_a_traceback(tmp_path, args, message
     assert result['failed'] is True
     assert message in result['msg']
     assert 'Traceback' not in proc.stdout + proc.stderr and 'exception' not in result
+
+
+def test_finds_planted_model_files_and_caches_hashes(tmp_path):
+    models = tmp_path / 'models'
+    models.mkdir()
+    (models / 'tiny.gguf').write_bytes(b'GGUF' + b'\x03\x00\x00\x00' + b'\x00' * 16)
+    args = {'probes': ['model_artifact'], 'artifact_roots': [str(models)], 'hash_cache': str(tmp_path / 'cache' / 'h.json')}
+    result, proc = run_module(tmp_path, dict(args, _ansible_check_mode=True))
+    assert proc.returncode == 0, proc.stderr
+    assert [a['attributes']['format'] for a in result['ansible_facts']['ai_assets']] == ['gguf']
+    assert not (tmp_path / 'cache').exists()  # check mode writes nothing
+    result, proc = run_module(tmp_path, args)
+    assert (tmp_path / 'cache' / 'h.json').exists()

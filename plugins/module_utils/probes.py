@@ -1,0 +1,24 @@
+# -*- coding: utf-8 -*-
+# Copyright: aigov.core contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The discovery probes by name. Each takes the module's options, the host name
+and machine id, and returns (assets, problems)."""
+
+from __future__ import annotations
+
+import os
+
+from ansible_collections.aigov.core.plugins.module_utils.artifact_discovery import discover_model_artifacts
+from ansible_collections.aigov.core.plugins.module_utils.discovery import discover_model_servers
+
+PROBES = {
+    'model_server': lambda options, host, machine_id: discover_model_servers(options['proc_root'], host, machine_id),
+    'model_artifact': discover_model_artifacts,
+}
+
+
+def default_hash_cache():
+    """Where the artifact hash cache lives for the user the module runs as."""
+    if os.geteuid() == 0:
+        return '/var/cache/aigov/model-hashes.json'
+    return os.path.join(os.path.expanduser('~'), '.cache', 'aigov', 'model-hashes.json')

@@ -1,0 +1,92 @@
+"""Model files on a real host over SSH: recognised by content, hashed once, malicious pickles flagged."""
+
+import json
+import os
+import pickle
+import struct
+import zipfile
+
+import pytest
+
+from tests.contracts import validate
+from tests.hosts import testhosts
+from tests.integration.conftest import load_json
+
+
+class RunsCommand(object):
+    """Pickles to a call of os.system: what a poisoned checkpoint does."""
+
+    def __reduce__(self):
+        return (os.system, ('touch /tmp/pwned-by-model',))
+
+
+def build_files(folder):
+    """The planted model files: (local path, path on the host)."""
+    header = json.dumps({'w': {'dtype': 'F32', 'shape': [2], 'data_offsets': [0, 8]}}).encode()
+    files = {
+        'llama.gguf': b'GGUF' + struct.pack('<IQQ', 3, 1, 2) + b'\0' * 64,
+        'encoder.safetensors': struct.pack('<Q', len(header)) + header + b'\0' * 8,
+        'poisoned.pkl': pickle.dumps({'weights': [0.1], 'hook': RunsCommand()}, protocol=4),
+    }
+    for name, data in files.items():
+        (folder / name).write_bytes(data)
+    with zipfile.ZipFile(str(folder / 'checkpoint.pt'), 'w') as archive:
+        archive.writestr('checkpoint/data.pkl', pickle.dumps({'step': 10}, protocol=2))
+    return {
+        'llama.gguf': '/models/llama.gguf',
+        'encoder.safetensors': '/root/.cache/huggingface/hub/models--org--enc/blobs/0a1b2c',
+        'poisoned.pkl': '/srv/models/poisoned.pkl',
+        'checkpoint.pt': '/opt/models/checkpoint.pt',
+    }
+
+
+@pytest.fixture(scope='module')
+def model_host(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp('models')
+    local = workdir / 'files'
+    local.mkdir()
+    with testhosts.test_hosts(1, 'aigov-ma-%d' % os.getpid(), str(workdir)) as hosts:
+        host = hosts[0]
+        for name, remote in build_files(local).items():
+            testhosts.run_in(host, ['mkdir', '-p', os.path.dirname(remote)])
+            testhosts.copy_into(host, local / name, remote)
+        testhosts.run_in(host, ['chmod', '0666', '/models/llama.gguf'])
+        testhosts.run_in(host, ['sh', '-c', 'head -c 4096 /dev/urandom > /models/random.bin; echo hi > /models/README'])
+        yield host, str(testhosts.write_inventory(hosts, workdir / 'inventory.json'))
+
+
+def scan(ansible, inventory, report_dir):
+    proc = ansible.playbook('-i', inventory, 'aigov.core.compliance_scan', '-e', 'aigov_scan_hosts=testhosts',
+                            '-e', 'aigov_report_dir=%s' % report_dir)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    return load_json(str(report_dir / 'compliance-report.json'))
+
+
+def test_planted_model_files_are_found_hashed_and_judged(ansible, model_host, tmp_path):
+    host, inventory = model_host
+    report = scan(ansible, inventory, tmp_path / 'first')
+    validate(report, 'compliance-report.v1.json')
+    found = dict((a['attributes']['path'], a) for a in report['assets'] if a['kind'] == 'model_artifact')
+    assert sorted(found) == sorted(['/models/llama.gguf', '/root/.cache/huggingface/hub/models--org--enc/blobs/0a1b2c',
+                                    '/srv/models/poisoned.pkl', '/opt/models/checkpoint.pt'])  # nothing invented
+    formats = dict((path, asset['attributes']['format']) for path, asset in found.items())
+    assert formats['/root/.cache/huggingface/hub/models--org--enc/blobs/0a1b2c'] == 'safetensors'  # by content, no extension
+    assert formats['/opt/models/checkpoint.pt'] == 'pytorch_zip' and formats['/models/llama.gguf'] == 'gguf'
+    # Digests agree with sha256sum run on the host itself.
+    for path, asset in found.items():
+        assert asset['attributes']['sha256'] == testhosts.run_in(host, ['sha256sum', path]).stdout.split()[0]
+    assert found['/models/llama.gguf']['attributes']['world_writable'] is True
+    poisoned = found['/srv/models/poisoned.pkl']['attributes']
+    assert poisoned['executes_code_on_load'] and 'posix.system' in poisoned['pickle']['dangerous']
+    assert [(f['rule_id'], f['asset_name']) for f in report['findings']] == [('AIGOV-MA-001', 'poisoned.pkl')]
+    assert testhosts.run_in(host, ['test', '-e', '/tmp/pwned-by-model']).returncode == 1  # scanned, never loaded
+
+
+def test_second_scan_same_ids_and_no_rehash(ansible, model_host, tmp_path):
+    host, inventory = model_host
+    first = scan(ansible, inventory, tmp_path / 'a')
+    cache_stat = testhosts.run_in(host, ['stat', '-c', '%Y %s', '/var/cache/aigov/model-hashes.json']).stdout
+    second = scan(ansible, inventory, tmp_path / 'b')
+    assert sorted(a['id'] for a in first['assets']) == sorted(a['id'] for a in second['assets'])
+    # The cache is rewritten only when it changes: every digest came from it.
+    assert testhosts.run_in(host, ['stat', '-c', '%Y %s', '/var/cache/aigov/model-hashes.json']).stdout == cache_stat
