@@ -3,7 +3,9 @@
 Figure 1: the ai_asset_facts module against the setup module (what
 gather_facts runs), on the same real container hosts over SSH, interleaved
 round by round so machine noise hits both alike; median task time per host
-taken from ansible-runner's per-task event durations.
+taken from ansible-runner's per-task event durations. Every host holds a
+2 GB model file and one host a vLLM-like server; a warm-up run fills the
+hash cache, so the figure is discovery with a warm cache (target <= 1.0).
 """
 
 import argparse
@@ -60,7 +62,11 @@ def main():
     args = parser.parse_args()
     workdir = tempfile.mkdtemp(prefix='aigov-bench-')
     with testhosts.test_hosts(args.hosts, 'aigov-bench-%d' % os.getpid(), workdir) as hosts:
-        # Give the probe something real to find: a vLLM-like server on the first host.
+        # Give the probes something real to find: a 2 GB GGUF model file on every
+        # host (sparse: the bench measures the warm cache, not the disk) and a
+        # vLLM-like server on the first host.
+        for host in hosts:
+            testhosts.run_in(host, ['sh', '-c', 'mkdir -p /models && printf GGUF > /models/big.gguf && truncate -s 2G /models/big.gguf'])
         testhosts.copy_into(hosts[0], FAKE_SERVERS, '/opt/fake')
         testhosts.run_in(hosts[0], ['python3', '-m', 'vllm.entrypoints.openai.api_server', '--host', '0.0.0.0', '--port', '8000'],
                          detach=True, env={'PYTHONPATH': '/opt/fake'})
@@ -74,8 +80,8 @@ def main():
         'hosts': args.hosts, 'rounds': args.rounds, 'samples': len(durations[CANDIDATE]),
         'baseline_median_s': round(base, 4), 'candidate_median_s': round(cand, 4), 'ratio': round(cand / base, 3),
     }
-    print('\nai_asset_facts vs setup (gather_facts) on %d container hosts over SSH, %d rounds, median task time'
-          % (args.hosts, args.rounds))
+    print('\nai_asset_facts (warm hash cache, 2 GB model file) vs setup (gather_facts) on %d container hosts over SSH,'
+          ' %d rounds, median task time' % (args.hosts, args.rounds))
     print('  baseline  ansible.builtin.setup       %.3f s' % base)
     print('  candidate aigov.core.ai_asset_facts   %.3f s' % cand)
     print('  ratio     %.2fx the baseline (lower is faster)' % (cand / base))

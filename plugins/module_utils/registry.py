@@ -19,9 +19,12 @@ from ansible_collections.aigov.core.plugins.module_utils.errors import DataFileE
 REGISTRY_SCHEMA_VERSIONS = (1,)
 RISK_TIERS = ('minimal', 'limited', 'high', 'prohibited')
 OWNER_ROLES = ('decision', 'risk', 'escalation')
+ENVIRONMENTS = ('on_prem', 'cloud', 'edge')
+SHA256 = re.compile(r'^[0-9a-f]{64}$')
 SELECTOR_KEYS = ('id', 'kind', 'name', 'host', 'inventory_hostname', 'model')
 USE_CASE_ID = re.compile(r'^[a-z0-9][a-z0-9_.-]*$')
-_USE_CASE_KEYS = frozenset(('id', 'name', 'description', 'risk_tier', 'owners', 'approved_models', 'allowed_regions', 'assets'))
+_USE_CASE_KEYS = frozenset(('id', 'name', 'description', 'risk_tier', 'owners', 'environment', 'region',
+                            'approved_models', 'allowed_regions', 'assets'))
 
 
 def _check_owners(owners, where, problems):
@@ -53,6 +56,22 @@ def _check_selectors(selectors, where, problems):
                 problems.append('%s: %s must be a non-empty string (glob patterns allowed)' % (spot, key))
 
 
+def _check_approved_models(models, where, problems):
+    if models is None:
+        return
+    if not isinstance(models, list):
+        problems.append('%s: approved_models must be a list of {name, sha256}' % where)
+        return
+    for index, model in enumerate(models):
+        spot = '%s: approved_models[%d]' % (where, index)
+        if not isinstance(model, dict) or set(model) - set(('name', 'sha256')):
+            problems.append('%s must be a mapping with keys name and sha256' % spot)
+        elif not isinstance(model.get('name'), str) or not model['name']:
+            problems.append('%s: name must be a non-empty string' % spot)
+        elif not isinstance(model.get('sha256'), str) or not SHA256.match(model['sha256']):
+            problems.append('%s: sha256 must be 64 lower-case hex digits' % spot)
+
+
 def _check_use_case(use_case, index, seen, problems):
     if not isinstance(use_case, dict):
         problems.append('use_cases[%d]: must be a mapping' % index)
@@ -68,7 +87,13 @@ def _check_use_case(use_case, index, seen, problems):
         problems.append('%s: unknown key %r (known: %s)' % (where, key, ', '.join(sorted(_USE_CASE_KEYS))))
     if 'risk_tier' in use_case and use_case['risk_tier'] not in RISK_TIERS:
         problems.append('%s: risk_tier must be one of %s, got %r' % (where, ', '.join(RISK_TIERS), use_case['risk_tier']))
+    if 'environment' in use_case and use_case['environment'] not in ENVIRONMENTS:
+        problems.append('%s: environment must be one of %s, got %r' % (where, ', '.join(ENVIRONMENTS), use_case['environment']))
+    for key in ('region', 'name', 'description'):
+        if key in use_case and not isinstance(use_case[key], str):
+            problems.append('%s: %s must be a string' % (where, key))
     _check_owners(use_case.get('owners'), where, problems)
+    _check_approved_models(use_case.get('approved_models'), where, problems)
     _check_selectors(use_case.get('assets'), where, problems)
 
 
@@ -103,15 +128,29 @@ def _selector_matches(selector, asset):
     return True
 
 
+def _model_approved(use_case, asset):
+    """For a hashed model file of a use case that lists approved models: is its digest one of them?"""
+    approved = use_case.get('approved_models')
+    digest = (asset.get('attributes') or {}).get('sha256')
+    if asset.get('kind') != 'model_artifact' or not approved or not digest:
+        return None
+    return digest in set(model['sha256'] for model in approved)
+
+
 def match(registry, asset):
-    """Return what the registry says of an asset: registered?, use case, risk tier, owners."""
+    """Return what the registry says of an asset: use case, risk tier, owners, shadow or not."""
     for use_case in registry['use_cases'] if registry else ():
         if any(_selector_matches(selector, asset) for selector in use_case['assets']):
             return {
                 'registered': True,
+                'shadow': False,
                 'use_case': use_case['id'],
                 'use_case_name': use_case.get('name'),
                 'risk_tier': use_case.get('risk_tier'),
                 'owners': dict(use_case.get('owners') or {}),
+                'environment': use_case.get('environment'),
+                'region': use_case.get('region'),
+                'model_approved': _model_approved(use_case, asset),
             }
-    return {'registered': False, 'use_case': None, 'use_case_name': None, 'risk_tier': None, 'owners': {}}
+    return {'registered': False, 'shadow': True, 'use_case': None, 'use_case_name': None, 'risk_tier': None,
+            'owners': {}, 'environment': None, 'region': None, 'model_approved': None}

@@ -90,3 +90,23 @@ def test_second_scan_same_ids_and_no_rehash(ansible, model_host, tmp_path):
     assert sorted(a['id'] for a in first['assets']) == sorted(a['id'] for a in second['assets'])
     # The cache is rewritten only when it changes: every digest came from it.
     assert testhosts.run_in(host, ['stat', '-c', '%Y %s', '/var/cache/aigov/model-hashes.json']).stdout == cache_stat
+
+
+@pytest.mark.parametrize('approved', [True, False])
+def test_model_file_checked_against_its_use_case_approved_digest(ansible, model_host, tmp_path, approved):
+    host, inventory = model_host
+    actual = testhosts.run_in(host, ['sha256sum', '/models/llama.gguf']).stdout.split()[0]
+    registry = tmp_path / 'registry.yml'
+    registry.write_text(
+        'schema_version: 1\nuse_cases:\n  - id: edge-assistant\n    risk_tier: limited\n    environment: edge\n'
+        '    approved_models: [{name: llama, sha256: "%s"}]\n    assets: [{kind: model_artifact, name: llama.gguf}]\n'
+        % (actual if approved else '0' * 64))
+    proc = ansible.playbook('-i', inventory, 'aigov.core.compliance_scan', '-e', 'aigov_scan_hosts=testhosts',
+                            '-e', 'aigov_report_dir=%s' % tmp_path, '-e', 'aigov_registry=%s' % registry)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    report = load_json(str(tmp_path / 'compliance-report.json'))
+    [llama] = [a for a in report['assets'] if a['name'] == 'llama.gguf']
+    assert llama['registry']['use_case'] == 'edge-assistant' and llama['registry']['shadow'] is False
+    assert llama['registry']['model_approved'] is approved
+    flagged = [f['asset_name'] for f in report['findings'] if f['rule_id'] == 'AIGOV-MA-002']
+    assert flagged == ([] if approved else ['llama.gguf'])

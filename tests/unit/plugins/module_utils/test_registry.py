@@ -15,7 +15,12 @@ use_cases:
     name: Support assistant
     risk_tier: high
     owners: {decision: alice, risk: bob, escalation: oncall}
+    environment: cloud
+    region: eu-west-1
+    approved_models:
+      - {name: enc, sha256: "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"}
     assets:
+      - {kind: model_artifact, host: "gpu-*"}
       - {kind: model_server, name: vllm, host: "gpu-*"}
       - {id: "model_server:00000000000000ff"}
 """
@@ -34,15 +39,16 @@ def test_bundled_registry_is_valid():
 def test_match_by_glob_and_by_id(tmp_path):
     reg = load(tmp_path, REGISTRY)
     by_glob = registry.match(reg, {'id': 'x', 'kind': 'model_server', 'name': 'vllm', 'host': 'gpu-7'})
-    assert by_glob == {'registered': True, 'use_case': 'support-bot', 'use_case_name': 'Support assistant',
-                       'risk_tier': 'high', 'owners': {'decision': 'alice', 'risk': 'bob', 'escalation': 'oncall'}}
+    assert by_glob == {'registered': True, 'shadow': False, 'use_case': 'support-bot', 'use_case_name': 'Support assistant',
+                       'risk_tier': 'high', 'owners': {'decision': 'alice', 'risk': 'bob', 'escalation': 'oncall'},
+                       'environment': 'cloud', 'region': 'eu-west-1', 'model_approved': None}
     assert registry.match(reg, {'id': 'model_server:00000000000000ff', 'kind': 'model_server'})['registered']
 
 
 def test_unmatched_asset_is_shadow(tmp_path):
     reg = load(tmp_path, REGISTRY)
     shadow = registry.match(reg, {'id': 'y', 'kind': 'model_server', 'name': 'vllm', 'host': 'web-1'})
-    assert shadow['registered'] is False and shadow['use_case'] is None
+    assert shadow['registered'] is False and shadow['shadow'] is True and shadow['use_case'] is None
 
 
 @pytest.mark.parametrize('mutation, message', [
@@ -50,8 +56,17 @@ def test_unmatched_asset_is_shadow(tmp_path):
     (('decision: alice', 'approver: alice'), "unknown owner role 'approver'"),
     (('host: "gpu-*"', 'hostname: "gpu-*"'), "unknown selector key 'hostname'"),
     (('id: support-bot', 'id: Support Bot'), 'id must be lower-case'),
+    (('environment: cloud', 'environment: moon'), "environment must be one of on_prem, cloud, edge, got 'moon'"),
+    (('sha256: "aaaa', 'sha256: "AAAA'), 'approved_models[0]: sha256 must be 64 lower-case hex digits'),
 ])
 def test_invalid_registry_names_the_problem(tmp_path, mutation, message):
     with pytest.raises(DataFileError) as caught:
         load(tmp_path, REGISTRY.replace(*mutation))
     assert 'use_cases[0]' in str(caught.value) and message in str(caught.value)
+
+
+@pytest.mark.parametrize('digest, approved', [('a' * 64, True), ('b' * 64, False), (None, None)])
+def test_model_file_digest_against_approved_models(tmp_path, digest, approved):
+    reg = load(tmp_path, REGISTRY)
+    artifact = {'id': 'z', 'kind': 'model_artifact', 'name': 'enc.safetensors', 'host': 'gpu-1', 'attributes': {'sha256': digest}}
+    assert registry.match(reg, artifact)['model_approved'] is approved
