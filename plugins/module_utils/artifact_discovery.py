@@ -24,13 +24,19 @@ DEFAULT_ROOTS = ('/models', '/opt/models', '/srv/models', '~/.cache/huggingface/
 MIN_SIZE = 16
 
 
-def expand_roots(roots):
-    """Absolute roots; `~/x` means x under every user's home directory that exists."""
+def in_every_home(path):
+    """`~/x` becomes x under every user's home directory; other paths stay as they are."""
+    if not path.startswith('~/'):
+        return [path]
     homes = sorted(set(entry.pw_dir for entry in pwd.getpwall() if entry.pw_dir and entry.pw_dir != '/'))
+    return [os.path.join(home, path[2:]) for home in homes]
+
+
+def expand_roots(roots):
+    """Absolute roots that exist; `~/x` means x under every user's home directory."""
     expanded = []
     for root in roots:
-        candidates = [os.path.join(home, root[2:]) for home in homes] if root.startswith('~/') else [root]
-        expanded.extend(path for path in candidates if os.path.isdir(path) and path not in expanded)
+        expanded.extend(path for path in in_every_home(root) if os.path.isdir(path) and path not in expanded)
     return expanded
 
 

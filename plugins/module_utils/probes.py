@@ -9,11 +9,13 @@ from __future__ import annotations
 import os
 
 from ansible_collections.aigov.core.plugins.module_utils.artifact_discovery import discover_model_artifacts
+from ansible_collections.aigov.core.plugins.module_utils.credentials import discover_credentials
 from ansible_collections.aigov.core.plugins.module_utils.discovery import discover_model_servers
 
 PROBES = {
     'model_server': lambda options, host, machine_id: discover_model_servers(options['proc_root'], host, machine_id),
     'model_artifact': discover_model_artifacts,
+    'credential': discover_credentials,
 }
 
 

@@ -22,6 +22,10 @@ description:
     size, sha256, mode and owner. Pickle-based files are scanned opcode by opcode, never loaded,
     for imports that run code when the file is loaded (C(os.system), C(subprocess), C(builtins.eval), ...).
     Digests are cached by device, inode, size and modification time, and hashing stops at O(hash_budget).
+  - The C(credential) probe finds AI-provider credentials (OpenAI, Anthropic, Hugging Face, Gemini,
+    Cohere, Mistral, ... keys and tokens) in process environments, C(--api-key) style arguments,
+    C(.env) files and Hugging Face token files, and reports each by an HMAC fingerprint, its
+    location, source and age. The value itself is never returned, logged or stored.
   - Secret values are never reported; command lines are redacted before they are stored.
   - Runs without root. What a non-root user cannot see (other users' sockets and environments)
     is reported in C(ai_discovery.problems) and as warnings, and the asset's C(confidence) is
@@ -34,8 +38,8 @@ options:
       - Which kinds of AI asset to look for.
     type: list
     elements: str
-    choices: [model_server, model_artifact]
-    default: [model_server, model_artifact]
+    choices: [model_server, model_artifact, credential]
+    default: [model_server, model_artifact, credential]
   proc_root:
     description:
       - Path of the proc filesystem to read. Change it only to inspect a copy or a
@@ -66,6 +70,19 @@ options:
       - Stop looking at files under O(artifact_roots) after this many.
     type: int
     default: 10000
+  credential_files:
+    description:
+      - Glob patterns of dotenv/shell files searched for AI-provider variables by the C(credential)
+        probe. A pattern starting with C(~/) is searched under every user's home directory.
+    type: list
+    elements: str
+    default: [~/.env, ~/*/.env, /opt/*/.env, /opt/*/*/.env, /srv/*/.env, /etc/*.env]
+  fingerprint_key:
+    description:
+      - Key of the HMAC that fingerprints credentials. The same key gives the same fingerprint for the
+        same credential on every host, which is how a key shared by several agents is found.
+      - Defaults to a public constant; set a site secret to make fingerprints meaningless outside your estate.
+    type: str
 attributes:
   check_mode:
     support: full
@@ -180,19 +197,22 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.aigov.core.plugins.module_utils.artifact_discovery import DEFAULT_ROOTS
 from ansible_collections.aigov.core.plugins.module_utils.assets import host_identity
+from ansible_collections.aigov.core.plugins.module_utils.credentials import DEFAULT_FILES
 from ansible_collections.aigov.core.plugins.module_utils.probes import PROBES, default_hash_cache
 
 
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            probes=dict(type='list', elements='str', choices=['model_server', 'model_artifact'],
-                        default=['model_server', 'model_artifact']),
+            probes=dict(type='list', elements='str', choices=['model_server', 'model_artifact', 'credential'],
+                        default=['model_server', 'model_artifact', 'credential']),
             proc_root=dict(type='path', default='/proc'),
             artifact_roots=dict(type='list', elements='path', default=list(DEFAULT_ROOTS)),
             hash_cache=dict(type='path'),
             hash_budget=dict(type='int', default=60),
             max_files=dict(type='int', default=10000),
+            credential_files=dict(type='list', elements='str', default=list(DEFAULT_FILES)),
+            fingerprint_key=dict(type='str', no_log=True),
         ),
         supports_check_mode=True,
     )

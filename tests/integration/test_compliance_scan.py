@@ -21,10 +21,11 @@ def scan(ansible, fleet, report_dir, *extra):
                             '-e', 'aigov_report_dir=%s' % report_dir, *extra)
 
 
-def assets_by_host(report):
+def assets_by_host(report, kind='model_server'):
     grouped = {}
     for asset in report['assets']:
-        grouped.setdefault(asset['inventory_hostname'], []).append(asset)
+        if asset['kind'] == kind:
+            grouped.setdefault(asset['inventory_hostname'], []).append(asset)
     return grouped
 
 
@@ -75,6 +76,15 @@ def test_guarded_servers_are_found_not_flagged(scanned, fleet):
     assert found['llama_cpp']['exposed'] is False and found['llama_cpp']['model'] == '/models/tinyllama.gguf'
 
 
+def test_planted_credentials_are_reported_by_fingerprint_only(scanned, fleet):
+    creds = assets_by_host(scanned[1], 'credential')
+    assert fleet.exposed.name not in creds
+    found = sorted((a['attributes']['source'], a['attributes']['provider'], a['attributes']['variable'])
+                   for a in creds[fleet.guarded.name])
+    assert found == [('argv', 'model_server', '--api-key'), ('process_env', 'huggingface', 'HF_TOKEN')]
+    assert all(a['attributes']['fingerprint'].startswith('hmac-sha256:') for a in creds[fleet.guarded.name])
+
+
 def test_listeners_agree_with_ss_inside_the_host(scanned, fleet):
     """Independent check: what `ss` (iproute2) sees listening in the container."""
     for host in fleet.hosts:
@@ -107,7 +117,7 @@ def test_ids_are_stable_when_the_server_restarts(ansible, fleet, scanned, tmp_pa
 def test_fail_on_threshold_fails_the_run_after_writing_the_report(ansible, fleet, tmp_path):
     proc = scan(ansible, fleet, tmp_path, '-e', 'aigov_fail_on=high')
     assert proc.returncode == 2
-    assert '1 finding(s) on 3 asset(s) from 2 host(s); at least one is high or worse' in proc.stdout
+    assert '1 finding(s) on 5 asset(s) from 2 host(s); at least one is high or worse' in proc.stdout
     assert load_json(str(tmp_path / 'compliance-report.json'))['summary']['threshold_exceeded'] is True
 
 

@@ -41,9 +41,12 @@ def test_demo_scan_of_localhost(ansible, local_vllm, tmp_path):
     assert proc.returncode == 0, proc.stdout[-3000:]
     report = load_json(str(tmp_path / 'compliance-report.json'))
     validate(report, 'compliance-report.v1.json')
-    mine = [a for a in report['assets'] if local_vllm in [l['port'] for l in a['attributes']['listeners'] or []]]
+    servers = [a for a in report['assets'] if a['kind'] == 'model_server']
+    mine = [a for a in servers if local_vllm in [item['port'] for item in a['attributes']['listeners'] or []]]
     assert len(mine) == 1
     assert mine[0]['attributes']['auth'] == 'configured' and mine[0]['attributes']['exposed'] is False
     assert mine[0]['id'] not in [f['asset_id'] for f in report['findings']]
     assert report['scope']['hosts_scanned'] == ['localhost']
+    keys = [a for a in report['assets'] if a['kind'] == 'credential' and a['attributes']['variable'] == 'VLLM_API_KEY']
+    assert any('vllm.entrypoints' in a['attributes']['location'] for a in keys)
     assert not any(secret in proc.stdout for secret in PLANTED_SECRETS)

@@ -12,6 +12,9 @@ from tests.contracts import validate
 from tests.hosts import testhosts
 from tests.integration.conftest import load_json
 
+ENV_KEY = 'sk-proj-aigovINTEGRATIONenvfile0001'
+HF_TOKEN = 'hf_aigovINTEGRATIONtokenfile0002'
+
 
 class RunsCommand(object):
     """Pickles to a call of os.system: what a poisoned checkpoint does."""
@@ -52,6 +55,10 @@ def model_host(tmp_path_factory):
             testhosts.copy_into(host, local / name, remote)
         testhosts.run_in(host, ['chmod', '0666', '/models/llama.gguf'])
         testhosts.run_in(host, ['sh', '-c', 'head -c 4096 /dev/urandom > /models/random.bin; echo hi > /models/README'])
+        # Credentials: a world-readable .env of an agent and a private Hugging Face token file.
+        testhosts.run_in(host, ['sh', '-c', 'mkdir -p /srv/agent /root/.cache/huggingface && umask 022 && '
+                                'printf "OPENAI_API_KEY=%s\\nLOG_LEVEL=info\\n" > /srv/agent/.env && '
+                                'umask 077 && printf %s > /root/.cache/huggingface/token' % (ENV_KEY, HF_TOKEN)])
         yield host, str(testhosts.write_inventory(hosts, workdir / 'inventory.json'))
 
 
@@ -78,7 +85,8 @@ def test_planted_model_files_are_found_hashed_and_judged(ansible, model_host, tm
     assert found['/models/llama.gguf']['attributes']['world_writable'] is True
     poisoned = found['/srv/models/poisoned.pkl']['attributes']
     assert poisoned['executes_code_on_load'] and 'posix.system' in poisoned['pickle']['dangerous']
-    assert [(f['rule_id'], f['asset_name']) for f in report['findings']] == [('AIGOV-MA-001', 'poisoned.pkl')]
+    assert [(f['rule_id'], f['asset_name']) for f in report['findings'] if f['asset_kind'] == 'model_artifact'] == [
+        ('AIGOV-MA-001', 'poisoned.pkl')]
     assert testhosts.run_in(host, ['test', '-e', '/tmp/pwned-by-model']).returncode == 1  # scanned, never loaded
 
 
@@ -110,3 +118,21 @@ def test_model_file_checked_against_its_use_case_approved_digest(ansible, model_
     assert llama['registry']['model_approved'] is approved
     flagged = [f['asset_name'] for f in report['findings'] if f['rule_id'] == 'AIGOV-MA-002']
     assert flagged == ([] if approved else ['llama.gguf'])
+
+
+def test_credential_files_found_by_fingerprint_and_judged(ansible, model_host, tmp_path):
+    _host, inventory = model_host
+    proc = ansible.playbook('-i', inventory, 'aigov.core.compliance_scan', '-e', 'aigov_scan_hosts=testhosts',
+                            '-e', 'aigov_report_dir=%s' % tmp_path, '-vvv')
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    with open(str(tmp_path / 'compliance-report.json')) as handle:
+        text = handle.read()
+    for secret in (ENV_KEY, HF_TOKEN):
+        assert secret not in proc.stdout + proc.stderr and secret not in text
+    report = json.loads(text)
+    creds = dict((a['attributes']['location'], a['attributes']) for a in report['assets'] if a['kind'] == 'credential')
+    assert sorted(creds) == ['/root/.cache/huggingface/token', '/srv/agent/.env']
+    assert creds['/srv/agent/.env']['provider'] == 'openai' and creds['/srv/agent/.env']['world_readable'] is True
+    assert creds['/root/.cache/huggingface/token']['mode'] == '0600'
+    flagged = [f['evidence'][0]['path'] for f in report['findings'] if f['rule_id'] == 'AIGOV-CR-001']
+    assert flagged == ['/srv/agent/.env']

@@ -41,7 +41,7 @@ def write_pack(tmp_path, rules, header='schema_version: 1\nname: t\nversion: "1"
 def test_default_pack_loads():
     pack = policy.load_pack(DEFAULT_PACK)
     assert pack['name'] == 'default'
-    assert [rule['id'] for rule in pack['rules']] == ['AIGOV-MS-001', 'AIGOV-MA-001', 'AIGOV-MA-002']
+    assert [rule['id'] for rule in pack['rules']] == ['AIGOV-MS-001', 'AIGOV-MA-001', 'AIGOV-MA-002', 'AIGOV-CR-001']
 
 
 @pytest.mark.parametrize('mutation, message', [
@@ -139,3 +139,14 @@ def test_default_dangerous_pickle_rule():
         'pickle': {'imports': ['collections.OrderedDict'], 'dangerous': [], 'error': None}, 'executes_code_on_load': False})
     findings = policy.evaluate([pack], [evil, benign])[0]
     assert [(f['rule_id'], f['severity'], f['asset_id']) for f in findings] == [('AIGOV-MA-001', 'critical', evil['id'])]
+
+
+def test_default_world_readable_credential_rule():
+    pack = policy.load_pack(DEFAULT_PACK)
+
+    def cred(ident, **attributes):
+        return {'schema_version': 1, 'id': 'credential:%016x' % ident, 'kind': 'credential', 'name': 'openai',
+                'attributes': dict({'source': 'env_file'}, **attributes)}
+    assets = [cred(1, world_readable=True), cred(2, world_readable=False), cred(3)]  # 3: a process environment
+    findings = policy.evaluate([pack], assets)[0]
+    assert [(f['rule_id'], f['asset_id']) for f in findings] == [('AIGOV-CR-001', assets[0]['id'])]
