@@ -25,8 +25,8 @@ MIN_SIZE = 16
 
 
 def in_every_home(path):
-    """`~/x` becomes x under every user's home directory; other paths stay as they are."""
-    if not path.startswith('~/'):
+    """`~` and `~/x` become every user's home directory (and x under it); other paths stay as they are."""
+    if path != '~' and not path.startswith('~/'):
         return [path]
     homes = sorted(set(entry.pw_dir for entry in pwd.getpwall() if entry.pw_dir and entry.pw_dir != '/'))
     return [os.path.join(home, path[2:]) for home in homes]

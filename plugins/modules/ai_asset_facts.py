@@ -26,6 +26,9 @@ description:
     Cohere, Mistral, ... keys and tokens) in process environments, C(--api-key) style arguments,
     C(.env) files and Hugging Face token files, and reports each by an HMAC fingerprint, its
     location, source and age. The value itself is never returned, logged or stored.
+  - The C(ai_package) probe lists AI SDKs, agent frameworks and runtimes (torch, transformers, vllm,
+    langchain, llama-index, openai, anthropic, crewai, mcp, chromadb, ...) installed in system Python
+    and in virtualenvs found under O(venv_roots), from their package metadata folders; nothing is imported.
   - Secret values are never reported; command lines are redacted before they are stored.
   - Runs without root. What a non-root user cannot see (other users' sockets and environments)
     is reported in C(ai_discovery.problems) and as warnings, and the asset's C(confidence) is
@@ -38,8 +41,8 @@ options:
       - Which kinds of AI asset to look for.
     type: list
     elements: str
-    choices: [model_server, model_artifact, credential]
-    default: [model_server, model_artifact, credential]
+    choices: [model_server, model_artifact, credential, ai_package]
+    default: [model_server, model_artifact, credential, ai_package]
   proc_root:
     description:
       - Path of the proc filesystem to read. Change it only to inspect a copy or a
@@ -77,6 +80,14 @@ options:
     type: list
     elements: str
     default: [~/.env, ~/*/.env, /opt/*/.env, /opt/*/*/.env, /srv/*/.env, /etc/*.env]
+  venv_roots:
+    description:
+      - Directories searched (three levels deep) for virtualenvs (a C(pyvenv.cfg)) by the C(ai_package)
+        probe. A path starting with C(~/) is searched under every user's home directory.
+      - System Python site-packages and dist-packages are always looked at.
+    type: list
+    elements: str
+    default: [/opt, /srv, /usr/local, '~']
   fingerprint_key:
     description:
       - Key of the HMAC that fingerprints credentials. The same key gives the same fingerprint for the
@@ -198,20 +209,21 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.aigov.core.plugins.module_utils.artifact_discovery import DEFAULT_ROOTS
 from ansible_collections.aigov.core.plugins.module_utils.assets import host_identity
 from ansible_collections.aigov.core.plugins.module_utils.credentials import DEFAULT_FILES
-from ansible_collections.aigov.core.plugins.module_utils.probes import PROBES, default_hash_cache
+from ansible_collections.aigov.core.plugins.module_utils.package_discovery import DEFAULT_VENV_ROOTS
+from ansible_collections.aigov.core.plugins.module_utils.probes import PROBE_NAMES, PROBES, default_hash_cache
 
 
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            probes=dict(type='list', elements='str', choices=['model_server', 'model_artifact', 'credential'],
-                        default=['model_server', 'model_artifact', 'credential']),
+            probes=dict(type='list', elements='str', choices=list(PROBE_NAMES), default=list(PROBE_NAMES)),
             proc_root=dict(type='path', default='/proc'),
             artifact_roots=dict(type='list', elements='path', default=list(DEFAULT_ROOTS)),
             hash_cache=dict(type='path'),
             hash_budget=dict(type='int', default=60),
             max_files=dict(type='int', default=10000),
             credential_files=dict(type='list', elements='str', default=list(DEFAULT_FILES)),
+            venv_roots=dict(type='list', elements='str', default=list(DEFAULT_VENV_ROOTS)),
             fingerprint_key=dict(type='str', no_log=True),
         ),
         supports_check_mode=True,

@@ -55,6 +55,11 @@ def model_host(tmp_path_factory):
             testhosts.copy_into(host, local / name, remote)
         testhosts.run_in(host, ['chmod', '0666', '/models/llama.gguf'])
         testhosts.run_in(host, ['sh', '-c', 'head -c 4096 /dev/urandom > /models/random.bin; echo hi > /models/README'])
+        # An agent's virtualenv with AI packages (metadata folders, as pip leaves them).
+        site = '/opt/agent/venv/lib/python3.11/site-packages'
+        testhosts.run_in(host, ['sh', '-c', 'mkdir -p %s/langchain_core-0.3.15.dist-info %s/openai-1.54.3.dist-info '
+                                '%s/requests-2.32.3.dist-info && echo "home = /usr/bin" > /opt/agent/venv/pyvenv.cfg'
+                                % (site, site, site)])
         # Credentials: a world-readable .env of an agent and a private Hugging Face token file.
         testhosts.run_in(host, ['sh', '-c', 'mkdir -p /srv/agent /root/.cache/huggingface && umask 022 && '
                                 'printf "OPENAI_API_KEY=%s\\nLOG_LEVEL=info\\n" > /srv/agent/.env && '
@@ -136,3 +141,13 @@ def test_credential_files_found_by_fingerprint_and_judged(ansible, model_host, t
     assert creds['/root/.cache/huggingface/token']['mode'] == '0600'
     flagged = [f['evidence'][0]['path'] for f in report['findings'] if f['rule_id'] == 'AIGOV-CR-001']
     assert flagged == ['/srv/agent/.env']
+
+
+def test_ai_packages_in_a_virtualenv(ansible, model_host):
+    _host, inventory = model_host
+    proc = ansible.run('ansible', '-i', inventory, 'testhosts', '-m', 'aigov.core.ai_asset_facts', '-a', 'probes=ai_package')
+    assert proc.returncode == 0, proc.stdout[-2000:]
+    payload = json.loads(proc.stdout[proc.stdout.index('{'):])
+    found = sorted((a['attributes']['package'], a['attributes']['version'], a['attributes']['venv'])
+                   for a in payload['ansible_facts']['ai_assets'])
+    assert found == [('langchain-core', '0.3.15', '/opt/agent/venv'), ('openai', '1.54.3', '/opt/agent/venv')]
