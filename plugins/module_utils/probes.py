@@ -11,6 +11,7 @@ import os
 from ansible_collections.aigov.core.plugins.module_utils.artifact_discovery import discover_model_artifacts
 from ansible_collections.aigov.core.plugins.module_utils.credentials import discover_credentials
 from ansible_collections.aigov.core.plugins.module_utils.discovery import discover_model_servers
+from ansible_collections.aigov.core.plugins.module_utils.gpu_discovery import discover_gpus
 from ansible_collections.aigov.core.plugins.module_utils.package_discovery import discover_ai_packages
 
 PROBES = {
@@ -18,9 +19,10 @@ PROBES = {
     'model_artifact': discover_model_artifacts,
     'credential': discover_credentials,
     'ai_package': discover_ai_packages,
+    'gpu': discover_gpus,
 }
 
-PROBE_NAMES = ('model_server', 'model_artifact', 'credential', 'ai_package')  # the order they run and are documented in
+PROBE_NAMES = ('model_server', 'model_artifact', 'credential', 'ai_package', 'gpu')  # the order they run and are documented in
 
 
 def default_hash_cache():

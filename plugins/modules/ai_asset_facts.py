@@ -29,6 +29,9 @@ description:
   - The C(ai_package) probe lists AI SDKs, agent frameworks and runtimes (torch, transformers, vllm,
     langchain, llama-index, openai, anthropic, crewai, mcp, chromadb, ...) installed in system Python
     and in virtualenvs found under O(venv_roots), from their package metadata folders; nothing is imported.
+  - The C(gpu) probe reports NVIDIA GPUs through C(nvidia-smi --query-gpu) and C(--query-compute-apps)
+    (model, memory, driver, UUID, PCI bus, processes using it) when it is installed, else the NVIDIA
+    driver files in C(/proc/driver/nvidia), and AMD GPUs from C(/sys/class/drm).
   - Secret values are never reported; command lines are redacted before they are stored.
   - Runs without root. What a non-root user cannot see (other users' sockets and environments)
     is reported in C(ai_discovery.problems) and as warnings, and the asset's C(confidence) is
@@ -41,8 +44,8 @@ options:
       - Which kinds of AI asset to look for.
     type: list
     elements: str
-    choices: [model_server, model_artifact, credential, ai_package]
-    default: [model_server, model_artifact, credential, ai_package]
+    choices: [model_server, model_artifact, credential, ai_package, gpu]
+    default: [model_server, model_artifact, credential, ai_package, gpu]
   proc_root:
     description:
       - Path of the proc filesystem to read. Change it only to inspect a copy or a
@@ -88,6 +91,15 @@ options:
     type: list
     elements: str
     default: [/opt, /srv, /usr/local, '~']
+  nvidia_smi:
+    description:
+      - Path of C(nvidia-smi). By default it is looked for on C(PATH) and in the usual driver directories.
+    type: path
+  sys_root:
+    description:
+      - Path of the sysfs tree read by the C(gpu) probe for AMD GPUs.
+    type: path
+    default: /sys
   fingerprint_key:
     description:
       - Key of the HMAC that fingerprints credentials. The same key gives the same fingerprint for the
@@ -224,6 +236,8 @@ def main():
             max_files=dict(type='int', default=10000),
             credential_files=dict(type='list', elements='str', default=list(DEFAULT_FILES)),
             venv_roots=dict(type='list', elements='str', default=list(DEFAULT_VENV_ROOTS)),
+            nvidia_smi=dict(type='path'),
+            sys_root=dict(type='path', default='/sys'),
             fingerprint_key=dict(type='str', no_log=True),
         ),
         supports_check_mode=True,

@@ -8,6 +8,7 @@ import zipfile
 
 import pytest
 
+from tests.conftest import ROOT
 from tests.contracts import validate
 from tests.hosts import testhosts
 from tests.integration.conftest import load_json
@@ -55,6 +56,8 @@ def model_host(tmp_path_factory):
             testhosts.copy_into(host, local / name, remote)
         testhosts.run_in(host, ['chmod', '0666', '/models/llama.gguf'])
         testhosts.run_in(host, ['sh', '-c', 'head -c 4096 /dev/urandom > /models/random.bin; echo hi > /models/README'])
+        # The GPU host's nvidia-smi (a stand-in answering its CSV queries).
+        testhosts.copy_into(host, os.path.join(ROOT, 'tests', 'fixtures', 'gpu', 'nvidia-smi'), '/usr/local/bin/nvidia-smi')
         # An agent's virtualenv with AI packages (metadata folders, as pip leaves them).
         site = '/opt/agent/venv/lib/python3.11/site-packages'
         testhosts.run_in(host, ['sh', '-c', 'mkdir -p %s/langchain_core-0.3.15.dist-info %s/openai-1.54.3.dist-info '
@@ -151,3 +154,12 @@ def test_ai_packages_in_a_virtualenv(ansible, model_host):
     found = sorted((a['attributes']['package'], a['attributes']['version'], a['attributes']['venv'])
                    for a in payload['ansible_facts']['ai_assets'])
     assert found == [('langchain-core', '0.3.15', '/opt/agent/venv'), ('openai', '1.54.3', '/opt/agent/venv')]
+
+
+def test_gpus_from_nvidia_smi(ansible, model_host):
+    _host, inventory = model_host
+    proc = ansible.run('ansible', '-i', inventory, 'testhosts', '-m', 'aigov.core.ai_asset_facts', '-a', 'probes=gpu')
+    assert proc.returncode == 0, proc.stdout[-2000:]
+    assets = json.loads(proc.stdout[proc.stdout.index('{'):])['ansible_facts']['ai_assets']
+    assert sorted((a['attributes']['uuid'], a['attributes']['memory_mib'], len(a['attributes']['processes'])) for a in assets) == [
+        ('GPU-5e1d2c3b-aaaa-bbbb-cccc-000000000001', 81920, 1), ('GPU-5e1d2c3b-aaaa-bbbb-cccc-000000000002', 81920, 0)]
