@@ -13,8 +13,6 @@ how a key shared by several agents shows.
 from __future__ import annotations
 
 import glob
-import hashlib
-import hmac
 import os
 import re
 import stat as stat_module
@@ -23,6 +21,8 @@ import time
 from ansible_collections.aigov.core.plugins.module_utils import procfs
 from ansible_collections.aigov.core.plugins.module_utils.artifact_discovery import in_every_home
 from ansible_collections.aigov.core.plugins.module_utils.assets import make_asset
+from ansible_collections.aigov.core.plugins.module_utils.fingerprints import fingerprint, fingerprint_key
+from ansible_collections.aigov.core.plugins.module_utils.mcp_discovery import read_configs, secret_entries
 from ansible_collections.aigov.core.plugins.module_utils.redaction import redact_argv
 
 PROVIDER_VARS = {
@@ -40,15 +40,7 @@ PROVIDER_FLAGS = {'--api-key': 'model_server', '--api-keys': 'model_server', '--
                   '--master_key': 'litellm', '--master-key': 'litellm'}
 DEFAULT_FILES = ('~/.env', '~/*/.env', '/opt/*/.env', '/opt/*/*/.env', '/srv/*/.env', '/etc/*.env')
 TOKEN_FILES = (('~/.cache/huggingface/token', 'huggingface'), ('~/.huggingface/token', 'huggingface'))
-# Public default: fingerprints stay comparable across hosts. Set your own key to keep them site-specific.
-DEFAULT_FINGERPRINT_KEY = 'aigov.core/credential-fingerprint/v1'
 _ENV_LINE = re.compile(r'^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$')
-
-
-def fingerprint(value, key):
-    """`hmac-sha256:` and the first 16 hex digits of HMAC-SHA256(key, value)."""
-    mac = hmac.new(key.encode('utf-8'), value.encode('utf-8'), hashlib.sha256).hexdigest()
-    return 'hmac-sha256:' + mac[:16]
 
 
 def _age_days(mtime):
@@ -91,9 +83,14 @@ class _Found(object):
         return item
 
 
-def _from_processes(proc_root, found):
+def _from_processes(proc_root, found, problems):
     names = frozenset(PROVIDER_VARS)
-    for pid in procfs.list_pids(proc_root):
+    try:
+        pids = procfs.list_pids(proc_root)
+    except OSError as exc:
+        problems.append('credential: cannot list processes in %s (%s)' % (proc_root, exc.strerror))
+        return
+    for pid in pids:
         argv = procfs.read_argv(proc_root, pid)
         if not argv:
             continue
@@ -138,17 +135,28 @@ def _from_files(paths, token_files, found, problems):
             found.add(value, PROVIDER_VARS[variable], variable, 'env_file', path, info.st_mtime, _file_extra(info))
 
 
+def _from_mcp_configs(found):
+    """Literal secrets in MCP servers' env/headers (unreadable configs are the mcp_server probe's to report)."""
+    for _client, path, _scope, name, server in read_configs([]):
+        info = os.stat(path)
+        for variable, value in secret_entries(server):
+            found.add(value, PROVIDER_VARS.get(variable, 'mcp:%s' % name), variable, 'mcp_config', path, info.st_mtime,
+                      _file_extra(info))
+
+
 def discover_credentials(options, host, machine_id):
     """Return (assets, problems) for the AI-provider credentials on this host."""
     problems = []
-    found = _Found(options.get('fingerprint_key') or DEFAULT_FINGERPRINT_KEY)
-    _from_processes(options.get('proc_root', '/proc'), found)
+    found = _Found(fingerprint_key(options))
+    _from_processes(options.get('proc_root', '/proc'), found, problems)
     token_files = [(path, provider) for pattern, provider in TOKEN_FILES for path in _expand([pattern])]
     _from_files(_expand(options.get('credential_files', DEFAULT_FILES)), token_files, found, problems)
+    _from_mcp_configs(found)
     assets = []
     for (source, location, variable, mark), item in sorted(found.items.items()):
         item['pids'] = sorted(set(item['pids']))
-        evidence = [{'type': 'file' if source.endswith('file') else 'process', 'path' if source.endswith('file') else 'program': location}]
+        in_file = source in ('env_file', 'token_file', 'mcp_config')
+        evidence = [{'type': 'file', 'path': location} if in_file else {'type': 'process', 'program': location}]
         assets.append(make_asset('credential', host, machine_id, (source, location, variable or '', mark),
                                  item['provider'], item, evidence))
     return sorted(assets, key=lambda asset: asset['id']), problems

@@ -12,6 +12,7 @@ from ansible_collections.aigov.core.plugins.module_utils.artifact_discovery impo
 from ansible_collections.aigov.core.plugins.module_utils.credentials import discover_credentials
 from ansible_collections.aigov.core.plugins.module_utils.discovery import discover_model_servers
 from ansible_collections.aigov.core.plugins.module_utils.gpu_discovery import discover_gpus
+from ansible_collections.aigov.core.plugins.module_utils.mcp_discovery import discover_mcp_servers
 from ansible_collections.aigov.core.plugins.module_utils.package_discovery import discover_ai_packages
 
 PROBES = {
@@ -20,9 +21,10 @@ PROBES = {
     'credential': discover_credentials,
     'ai_package': discover_ai_packages,
     'gpu': discover_gpus,
+    'mcp_server': discover_mcp_servers,
 }
 
-PROBE_NAMES = ('model_server', 'model_artifact', 'credential', 'ai_package', 'gpu')  # the order they run and are documented in
+PROBE_NAMES = ('model_server', 'model_artifact', 'credential', 'ai_package', 'gpu', 'mcp_server')  # the order they run and are documented in
 
 
 def default_hash_cache():

@@ -24,7 +24,7 @@ description:
     Digests are cached by device, inode, size and modification time, and hashing stops at O(hash_budget).
   - The C(credential) probe finds AI-provider credentials (OpenAI, Anthropic, Hugging Face, Gemini,
     Cohere, Mistral, ... keys and tokens) in process environments, C(--api-key) style arguments,
-    C(.env) files and Hugging Face token files, and reports each by an HMAC fingerprint, its
+    C(.env) files, Hugging Face token files and MCP client configs, and reports each by an HMAC fingerprint, its
     location, source and age. The value itself is never returned, logged or stored.
   - The C(ai_package) probe lists AI SDKs, agent frameworks and runtimes (torch, transformers, vllm,
     langchain, llama-index, openai, anthropic, crewai, mcp, chromadb, ...) installed in system Python
@@ -32,6 +32,10 @@ description:
   - The C(gpu) probe reports NVIDIA GPUs through C(nvidia-smi --query-gpu) and C(--query-compute-apps)
     (model, memory, driver, UUID, PCI bus, processes using it) when it is installed, else the NVIDIA
     driver files in C(/proc/driver/nvidia), and AMD GPUs from C(/sys/class/drm).
+  - The C(mcp_server) probe reports the MCP servers configured in AI clients (Claude Desktop, Claude Code,
+    Cursor, VS Code, Windsurf, Gemini CLI) in every user's home, with their command or URL, the names of
+    their environment variables, and literal secrets in C(env) or headers by fingerprint. Malformed
+    config files are skipped with a warning naming them.
   - Secret values are never reported; command lines are redacted before they are stored.
   - Runs without root. What a non-root user cannot see (other users' sockets and environments)
     is reported in C(ai_discovery.problems) and as warnings, and the asset's C(confidence) is
@@ -44,8 +48,8 @@ options:
       - Which kinds of AI asset to look for.
     type: list
     elements: str
-    choices: [model_server, model_artifact, credential, ai_package, gpu]
-    default: [model_server, model_artifact, credential, ai_package, gpu]
+    choices: [model_server, model_artifact, credential, ai_package, gpu, mcp_server]
+    default: [model_server, model_artifact, credential, ai_package, gpu, mcp_server]
   proc_root:
     description:
       - Path of the proc filesystem to read. Change it only to inspect a copy or a

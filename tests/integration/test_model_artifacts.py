@@ -15,6 +15,7 @@ from tests.integration.conftest import load_json
 
 ENV_KEY = 'sk-proj-aigovINTEGRATIONenvfile0001'
 HF_TOKEN = 'hf_aigovINTEGRATIONtokenfile0002'
+MCP_TOKEN = 'ghp_aigovINTEGRATIONmcp0000000000000003'
 
 
 class RunsCommand(object):
@@ -56,6 +57,14 @@ def model_host(tmp_path_factory):
             testhosts.copy_into(host, local / name, remote)
         testhosts.run_in(host, ['chmod', '0666', '/models/llama.gguf'])
         testhosts.run_in(host, ['sh', '-c', 'head -c 4096 /dev/urandom > /models/random.bin; echo hi > /models/README'])
+        # A Claude Desktop config with an MCP server carrying a token in its env.
+        config = local / 'claude_desktop_config.json'
+        config.write_text(json.dumps({'mcpServers': {'github': {
+            'command': 'npx', 'args': ['-y', '@modelcontextprotocol/server-github'],
+            'env': {'GITHUB_PERSONAL_ACCESS_TOKEN': MCP_TOKEN}}}}))
+        testhosts.run_in(host, ['mkdir', '-p', '/root/.config/Claude'])
+        testhosts.copy_into(host, config, '/root/.config/Claude/claude_desktop_config.json')
+        testhosts.run_in(host, ['chmod', '0600', '/root/.config/Claude/claude_desktop_config.json'])
         # The GPU host's nvidia-smi (a stand-in answering its CSV queries).
         testhosts.copy_into(host, os.path.join(ROOT, 'tests', 'fixtures', 'gpu', 'nvidia-smi'), '/usr/local/bin/nvidia-smi')
         # An agent's virtualenv with AI packages (metadata folders, as pip leaves them).
@@ -135,11 +144,15 @@ def test_credential_files_found_by_fingerprint_and_judged(ansible, model_host, t
     assert proc.returncode == 0, proc.stdout[-3000:]
     with open(str(tmp_path / 'compliance-report.json')) as handle:
         text = handle.read()
-    for secret in (ENV_KEY, HF_TOKEN):
+    for secret in (ENV_KEY, HF_TOKEN, MCP_TOKEN):
         assert secret not in proc.stdout + proc.stderr and secret not in text
     report = json.loads(text)
     creds = dict((a['attributes']['location'], a['attributes']) for a in report['assets'] if a['kind'] == 'credential')
-    assert sorted(creds) == ['/root/.cache/huggingface/token', '/srv/agent/.env']
+    assert sorted(creds) == ['/root/.cache/huggingface/token', '/root/.config/Claude/claude_desktop_config.json',
+                             '/srv/agent/.env']
+    [mcp] = [a['attributes'] for a in report['assets'] if a['kind'] == 'mcp_server']
+    assert (mcp['client'], mcp['server'], mcp['plaintext_credentials']) == ('claude_desktop', 'github', True)
+    assert mcp['credentials'][0]['fingerprint'] == creds['/root/.config/Claude/claude_desktop_config.json']['fingerprint']
     assert creds['/srv/agent/.env']['provider'] == 'openai' and creds['/srv/agent/.env']['world_readable'] is True
     assert creds['/root/.cache/huggingface/token']['mode'] == '0600'
     flagged = [f['evidence'][0]['path'] for f in report['findings'] if f['rule_id'] == 'AIGOV-CR-001']

@@ -5,6 +5,7 @@ import os
 import pytest
 
 from ansible_collections.aigov.core.plugins.module_utils import artifact_discovery, credentials
+from ansible_collections.aigov.core.plugins.module_utils.fingerprints import fingerprint
 
 from tests.contracts import validate
 
@@ -67,8 +68,8 @@ def test_fingerprint_depends_on_the_key_and_ids_do_not_change(estate):
 
 
 def test_fingerprint_format():
-    assert credentials.fingerprint('x', 'k') == credentials.fingerprint('x', 'k')
-    assert credentials.fingerprint('x', 'k').startswith('hmac-sha256:') and len(credentials.fingerprint('x', 'k')) == 28
+    assert fingerprint('x', 'k') == fingerprint('x', 'k') != fingerprint('x', 'k2')
+    assert fingerprint('x', 'k').startswith('hmac-sha256:') and len(fingerprint('x', 'k')) == 28
 
 
 @pytest.mark.parametrize('line, expected', [
