@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: aigov.core contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The model_server probe: turn what /proc shows into asset records.
+"""The model_server and vector_db probes: turn what /proc shows into asset records.
 
 Each probe returns (assets, problems). A problem is a sentence naming what
 could not be seen and why (permissions, a process that vanished); probes
@@ -21,14 +21,14 @@ def _why(exc):
     return 'permission denied' if getattr(exc, 'errno', None) in (errno.EACCES, errno.EPERM) else str(exc)
 
 
-def _matched_processes(proc_root):
-    """Return {pid: (Process, Signature, program args)} for every model-server process."""
+def _matched_processes(proc_root, signatures):
+    """Return {pid: (Process, Signature, program args)} for every process one of the signatures knows."""
     matched = {}
     for pid in procfs.list_pids(proc_root):
         argv = procfs.read_argv(proc_root, pid)
         if argv is None:
             continue
-        signature, args = model_servers.identify(argv)
+        signature, args = model_servers.identify(argv, signatures)
         if signature is None:
             continue
         process = procfs.read_process(proc_root, pid, argv)
@@ -66,19 +66,19 @@ def _listeners(proc_root, pids, problems, label):
     return sorted({table[inode] for inode in inodes if inode in table}, key=lambda pair: (pair[1], pair[0]))
 
 
-def _environment(proc_root, pid, problems, label):
+def _environment(proc_root, pid, problems, label, value_env):
     try:
-        names, values = procfs.read_environ(proc_root, pid, model_servers.VALUE_ENV)
+        names, values = procfs.read_environ(proc_root, pid, value_env)
         return names, values, True
     except (IOError, OSError) as exc:
         problems.append('%s: cannot read the environment of pid %d (%s)' % (label, pid, _why(exc)))
         return set(), {}, False
 
 
-def _model_server_asset(proc_root, host, machine_id, matched, root, pids, problems):
+def _server_asset(kind, value_env, proc_root, host, machine_id, matched, root, pids, problems):
     process, signature, args = matched[root]
     label = '%s (pid %d)' % (signature.display_name, process.pid)
-    env_names, env_values, env_readable = _environment(proc_root, process.pid, problems, label)
+    env_names, env_values, env_readable = _environment(proc_root, process.pid, problems, label, value_env)
     pairs = _listeners(proc_root, pids, problems, label)
     auth, auth_evidence = model_servers.auth_state(signature, args, env_names, env_values, env_readable)
     model = model_servers.served_model(signature, args, env_values)
@@ -107,13 +107,14 @@ def _model_server_asset(proc_root, host, machine_id, matched, root, pids, proble
     evidence.extend({'type': 'socket', 'pid': process.pid, 'address': item['address'], 'port': item['port']}
                     for item in listeners or [])
     confidence = 'inferred' if listeners is not None and env_readable else 'unresolved'
-    return make_asset('model_server', host, machine_id, identity, signature.product, attributes, evidence, confidence)
+    return make_asset(kind, host, machine_id, identity, signature.product, attributes, evidence, confidence)
 
 
-def discover_model_servers(proc_root, host, machine_id):
-    """Return (assets, problems) for every model-serving process under proc_root."""
+def discover_servers(proc_root, host, machine_id, kind='model_server', signatures=model_servers.SIGNATURES,
+                     value_env=model_servers.VALUE_ENV):
+    """Return (assets, problems) for every server process the signatures know (model servers by default)."""
     problems = []
-    matched = _matched_processes(proc_root)
-    assets = [_model_server_asset(proc_root, host, machine_id, matched, root, sorted(pids), problems)
+    matched = _matched_processes(proc_root, signatures)
+    assets = [_server_asset(kind, value_env, proc_root, host, machine_id, matched, root, sorted(pids), problems)
               for root, pids in sorted(_group_workers(matched).items())]
     return sorted(assets, key=lambda asset: asset['id']), problems

@@ -10,6 +10,7 @@ model or turn on a development mode. Adding a product is adding a row.
 
 from __future__ import annotations
 
+import glob
 import os
 import re
 
@@ -50,7 +51,8 @@ class Signature(object):
 
     def __init__(self, product, display_name, programs=(), modules=(), tokens=(), subcommand=None,
                  interpreter=None, auth_flags=(), auth_env=(), no_auth='none', auth_off_flags=(),
-                 auth_off_env=(), model_flags=('--model',), model_positional=False, dev_env=()):
+                 auth_off_env=(), model_flags=('--model',), model_positional=False, dev_env=(), auth_on_env=(),
+                 requires_glob=None):
         self.product = product
         self.display_name = display_name
         self.programs = programs          # executable or script basenames
@@ -66,6 +68,8 @@ class Signature(object):
         self.model_flags = model_flags
         self.model_positional = model_positional  # `vllm serve MODEL`
         self.dev_env = dev_env
+        self.auth_on_env = auth_on_env    # switches that turn authentication on when true
+        self.requires_glob = requires_glob  # a file that must exist (an installed extension)
 
     def matches(self, interpreter, program, args, argv):
         """True when this process is this product's server."""
@@ -75,9 +79,9 @@ class Signature(object):
             return False
         hit = program in self.programs or any(
             program == module or program.startswith(module + '.') for module in self.modules)
-        if not hit or self.subcommand is None:
-            return hit
-        return args[:len(self.subcommand)] == list(self.subcommand)
+        if hit and self.subcommand is not None:
+            hit = args[:len(self.subcommand)] == list(self.subcommand)
+        return hit and (self.requires_glob is None or bool(glob.glob(self.requires_glob)))
 
 
 _MODEL_FLAGS = ('--model', '--model-id', '--model-path', '--model-name', '--served-model-name')
@@ -124,13 +128,20 @@ SIGNATURES = (
 
 # Variables whose values are kept: they name models or modes, never secrets.
 MODEL_ENV = ('MODEL_NAME', 'MODEL_ID', 'HF_MODEL_ID', 'MODEL_PATH')
-VALUE_ENV = frozenset(MODEL_ENV + tuple(name for sig in SIGNATURES for name in sig.dev_env + sig.auth_off_env))
 
 
-def identify(argv):
-    """Return (signature, program args) for a model-server command line, or (None, None)."""
+def switch_env(signatures):
+    """On/off switch variables of these signatures (their values are kept: true/false, never secrets)."""
+    return frozenset(name for sig in signatures for name in sig.dev_env + sig.auth_off_env + sig.auth_on_env)
+
+
+VALUE_ENV = frozenset(MODEL_ENV) | switch_env(SIGNATURES)
+
+
+def identify(argv, signatures=SIGNATURES):
+    """Return (signature, program args) for a server command line, or (None, None)."""
     interpreter, program, args = parse_program(argv)
-    for signature in SIGNATURES:
+    for signature in signatures:
         if signature.matches(interpreter, program, args, argv):
             return signature, args
     return None, None
@@ -185,7 +196,10 @@ def auth_state(signature, args, env_names, env_values, env_readable):
     name = next((name for name in signature.auth_env if name in env_names), None)
     if name:
         return 'configured', 'environment variable %s present' % name
-    if not env_readable and signature.auth_env:
+    name = next((name for name in signature.auth_on_env if _truthy(env_values.get(name))), None)
+    if name:
+        return 'configured', 'environment variable %s is true' % name
+    if not env_readable and (signature.auth_env or signature.auth_on_env):
         return 'unknown', 'process environment not readable'
     if signature.no_auth == 'unknown':
         return 'unknown', '%s authentication cannot be determined from the command line' % signature.display_name

@@ -10,13 +10,16 @@ import os
 
 from ansible_collections.aigov.core.plugins.module_utils.artifact_discovery import discover_model_artifacts
 from ansible_collections.aigov.core.plugins.module_utils.credentials import discover_credentials
-from ansible_collections.aigov.core.plugins.module_utils.discovery import discover_model_servers
+from ansible_collections.aigov.core.plugins.module_utils.discovery import discover_servers
 from ansible_collections.aigov.core.plugins.module_utils.gpu_discovery import discover_gpus
 from ansible_collections.aigov.core.plugins.module_utils.mcp_discovery import discover_mcp_servers
 from ansible_collections.aigov.core.plugins.module_utils.package_discovery import discover_ai_packages
+from ansible_collections.aigov.core.plugins.module_utils.vector_dbs import VECTOR_DB_SIGNATURES, VECTOR_DB_VALUE_ENV
 
 PROBES = {
-    'model_server': lambda options, host, machine_id: discover_model_servers(options['proc_root'], host, machine_id),
+    'model_server': lambda options, host, machine_id: discover_servers(options['proc_root'], host, machine_id),
+    'vector_db': lambda options, host, machine_id: discover_servers(options['proc_root'], host, machine_id, 'vector_db',
+                                                                    VECTOR_DB_SIGNATURES, VECTOR_DB_VALUE_ENV),
     'model_artifact': discover_model_artifacts,
     'credential': discover_credentials,
     'ai_package': discover_ai_packages,
@@ -24,7 +27,7 @@ PROBES = {
     'mcp_server': discover_mcp_servers,
 }
 
-PROBE_NAMES = ('model_server', 'model_artifact', 'credential', 'ai_package', 'gpu', 'mcp_server')  # the order they run and are documented in
+PROBE_NAMES = ('model_server', 'vector_db', 'model_artifact', 'credential', 'ai_package', 'gpu', 'mcp_server')  # the order they run and are documented in
 
 
 def default_hash_cache():

@@ -17,6 +17,8 @@ description:
     LiteLLM, SGLang, ...) from their command line in C(/proc), maps them to their listening TCP
     sockets (IPv4 and IPv6), and reports the bind addresses, the served model, whether
     authentication is configured and which development modes are on.
+  - The C(vector_db) probe recognises vector databases (Qdrant, Milvus, Chroma, Weaviate, PostgreSQL with
+    the pgvector extension) the same way, with their listening sockets and whether authentication is configured.
   - The C(model_artifact) probe finds model files under O(artifact_roots), recognised by content
     (GGUF, safetensors, ONNX, PyTorch zip or legacy pickle, raw pickle/joblib, Keras, HDF5), with
     size, sha256, mode and owner. Pickle-based files are scanned opcode by opcode, never loaded,
@@ -48,8 +50,8 @@ options:
       - Which kinds of AI asset to look for.
     type: list
     elements: str
-    choices: [model_server, model_artifact, credential, ai_package, gpu, mcp_server]
-    default: [model_server, model_artifact, credential, ai_package, gpu, mcp_server]
+    choices: [model_server, vector_db, model_artifact, credential, ai_package, gpu, mcp_server]
+    default: [model_server, vector_db, model_artifact, credential, ai_package, gpu, mcp_server]
   proc_root:
     description:
       - Path of the proc filesystem to read. Change it only to inspect a copy or a

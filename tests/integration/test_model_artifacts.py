@@ -11,7 +11,7 @@ import pytest
 from tests.conftest import ROOT
 from tests.contracts import validate
 from tests.hosts import testhosts
-from tests.integration.conftest import load_json
+from tests.integration.conftest import FAKE_SERVERS, load_json, start_server, wait_listening
 
 ENV_KEY = 'sk-proj-aigovINTEGRATIONenvfile0001'
 HF_TOKEN = 'hf_aigovINTEGRATIONtokenfile0002'
@@ -65,6 +65,11 @@ def model_host(tmp_path_factory):
         testhosts.run_in(host, ['mkdir', '-p', '/root/.config/Claude'])
         testhosts.copy_into(host, config, '/root/.config/Claude/claude_desktop_config.json')
         testhosts.run_in(host, ['chmod', '0600', '/root/.config/Claude/claude_desktop_config.json'])
+        # A Qdrant-like vector database on all interfaces without an API key.
+        testhosts.copy_into(host, FAKE_SERVERS, '/opt/fake')
+        testhosts.run_in(host, ['cp', '/opt/fake/bin/llama-server', '/usr/local/bin/qdrant'])
+        start_server(host, ['python3', '/usr/local/bin/qdrant', '--host', '0.0.0.0', '--port', '6333'])
+        wait_listening(host, 6333)
         # The GPU host's nvidia-smi (a stand-in answering its CSV queries).
         testhosts.copy_into(host, os.path.join(ROOT, 'tests', 'fixtures', 'gpu', 'nvidia-smi'), '/usr/local/bin/nvidia-smi')
         # An agent's virtualenv with AI packages (metadata folders, as pip leaves them).
@@ -176,3 +181,13 @@ def test_gpus_from_nvidia_smi(ansible, model_host):
     assets = json.loads(proc.stdout[proc.stdout.index('{'):])['ansible_facts']['ai_assets']
     assert sorted((a['attributes']['uuid'], a['attributes']['memory_mib'], len(a['attributes']['processes'])) for a in assets) == [
         ('GPU-5e1d2c3b-aaaa-bbbb-cccc-000000000001', 81920, 1), ('GPU-5e1d2c3b-aaaa-bbbb-cccc-000000000002', 81920, 0)]
+
+
+def test_exposed_vector_db_without_key_is_flagged(ansible, model_host, tmp_path):
+    _host, inventory = model_host
+    report = scan(ansible, inventory, tmp_path)
+    [vdb] = [a for a in report['assets'] if a['kind'] == 'vector_db']
+    assert (vdb['name'], vdb['attributes']['exposed'], vdb['attributes']['auth']) == ('qdrant', True, 'none')
+    assert vdb['attributes']['listeners'] == [{'address': '0.0.0.0', 'port': 6333, 'loopback': False}]
+    assert [f['asset_id'] for f in report['findings'] if f['rule_id'] == 'AIGOV-VD-001'] == [vdb['id']]
+    assert not [a for a in report['assets'] if a['kind'] == 'model_server']  # a vector DB is not a model server

@@ -1,4 +1,4 @@
-"""discover_model_servers over a fake /proc tree."""
+"""discover_servers over a fake /proc tree."""
 
 import errno
 
@@ -22,7 +22,7 @@ def proc(tmp_path):
 
 
 def discover(proc):
-    assets, problems = discovery.discover_model_servers(proc.root, 'node1', 'mid-1')
+    assets, problems = discovery.discover_servers(proc.root, 'node1', 'mid-1')
     for asset in assets:
         validate(asset, 'asset.v1.json')
     return assets, problems
@@ -70,7 +70,7 @@ def test_ids_are_stable_across_runs_and_pids(tmp_path):
     second = FakeProc(tmp_path / 'b')
     second.add(9999, VLLM, env={}, sockets=[(7777, '0.0.0.0', 8000)])
     assert discover(first)[0][0]['id'] == discover(second)[0][0]['id']
-    other_host = discovery.discover_model_servers(second.root, 'node2', 'mid-2')[0][0]['id']
+    other_host = discovery.discover_servers(second.root, 'node2', 'mid-2')[0][0]['id']
     assert other_host != discover(first)[0][0]['id']
 
 

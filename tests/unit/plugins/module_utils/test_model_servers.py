@@ -80,5 +80,37 @@ def test_model_from_environment_when_no_flag():
 def test_value_env_holds_no_secret_names():
     """Values are kept only for model names and on/off switches, never for a secret."""
     from ansible_collections.aigov.core.plugins.module_utils.redaction import is_secret_name
-    switches = set(name for sig in model_servers.SIGNATURES for name in sig.auth_off_env)
-    assert [name for name in model_servers.VALUE_ENV - switches if is_secret_name(name)] == []
+    from ansible_collections.aigov.core.plugins.module_utils.vector_dbs import VECTOR_DB_SIGNATURES, VECTOR_DB_VALUE_ENV
+    for signatures, kept in ((model_servers.SIGNATURES, model_servers.VALUE_ENV), (VECTOR_DB_SIGNATURES, VECTOR_DB_VALUE_ENV)):
+        switches = model_servers.switch_env(signatures)
+        assert [name for name in kept - switches if is_secret_name(name)] == []
+        assert all(name.endswith(('_ENABLED', '_MODE', '_AUTHORIZATION')) for name in switches)
+
+
+@pytest.mark.parametrize('argv, env_names, env_values, product, auth', [
+    (['/qdrant/qdrant'], (), {}, 'qdrant', 'none'),
+    (['/qdrant/qdrant'], ('QDRANT__SERVICE__API_KEY',), {}, 'qdrant', 'configured'),
+    (['milvus', 'run', 'standalone'], (), {}, 'milvus', 'unknown'),
+    (['python3', '/venv/bin/chroma', 'run', '--path', '/data'], (), {}, 'chroma', 'none'),
+    (['python3', '-m', 'uvicorn', 'chromadb.app:app', '--port', '8000'], ('CHROMA_SERVER_AUTHN_PROVIDER',), {}, 'chroma', 'configured'),
+    (['/bin/weaviate', '--host', '0.0.0.0'], ('AUTHENTICATION_APIKEY_ENABLED',), {'AUTHENTICATION_APIKEY_ENABLED': 'false'},
+     'weaviate', 'none'),
+    (['/bin/weaviate'], ('AUTHENTICATION_APIKEY_ENABLED',), {'AUTHENTICATION_APIKEY_ENABLED': 'true'}, 'weaviate', 'configured'),
+])
+def test_vector_dbs(argv, env_names, env_values, product, auth):
+    from ansible_collections.aigov.core.plugins.module_utils.vector_dbs import VECTOR_DB_SIGNATURES
+    signature, args = model_servers.identify(argv, VECTOR_DB_SIGNATURES)
+    assert signature.product == product
+    assert model_servers.auth_state(signature, args, set(env_names), env_values, True)[0] == auth
+    assert model_servers.identify(argv) == (None, None)  # not a model server
+
+
+def test_postgres_is_a_vector_db_only_with_pgvector(tmp_path, monkeypatch):
+    from ansible_collections.aigov.core.plugins.module_utils import vector_dbs
+    argv = ['/usr/lib/postgresql/15/bin/postgres', '-D', '/var/lib/postgresql/15/main']
+    pgvector = [sig for sig in vector_dbs.VECTOR_DB_SIGNATURES if sig.product == 'pgvector'][0]
+    monkeypatch.setattr(pgvector, 'requires_glob', str(tmp_path / '*' / 'extension' / 'vector.control'))
+    assert model_servers.identify(argv, vector_dbs.VECTOR_DB_SIGNATURES) == (None, None)
+    (tmp_path / '15' / 'extension').mkdir(parents=True)
+    (tmp_path / '15' / 'extension' / 'vector.control').write_text('default_version = 0.7.0\n')
+    assert model_servers.identify(argv, vector_dbs.VECTOR_DB_SIGNATURES)[0].product == 'pgvector'

@@ -41,7 +41,7 @@ def write_pack(tmp_path, rules, header='schema_version: 1\nname: t\nversion: "1"
 def test_default_pack_loads():
     pack = policy.load_pack(DEFAULT_PACK)
     assert pack['name'] == 'default'
-    assert [rule['id'] for rule in pack['rules']] == ['AIGOV-MS-001', 'AIGOV-MA-001', 'AIGOV-MA-002', 'AIGOV-CR-001']
+    assert [rule['id'] for rule in pack['rules']] == ['AIGOV-MS-001', 'AIGOV-MA-001', 'AIGOV-MA-002', 'AIGOV-CR-001', 'AIGOV-VD-001']
 
 
 @pytest.mark.parametrize('mutation, message', [
