@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from ansible_collections.aigov.core.plugins.module_utils import artifact_discovery, credentials
+from ansible_collections.aigov.core.plugins.module_utils import credentials
 from ansible_collections.aigov.core.plugins.module_utils.fingerprints import fingerprint
 
 from tests.contracts import validate
@@ -16,13 +16,8 @@ ANTHROPIC = 'sk-ant-unitTESTvalue000000002'
 HF = 'hf_unitTESTvalue00000000003'
 
 
-class Entry(object):
-    def __init__(self, home):
-        self.pw_dir = home
-
-
 @pytest.fixture
-def estate(tmp_path, monkeypatch):
+def estate(tmp_path, user_homes):
     proc = FakeProc(tmp_path / 'proc')
     proc.add(100, ['python3', '-m', 'agent', '--api-key', OPENAI], env={'OPENAI_API_KEY': OPENAI, 'PATH': '/bin'})
     proc.add(101, ['python3', '-m', 'agent', '--api-key', OPENAI], ppid=100, env={'OPENAI_API_KEY': OPENAI})
@@ -33,7 +28,7 @@ def estate(tmp_path, monkeypatch):
     os.chmod(str(home / 'app' / '.env'), 0o644)
     (home / '.cache' / 'huggingface').mkdir(parents=True)
     (home / '.cache' / 'huggingface' / 'token').write_text(HF + '\n')
-    monkeypatch.setattr(artifact_discovery.pwd, 'getpwall', lambda: [Entry(str(home))])
+    user_homes(home)
     return {'proc_root': proc.root, 'credential_files': ['~/*/.env']}
 
 

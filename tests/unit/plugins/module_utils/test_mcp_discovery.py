@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from ansible_collections.aigov.core.plugins.module_utils import artifact_discovery, credentials, mcp_discovery
+from ansible_collections.aigov.core.plugins.module_utils import credentials, mcp_discovery
 
 from tests.contracts import validate
 
@@ -12,13 +12,8 @@ GITHUB_PAT = 'ghp_unitTESTmcpTOKEN000000000000000001'
 BEARER = 'Bearer sk-unitTESTmcpHEADER000001'
 
 
-class Entry(object):
-    def __init__(self, home):
-        self.pw_dir = home
-
-
 @pytest.fixture
-def homes(tmp_path, monkeypatch):
+def homes(tmp_path, user_homes):
     alice, bob = tmp_path / 'alice', tmp_path / 'bob'
     desktop = alice / '.config' / 'Claude'
     desktop.mkdir(parents=True)
@@ -34,7 +29,7 @@ def homes(tmp_path, monkeypatch):
         'db': {'command': 'docker', 'args': ['run', 'mcp/postgres', 'postgresql://app:s3cret@db/app']}}}}}))
     (bob / '.cursor').mkdir()
     (bob / '.cursor' / 'mcp.json').write_text('{"mcpServers": {broken')
-    monkeypatch.setattr(artifact_discovery.pwd, 'getpwall', lambda: [Entry(str(alice)), Entry(str(bob))])
+    user_homes(alice, bob)
     return alice, bob
 
 

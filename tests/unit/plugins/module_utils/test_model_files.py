@@ -112,7 +112,7 @@ def test_exhausted_budget_leaves_digest_null_and_says_so(tmp_path):
     assert problems == ['model_artifact: 7 file(s) not hashed within hash_budget; the next run continues']
 
 
-def test_world_writable_and_unreadable_files(tmp_path, monkeypatch):
+def test_world_writable_and_unreadable_files(tmp_path):
     root = tmp_path / 'models'
     root.mkdir()
     (root / 'open.gguf').write_bytes(gguf_bytes())
@@ -125,14 +125,11 @@ def test_world_writable_and_unreadable_files(tmp_path, monkeypatch):
     assert any('broken.safetensors looks like safetensors but could not be parsed' in p for p in problems)
 
 
-def test_home_roots_expand_to_every_home(tmp_path, monkeypatch):
-    class Entry(object):
-        def __init__(self, home):
-            self.pw_dir = home
+def test_home_roots_expand_to_every_home(tmp_path, user_homes):
     homes = [tmp_path / 'alice', tmp_path / 'bob', tmp_path / 'carol']
     for home in homes[:2]:
         (home / '.ollama' / 'models').mkdir(parents=True)
-    monkeypatch.setattr(artifact_discovery.pwd, 'getpwall', lambda: [Entry(str(h)) for h in homes])
+    user_homes(*homes)
     assert artifact_discovery.expand_roots(['~/.ollama/models', str(tmp_path / 'missing')]) == [
         str(homes[0] / '.ollama' / 'models'), str(homes[1] / '.ollama' / 'models')]
 

@@ -2,14 +2,9 @@
 
 import pytest
 
-from ansible_collections.aigov.core.plugins.module_utils import artifact_discovery, package_discovery
+from ansible_collections.aigov.core.plugins.module_utils import package_discovery
 
 from tests.contracts import validate
-
-
-class Entry(object):
-    def __init__(self, home):
-        self.pw_dir = home
 
 
 def make_env(site, *dists):
@@ -19,7 +14,7 @@ def make_env(site, *dists):
 
 
 @pytest.fixture
-def roots(tmp_path, monkeypatch):
+def roots(tmp_path, user_homes):
     make_env(tmp_path / 'usr' / 'lib' / 'python3' / 'dist-packages', 'requests-2.31.0.dist-info', 'torch-2.3.1.dist-info')
     venv = tmp_path / 'opt' / 'agent' / 'venv'
     make_env(venv / 'lib' / 'python3.11' / 'site-packages', 'langchain_core-0.3.15.dist-info', 'openai-1.54.3.dist-info',
@@ -28,7 +23,7 @@ def roots(tmp_path, monkeypatch):
     home = tmp_path / 'home' / 'bob'
     make_env(home / '.venvs' / 'rag' / 'lib' / 'python3.12' / 'site-packages', 'chromadb-0.5.0.dist-info')
     (home / '.venvs' / 'rag' / 'pyvenv.cfg').write_text('home = /usr/bin\n')
-    monkeypatch.setattr(artifact_discovery.pwd, 'getpwall', lambda: [Entry(str(home))])
+    user_homes(home)
     return {'python_roots': [str(tmp_path / 'usr' / 'lib' / 'python3*' / 'dist-packages')],
             'venv_roots': [str(tmp_path / 'opt'), '~']}, tmp_path
 
