@@ -110,11 +110,11 @@ def _server_asset(kind, value_env, proc_root, host, machine_id, matched, root, p
     return make_asset(kind, host, machine_id, identity, signature.product, attributes, evidence, confidence)
 
 
-def discover_servers(proc_root, host, machine_id, kind='model_server', signatures=model_servers.SIGNATURES,
-                     value_env=model_servers.VALUE_ENV):
+def discover_servers(proc_root, host, machine_id, kind='model_server', signatures=model_servers.SIGNATURES):
     """Return (assets, problems) for every server process the signatures know (model servers by default)."""
     problems = []
     matched = _matched_processes(proc_root, signatures)
-    assets = [_server_asset(kind, value_env, proc_root, host, machine_id, matched, root, sorted(pids), problems)
+    kept = model_servers.value_env(signatures)
+    assets = [_server_asset(kind, kept, proc_root, host, machine_id, matched, root, sorted(pids), problems)
               for root, pids in sorted(_group_workers(matched).items())]
     return sorted(assets, key=lambda asset: asset['id']), problems

@@ -135,7 +135,9 @@ def switch_env(signatures):
     return frozenset(name for sig in signatures for name in sig.dev_env + sig.auth_off_env + sig.auth_on_env)
 
 
-VALUE_ENV = frozenset(MODEL_ENV) | switch_env(SIGNATURES)
+def value_env(signatures):
+    """Variables whose values discovery keeps for these signatures: model names and switches."""
+    return frozenset(MODEL_ENV) | switch_env(signatures)
 
 
 def identify(argv, signatures=SIGNATURES):

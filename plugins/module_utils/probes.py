@@ -14,12 +14,12 @@ from ansible_collections.aigov.core.plugins.module_utils.discovery import discov
 from ansible_collections.aigov.core.plugins.module_utils.gpu_discovery import discover_gpus
 from ansible_collections.aigov.core.plugins.module_utils.mcp_discovery import discover_mcp_servers
 from ansible_collections.aigov.core.plugins.module_utils.package_discovery import discover_ai_packages
-from ansible_collections.aigov.core.plugins.module_utils.vector_dbs import VECTOR_DB_SIGNATURES, VECTOR_DB_VALUE_ENV
+from ansible_collections.aigov.core.plugins.module_utils.vector_dbs import VECTOR_DB_SIGNATURES
 
 PROBES = {
     'model_server': lambda options, host, machine_id: discover_servers(options['proc_root'], host, machine_id),
     'vector_db': lambda options, host, machine_id: discover_servers(options['proc_root'], host, machine_id, 'vector_db',
-                                                                    VECTOR_DB_SIGNATURES, VECTOR_DB_VALUE_ENV),
+                                                                    VECTOR_DB_SIGNATURES),
     'model_artifact': discover_model_artifacts,
     'credential': discover_credentials,
     'ai_package': discover_ai_packages,

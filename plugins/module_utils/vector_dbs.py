@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from ansible_collections.aigov.core.plugins.module_utils.model_servers import MODEL_ENV, Signature, switch_env
+from ansible_collections.aigov.core.plugins.module_utils.model_servers import Signature
 
 VECTOR_DB_SIGNATURES = (
     Signature('qdrant', 'Qdrant', programs=('qdrant',), auth_env=('QDRANT__SERVICE__API_KEY', 'QDRANT__SERVICE__READ_ONLY_API_KEY'),
@@ -20,4 +20,3 @@ VECTOR_DB_SIGNATURES = (
     Signature('pgvector', 'PostgreSQL with pgvector', programs=('postgres', 'postmaster'), no_auth='unknown', model_flags=(),
               requires_glob='/usr/share/postgresql/*/extension/vector.control'),
 )
-VECTOR_DB_VALUE_ENV = frozenset(MODEL_ENV) | switch_env(VECTOR_DB_SIGNATURES)

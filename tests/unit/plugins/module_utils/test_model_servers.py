@@ -80,8 +80,9 @@ def test_model_from_environment_when_no_flag():
 def test_value_env_holds_no_secret_names():
     """Values are kept only for model names and on/off switches, never for a secret."""
     from ansible_collections.aigov.core.plugins.module_utils.redaction import is_secret_name
-    from ansible_collections.aigov.core.plugins.module_utils.vector_dbs import VECTOR_DB_SIGNATURES, VECTOR_DB_VALUE_ENV
-    for signatures, kept in ((model_servers.SIGNATURES, model_servers.VALUE_ENV), (VECTOR_DB_SIGNATURES, VECTOR_DB_VALUE_ENV)):
+    from ansible_collections.aigov.core.plugins.module_utils.vector_dbs import VECTOR_DB_SIGNATURES
+    for signatures in (model_servers.SIGNATURES, VECTOR_DB_SIGNATURES):
+        kept = model_servers.value_env(signatures)
         switches = model_servers.switch_env(signatures)
         assert [name for name in kept - switches if is_secret_name(name)] == []
         assert all(name.endswith(('_ENABLED', '_MODE', '_AUTHORIZATION')) for name in switches)
