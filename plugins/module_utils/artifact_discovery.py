@@ -18,18 +18,11 @@ import time
 from ansible_collections.aigov.core.plugins.module_utils import model_files
 from ansible_collections.aigov.core.plugins.module_utils.assets import make_asset
 from ansible_collections.aigov.core.plugins.module_utils.hash_cache import HashCache, sha256_file
+from ansible_collections.aigov.core.plugins.module_utils.user_paths import in_every_home
 
 DEFAULT_ROOTS = ('/models', '/opt/models', '/srv/models', '~/.cache/huggingface/hub', '~/.ollama/models',
                  '/usr/share/ollama/.ollama/models')
 MIN_SIZE = 16
-
-
-def in_every_home(path):
-    """`~` and `~/x` become every user's home directory (and x under it); other paths stay as they are."""
-    if path != '~' and not path.startswith('~/'):
-        return [path]
-    homes = sorted(set(entry.pw_dir for entry in pwd.getpwall() if entry.pw_dir and entry.pw_dir != '/'))
-    return [os.path.join(home, path[2:]) for home in homes]
 
 
 def expand_roots(roots):

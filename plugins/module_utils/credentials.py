@@ -19,11 +19,11 @@ import stat as stat_module
 import time
 
 from ansible_collections.aigov.core.plugins.module_utils import procfs
-from ansible_collections.aigov.core.plugins.module_utils.artifact_discovery import in_every_home
 from ansible_collections.aigov.core.plugins.module_utils.assets import make_asset
 from ansible_collections.aigov.core.plugins.module_utils.fingerprints import fingerprint, fingerprint_key
 from ansible_collections.aigov.core.plugins.module_utils.mcp_discovery import read_configs, secret_entries
 from ansible_collections.aigov.core.plugins.module_utils.redaction import redact_argv
+from ansible_collections.aigov.core.plugins.module_utils.user_paths import in_every_home
 
 PROVIDER_VARS = {
     'OPENAI_API_KEY': 'openai', 'AZURE_OPENAI_API_KEY': 'azure_openai', 'ANTHROPIC_API_KEY': 'anthropic',

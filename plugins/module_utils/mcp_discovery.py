@@ -15,10 +15,10 @@ import json
 import os
 import re
 
-from ansible_collections.aigov.core.plugins.module_utils.artifact_discovery import in_every_home
 from ansible_collections.aigov.core.plugins.module_utils.assets import make_asset
 from ansible_collections.aigov.core.plugins.module_utils.fingerprints import fingerprint, fingerprint_key
 from ansible_collections.aigov.core.plugins.module_utils.redaction import is_secret_name, redact_argv, redact_value
+from ansible_collections.aigov.core.plugins.module_utils.user_paths import in_every_home
 
 MCP_CONFIGS = (
     ('claude_desktop', '~/.config/Claude/claude_desktop_config.json'),

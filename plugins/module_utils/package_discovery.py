@@ -11,8 +11,8 @@ import glob
 import os
 import re
 
-from ansible_collections.aigov.core.plugins.module_utils.artifact_discovery import in_every_home
 from ansible_collections.aigov.core.plugins.module_utils.assets import make_asset
+from ansible_collections.aigov.core.plugins.module_utils.user_paths import in_every_home
 
 # Normalised distribution name -> category.
 AI_PACKAGES = dict(

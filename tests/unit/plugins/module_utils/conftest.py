@@ -4,7 +4,7 @@ import collections
 
 import pytest
 
-from ansible_collections.aigov.core.plugins.module_utils import artifact_discovery
+from ansible_collections.aigov.core.plugins.module_utils import user_paths
 
 PasswdEntry = collections.namedtuple('PasswdEntry', 'pw_dir')
 
@@ -14,5 +14,5 @@ def user_homes(monkeypatch):
     """Make the probes see these directories as the users' home directories."""
     def use(*homes):
         entries = [PasswdEntry(str(home)) for home in homes]
-        monkeypatch.setattr(artifact_discovery.pwd, 'getpwall', lambda: entries)
+        monkeypatch.setattr(user_paths.pwd, 'getpwall', lambda: entries)
     return use
