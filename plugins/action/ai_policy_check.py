@@ -9,7 +9,7 @@ from ansible.errors import AnsibleActionFail
 
 from ansible_collections.aigov.core.plugins.module_utils import policy, registry
 from ansible_collections.aigov.core.plugins.module_utils.errors import AigovError
-from ansible_collections.aigov.core.plugins.plugin_utils.action import ControllerAction, plain, resolve_data_file
+from ansible_collections.aigov.core.plugins.plugin_utils.action import ControllerAction, collect_assets, resolve_data_file
 
 
 class ActionModule(ControllerAction):
@@ -30,7 +30,7 @@ class ActionModule(ControllerAction):
         except AigovError as exc:
             raise AnsibleActionFail('policy check refused before evaluating anything: %s' % exc)
 
-        assets, scope = self._collect(args, task_vars)
+        assets, scope = collect_assets(args['assets'], args['hosts'], task_vars)
         for asset in assets:
             asset['registry'] = registry.match(reg, asset)
         findings, rules = policy.evaluate(packs, assets)
@@ -55,25 +55,3 @@ class ActionModule(ControllerAction):
             result['failed'] = True
             result['msg'] += '; at least one is %s or worse (fail_on=%s)' % (fail_on, fail_on)
         return result
-
-    @staticmethod
-    def _collect(args, task_vars):
-        """Assets given explicitly, or read from each host's ai_asset_facts results."""
-        if args['assets'] is not None:
-            assets = plain(args['assets'])
-            hosts = sorted(set(asset.get('inventory_hostname') or asset.get('host') or '' for asset in assets) - {''})
-            return assets, dict(hosts_targeted=hosts, hosts_scanned=hosts, hosts_missing=[], problems={})
-        targeted = args['hosts'] if args['hosts'] is not None else list(task_vars['groups']['all'])
-        assets, scanned, missing, problems = [], [], [], {}
-        for host in targeted:
-            if host not in task_vars['hostvars']:
-                raise AnsibleActionFail("host '%s' is not in the inventory" % host)
-            facts = plain(task_vars['hostvars'][host].get('ansible_facts', {}))
-            if 'ai_discovery' not in facts:
-                missing.append(host)  # unreachable, failed, or never scanned: not "compliant"
-                continue
-            scanned.append(host)
-            if facts['ai_discovery'].get('problems'):
-                problems[host] = facts['ai_discovery']['problems']
-            assets.extend(dict(asset, inventory_hostname=host) for asset in facts.get('ai_assets', []))
-        return assets, dict(hosts_targeted=list(targeted), hosts_scanned=scanned, hosts_missing=missing, problems=problems)

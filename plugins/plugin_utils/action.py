@@ -42,6 +42,33 @@ def resolve_data_file(kind, value, loader):
     return loader.path_dwim(value)
 
 
+def collect_assets(assets, hosts, task_vars):
+    """Return (assets, scope): the assets given, or those each host's ai_asset_facts run set.
+
+    Each asset carries the inventory_hostname it came through. Targeted hosts
+    without a discovery result (unreachable, failed, never scanned) are listed
+    in scope.hosts_missing: they are never taken for hosts without AI.
+    """
+    if assets is not None:
+        assets = plain(assets)
+        names = sorted(set(asset.get('inventory_hostname') or asset.get('host') or '' for asset in assets) - {''})
+        return assets, dict(hosts_targeted=names, hosts_scanned=names, hosts_missing=[], problems={})
+    targeted = hosts if hosts is not None else list(task_vars['groups']['all'])
+    collected, scanned, missing, problems = [], [], [], {}
+    for host in targeted:
+        if host not in task_vars['hostvars']:
+            raise AnsibleActionFail("host '%s' is not in the inventory" % host)
+        facts = plain(task_vars['hostvars'][host].get('ansible_facts', {}))
+        if 'ai_discovery' not in facts:
+            missing.append(host)
+            continue
+        scanned.append(host)
+        if facts['ai_discovery'].get('problems'):
+            problems[host] = facts['ai_discovery']['problems']
+        collected.extend(dict(asset, inventory_hostname=host) for asset in facts.get('ai_assets', []))
+    return collected, dict(hosts_targeted=list(targeted), hosts_scanned=scanned, hosts_missing=missing, problems=problems)
+
+
 def plain(data):
     """A plain-Python deep copy of templated variable data (no lazy or tagged types)."""
     return json.loads(json.dumps(data, default=to_text))
