@@ -9,7 +9,8 @@ from ansible.errors import AnsibleActionFail
 
 from ansible_collections.aigov.core.plugins.module_utils import policy, registry
 from ansible_collections.aigov.core.plugins.module_utils.errors import AigovError
-from ansible_collections.aigov.core.plugins.plugin_utils.action import ControllerAction, collect_assets, resolve_data_file
+from ansible_collections.aigov.core.plugins.plugin_utils.action import ControllerAction, collect_assets
+from ansible_collections.aigov.core.plugins.plugin_utils.data_files import resolve_data_file
 
 
 class ActionModule(ControllerAction):
@@ -24,9 +25,10 @@ class ActionModule(ControllerAction):
     )
 
     def run_on_controller(self, args, task_vars, result):
+        base_dir = self._loader.get_basedir()
         try:
-            packs = policy.load_packs([resolve_data_file('policy pack', p, self._loader) for p in args['policy_packs']])
-            reg = registry.load_registry(resolve_data_file('registry', args['registry'], self._loader))
+            packs = policy.load_packs([resolve_data_file('policy pack', p, base_dir) for p in args['policy_packs']])
+            reg = registry.load_registry(resolve_data_file('registry', args['registry'], base_dir))
         except AigovError as exc:
             raise AnsibleActionFail('policy check refused before evaluating anything: %s' % exc)
 

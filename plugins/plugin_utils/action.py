@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import abc
 import json
-import os
-import re
 
 from ansible.errors import AnsibleActionFail
 from ansible.module_utils.common.text.converters import to_text
@@ -16,57 +14,44 @@ from ansible.plugins.action import ActionBase
 
 from ansible_collections.aigov.core.plugins.module_utils.errors import AigovError
 
-COLLECTION_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-BUNDLED_NAME = re.compile(r'^[a-z0-9][a-z0-9_-]*$')
-BUNDLED_DIRS = {'policy pack': 'policies', 'registry': 'registry'}
 
+def host_scans(hosts, task_vars):
+    """Return (targeted, scans, missing) from each host's ai_asset_facts result.
 
-def bundled_names(kind):
-    """Names of the data files of a kind that ship with the collection."""
-    directory = os.path.join(COLLECTION_ROOT, BUNDLED_DIRS[kind])
-    return sorted(name[:-4] for name in os.listdir(directory) if name.endswith('.yml'))
-
-
-def resolve_data_file(kind, value, loader):
-    """Turn a bundled name (`default`) or a path into an absolute path.
-
-    A bare name that is not an existing file names a file shipped with the
-    collection; anything else is a path, relative to the playbook directory.
+    A scan is {inventory_hostname, host, address, probes, problems, assets};
+    each asset carries the inventory_hostname it came through. Targeted hosts
+    without a discovery result (unreachable, failed, never scanned) are
+    listed in missing: they are never taken for hosts without AI.
     """
-    if BUNDLED_NAME.match(value) and not os.path.exists(loader.path_dwim(value)):
-        path = os.path.join(COLLECTION_ROOT, BUNDLED_DIRS[kind], value + '.yml')
-        if not os.path.isfile(path):
-            raise AnsibleActionFail('no bundled %s named %r (bundled: %s); give a path to use your own file'
-                                    % (kind, value, ', '.join(bundled_names(kind))))
-        return path
-    return loader.path_dwim(value)
+    targeted = list(hosts) if hosts is not None else list(task_vars['groups']['all'])
+    scans, missing = [], []
+    for name in targeted:
+        if name not in task_vars['hostvars']:
+            raise AnsibleActionFail("host '%s' is not in the inventory" % name)
+        hostvars = task_vars['hostvars'][name]
+        facts = plain(hostvars.get('ansible_facts', {}))
+        discovery = facts.get('ai_discovery')
+        if discovery is None:
+            missing.append(name)
+            continue
+        scans.append(dict(
+            inventory_hostname=name, host=discovery.get('host'), address=plain(hostvars.get('ansible_host')),
+            probes=discovery.get('probes', []), problems=discovery.get('problems', []),
+            assets=[dict(asset, inventory_hostname=name) for asset in facts.get('ai_assets', [])]))
+    return targeted, scans, missing
 
 
 def collect_assets(assets, hosts, task_vars):
-    """Return (assets, scope): the assets given, or those each host's ai_asset_facts run set.
-
-    Each asset carries the inventory_hostname it came through. Targeted hosts
-    without a discovery result (unreachable, failed, never scanned) are listed
-    in scope.hosts_missing: they are never taken for hosts without AI.
-    """
+    """Return (assets, scope): the assets given, or those of every host's discovery result."""
     if assets is not None:
         assets = plain(assets)
         names = sorted(set(asset.get('inventory_hostname') or asset.get('host') or '' for asset in assets) - {''})
         return assets, dict(hosts_targeted=names, hosts_scanned=names, hosts_missing=[], problems={})
-    targeted = hosts if hosts is not None else list(task_vars['groups']['all'])
-    collected, scanned, missing, problems = [], [], [], {}
-    for host in targeted:
-        if host not in task_vars['hostvars']:
-            raise AnsibleActionFail("host '%s' is not in the inventory" % host)
-        facts = plain(task_vars['hostvars'][host].get('ansible_facts', {}))
-        if 'ai_discovery' not in facts:
-            missing.append(host)
-            continue
-        scanned.append(host)
-        if facts['ai_discovery'].get('problems'):
-            problems[host] = facts['ai_discovery']['problems']
-        collected.extend(dict(asset, inventory_hostname=host) for asset in facts.get('ai_assets', []))
-    return collected, dict(hosts_targeted=list(targeted), hosts_scanned=scanned, hosts_missing=missing, problems=problems)
+    targeted, scans, missing = host_scans(hosts, task_vars)
+    collected = [asset for scan in scans for asset in scan['assets']]
+    problems = dict((scan['inventory_hostname'], scan['problems']) for scan in scans if scan['problems'])
+    return collected, dict(hosts_targeted=targeted, hosts_scanned=[scan['inventory_hostname'] for scan in scans],
+                           hosts_missing=missing, problems=problems)
 
 
 def plain(data):

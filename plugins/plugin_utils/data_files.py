@@ -1,0 +1,41 @@
+# -*- coding: utf-8 -*-
+# Copyright: aigov.core contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Where the controller finds data files: bundled with the collection or a user's path."""
+
+from __future__ import annotations
+
+import os
+import re
+
+from ansible_collections.aigov.core.plugins.module_utils.errors import AigovError
+
+COLLECTION_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BUNDLED_NAME = re.compile(r'^[a-z0-9][a-z0-9_-]*$')
+BUNDLED_DIRS = {'policy pack': 'policies', 'registry': 'registry'}
+
+
+def bundled_names(kind):
+    """Names of the data files of a kind that ship with the collection."""
+    directory = os.path.join(COLLECTION_ROOT, BUNDLED_DIRS[kind])
+    return sorted(name[:-4] for name in os.listdir(directory) if name.endswith('.yml'))
+
+
+def local_path(value, base_dir):
+    """A user's path: ~ expanded, relative to base_dir (the playbook or inventory file's directory)."""
+    return os.path.normpath(os.path.join(base_dir, os.path.expanduser(value)))
+
+
+def resolve_data_file(kind, value, base_dir):
+    """Turn a bundled name (`default`) or a path into an absolute path.
+
+    A bare name that is not an existing file names a file shipped with the
+    collection; anything else is a path, relative to base_dir.
+    """
+    path = local_path(value, base_dir)
+    if BUNDLED_NAME.match(value) and not os.path.exists(path):
+        path = os.path.join(COLLECTION_ROOT, BUNDLED_DIRS[kind], value + '.yml')
+        if not os.path.isfile(path):
+            raise AigovError('no bundled %s named %r (bundled: %s); give a path to use your own file'
+                             % (kind, value, ', '.join(bundled_names(kind))))
+    return path
