@@ -40,7 +40,8 @@ options:
     choices: [aigov.core.ai_assets]
   store:
     description:
-      - Path of the asset store. A relative path is relative to the directory of the configuration file.
+      - Path of the asset store. A relative path is relative to the current directory, as for
+        M(aigov.core.ai_asset_store), so that both find the same default store (in AAP, the project directory).
     type: path
     default: aigov-data/assets.sqlite3
     env:
@@ -101,7 +102,7 @@ from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructa
 from ansible_collections.aigov.core.plugins.module_utils import asset_inventory, asset_store, policy, registry
 from ansible_collections.aigov.core.plugins.module_utils.asset_store_sqlite import open_store
 from ansible_collections.aigov.core.plugins.module_utils.errors import AigovError
-from ansible_collections.aigov.core.plugins.plugin_utils.data_files import local_path, resolve_data_file
+from ansible_collections.aigov.core.plugins.plugin_utils.data_files import resolve_data_file
 
 SUFFIXES = ('ai_assets.yml', 'ai_assets.yaml')
 
@@ -122,13 +123,13 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             reg = registry.load_registry(resolve_data_file('registry', self.get_option('registry'), base_dir))
             packs = policy.load_packs([resolve_data_file('policy pack', name, base_dir)
                                        for name in self.get_option('policy_packs')])
-            data = self._store_data(path, base_dir, cache)
+            data = self._store_data(path, cache)
             built = asset_inventory.build(data, reg, packs)
         except AigovError as exc:
             raise AnsibleParserError('%s: %s' % (path, exc))
         self._populate(built)
 
-    def _store_data(self, path, base_dir, cache):
+    def _store_data(self, path, cache):
         """The raw store contents, from the inventory cache when allowed and present."""
         cache_key = self.get_cache_key(path)
         use_cache = self.get_option('cache') and cache
@@ -137,7 +138,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                 return self._cache[cache_key]
             except KeyError:
                 pass
-        store = open_store(local_path(self.get_option('store'), base_dir), create=False)
+        store = open_store(self.get_option('store'), create=False)
         data = asset_store.read_inventory(store, include_removed=self.get_option('include_removed'))
         if self.get_option('cache'):
             self._cache[cache_key] = data

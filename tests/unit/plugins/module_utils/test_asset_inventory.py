@@ -1,0 +1,64 @@
+"""The inventory engine: hosts, host variables and groups from store rows."""
+
+import pytest
+
+from ansible_collections.aigov.core.plugins.module_utils import asset_inventory, policy
+from ansible_collections.aigov.core.plugins.plugin_utils.data_files import resolve_data_file
+
+REGISTRY = {'use_cases': [{'id': 'chat', 'risk_tier': 'high', 'environment': 'cloud',
+                           'owners': {'decision': 'Jane Doe', 'risk': 'sec@corp'}, 'assets': [{'name': 'vllm'}]}]}
+
+
+def row(asset_id, kind, name, host='h1', removed_at=None, **attributes):
+    record = {'schema_version': 1, 'id': asset_id, 'kind': kind, 'name': name, 'host': host, 'confidence': 'inferred',
+              'attributes': attributes, 'evidence': [], 'inventory_hostname': host}
+    return {'inventory_hostname': host, 'id': asset_id, 'kind': kind, 'record': record, 'digest': 'x',
+            'first_seen': 'T1', 'last_seen': 'T2', 'removed_at': removed_at}
+
+
+def data(*rows, hosts=('h1',)):
+    return {'hosts': [{'inventory_hostname': name, 'host': name, 'address': None, 'probes': [], 'problems': [],
+                       'asset_count': 0, 'first_scan': 'T1', 'last_scan': 'T2'} for name in hosts],
+            'assets': list(rows)}
+
+
+@pytest.mark.parametrize('parts, expected', [
+    (('owner', 'Jane Doe'), 'aigov_owner_jane_doe'),
+    (('owner', 'sec@corp'), 'aigov_owner_sec_corp'),
+    (('risk', 'high'), 'aigov_risk_high'),
+    (('kind', 'model-server.v2'), 'aigov_kind_model_server_v2'),
+])
+def test_group_names_are_safe(parts, expected):
+    assert asset_inventory.group_name(*parts) == expected
+
+
+def test_host_groups_from_registry_and_kinds():
+    built = asset_inventory.build(data(row('model_server:1', 'model_server', 'vllm'), row('gpu:1', 'gpu', 'A100')),
+                                  REGISTRY, [])
+    (name, hostvars, groups), = built
+    assert name == 'h1'
+    assert groups == ['aigov_env_cloud', 'aigov_kind_gpu', 'aigov_kind_model_server', 'aigov_owner_jane_doe',
+                      'aigov_owner_sec_corp', 'aigov_risk_high', 'aigov_shadow']
+    assert hostvars['aigov_shadow_assets'] == 1 and hostvars['aigov_compliant'] is None
+    assert hostvars['aigov_asset_counts'] == {'model_server': 1, 'gpu': 1}
+    assert [a['first_seen'] for a in hostvars['ai_assets']] == ['T1', 'T1']
+
+
+def test_removed_assets_count_for_nothing():
+    built = asset_inventory.build(data(row('model_server:1', 'model_server', 'ollama', removed_at='T2', exposed=True,
+                                           auth='none')), REGISTRY, policy.load_packs([resolve_data_file('policy pack', 'default', '/')]))
+    (_name, hostvars, groups), = built
+    assert groups == ['aigov_compliant']
+    assert hostvars['aigov_asset_counts'] == {} and hostvars['aigov_findings'] == []
+    assert hostvars['ai_assets'][0]['removed_at'] == 'T2'
+
+
+def test_findings_land_on_their_host_and_a_host_without_assets_is_compliant():
+    packs = policy.load_packs([resolve_data_file('policy pack', 'default', '/')])
+    built = dict((name, (hostvars, groups)) for name, hostvars, groups in asset_inventory.build(
+        data(row('model_server:1', 'model_server', 'vllm', exposed=True, auth='none'), hosts=('h1', 'empty')),
+        REGISTRY, packs))
+    assert [f['rule_id'] for f in built['h1'][0]['aigov_findings']] == ['AIGOV-MS-001']
+    assert built['h1'][0]['aigov_findings_by_severity']['high'] == 1
+    assert 'aigov_noncompliant' in built['h1'][1]
+    assert built['empty'][1] == ['aigov_compliant']
