@@ -9,7 +9,7 @@ import importlib
 import pytest
 import yaml
 
-ACTIONS = ['ai_policy_check', 'ai_report']
+ACTIONS = ['ai_bom', 'ai_policy_check', 'ai_report']
 
 
 @pytest.mark.parametrize('name', ACTIONS)
