@@ -12,8 +12,8 @@ from ansible.errors import AnsibleActionFail
 
 from ansible_collections.aigov.core.plugins.module_utils import aibom, registry, report
 from ansible_collections.aigov.core.plugins.module_utils.errors import AigovError
-from ansible_collections.aigov.core.plugins.plugin_utils.action import (ControllerAction, collect_assets,
-                                                                         collection_version, resolve_data_file)
+from ansible_collections.aigov.core.plugins.plugin_utils.action import (
+    ControllerAction, collect_assets, collection_version, resolve_data_file)
 
 
 def read_existing(dest):

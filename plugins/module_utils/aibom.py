@@ -188,7 +188,6 @@ def _is_loopback(hostname):
         return hostname == 'localhost'
 
 
-
 def _mcp_service(asset):
     attrs = asset['attributes']
     service = {'bom-ref': asset['id'], 'name': attrs.get('server') or asset['name']}
