@@ -1,9 +1,11 @@
-"""Validate records against the collection's published JSON schemas (schemas/)."""
+"""Validate records against the collection's published JSON schemas (schemas/), and AI-BOMs against CycloneDX 1.6."""
 
 import json
 import os
 
 import jsonschema
+from cyclonedx.schema import SchemaVersion
+from cyclonedx.validation.json import JsonStrictValidator
 from referencing import Registry, Resource
 
 SCHEMA_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'schemas')
@@ -27,3 +29,13 @@ def validate(instance, schema_name):
     schema = REGISTRY.contents(schema_name)
     validator = jsonschema.Draft202012Validator(schema, registry=REGISTRY, format_checker=jsonschema.FormatChecker())
     validator.validate(instance)
+
+
+# The official CycloneDX 1.6 schema, shipped inside cyclonedx-python-lib: validation runs offline.
+CYCLONEDX_1_6 = JsonStrictValidator(SchemaVersion.V1_6)
+
+
+def cyclonedx_error(text):
+    """None when text is a valid CycloneDX 1.6 JSON document, else the validator's message."""
+    error = CYCLONEDX_1_6.validate_str(text)
+    return None if error is None else getattr(error.data, 'message', str(error))

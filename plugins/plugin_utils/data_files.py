@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 
@@ -19,6 +20,17 @@ def bundled_names(kind):
     """Names of the data files of a kind that ship with the collection."""
     directory = os.path.join(COLLECTION_ROOT, BUNDLED_DIRS[kind])
     return sorted(name[:-4] for name in os.listdir(directory) if name.endswith('.yml'))
+
+
+def collection_version():
+    """This collection's version: from MANIFEST.json when installed, else galaxy.yml of a checkout."""
+    manifest = os.path.join(COLLECTION_ROOT, 'MANIFEST.json')
+    if os.path.isfile(manifest):
+        with open(manifest) as handle:
+            return json.load(handle)['collection_info']['version']
+    with open(os.path.join(COLLECTION_ROOT, 'galaxy.yml')) as handle:
+        found = re.search(r'^version:\s*(\S+)', handle.read(), re.MULTILINE)
+    return found.group(1) if found else 'unknown'
 
 
 def local_path(value, base_dir):
