@@ -12,7 +12,7 @@ from ansible.errors import AnsibleActionFail
 
 from ansible_collections.aigov.core.plugins.module_utils import aibom, registry, report
 from ansible_collections.aigov.core.plugins.module_utils.errors import AigovError
-from ansible_collections.aigov.core.plugins.plugin_utils.action import ControllerAction, collect_assets
+from ansible_collections.aigov.core.plugins.plugin_utils.action import ControllerAction, collect_assets, store_assets
 from ansible_collections.aigov.core.plugins.plugin_utils.data_files import collection_version, resolve_data_file
 
 
@@ -35,13 +35,14 @@ class ActionModule(ControllerAction):
     ARGUMENT_SPEC = dict(
         assets=dict(type='list', elements='dict'),
         hosts=dict(type='list', elements='str'),
+        store=dict(type='path'),
         registry=dict(type='str', default='default'),
         dest=dict(type='path', required=True),
     )
 
     def run_on_controller(self, args, task_vars, result):
-        if args['assets'] is not None and args['hosts'] is not None:
-            raise AnsibleActionFail('give assets or hosts, not both')
+        if sum(args[key] is not None for key in ('assets', 'hosts', 'store')) > 1:
+            raise AnsibleActionFail('give one of assets, hosts and store, not several')
         dest = os.path.abspath(args['dest'])
         if os.path.isdir(dest):
             raise AnsibleActionFail("dest '%s' is a directory; give the path of the AI-BOM file, e.g. %s"
@@ -51,7 +52,10 @@ class ActionModule(ControllerAction):
         except AigovError as exc:
             raise AnsibleActionFail('AI-BOM not built: %s' % exc)
 
-        assets, scope = collect_assets(args['assets'], args['hosts'], task_vars)
+        if args['store'] is not None:
+            assets, scope = store_assets(args['store'])
+        else:
+            assets, scope = collect_assets(args['assets'], args['hosts'], task_vars)
         for asset in assets:
             asset['registry'] = registry.match(reg, asset)
         bom = aibom.build_bom(assets, collection_version(), scope)

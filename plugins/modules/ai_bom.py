@@ -12,7 +12,7 @@ DOCUMENTATION = r"""
 ---
 module: ai_bom
 short_description: Export the AI inventory as a CycloneDX 1.6 AI-BOM
-version_added: 0.1.0
+version_added: 0.2.0
 description:
   - Writes the AI assets found by M(aigov.core.ai_asset_facts) as a CycloneDX 1.6 JSON document
     (an AI bill of materials) on the controller.
@@ -32,8 +32,8 @@ author:
 options:
   assets:
     description:
-      - Asset records to export (C(schemas/asset.v1.json)). Mutually exclusive with O(hosts).
-      - When neither O(assets) nor O(hosts) is given, the assets of every host in the inventory are read
+      - Asset records to export (C(schemas/asset.v1.json)). Mutually exclusive with O(hosts) and O(store).
+      - When none of O(assets), O(hosts) and O(store) is given, the assets of every host in the inventory are read
         from their facts.
     type: list
     elements: dict
@@ -44,6 +44,12 @@ options:
       - Mutually exclusive with O(assets).
     type: list
     elements: str
+  store:
+    description:
+      - Path of an asset store written by M(aigov.core.ai_asset_store): the BOM then covers every asset the
+        store holds (the whole estate as last seen, removed assets left out), not only the hosts of this play.
+      - Mutually exclusive with O(assets) and O(hosts).
+    type: path
   registry:
     description:
       - Registry of use cases to match the assets against, as for M(aigov.core.ai_policy_check), given

@@ -12,6 +12,8 @@ from ansible.errors import AnsibleActionFail
 from ansible.module_utils.common.text.converters import to_text
 from ansible.plugins.action import ActionBase
 
+from ansible_collections.aigov.core.plugins.module_utils import asset_store
+from ansible_collections.aigov.core.plugins.module_utils.asset_store_sqlite import open_store
 from ansible_collections.aigov.core.plugins.module_utils.errors import AigovError
 
 
@@ -52,6 +54,15 @@ def collect_assets(assets, hosts, task_vars):
     problems = dict((scan['inventory_hostname'], scan['problems']) for scan in scans if scan['problems'])
     return collected, dict(hosts_targeted=targeted, hosts_scanned=[scan['inventory_hostname'] for scan in scans],
                            hosts_missing=missing, problems=problems)
+
+
+def store_assets(path):
+    """Return (assets, scope) of the current assets in an asset store, in collect_assets' shape."""
+    data = asset_store.read_inventory(open_store(path, create=False))
+    names = [host['inventory_hostname'] for host in data['hosts']]
+    problems = dict((host['inventory_hostname'], host['problems']) for host in data['hosts'] if host['problems'])
+    return ([row['record'] for row in data['assets']],
+            dict(hosts_targeted=names, hosts_scanned=names, hosts_missing=[], problems=problems))
 
 
 def plain(data):

@@ -20,6 +20,7 @@ import pytest
 import yaml
 
 from tests.conftest import ROOT
+from tests.contracts import cyclonedx_error
 from tests.hosts import testhosts
 from tests.integration.conftest import FAKE_SERVERS, start_server, wait_listening
 
@@ -240,6 +241,27 @@ def test_second_discovery_keeps_ids_and_reports_no_change(ansible, estate):
     assert '0 added, 0 updated, 0 reappeared, 0 removed' in proc.stdout
     recap = proc.stdout[proc.stdout.index('PLAY RECAP'):]
     assert re.findall(r'changed=(\d+)', recap) == ['0'] * 4, recap
+
+
+def test_discover_exports_the_estate_as_a_valid_ai_bom(ansible, estate):
+    bom_path = estate['workdir'] / 'ai-bom.cdx.json'
+    proc = discover(ansible, estate, '-e', 'aigov_bom_dest=%s' % bom_path)
+    text = bom_path.read_text()
+    assert cyclonedx_error(text) is None
+    bom = json.loads(text)
+    models = dict((c['name'], c) for c in bom['components'] if c['type'] == 'machine-learning-model')
+    assert sorted(models) == sorted(['model.safetensors', 'poisoned.pkl', 'densenet121.onnx', os.path.basename(estate['blob'])])
+    assert models['model.safetensors']['hashes'] == [{'alg': 'SHA-256', 'content': sha256(estate['files']['safetensors'])}]
+    services = dict((s['name'], s) for s in bom['services'])
+    assert services['vLLM']['authenticated'] is False and services['vLLM']['x-trust-boundary'] is True
+    assert services['LiteLLM proxy']['authenticated'] is True
+    # vLLM serves the directory holding the safetensors file: the BOM links them.
+    depends = dict((d['ref'], d.get('dependsOn', [])) for d in bom['dependencies'])
+    assert models['model.safetensors']['bom-ref'] in depends[services['vLLM']['bom-ref']]
+    for secret in SECRETS.values():
+        assert secret not in text and secret not in proc.stdout
+    again = discover(ansible, estate, '-e', 'aigov_bom_dest=%s' % bom_path)
+    assert 'is up to date' in again.stdout and bom_path.read_text() == text
 
 
 def test_check_mode_leaves_the_store_untouched(ansible, estate):
