@@ -17,7 +17,8 @@ from ansible_collections.aigov.core.plugins.module_utils.package_discovery impor
 from ansible_collections.aigov.core.plugins.module_utils.vector_dbs import VECTOR_DB_SIGNATURES
 
 PROBES = {
-    'model_server': lambda options, host, machine_id: discover_servers(options['proc_root'], host, machine_id),
+    'model_server': lambda options, host, machine_id: discover_servers(
+        options['proc_root'], host, machine_id, http_timeout=options['http_timeout'] if options.get('http_probe') else None),
     'vector_db': lambda options, host, machine_id: discover_servers(options['proc_root'], host, machine_id, 'vector_db',
                                                                     VECTOR_DB_SIGNATURES),
     'model_artifact': discover_model_artifacts,

@@ -112,6 +112,25 @@ options:
         same credential on every host, which is how a key shared by several agents is found.
       - Defaults to a public constant; set a site secret to make fingerprints meaningless outside your estate.
     type: str
+  http_probe:
+    description:
+      - Ask each model server found by the C(model_server) probe, on this host only, what it serves. Off by default.
+      - Only read-only endpoints known for the product are requested (C(GET /v1/models), C(/api/tags), C(/api/version),
+        C(/version), C(/info), C(/v2), C(/v2/health/ready), TorchServe C(/models)), at most 6 requests per server,
+        without any credential, over plain HTTP to C(127.0.0.1)/C(::1) or to the bound address when it is one of
+        this host's own addresses, and only for servers in the module's own network namespace.
+      - Records the models listed, the version, and C(auth_observed) in the asset's C(http) attribute.
+        C(auth_observed) is C(required) when a model-listing endpoint answers 401 or 403, C(not_required) when one
+        answers 200 without credentials, else C(unknown); a public health endpoint proves nothing.
+      - A request that fails or times out is reported in C(ai_discovery.problems), never as a failure.
+        The probe also runs in check mode, as it only reads.
+    type: bool
+    default: false
+  http_timeout:
+    description:
+      - Seconds to wait for each request of O(http_probe) (connect and answer), more than 0 and at most 30.
+    type: float
+    default: 2.0
 attributes:
   check_mode:
     support: full
@@ -245,6 +264,8 @@ def main():
             nvidia_smi=dict(type='path'),
             sys_root=dict(type='path', default='/sys'),
             fingerprint_key=dict(type='str', no_log=True),
+            http_probe=dict(type='bool', default=False),
+            http_timeout=dict(type='float', default=2.0),
         ),
         supports_check_mode=True,
     )
@@ -254,6 +275,8 @@ def main():
     if not os.path.isdir(os.path.join(proc_root, 'self')) and not os.path.isdir(os.path.join(proc_root, '1')):
         module.fail_json(msg="proc_root '%s' does not look like a proc filesystem (no 'self' or '1' entry)" % proc_root)
 
+    if not 0 < module.params['http_timeout'] <= 30:
+        module.fail_json(msg='http_timeout must be more than 0 and at most 30 seconds, got %s' % module.params['http_timeout'])
     options = dict(module.params, check_mode=module.check_mode)
     options['hash_cache'] = options['hash_cache'] or default_hash_cache()
     host, machine_id = host_identity()
