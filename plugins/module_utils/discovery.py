@@ -96,7 +96,7 @@ def _version_and_http(proc_root, processes, signature, env_values, listeners, ht
         return version, source, http_probe.not_probed('in another network namespace, or its namespace cannot be read')
     http, errors = http_probe.probe(signature.http_paths, listeners, http_timeout)
     problems.extend('%s: %s' % (label, error) for error in errors)
-    http_version, http_source = http.pop('version'), http.pop('version_source')
+    http_version, http_source = http.pop('version', None), http.pop('version_source', None)
     if http_version:  # the running server's answer beats metadata on disk, which may have been upgraded since
         version, source = http_version, http_source
     return version, source, http

@@ -127,8 +127,8 @@ def _learn(result, path, status, body):
 
 
 def not_probed(reason):
-    return {'endpoint': None, 'responses': [], 'models': None, 'auth_observed': 'unknown', 'skipped': reason,
-            'version': None, 'version_source': None}
+    """The http attribute of a server that was not asked, and why."""
+    return {'endpoint': None, 'responses': [], 'models': None, 'auth_observed': 'unknown', 'skipped': reason}
 
 
 def probe(paths, listeners, timeout):
@@ -143,7 +143,7 @@ def probe(paths, listeners, timeout):
     targets = [(address, port) for address, port in targets if address is not None]
     if not targets:
         return not_probed('no listener on an address of this host'), []
-    result, errors, sent = not_probed(None), [], 0
+    result, errors, sent = dict(not_probed(None), version=None, version_source=None), [], 0
     for address, port in targets:
         for path in paths:
             if sent >= MAX_REQUESTS:
