@@ -50,8 +50,8 @@ options:
       - Which kinds of AI asset to look for.
     type: list
     elements: str
-    choices: [model_server, vector_db, model_artifact, credential, ai_package, gpu, mcp_server]
-    default: [model_server, vector_db, model_artifact, credential, ai_package, gpu, mcp_server]
+    choices: [model_server, vector_db, model_artifact, credential, ai_package, gpu, mcp_server, agent]
+    default: [model_server, vector_db, model_artifact, credential, ai_package, gpu, mcp_server, agent]
   proc_root:
     description:
       - Path of the proc filesystem to read. Change it only to inspect a copy or a
