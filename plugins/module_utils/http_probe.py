@@ -43,14 +43,14 @@ def same_network_namespace(proc_root, pid):
 
 def _is_local_address(address):
     """True when address is one of this host's own: only those can be bound (no packet is sent)."""
-    probe = socket.socket(socket.AF_INET6 if ':' in address else socket.AF_INET, socket.SOCK_DGRAM)
+    sock = socket.socket(socket.AF_INET6 if ':' in address else socket.AF_INET, socket.SOCK_DGRAM)
     try:
-        probe.bind((address, 0))
+        sock.bind((address, 0))
         return True
     except (IOError, OSError):
         return False
     finally:
-        probe.close()
+        sock.close()
 
 
 def connect_address(address):

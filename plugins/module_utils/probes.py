@@ -37,7 +37,8 @@ PROBES = {
     'agent': discover_agents,
 }
 
-PROBE_NAMES = ('model_server', 'vector_db', 'model_artifact', 'credential', 'ai_package', 'gpu', 'mcp_server', 'agent')  # the order they run and are documented in
+# The order they run and are documented in.
+PROBE_NAMES = ('model_server', 'vector_db', 'model_artifact', 'credential', 'ai_package', 'gpu', 'mcp_server', 'agent')
 
 
 def default_hash_cache():

@@ -14,9 +14,15 @@ description:
   - Runs on each managed host and reports the AI assets it finds as C(ansible_facts.ai_assets).
   - The C(model_server) probe recognises model-serving processes (vLLM, Ollama, Text Generation
     Inference, Triton, llama.cpp, TorchServe, LocalAI, LM Studio, MLflow, Ray Serve, KServe,
-    LiteLLM, SGLang, ...) from their command line in C(/proc), maps them to their listening TCP
-    sockets (IPv4 and IPv6), and reports the bind addresses, the served model, whether
+    LiteLLM, SGLang, NVIDIA NIM, LMDeploy, TensorRT-LLM, ...) from their command line in C(/proc), maps them
+    to their listening TCP sockets (IPv4 and IPv6), and reports the bind addresses, the served model, whether
     authentication is configured and which development modes are on.
+  - Each server's C(version) is read without running anything, with C(version_source) saying where from
+    (C(package-metadata:<path>), C(env:<variable>) or C(http:<path>)). For Python servers it is the version in
+    the C(*.dist-info) or C(*.egg-info) of the site-packages the process imports from (its interpreter's prefix,
+    virtualenv, C(PYTHONPATH)), read through C(/proc/<pid>/root) for a process in a container; for a binary,
+    only a variable its image sets for the purpose (Triton's C(TRITON_SERVER_VERSION)). With O(http_probe)
+    the running server's own answer wins.
   - The C(vector_db) probe recognises vector databases (Qdrant, Milvus, Chroma, Weaviate, PostgreSQL with
     the pgvector extension) the same way, with their listening sockets and whether authentication is configured.
   - The C(model_artifact) probe finds model files under O(artifact_roots), recognised by content
@@ -37,7 +43,14 @@ description:
   - The C(mcp_server) probe reports the MCP servers configured in AI clients (Claude Desktop, Claude Code,
     Cursor, VS Code, Windsurf, Gemini CLI) in every user's home, with their command or URL, the names of
     their environment variables, and literal secrets in C(env) or headers by fingerprint. Malformed
-    config files are skipped with a warning naming them.
+    config files are skipped with a warning naming them. The same probe also reports MCP servers running as
+    processes (C(npx @modelcontextprotocol/server-*), C(uvx mcp-server-*), C(python -m mcp_server_*),
+    C(*-mcp-server)) as C(mcp_server) assets with C(running=true), their transport (C(http) when listening,
+    else C(stdio)), redacted command line and the names of the credentials in their environment; configured
+    servers have C(running=false).
+  - The C(agent) probe reports agent runtimes running as processes (LangGraph C(dev)/C(up), CrewAI C(run),
+    AutoGen Studio, Open Interpreter, OpenHands, Letta server, Flowise) with framework, version, redacted
+    command line, user, listeners and the names, never the values, of the credentials in their environment.
   - Secret values are never reported; command lines are redacted before they are stored.
   - Runs without root. What a non-root user cannot see (other users' sockets and environments)
     is reported in C(ai_discovery.problems) and as warnings, and the asset's C(confidence) is
@@ -167,6 +180,18 @@ EXAMPLES = r"""
     probes: [model_server]
     proc_root: /host/proc
 
+- name: Ask model servers on each host what they serve and whether they require a key
+  aigov.core.ai_asset_facts:
+    probes: [model_server]
+    http_probe: true
+    http_timeout: 1.5
+
+- name: Model servers that answered a model listing without credentials
+  ansible.builtin.debug:
+    msg: >-
+      {{ ansible_facts.ai_assets | selectattr('kind', 'eq', 'model_server') | selectattr('attributes.http')
+         | selectattr('attributes.http.auth_observed', 'eq', 'not_required') | map(attribute='name') }}
+
 - name: Look for model files in a data volume too, hashing for at most 5 minutes
   aigov.core.ai_asset_facts:
     probes: [model_artifact]
@@ -211,6 +236,9 @@ ansible_facts:
             executable: /usr/bin/python3.11
             cmdline: [python3, -m, vllm.entrypoints.openai.api_server, --model, meta-llama/Llama-3.1-8B-Instruct]
             pids: [4242]
+            version: 0.6.3
+            version_source: package-metadata:/opt/vllm/lib/python3.11/site-packages/vllm-0.6.3.dist-info
+            http: null
           evidence:
             - {type: process, pid: 4242, uid: 1001}
             - {type: socket, pid: 4242, address: 0.0.0.0, port: 8000}
@@ -229,7 +257,7 @@ ansible_facts:
           elements: str
           returned: always
         problems:
-          description: What could not be seen and why (permissions, vanished processes).
+          description: What could not be seen and why (permissions, vanished processes, failed HTTP probe requests).
           type: list
           elements: str
           returned: always
