@@ -31,7 +31,8 @@ def test_reads_the_real_proc(tmp_path):
 
 @pytest.mark.parametrize('args, message', [
     ({'prob': ['model_server']}, 'Unsupported parameters for (basic.py) module: prob'),
-    ({'probes': ['gpu_magic']}, 'value of probes must be one or more of: model_server, vector_db, model_artifact, credential, ai_package, gpu, mcp_server, agent'),
+    ({'probes': ['gpu_magic']},
+     'value of probes must be one or more of: model_server, vector_db, model_artifact, credential, ai_package, gpu, mcp_server, agent'),
     ({'proc_root': '/nonexistent/proc'}, "proc_root '/nonexistent/proc' is not a readable directory"),
     ({'proc_root': '/etc'}, "proc_root '/etc' does not look like a proc filesystem"),
     ({'http_probe': True, 'http_timeout': 0}, 'http_timeout must be more than 0 and at most 30 seconds, got 0.0'),
