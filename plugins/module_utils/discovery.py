@@ -12,16 +12,17 @@ from __future__ import annotations
 
 import errno
 
-from ansible_collections.aigov.core.plugins.module_utils import model_servers, procfs
+from ansible_collections.aigov.core.plugins.module_utils import http_probe, model_servers, procfs
 from ansible_collections.aigov.core.plugins.module_utils.assets import make_asset
 from ansible_collections.aigov.core.plugins.module_utils.redaction import redact_argv
+from ansible_collections.aigov.core.plugins.module_utils.server_versions import server_version
 
 
 def _why(exc):
     return 'permission denied' if getattr(exc, 'errno', None) in (errno.EACCES, errno.EPERM) else str(exc)
 
 
-def _matched_processes(proc_root, signatures):
+def matched_processes(proc_root, signatures):
     """Return {pid: (Process, Signature, program args)} for every process one of the signatures knows."""
     matched = {}
     for pid in procfs.list_pids(proc_root):
@@ -37,7 +38,7 @@ def _matched_processes(proc_root, signatures):
     return matched
 
 
-def _group_workers(matched):
+def group_workers(matched):
     """Fold forked workers into their server: {root pid: [pids]}.
 
     Servers fork workers that keep the parent's command line (uvicorn, TGI
@@ -53,7 +54,7 @@ def _group_workers(matched):
     return groups
 
 
-def _listeners(proc_root, pids, problems, label):
+def listeners_of(proc_root, pids, problems, label):
     """Listening (address, port) pairs of a group of pids, or None if they cannot be seen."""
     inodes = set()
     for pid in pids:
@@ -66,7 +67,7 @@ def _listeners(proc_root, pids, problems, label):
     return sorted({table[inode] for inode in inodes if inode in table}, key=lambda pair: (pair[1], pair[0]))
 
 
-def _environment(proc_root, pid, problems, label, value_env):
+def environment_of(proc_root, pid, problems, label, value_env):
     try:
         names, values = procfs.read_environ(proc_root, pid, value_env)
         return names, values, True
@@ -75,11 +76,37 @@ def _environment(proc_root, pid, problems, label, value_env):
         return set(), {}, False
 
 
-def _server_asset(kind, value_env, proc_root, host, machine_id, matched, root, pids, problems):
+def _version_and_http(proc_root, processes, signature, env_values, listeners, http_timeout, problems, label):
+    """(version, version_source, http): from package metadata, then from the server itself when probing.
+
+    The group's processes are tried in turn: the root may be a wrapper (TGI's
+    launcher, NIM's start script) while a worker is the Python server.
+    """
+    version = source = None
+    for process in processes:
+        version, source, problem = server_version(proc_root, process, env_values, signature)
+        if problem:
+            problems.append('%s: %s' % (label, problem))
+        if version or problem:
+            break
+    process = processes[0]
+    if http_timeout is None:
+        return version, source, None
+    if not http_probe.same_network_namespace(proc_root, process.pid):
+        return version, source, http_probe.not_probed('in another network namespace, or its namespace cannot be read')
+    http, errors = http_probe.probe(signature.http_paths, listeners, http_timeout)
+    problems.extend('%s: %s' % (label, error) for error in errors)
+    http_version, http_source = http.pop('version', None), http.pop('version_source', None)
+    if http_version:  # the running server's answer beats metadata on disk, which may have been upgraded since
+        version, source = http_version, http_source
+    return version, source, http
+
+
+def _server_asset(kind, value_env, proc_root, host, machine_id, matched, root, pids, problems, http_timeout=None):
     process, signature, args = matched[root]
     label = '%s (pid %d)' % (signature.display_name, process.pid)
-    env_names, env_values, env_readable = _environment(proc_root, process.pid, problems, label, value_env)
-    pairs = _listeners(proc_root, pids, problems, label)
+    env_names, env_values, env_readable = environment_of(proc_root, process.pid, problems, label, value_env)
+    pairs = listeners_of(proc_root, pids, problems, label)
     auth, auth_evidence = model_servers.auth_state(signature, args, env_names, env_values, env_readable)
     model = model_servers.served_model(signature, args, env_values)
     cmdline = redact_argv(process.argv)
@@ -103,6 +130,9 @@ def _server_asset(kind, value_env, proc_root, host, machine_id, matched, root, p
         'cmdline': cmdline,
         'pids': sorted(pids),
     }
+    attributes['version'], attributes['version_source'], attributes['http'] = _version_and_http(
+        proc_root, [process] + [matched[pid][0] for pid in pids if pid != root], signature, env_values, listeners,
+        http_timeout, problems, label)
     evidence = [{'type': 'process', 'pid': process.pid, 'uid': process.uid}]
     evidence.extend({'type': 'socket', 'pid': process.pid, 'address': item['address'], 'port': item['port']}
                     for item in listeners or [])
@@ -110,11 +140,15 @@ def _server_asset(kind, value_env, proc_root, host, machine_id, matched, root, p
     return make_asset(kind, host, machine_id, identity, signature.product, attributes, evidence, confidence)
 
 
-def discover_servers(proc_root, host, machine_id, kind='model_server', signatures=model_servers.SIGNATURES):
-    """Return (assets, problems) for every server process the signatures know (model servers by default)."""
+def discover_servers(proc_root, host, machine_id, kind='model_server', signatures=model_servers.SIGNATURES,
+                     http_timeout=None):
+    """Return (assets, problems) for every server process the signatures know (model servers by default).
+
+    http_timeout: seconds per request of the HTTP probe, or None to leave the servers alone.
+    """
     problems = []
-    matched = _matched_processes(proc_root, signatures)
+    matched = matched_processes(proc_root, signatures)
     kept = model_servers.value_env(signatures)
-    assets = [_server_asset(kind, kept, proc_root, host, machine_id, matched, root, sorted(pids), problems)
-              for root, pids in sorted(_group_workers(matched).items())]
+    assets = [_server_asset(kind, kept, proc_root, host, machine_id, matched, root, sorted(pids), problems, http_timeout)
+              for root, pids in sorted(group_workers(matched).items())]
     return sorted(assets, key=lambda asset: asset['id']), problems

@@ -88,6 +88,7 @@ def discover_mcp_servers(options, host, machine_id):
         command = [str(part) for part in [server.get('command')] + list(server.get('args') or []) if part is not None]
         url = server.get('url') or server.get('serverUrl') or server.get('httpUrl')
         attributes = {
+            'running': False,  # configured; running MCP servers come from agent_discovery
             'client': client,
             'config': path,
             'project': scope,

@@ -31,6 +31,10 @@ def parse_program(argv):
     `/usr/bin/ollama serve` gives (None, 'ollama', ['serve']).
     """
     first = _basename(argv[0])
+    if re.match(r'^(node|nodejs)$', first):
+        # `node /usr/bin/flowise start`: the script names the program.
+        script = next((index for index, token in enumerate(argv[1:], 1) if not token.startswith('-')), None)
+        return ('node', None, []) if script is None else ('node', _basename(argv[script]), argv[script + 1:])
     if not re.match(r'^python[0-9.]*$', first):
         return None, first, argv[1:]
     index = 1
@@ -52,7 +56,7 @@ class Signature(object):
     def __init__(self, product, display_name, programs=(), modules=(), tokens=(), subcommand=None,
                  interpreter=None, auth_flags=(), auth_env=(), no_auth='none', auth_off_flags=(),
                  auth_off_env=(), model_flags=('--model',), model_positional=False, dev_env=(), auth_on_env=(),
-                 requires_glob=None):
+                 requires_glob=None, packages=(), version_env=(), model_env=(), http_paths=()):
         self.product = product
         self.display_name = display_name
         self.programs = programs          # executable or script basenames
@@ -70,6 +74,10 @@ class Signature(object):
         self.dev_env = dev_env
         self.auth_on_env = auth_on_env    # switches that turn authentication on when true
         self.requires_glob = requires_glob  # a file that must exist (an installed extension)
+        self.packages = packages          # Python distributions whose version is the product's
+        self.version_env = version_env    # variables a product image sets to its version
+        self.model_env = model_env        # product-specific variables naming the served model
+        self.http_paths = http_paths      # read-only endpoints the optional HTTP probe asks
 
     def matches(self, interpreter, program, args, argv):
         """True when this process is this product's server."""
@@ -85,49 +93,72 @@ class Signature(object):
 
 
 _MODEL_FLAGS = ('--model', '--model-id', '--model-path', '--model-name', '--served-model-name')
+_OPENAI = ('/v1/models',)  # OpenAI-compatible model listing
 
 SIGNATURES = (
     Signature('vllm', 'vLLM', programs=('vllm',), subcommand=('serve',),
               auth_flags=('--api-key',), auth_env=('VLLM_API_KEY',), model_flags=_MODEL_FLAGS,
-              model_positional=True, dev_env=('VLLM_SERVER_DEV_MODE',)),
+              model_positional=True, dev_env=('VLLM_SERVER_DEV_MODE',), packages=('vllm',),
+              http_paths=('/version',) + _OPENAI),
     Signature('vllm', 'vLLM', modules=('vllm.entrypoints.openai.api_server', 'vllm.entrypoints.api_server'),
               auth_flags=('--api-key',), auth_env=('VLLM_API_KEY',), model_flags=_MODEL_FLAGS,
-              dev_env=('VLLM_SERVER_DEV_MODE',)),
-    Signature('ollama', 'Ollama', programs=('ollama',), subcommand=('serve',)),
+              dev_env=('VLLM_SERVER_DEV_MODE',), packages=('vllm',), http_paths=('/version',) + _OPENAI),
+    # NVIDIA NIM for LLMs: its vLLM fork's entry point, or the image's start script.
+    Signature('nim', 'NVIDIA NIM', modules=('vllm_nvext.entrypoints.openai.api_server',),
+              tokens=('/opt/nim/start-server.sh', '/opt/nim/start_server.sh'), no_auth='unknown',
+              model_flags=_MODEL_FLAGS, model_env=('NIM_SERVED_MODEL_NAME', 'NIM_MODEL_NAME'), http_paths=_OPENAI),
+    Signature('ollama', 'Ollama', programs=('ollama',), subcommand=('serve',), http_paths=('/api/version', '/api/tags')),
     Signature('tgi', 'Text Generation Inference',
               programs=('text-generation-launcher', 'text-generation-router', 'text-generation-server'),
-              auth_flags=('--api-key',), auth_env=('API_KEY',), model_flags=_MODEL_FLAGS),
+              auth_flags=('--api-key',), auth_env=('API_KEY',), model_flags=_MODEL_FLAGS,
+              packages=('text-generation-server',), http_paths=('/info',) + _OPENAI),
     Signature('tei', 'Text Embeddings Inference', programs=('text-embeddings-router',),
-              auth_flags=('--api-key',), auth_env=('API_KEY',), model_flags=_MODEL_FLAGS),
+              auth_flags=('--api-key',), auth_env=('API_KEY',), model_flags=_MODEL_FLAGS, http_paths=('/info',)),
     Signature('triton', 'NVIDIA Triton Inference Server', programs=('tritonserver',),
               auth_flags=('--http-restricted-api', '--grpc-restricted-protocol'),
-              model_flags=('--model-repository', '--model-store')),
+              model_flags=('--model-repository', '--model-store'), version_env=('TRITON_SERVER_VERSION',),
+              http_paths=('/v2', '/v2/health/ready')),
     Signature('llama_cpp', 'llama.cpp server', programs=('llama-server',), modules=('llama_cpp.server',),
               auth_flags=('--api-key', '--api-key-file'), auth_env=('LLAMA_API_KEY',),
-              model_flags=('-m', '--model', '--hf-repo', '-hf', '--alias')),
+              model_flags=('-m', '--model', '--hf-repo', '-hf', '--alias'), packages=('llama-cpp-python',),
+              http_paths=_OPENAI),
     Signature('torchserve', 'TorchServe', programs=('torchserve',), tokens=('org.pytorch.serve.ModelServer',),
               no_auth='unknown', auth_off_flags=('--disable-token-auth',),
-              auth_off_env=('TS_DISABLE_TOKEN_AUTHORIZATION',), model_flags=('--models', '--model-store')),
+              auth_off_env=('TS_DISABLE_TOKEN_AUTHORIZATION',), model_flags=('--models', '--model-store'),
+              packages=('torchserve',), http_paths=('/models',)),
     Signature('localai', 'LocalAI', programs=('local-ai', 'localai'),
-              auth_flags=('--api-keys',), auth_env=('LOCALAI_API_KEY', 'API_KEY'), model_flags=('--models-path',)),
-    Signature('lmstudio', 'LM Studio', programs=('lms',), subcommand=('server', 'start'), no_auth='unknown'),
+              auth_flags=('--api-keys',), auth_env=('LOCALAI_API_KEY', 'API_KEY'), model_flags=('--models-path',),
+              http_paths=_OPENAI),
+    Signature('lmstudio', 'LM Studio', programs=('lms',), subcommand=('server', 'start'), no_auth='unknown',
+              http_paths=_OPENAI),
     Signature('mlflow', 'MLflow model server', programs=('mlflow',), modules=('mlflow',),
-              subcommand=('models', 'serve'), model_flags=('-m', '--model-uri')),
+              subcommand=('models', 'serve'), model_flags=('-m', '--model-uri'), packages=('mlflow',),
+              http_paths=('/version',)),
     Signature('mlflow', 'MLflow model server', modules=('mlflow.pyfunc.scoring_server',),
-              model_flags=('-m', '--model-uri')),
+              model_flags=('-m', '--model-uri'), packages=('mlflow',), http_paths=('/version',)),
     Signature('ray_serve', 'Ray Serve', programs=('serve',), interpreter='python', subcommand=('run',),
-              model_flags=()),
+              model_flags=(), packages=('ray',)),
     Signature('kserve', 'KServe model server',
               modules=('kserve', 'sklearnserver', 'xgbserver', 'lgbserver', 'pmmlserver', 'huggingfaceserver'),
-              no_auth='unknown', model_flags=('--model_name', '--model_id', '--model_dir')),
+              no_auth='unknown', model_flags=('--model_name', '--model_id', '--model_dir'), packages=('kserve',),
+              http_paths=_OPENAI),
     Signature('litellm', 'LiteLLM proxy', programs=('litellm',), modules=('litellm',),
-              auth_env=('LITELLM_MASTER_KEY',), model_flags=('--model',)),
+              auth_env=('LITELLM_MASTER_KEY',), model_flags=('--model',), packages=('litellm',), http_paths=_OPENAI),
     Signature('sglang', 'SGLang', modules=('sglang.launch_server',), programs=('sglang',),
-              auth_flags=('--api-key',), model_flags=('--model-path', '--model')),
+              auth_flags=('--api-key',), model_flags=('--model-path', '--model'), packages=('sglang',),
+              http_paths=_OPENAI),
+    Signature('lmdeploy', 'LMDeploy', programs=('lmdeploy',), subcommand=('serve', 'api_server'),
+              auth_flags=('--api-keys',), model_flags=('--model-name',), packages=('lmdeploy',), http_paths=_OPENAI),
+    Signature('trtllm', 'TensorRT-LLM server', programs=('trtllm-serve',), no_auth='unknown', model_positional=True,
+              model_flags=(), packages=('tensorrt-llm',), http_paths=_OPENAI),
 )
 
 # Variables whose values are kept: they name models or modes, never secrets.
 MODEL_ENV = ('MODEL_NAME', 'MODEL_ID', 'HF_MODEL_ID', 'MODEL_PATH')
+
+
+# Where a Python process finds its packages: read to locate the site-packages a server runs from.
+PYTHON_ENV = ('VIRTUAL_ENV', 'PYTHONPATH', 'PYTHONHOME', 'PATH')
 
 
 def switch_env(signatures):
@@ -136,8 +167,9 @@ def switch_env(signatures):
 
 
 def value_env(signatures):
-    """Variables whose values discovery keeps for these signatures: model names and switches."""
-    return frozenset(MODEL_ENV) | switch_env(signatures)
+    """Variables whose values discovery keeps for these signatures: model names, versions, paths and switches."""
+    named = frozenset(name for sig in signatures for name in sig.version_env + sig.model_env)
+    return frozenset(MODEL_ENV + PYTHON_ENV) | named | switch_env(signatures)
 
 
 def identify(argv, signatures=SIGNATURES):
@@ -176,7 +208,7 @@ def served_model(signature, args, env_values):
             and not args[1].startswith('-'):
         value = args[1]
     if value is None:
-        value = next((env_values[name] for name in MODEL_ENV if env_values.get(name)), None)
+        value = next((env_values[name] for name in signature.model_env + MODEL_ENV if env_values.get(name)), None)
     return value
 
 

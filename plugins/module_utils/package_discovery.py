@@ -42,6 +42,44 @@ def normalise(name):
     return re.sub(r'[-_.]+', '-', name).lower()
 
 
+def _metadata_version(path):
+    """Version header of a dist-info METADATA or egg-info PKG-INFO (names without a version: editable installs)."""
+    for name in ('METADATA', 'PKG-INFO'):
+        try:
+            with open(os.path.join(path, name), 'rb') as handle:
+                for line in handle.read(65536).decode('utf-8', 'replace').splitlines():
+                    if line.startswith('Version:'):
+                        return line.split(':', 1)[1].strip() or None
+                    if not line:
+                        break  # end of the headers
+        except (IOError, OSError):
+            continue
+    return None
+
+
+def distributions(directory, wanted=None):
+    """Yield (normalised name, version, metadata path) of the packages installed in one site-packages.
+
+    Only folder names are listed; a metadata file is opened only for a wanted
+    name whose folder carries no version. Raises OSError when the directory cannot be listed.
+    """
+    for entry in sorted(os.listdir(directory)):
+        match = _DIST.match(entry)
+        if match:
+            name, version = normalise(match.group('name')), match.group('version')
+        elif entry.endswith(('.dist-info', '.egg-info')):
+            name, version = normalise(entry.rsplit('.', 1)[0]), None
+        else:
+            continue
+        if wanted is not None and name not in wanted:
+            continue
+        path = os.path.join(directory, entry)
+        if version is None:
+            version = _metadata_version(path)
+        if version is not None:
+            yield name, version, path
+
+
 def _venvs(roots):
     """Directories holding a pyvenv.cfg at most VENV_DEPTH levels under the roots (hidden ones included)."""
     found = set()
@@ -76,17 +114,13 @@ def discover_ai_packages(options, host, machine_id):
     for directory, venv in site_packages(options.get('python_roots', DEFAULT_PYTHON_ROOTS),
                                          options.get('venv_roots', DEFAULT_VENV_ROOTS)):
         try:
-            entries = sorted(os.listdir(directory))
+            found = list(distributions(directory, AI_PACKAGES))
         except OSError as exc:
             problems.append('ai_package: cannot list %s (%s)' % (directory, exc.strerror))
             continue
-        for entry in entries:
-            match = _DIST.match(entry)
-            name = normalise(match.group('name')) if match else None
-            if name not in AI_PACKAGES:
-                continue
-            attributes = {'package': name, 'version': match.group('version'), 'category': AI_PACKAGES[name],
+        for name, version, path in found:
+            attributes = {'package': name, 'version': version, 'category': AI_PACKAGES[name],
                           'site_packages': directory, 'venv': venv}
-            evidence = [{'type': 'package', 'path': os.path.join(directory, entry)}]
+            evidence = [{'type': 'package', 'path': path}]
             assets.append(make_asset('ai_package', host, machine_id, (directory, name), name, attributes, evidence))
     return sorted(assets, key=lambda asset: asset['id']), problems

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 
+from ansible_collections.aigov.core.plugins.module_utils.agent_discovery import discover_agents, discover_mcp_processes
 from ansible_collections.aigov.core.plugins.module_utils.artifact_discovery import discover_model_artifacts
 from ansible_collections.aigov.core.plugins.module_utils.credentials import discover_credentials
 from ansible_collections.aigov.core.plugins.module_utils.discovery import discover_servers
@@ -16,18 +17,28 @@ from ansible_collections.aigov.core.plugins.module_utils.mcp_discovery import di
 from ansible_collections.aigov.core.plugins.module_utils.package_discovery import discover_ai_packages
 from ansible_collections.aigov.core.plugins.module_utils.vector_dbs import VECTOR_DB_SIGNATURES
 
+def _both(first, second, options, host, machine_id):
+    """One probe made of two: MCP servers configured in clients and MCP servers running."""
+    assets, problems = first(options, host, machine_id)
+    more_assets, more_problems = second(options, host, machine_id)
+    return assets + more_assets, problems + more_problems
+
+
 PROBES = {
-    'model_server': lambda options, host, machine_id: discover_servers(options['proc_root'], host, machine_id),
+    'model_server': lambda options, host, machine_id: discover_servers(
+        options['proc_root'], host, machine_id, http_timeout=options['http_timeout'] if options.get('http_probe') else None),
     'vector_db': lambda options, host, machine_id: discover_servers(options['proc_root'], host, machine_id, 'vector_db',
                                                                     VECTOR_DB_SIGNATURES),
     'model_artifact': discover_model_artifacts,
     'credential': discover_credentials,
     'ai_package': discover_ai_packages,
     'gpu': discover_gpus,
-    'mcp_server': discover_mcp_servers,
+    'mcp_server': lambda options, host, machine_id: _both(discover_mcp_servers, discover_mcp_processes, options, host, machine_id),
+    'agent': discover_agents,
 }
 
-PROBE_NAMES = ('model_server', 'vector_db', 'model_artifact', 'credential', 'ai_package', 'gpu', 'mcp_server')  # the order they run and are documented in
+# The order they run and are documented in.
+PROBE_NAMES = ('model_server', 'vector_db', 'model_artifact', 'credential', 'ai_package', 'gpu', 'mcp_server', 'agent')
 
 
 def default_hash_cache():

@@ -14,9 +14,15 @@ description:
   - Runs on each managed host and reports the AI assets it finds as C(ansible_facts.ai_assets).
   - The C(model_server) probe recognises model-serving processes (vLLM, Ollama, Text Generation
     Inference, Triton, llama.cpp, TorchServe, LocalAI, LM Studio, MLflow, Ray Serve, KServe,
-    LiteLLM, SGLang, ...) from their command line in C(/proc), maps them to their listening TCP
-    sockets (IPv4 and IPv6), and reports the bind addresses, the served model, whether
+    LiteLLM, SGLang, NVIDIA NIM, LMDeploy, TensorRT-LLM, ...) from their command line in C(/proc), maps them
+    to their listening TCP sockets (IPv4 and IPv6), and reports the bind addresses, the served model, whether
     authentication is configured and which development modes are on.
+  - Each server's C(version) is read without running anything, with C(version_source) saying where from
+    (C(package-metadata:<path>), C(env:<variable>) or C(http:<path>)). For Python servers it is the version in
+    the C(*.dist-info) or C(*.egg-info) of the site-packages the process imports from (its interpreter's prefix,
+    virtualenv, C(PYTHONPATH)), read through C(/proc/<pid>/root) for a process in a container; for a binary,
+    only a variable its image sets for the purpose (Triton's C(TRITON_SERVER_VERSION)). With O(http_probe)
+    the running server's own answer wins.
   - The C(vector_db) probe recognises vector databases (Qdrant, Milvus, Chroma, Weaviate, PostgreSQL with
     the pgvector extension) the same way, with their listening sockets and whether authentication is configured.
   - The C(model_artifact) probe finds model files under O(artifact_roots), recognised by content
@@ -37,7 +43,14 @@ description:
   - The C(mcp_server) probe reports the MCP servers configured in AI clients (Claude Desktop, Claude Code,
     Cursor, VS Code, Windsurf, Gemini CLI) in every user's home, with their command or URL, the names of
     their environment variables, and literal secrets in C(env) or headers by fingerprint. Malformed
-    config files are skipped with a warning naming them.
+    config files are skipped with a warning naming them. The same probe also reports MCP servers running as
+    processes (C(npx @modelcontextprotocol/server-*), C(uvx mcp-server-*), C(python -m mcp_server_*),
+    C(*-mcp-server)) as C(mcp_server) assets with C(running=true), their transport (C(http) when listening,
+    else C(stdio)), redacted command line and the names of the credentials in their environment; configured
+    servers have C(running=false).
+  - The C(agent) probe reports agent runtimes running as processes (LangGraph C(dev)/C(up), CrewAI C(run),
+    AutoGen Studio, Open Interpreter, OpenHands, Letta server, Flowise) with framework, version, redacted
+    command line, user, listeners and the names, never the values, of the credentials in their environment.
   - Secret values are never reported; command lines are redacted before they are stored.
   - Runs without root. What a non-root user cannot see (other users' sockets and environments)
     is reported in C(ai_discovery.problems) and as warnings, and the asset's C(confidence) is
@@ -50,8 +63,8 @@ options:
       - Which kinds of AI asset to look for.
     type: list
     elements: str
-    choices: [model_server, vector_db, model_artifact, credential, ai_package, gpu, mcp_server]
-    default: [model_server, vector_db, model_artifact, credential, ai_package, gpu, mcp_server]
+    choices: [model_server, vector_db, model_artifact, credential, ai_package, gpu, mcp_server, agent]
+    default: [model_server, vector_db, model_artifact, credential, ai_package, gpu, mcp_server, agent]
   proc_root:
     description:
       - Path of the proc filesystem to read. Change it only to inspect a copy or a
@@ -112,6 +125,25 @@ options:
         same credential on every host, which is how a key shared by several agents is found.
       - Defaults to a public constant; set a site secret to make fingerprints meaningless outside your estate.
     type: str
+  http_probe:
+    description:
+      - Ask each model server found by the C(model_server) probe, on this host only, what it serves. Off by default.
+      - Only read-only endpoints known for the product are requested (C(GET /v1/models), C(/api/tags), C(/api/version),
+        C(/version), C(/info), C(/v2), C(/v2/health/ready), TorchServe C(/models)), at most 6 requests per server,
+        without any credential, over plain HTTP to C(127.0.0.1)/C(::1) or to the bound address when it is one of
+        this host's own addresses, and only for servers in the module's own network namespace.
+      - Records the models listed, the version, and C(auth_observed) in the asset's C(http) attribute.
+        C(auth_observed) is C(required) when a model-listing endpoint answers 401 or 403, C(not_required) when one
+        answers 200 without credentials, else C(unknown); a public health endpoint proves nothing.
+      - A request that fails or times out is reported in C(ai_discovery.problems), never as a failure.
+        The probe also runs in check mode, as it only reads.
+    type: bool
+    default: false
+  http_timeout:
+    description:
+      - Seconds to wait for each request of O(http_probe) (connect and answer), more than 0 and at most 30.
+    type: float
+    default: 2.0
 attributes:
   check_mode:
     support: full
@@ -147,6 +179,18 @@ EXAMPLES = r"""
   aigov.core.ai_asset_facts:
     probes: [model_server]
     proc_root: /host/proc
+
+- name: Ask model servers on each host what they serve and whether they require a key
+  aigov.core.ai_asset_facts:
+    probes: [model_server]
+    http_probe: true
+    http_timeout: 1.5
+
+- name: Model servers that answered a model listing without credentials
+  ansible.builtin.debug:
+    msg: >-
+      {{ ansible_facts.ai_assets | selectattr('kind', 'eq', 'model_server') | selectattr('attributes.http')
+         | selectattr('attributes.http.auth_observed', 'eq', 'not_required') | map(attribute='name') }}
 
 - name: Look for model files in a data volume too, hashing for at most 5 minutes
   aigov.core.ai_asset_facts:
@@ -192,6 +236,9 @@ ansible_facts:
             executable: /usr/bin/python3.11
             cmdline: [python3, -m, vllm.entrypoints.openai.api_server, --model, meta-llama/Llama-3.1-8B-Instruct]
             pids: [4242]
+            version: 0.6.3
+            version_source: package-metadata:/opt/vllm/lib/python3.11/site-packages/vllm-0.6.3.dist-info
+            http: null
           evidence:
             - {type: process, pid: 4242, uid: 1001}
             - {type: socket, pid: 4242, address: 0.0.0.0, port: 8000}
@@ -210,7 +257,7 @@ ansible_facts:
           elements: str
           returned: always
         problems:
-          description: What could not be seen and why (permissions, vanished processes).
+          description: What could not be seen and why (permissions, vanished processes, failed HTTP probe requests).
           type: list
           elements: str
           returned: always
@@ -245,6 +292,8 @@ def main():
             nvidia_smi=dict(type='path'),
             sys_root=dict(type='path', default='/sys'),
             fingerprint_key=dict(type='str', no_log=True),
+            http_probe=dict(type='bool', default=False),
+            http_timeout=dict(type='float', default=2.0),
         ),
         supports_check_mode=True,
     )
@@ -254,6 +303,8 @@ def main():
     if not os.path.isdir(os.path.join(proc_root, 'self')) and not os.path.isdir(os.path.join(proc_root, '1')):
         module.fail_json(msg="proc_root '%s' does not look like a proc filesystem (no 'self' or '1' entry)" % proc_root)
 
+    if not 0 < module.params['http_timeout'] <= 30:
+        module.fail_json(msg='http_timeout must be more than 0 and at most 30 seconds, got %s' % module.params['http_timeout'])
     options = dict(module.params, check_mode=module.check_mode)
     options['hash_cache'] = options['hash_cache'] or default_hash_cache()
     host, machine_id = host_identity()

@@ -16,12 +16,20 @@ class FakeProc(object):
     def __init__(self, root):
         self.root = str(root)
         self.listeners = []  # (inode, address, port)
-        os.makedirs(os.path.join(self.root, 'self'), exist_ok=True)
+        os.makedirs(os.path.join(self.root, 'self', 'ns'), exist_ok=True)
+        if not os.path.lexists(os.path.join(self.root, 'self', 'ns', 'net')):
+            os.symlink('/proc/self/ns/net', os.path.join(self.root, 'self', 'ns', 'net'))
 
-    def add(self, pid, argv, ppid=1, uid=0, env=None, sockets=(), readable=True):
+    def add(self, pid, argv, ppid=1, uid=0, env=None, sockets=(), readable=True, exe=None, root='/', netns='/proc/self/ns/net'):
+        """A process; root and netns are where its root and network-namespace links point (ours by default)."""
         base = os.path.join(self.root, str(pid))
         os.makedirs(os.path.join(base, 'fd'))
         os.makedirs(os.path.join(base, 'net'))
+        os.makedirs(os.path.join(base, 'ns'))
+        os.symlink(root, os.path.join(base, 'root'))
+        os.symlink(netns, os.path.join(base, 'ns', 'net'))
+        if exe:
+            os.symlink(exe, os.path.join(base, 'exe'))
         with open(os.path.join(base, 'cmdline'), 'wb') as handle:
             handle.write(b'\0'.join(arg.encode() for arg in argv) + b'\0')
         with open(os.path.join(base, 'status'), 'w') as handle:

@@ -24,16 +24,19 @@ def test_reads_the_real_proc(tmp_path):
     result, proc = run_module(tmp_path, {'hash_cache': str(tmp_path / 'hashes.json')})
     assert proc.returncode == 0, proc.stderr
     facts = result['ansible_facts']
-    assert facts['ai_discovery']['probes'] == ['model_server', 'vector_db', 'model_artifact', 'credential', 'ai_package', 'gpu', 'mcp_server']
+    assert facts['ai_discovery']['probes'] == ['model_server', 'vector_db', 'model_artifact', 'credential', 'ai_package', 'gpu', 'mcp_server', 'agent']
     assert facts['ai_discovery']['asset_count'] == len(facts['ai_assets'])
     assert result['changed'] is False
 
 
 @pytest.mark.parametrize('args, message', [
     ({'prob': ['model_server']}, 'Unsupported parameters for (basic.py) module: prob'),
-    ({'probes': ['gpu_magic']}, 'value of probes must be one or more of: model_server, vector_db, model_artifact, credential, ai_package, gpu, mcp_server'),
+    ({'probes': ['gpu_magic']},
+     'value of probes must be one or more of: model_server, vector_db, model_artifact, credential, ai_package, gpu, mcp_server, agent'),
     ({'proc_root': '/nonexistent/proc'}, "proc_root '/nonexistent/proc' is not a readable directory"),
     ({'proc_root': '/etc'}, "proc_root '/etc' does not look like a proc filesystem"),
+    ({'http_probe': True, 'http_timeout': 0}, 'http_timeout must be more than 0 and at most 30 seconds, got 0.0'),
+    ({'http_timeout': 'soon'}, "argument 'http_timeout' is of type"),
 ])
 def test_bad_invocation_is_a_clear_error_not_a_traceback(tmp_path, args, message):
     result, proc = run_module(tmp_path, args)
