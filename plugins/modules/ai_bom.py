@@ -46,7 +46,7 @@ options:
     elements: str
   store:
     description:
-      - Path of an asset store written by M(aigov.core.ai_asset_store): the BOM then covers every asset the
+      - Path of an asset store written by M(aigov.core.ai_asset_store). The BOM then covers every asset the
         store holds (the whole estate as last seen, removed assets left out), not only the hosts of this play.
       - Mutually exclusive with O(assets) and O(hosts).
     type: path
