@@ -1,93 +1,35 @@
 """Benchmarks: each figure is a ratio against a baseline measured in the same run.
 
-Figure 1: the ai_asset_facts module against the setup module (what
-gather_facts runs), on the same real container hosts over SSH, interleaved
-round by round so machine noise hits both alike; median task time per host
-taken from ansible-runner's per-task event durations. Every host holds a
-2 GB model file and one host a vLLM-like server; a warm-up run fills the
-hash cache, so the figure is discovery with a warm cache (target <= 1.0).
+  discovery   ai_asset_facts vs setup on real container hosts over SSH (target <= 1.0)
+  inventory   ai_assets inventory plugin vs a static YAML inventory, 10,000 assets on 1,000 hosts (<= 1.5)
+
+Results are printed and written to bench/results/latest.json.
 """
 
 import argparse
 import json
 import os
-import statistics
 import sys
-import tempfile
 
-import ansible_runner
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
+import discovery_vs_setup  # noqa: E402
+import inventory_vs_static  # noqa: E402
 
-from tests.hosts import testhosts  # noqa: E402  (needs ROOT on sys.path)
-
-FAKE_SERVERS = os.path.join(ROOT, 'tests', 'fixtures', 'fake_servers')
-CANDIDATE, BASELINE = 'aigov.core.ai_asset_facts', 'ansible.builtin.setup'
-
-
-def playbook(rounds):
-    tasks = []
-    for index in range(rounds):
-        # Alternate which runs first so neither always gets the warm cache.
-        pair = (BASELINE, CANDIDATE) if index % 2 == 0 else (CANDIDATE, BASELINE)
-        tasks += ['    - name: "%s round %d"\n      %s:\n' % (action, index, action) for action in pair]
-    return ('---\n- name: Benchmark\n  hosts: testhosts\n  gather_facts: false\n  tasks:\n'
-            '    - name: Warm up the SSH connection and the module cache\n      %s:\n' % CANDIDATE + ''.join(tasks))
-
-
-def measure(inventory, rounds, workdir):
-    data_dir = os.path.join(workdir, 'runner')
-    os.makedirs(os.path.join(data_dir, 'project'))
-    with open(os.path.join(data_dir, 'project', 'bench.yml'), 'w') as handle:
-        handle.write(playbook(rounds))
-    envvars = {key: os.environ[key] for key in ('ANSIBLE_COLLECTIONS_PATH', 'PATH') if key in os.environ}
-    envvars.update(ANSIBLE_SSH_CONTROL_PATH_DIR=tempfile.mkdtemp(prefix='aigov-cp-', dir='/tmp'), ANSIBLE_HOST_KEY_CHECKING='False')
-    run = ansible_runner.run(private_data_dir=data_dir, playbook='bench.yml', inventory=inventory, envvars=envvars,
-                             quiet=True, timeout=900)
-    if run.rc != 0:
-        sys.exit('benchmark playbook failed (rc %s):\n%s' % (run.rc, run.stdout.read()[-2000:]))
-    durations = {BASELINE: [], CANDIDATE: []}
-    for event in run.events:
-        data = event.get('event_data', {})
-        if event['event'] == 'runner_on_ok' and ' round ' in data.get('task', ''):
-            durations[data['task_action']].append(float(data['duration']))
-    return durations
+FIGURES = {'discovery': discovery_vs_setup, 'inventory': inventory_vs_static}
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument('--hosts', type=int, default=2)
-    parser.add_argument('--rounds', type=int, default=7)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--only', choices=sorted(FIGURES), action='append', help='run only this figure (repeatable)')
+    for module in FIGURES.values():
+        module.add_arguments(parser)
     args = parser.parse_args()
-    workdir = tempfile.mkdtemp(prefix='aigov-bench-')
-    with testhosts.test_hosts(args.hosts, 'aigov-bench-%d' % os.getpid(), workdir) as hosts:
-        # Give the probes something real to find: a 2 GB GGUF model file on every
-        # host (sparse: the bench measures the warm cache, not the disk) and a
-        # vLLM-like server on the first host.
-        for host in hosts:
-            testhosts.run_in(host, ['sh', '-c', 'mkdir -p /models && printf GGUF > /models/big.gguf && truncate -s 2G /models/big.gguf'])
-        testhosts.copy_into(hosts[0], FAKE_SERVERS, '/opt/fake')
-        testhosts.run_in(hosts[0], ['python3', '-m', 'vllm.entrypoints.openai.api_server', '--host', '0.0.0.0', '--port', '8000'],
-                         detach=True, env={'PYTHONPATH': '/opt/fake'})
-        inventory = str(testhosts.write_inventory(hosts, os.path.join(workdir, 'inventory.json')))
-        durations = measure(inventory, args.rounds, workdir)
-
-    base = statistics.median(durations[BASELINE])
-    cand = statistics.median(durations[CANDIDATE])
-    figure = {
-        'figure': 'ai_asset_facts_vs_setup',
-        'hosts': args.hosts, 'rounds': args.rounds, 'samples': len(durations[CANDIDATE]),
-        'baseline_median_s': round(base, 4), 'candidate_median_s': round(cand, 4), 'ratio': round(cand / base, 3),
-    }
-    print('\nai_asset_facts (warm hash cache, 2 GB model file) vs setup (gather_facts) on %d container hosts over SSH,'
-          ' %d rounds, median task time' % (args.hosts, args.rounds))
-    print('  baseline  ansible.builtin.setup       %.3f s' % base)
-    print('  candidate aigov.core.ai_asset_facts   %.3f s' % cand)
-    print('  ratio     %.2fx the baseline (lower is faster)' % (cand / base))
-    os.makedirs(os.path.join(ROOT, 'bench', 'results'), exist_ok=True)
-    with open(os.path.join(ROOT, 'bench', 'results', 'latest.json'), 'w') as handle:
-        json.dump([figure], handle, indent=2)
+    figures = [FIGURES[name].run(args) for name in sorted(FIGURES) if not args.only or name in args.only]
+    results = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'results')
+    os.makedirs(results, exist_ok=True)
+    with open(os.path.join(results, 'latest.json'), 'w') as handle:
+        json.dump(figures, handle, indent=2)
 
 
 if __name__ == '__main__':

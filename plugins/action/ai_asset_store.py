@@ -20,9 +20,9 @@ DEFAULT_STORE = 'aigov-data/assets.sqlite3'
 def _diff(changes):
     """Changed assets one per line, before and after, so --diff reads like a file diff."""
     def lines(kinds, mark_updates):
-        return ''.join('%s %s %s (%s)%s\n' % (item['inventory_hostname'], item['kind'], item['name'], item['id'],
-                                               ' [updated]' if mark_updates and kind == 'updated' else '')
-                       for kind in kinds for item in changes[kind])
+        return ''.join('%s %s %s (%s)%s\n' % (
+            item['inventory_hostname'], item['kind'], item['name'], item['id'],
+            ' [updated]' if mark_updates and kind == 'updated' else '') for kind in kinds for item in changes[kind])
     return dict(before_header='asset store', after_header='asset store',
                 before=lines(('removed', 'updated'), False), after=lines(('added', 'reappeared', 'updated'), True))
 

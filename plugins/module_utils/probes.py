@@ -17,6 +17,7 @@ from ansible_collections.aigov.core.plugins.module_utils.mcp_discovery import di
 from ansible_collections.aigov.core.plugins.module_utils.package_discovery import discover_ai_packages
 from ansible_collections.aigov.core.plugins.module_utils.vector_dbs import VECTOR_DB_SIGNATURES
 
+
 def _both(first, second, options, host, machine_id):
     """One probe made of two: MCP servers configured in clients and MCP servers running."""
     assets, problems = first(options, host, machine_id)

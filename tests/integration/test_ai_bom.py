@@ -198,6 +198,6 @@ def test_bad_calls_fail_with_a_clear_message(ansible, workdir):
     assert "dest '%s' is a directory; give the path of the AI-BOM file" % workdir in messages[0]
     assert "cannot write the AI-BOM to '%s'" % (workdir / 'a-file' / 'bom.json') in messages[1]
     assert 'AI-BOM not built: %s is invalid' % (workdir / 'broken.yml') in messages[2] and 'extreme' in messages[2]
-    assert messages[3] == 'give assets or hosts, not both'
+    assert messages[3] == 'give one of assets, hosts and store, not several'
     assert "unknown kind 'toaster'" in messages[4]
     assert not (workdir / 'x.json').exists()

@@ -12,14 +12,15 @@ from packaging.specifiers import SpecifierSet
 from tests.conftest import ROOT
 from tests.integration.conftest import BIN
 
-MODULES = ['ai_asset_facts', 'ai_bom', 'ai_policy_check', 'ai_report']
+MODULES = ['ai_asset_facts', 'ai_asset_store', 'ai_bom', 'ai_policy_check', 'ai_report']
 INSTALLED = ('ansible_collections', 'aigov', 'core')
 
 
 def test_artifact_ships_the_collection_and_no_dev_files(collections_path):
     with open(os.path.join(collections_path, *INSTALLED, 'FILES.json')) as handle:
         names = {entry['name'] for entry in json.load(handle)['files']}
-    for expected in ['plugins/modules/ai_asset_facts.py', 'playbooks/compliance_scan.yml', 'policies/default.yml',
+    for expected in ['plugins/modules/ai_asset_facts.py', 'plugins/inventory/ai_assets.py', 'playbooks/discover.yml',
+                     'playbooks/compliance_scan.yml', 'policies/default.yml',
                      'registry/default.yml', 'schemas/asset.v1.json', 'meta/runtime.yml', 'meta/execution-environment.yml',
                      'requirements.txt', 'bindep.txt', 'docs/architecture.md']:
         assert expected in names
@@ -31,6 +32,13 @@ def test_ansible_doc_renders_docs_and_examples(ansible, module):
     proc = ansible.run('ansible-doc', 'aigov.core.%s' % module)
     assert proc.returncode == 0, proc.stderr
     assert 'EXAMPLES:' in proc.stdout and 'RETURN VALUES:' in proc.stdout and 'OPTIONS' in proc.stdout
+    assert 'ERROR' not in proc.stderr and 'WARNING' not in proc.stderr
+
+
+def test_ansible_doc_renders_the_inventory_plugin(ansible):
+    proc = ansible.run('ansible-doc', '-t', 'inventory', 'aigov.core.ai_assets')
+    assert proc.returncode == 0, proc.stderr
+    assert 'EXAMPLES:' in proc.stdout and 'keyed_groups' in proc.stdout and 'cache_plugin' in proc.stdout
     assert 'ERROR' not in proc.stderr and 'WARNING' not in proc.stderr
 
 

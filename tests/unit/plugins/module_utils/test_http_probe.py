@@ -151,7 +151,7 @@ def test_probe_off_sends_nothing(tmp_path, serve):
 
 
 def test_requests_per_server_are_bounded(tmp_path, serve):
-    servers = [serve({}) for _ in range(4)]
+    servers = [serve({}) for _index in range(4)]
     proc = FakeProc(tmp_path / 'proc')
     proc.add(100, ['/opt/tritonserver/bin/tritonserver'], env={},
              sockets=[(5001 + i, '127.0.0.1', s.port) for i, s in enumerate(servers)])
