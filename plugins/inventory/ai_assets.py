@@ -8,7 +8,7 @@ DOCUMENTATION = r"""
 ---
 name: ai_assets
 short_description: The machines that run AI, from the aigov.core asset store
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Builds an inventory from the asset store that M(aigov.core.ai_asset_store) writes, with one host per
     machine that was scanned and its AI assets as host variables.

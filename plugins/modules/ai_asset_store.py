@@ -12,7 +12,7 @@ DOCUMENTATION = r"""
 ---
 module: ai_asset_store
 short_description: Record discovered AI assets in the asset store
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Records the C(ai_assets) facts that M(aigov.core.ai_asset_facts) set on each host in O(hosts) in the
     asset store, an embedded SQLite file on the controller that needs no set-up.

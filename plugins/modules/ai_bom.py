@@ -12,7 +12,7 @@ DOCUMENTATION = r"""
 ---
 module: ai_bom
 short_description: Export the AI inventory as a CycloneDX 1.6 AI-BOM
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Writes the AI assets found by M(aigov.core.ai_asset_facts) as a CycloneDX 1.6 JSON document
     (an AI bill of materials) on the controller.
