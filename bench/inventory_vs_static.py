@@ -23,6 +23,7 @@ sys.path.insert(0, conftest.FARM)
 from ansible_collections.aigov.core.plugins.module_utils import asset_store  # noqa: E402
 from ansible_collections.aigov.core.plugins.module_utils.asset_store_sqlite import open_store  # noqa: E402
 from tests.fixtures.inventory import estate  # noqa: E402
+from tests.inventory_json import unwrap  # noqa: E402
 
 BIN = os.path.dirname(sys.executable)
 
@@ -48,17 +49,6 @@ def host_assets(index, name):
             gpu = {'vendor': 'nvidia', 'model': 'NVIDIA A100', 'memory_mib': 81920, 'processes': []}
             assets.append(estate.asset('gpu', key, name, 'NVIDIA A100', gpu))
     return assets
-
-
-def unwrap(value):
-    """The plugin's values are untrusted (they come from the hosts); the static copy holds them plain."""
-    if isinstance(value, dict):
-        if list(value) == ['__ansible_unsafe']:
-            return value['__ansible_unsafe']
-        return dict((key, unwrap(item)) for key, item in value.items())
-    if isinstance(value, list):
-        return [unwrap(item) for item in value]
-    return value
 
 
 def inventory_list(source, workdir):

@@ -92,6 +92,10 @@ def _check_use_case(use_case, index, seen, problems):
     for key in ('region', 'name', 'description'):
         if key in use_case and not isinstance(use_case[key], str):
             problems.append('%s: %s must be a string' % (where, key))
+    regions = use_case.get('allowed_regions', [])
+    if not isinstance(regions, list) or not all(isinstance(region, str) and region for region in regions):
+        # a bare string would later match by substring ('eu' in 'eu-west-1')
+        problems.append('%s: allowed_regions must be a list of region names' % where)
     _check_owners(use_case.get('owners'), where, problems)
     _check_approved_models(use_case.get('approved_models'), where, problems)
     _check_selectors(use_case.get('assets'), where, problems)

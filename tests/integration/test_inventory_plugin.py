@@ -16,6 +16,7 @@ import yaml
 
 from tests.conftest import ROOT
 from tests.fixtures.inventory import estate
+from tests.inventory_json import unwrap
 
 GOLDEN = os.path.join(ROOT, 'tests', 'integration', 'golden', 'inventory')
 FIXTURES = os.path.join(ROOT, 'tests', 'fixtures', 'inventory')
@@ -60,18 +61,6 @@ def inventory_list(ansible, config, *extra):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert '[WARNING]' not in proc.stderr, proc.stderr
     return json.loads(proc.stdout)
-
-
-def unwrap(value):
-    """Host data comes from the managed hosts, so the plugin never marks it trusted and the CLI's
-    JSON shows strings as {"__ansible_unsafe": ...}: compare the values themselves."""
-    if isinstance(value, dict):
-        if list(value) == ['__ansible_unsafe']:
-            return value['__ansible_unsafe']
-        return dict((key, unwrap(item)) for key, item in value.items())
-    if isinstance(value, list):
-        return [unwrap(item) for item in value]
-    return value
 
 
 def normalized(inventory):

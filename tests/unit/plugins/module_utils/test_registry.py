@@ -70,3 +70,44 @@ def test_model_file_digest_against_approved_models(tmp_path, digest, approved):
     reg = load(tmp_path, REGISTRY)
     artifact = {'id': 'z', 'kind': 'model_artifact', 'name': 'enc.safetensors', 'host': 'gpu-1', 'attributes': {'sha256': digest}}
     assert registry.match(reg, artifact)['model_approved'] is approved
+
+
+# The published schema (schemas/registry.v1.json, for editors) and the loader agree.
+SCHEMA_CASES = [
+    ('valid', REGISTRY, True),
+    ('bad tier', REGISTRY.replace('risk_tier: high', 'risk_tier: extreme'), False),
+    ('bad owner role', REGISTRY.replace('escalation: oncall', 'sponsor: oncall'), False),
+    ('bad digest', REGISTRY.replace('a' * 64, 'A' * 64), False),
+    ('unknown key', REGISTRY.replace('    region: eu-west-1\n', '    regoin: eu-west-1\n'), False),
+    ('empty selector', REGISTRY.replace('      - {id: "model_server:00000000000000ff"}', '      - {}'), False),
+    ('unknown selector key', REGISTRY.replace('{id: "model_server', '{pid: "model_server'), False),
+    ('bad id', REGISTRY.replace('id: support-bot', 'id: Support Bot'), False),
+    ('bad environment', REGISTRY.replace('environment: cloud', 'environment: mars'), False),
+    ('allowed regions as one string', REGISTRY.replace('    region: eu-west-1\n', '    region: eu-west-1\n    allowed_regions: eu-west-1\n'), False),
+    ('allowed regions as a list', REGISTRY.replace('    region: eu-west-1\n', '    region: eu-west-1\n    allowed_regions: [eu-west-1, eu-central-1]\n'), True),
+]
+
+
+@pytest.mark.parametrize('name, text, valid', SCHEMA_CASES, ids=[case[0] for case in SCHEMA_CASES])
+def test_published_schema_agrees_with_the_loader(tmp_path, name, text, valid):
+    import yaml
+    from tests.contracts import validate
+    from jsonschema import ValidationError
+    try:
+        load(tmp_path, text)
+        loader_ok = True
+    except DataFileError:
+        loader_ok = False
+    try:
+        validate(yaml.safe_load(text), 'registry.v1.json')
+        schema_ok = True
+    except ValidationError:
+        schema_ok = False
+    assert (loader_ok, schema_ok) == (valid, valid), name
+
+
+def test_bundled_registry_follows_the_published_schema():
+    import yaml
+    from tests.contracts import validate
+    with open(os.path.join(ROOT, 'registry', 'default.yml')) as handle:
+        validate(yaml.safe_load(handle), 'registry.v1.json')
