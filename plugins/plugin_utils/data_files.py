@@ -13,7 +13,7 @@ from ansible_collections.aigov.core.plugins.module_utils.errors import AigovErro
 
 COLLECTION_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BUNDLED_NAME = re.compile(r'^[a-z0-9][a-z0-9_-]*$')
-BUNDLED_DIRS = {'policy pack': 'policies', 'registry': 'registry'}
+BUNDLED_DIRS = {'policy pack': 'policies', 'registry': 'registry', 'guardrail policy': 'guardrails'}
 
 
 def bundled_names(kind):
