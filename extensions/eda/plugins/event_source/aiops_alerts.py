@@ -1,0 +1,251 @@
+# -*- coding: utf-8 -*-
+# Copyright: aigov.core contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+DOCUMENTATION = r"""
+---
+short_description: Receive AIOps alerts and attach a governance decision to each.
+description:
+  - An HTTP receiver for Alertmanager (webhook version 4), Grafana alerting webhooks, CloudEvents
+    (structured JSON) and generic JSON alerts, on any path, by POST.
+  - Every request must carry a bearer token, an HMAC-SHA256 signature over the timestamp and the
+    body, or both, unless O(allow_unauthenticated) is set. Answers 202 once the events are queued,
+    400 for bad JSON or an alert it cannot read, 401 without credentials, 403 for wrong, forged or
+    replayed ones, 413 for a body over O(max_body_bytes). The Authorization header never reaches an event.
+  - Each alert is normalized (schemas/alert.v1.json), held back when it is a duplicate, flapping or
+    over the per-asset rate (counted in the response), enriched from the asset store and the registry
+    (owners, risk tier, use case, environment), and given a decision by the guardrails
+    (automate, review, escalate or reject; schemas/decision.v1.json). Resolved alerts carry no decision.
+  - "Event: C({alert: ..., asset: ..., decision: ..., meta: {source, received_at, path}})."
+options:
+  host:
+    description: Address to listen on. Binds to loopback unless told otherwise.
+    type: str
+    default: 127.0.0.1
+  port:
+    description: TCP port to listen on.
+    type: int
+    required: true
+  token:
+    description: Bearer token senders must present (Authorization header).
+    type: str
+  hmac_secret:
+    description: Shared secret of the X-Aigov-Signature header (sha256=HMAC over "<timestamp>.<body>").
+    type: str
+  replay_window:
+    description: Seconds a signed request's X-Aigov-Timestamp may differ from now; a signature is accepted once.
+    type: int
+    default: 300
+  allow_unauthenticated:
+    description: Accept requests without any credential (only for a sender on the same host).
+    type: bool
+    default: false
+  certfile:
+    description: Server certificate (PEM) to serve HTTPS.
+    type: str
+  keyfile:
+    description: Private key of O(certfile).
+    type: str
+  cafile:
+    description: CA bundle of the client certificates to require (mutual TLS).
+    type: str
+  max_body_bytes:
+    description: Largest request body accepted.
+    type: int
+    default: 1048576
+  store:
+    description: Path of the aigov.core asset store used for enrichment.
+    type: str
+    default: aigov-data/assets.sqlite3
+  registry:
+    description: Registry of use cases, a bundled name or a path.
+    type: str
+    default: default
+  guardrails:
+    description: Guardrail policy, a bundled name or a path (docs/guardrails.md).
+    type: str
+    default: default
+  default_confidence:
+    description: Confidence (0 to 1) of alerts that carry no confidence label or annotation.
+    type: float
+  dedup_ttl:
+    description: Seconds within which the same fingerprint and status is a duplicate.
+    type: int
+    default: 300
+  rate_per_minute:
+    description: Alerts per asset per minute passed on; the rest are counted as rate_limited.
+    type: int
+    default: 30
+"""
+
+EXAMPLES = r"""
+- name: Govern AIOps alerts
+  hosts: all
+  sources:
+    - aigov.core.aiops_alerts:
+        host: 127.0.0.1
+        port: 5050
+        token: "{{ aiops_token }}"
+        store: /var/lib/aigov/assets.sqlite3
+  rules:
+    - name: Automate what the guardrails allow
+      condition: event.decision.decision == "automate"
+      action:
+        run_playbook:
+          name: aigov.core.remediate
+"""
+
+import asyncio
+import datetime
+import json
+import logging
+import os
+import ssl
+import sys
+import time
+
+
+def _import_path():
+    """ansible-rulebook runs this file with runpy, outside Ansible's collection loader: put the
+    directory holding the ansible_collections tree this file ships in on sys.path, so the engine
+    is imported from the same collection (one source of truth with the playbooks)."""
+    tree = os.path.dirname(os.path.abspath(__file__))
+    for _level in range(6):  # event_source -> plugins -> eda -> extensions -> core -> aigov -> ansible_collections
+        tree = os.path.dirname(tree)
+    if os.path.basename(tree) == 'ansible_collections' and os.path.dirname(tree) not in sys.path:
+        sys.path.insert(0, os.path.dirname(tree))
+
+
+_import_path()
+
+from aiohttp import web  # noqa: E402
+
+from ansible_collections.aigov.core.plugins.module_utils import alert_intake, alerts, guardrails, registry  # noqa: E402
+from ansible_collections.aigov.core.plugins.plugin_utils.data_files import resolve_data_file  # noqa: E402
+
+LOGGER = logging.getLogger('aigov.core.aiops_alerts')
+SOURCE = 'aigov.core.aiops_alerts'
+
+
+def _validate(args):
+    """Check every argument before listening; ValueError states the rule."""
+    if not isinstance(args.get('port'), int) or not 0 < args['port'] < 65536:
+        raise ValueError('port must be a TCP port number (1-65535)')
+    if not (args.get('token') or args.get('hmac_secret') or args.get('allow_unauthenticated')):
+        raise ValueError('give token or hmac_secret (or both); allow_unauthenticated: true accepts anyone')
+    if bool(args.get('certfile')) != bool(args.get('keyfile')):
+        raise ValueError('certfile and keyfile go together')
+    if args.get('cafile') and not args.get('certfile'):
+        raise ValueError('cafile (mutual TLS) needs certfile and keyfile')
+    confidence = args.get('default_confidence')
+    if confidence is not None and not 0 <= float(confidence) <= 1:
+        raise ValueError('default_confidence must be between 0 and 1')
+    for key in ('max_body_bytes', 'replay_window', 'dedup_ttl', 'rate_per_minute'):
+        if key in args and (not isinstance(args[key], int) or args[key] < 1):
+            raise ValueError('%s must be a whole number of at least 1' % key)
+    base = os.getcwd()
+    return {
+        'host': args.get('host', '127.0.0.1'),
+        'port': args['port'],
+        'auth': alert_intake.RequestAuth(args.get('token'), args.get('hmac_secret'), args.get('replay_window', 300)),
+        'max_body': args.get('max_body_bytes', 1048576),
+        'gate': alert_intake.AlertGate(dedup_ttl=args.get('dedup_ttl', 300), rate_per_minute=args.get('rate_per_minute', 30)),
+        'enricher': alert_intake.Enricher(os.path.join(base, args.get('store', 'aigov-data/assets.sqlite3')),
+                                          registry.load_registry(resolve_data_file('registry', args.get('registry', 'default'), base))),
+        'policy': guardrails.load_guardrails(resolve_data_file('guardrail policy', args.get('guardrails', 'default'), base)),
+        'confidence': None if confidence is None else float(confidence),
+        'ssl': _ssl_context(args),
+    }
+
+
+def _ssl_context(args):
+    if not args.get('certfile'):
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(args['certfile'], args['keyfile'])
+    if args.get('cafile'):
+        context.load_verify_locations(args['cafile'])
+        context.verify_mode = ssl.CERT_REQUIRED
+    return context
+
+
+def _reply(status, **body):
+    return web.json_response(body, status=status)
+
+
+class Intake(object):
+    """One request at a time through auth, parsing, the gate, enrichment and the guardrails."""
+
+    def __init__(self, queue, config):
+        self.queue, self.config = queue, config
+        self.actions = alert_intake.BoundedLRU(10000)  # asset -> times of automated decisions
+
+    def _actions_last_hour(self, key, now):
+        return len([t for t in self.actions.get(key, []) if now - t < 3600])
+
+    async def handle(self, request):
+        try:
+            body = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            return _reply(413, error='body larger than %d bytes' % self.config['max_body'])
+        headers = request.headers
+        try:
+            self.config['auth'].check(headers.get('Authorization'), headers.get('X-Aigov-Signature'),
+                                      headers.get('X-Aigov-Timestamp'), body)
+        except alert_intake.AuthRefused as refused:
+            LOGGER.warning('refused a request from %s: %s', request.remote, refused)
+            return _reply(refused.status, error=str(refused))
+        try:
+            found = alerts.normalize(json.loads(body.decode('utf-8')), self.config['confidence'])
+        except (ValueError, UnicodeDecodeError) as exc:
+            return _reply(400, error='body is not JSON: %s' % exc.__class__.__name__)
+        except alerts.MalformedAlert as exc:
+            return _reply(400, error=str(exc))
+        counts = dict.fromkeys(('accepted', 'duplicate', 'flapping', 'rate_limited'), 0)
+        for alert in found:
+            subject = self.config['enricher'].subject(alert)
+            key = subject['asset_id'] or alert['host'] or alert['fingerprint']
+            verdict = self.config['gate'].admit(alert, key)
+            counts[verdict] += 1
+            if verdict == 'accepted':
+                await self.queue.put(self._event(alert, subject, key, request.path))
+        return _reply(202, **counts)
+
+    def _event(self, alert, subject, key, path):
+        now = datetime.datetime.now(datetime.timezone.utc)
+        decision = None
+        if alert['status'] == 'firing':
+            decision = guardrails.decide(self.config['policy'], subject, alert['confidence'], now,
+                                         actions_last_hour=self._actions_last_hour(key, time.monotonic()))
+            if decision['decision'] == 'automate':
+                self.actions.remember(key, self.actions.get(key, []) + [time.monotonic()])
+        return {'alert': alert, 'asset': subject, 'decision': decision,
+                'meta': {'source': SOURCE, 'received_at': now.isoformat(timespec='seconds'), 'path': path}}
+
+
+async def main(queue, args):
+    """Serve until cancelled."""
+    config = _validate(args)
+    intake = Intake(queue, config)
+    app = web.Application(client_max_size=config['max_body'])
+    app.router.add_route('POST', '/{tail:.*}', intake.handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, config['host'], config['port'], ssl_context=config['ssl'])
+        await site.start()
+        LOGGER.info('listening on %s port %d', config['host'], config['port'])
+        await asyncio.Future()
+    except asyncio.CancelledError:
+        LOGGER.info('stopping')
+        raise
+    finally:
+        await runner.cleanup()
+
+
+if __name__ == '__main__':
+    class _PrintQueue(object):
+        async def put(self, event):
+            print(json.dumps(event, indent=2))
+
+    asyncio.run(main(_PrintQueue(), {'port': 5050, 'allow_unauthenticated': True}))
