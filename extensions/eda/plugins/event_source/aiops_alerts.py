@@ -16,7 +16,7 @@ description:
     over the per-asset rate (counted in the response), enriched from the asset store and the registry
     (owners, risk tier, use case, environment), and given a decision by the guardrails
     (automate, review, escalate or reject; schemas/decision.v1.json). Resolved alerts carry no decision.
-  - "Event: C({alert: ..., asset: ..., decision: ..., meta: {source, received_at, path}})."
+  - "Event: C({alert: ..., asset: ..., decision: ..., meta: {received_at, path}}); ansible-rulebook adds C(meta.source)."
 options:
   host:
     description: Address to listen on. Binds to loopback unless told otherwise.
@@ -124,7 +124,6 @@ from ansible_collections.aigov.core.plugins.module_utils import alert_intake, al
 from ansible_collections.aigov.core.plugins.plugin_utils.data_files import resolve_data_file  # noqa: E402
 
 LOGGER = logging.getLogger('aigov.core.aiops_alerts')
-SOURCE = 'aigov.core.aiops_alerts'
 
 
 def _validate(args):
@@ -220,7 +219,7 @@ class Intake(object):
             if decision['decision'] == 'automate':
                 self.actions.remember(key, self.actions.get(key, []) + [time.monotonic()])
         return {'alert': alert, 'asset': subject, 'decision': decision,
-                'meta': {'source': SOURCE, 'received_at': now.isoformat(timespec='seconds'), 'path': path}}
+                'meta': {'received_at': now.isoformat(timespec='seconds'), 'path': path}}  # ansible-rulebook adds meta.source
 
 
 async def main(queue, args):
