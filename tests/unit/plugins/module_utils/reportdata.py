@@ -28,12 +28,12 @@ def server(ident, host, port, auth, name='vllm'):
                              {'address': '0.0.0.0', 'port': port, 'loopback': False}],
                   exposed=True, auth=auth, auth_evidence='', dev_mode=[], uid=0, executable='/usr/bin/python3',
                   cmdline=['python3', '-m', 'vllm', '--api-key', '<redacted>'], pids=[4000 + ident], version='0.6.0',
-                  version_source='package', http=None)
+                  version_source='package-metadata:/opt/venv/lib/python3.11/site-packages/vllm-0.6.0.dist-info', http=None)
 
 
 def pickle_file(ident, host, path, dangerous):
     return _asset('model_artifact', ident, os.path.basename(path), host, [{'type': 'file', 'path': path}],
-                  path=path, format='pytorch', size=2048, sha256='ab' * 32, mode='0644', uid=0, owner='root',
+                  path=path, format='pytorch_zip', size=2048, sha256='ab' * 32, mode='0644', uid=0, owner='root',
                   world_writable=False, details={}, executes_code_on_load=bool(dangerous),
                   pickle={'imports': dangerous or ['collections.OrderedDict'], 'dangerous': dangerous, 'error': None})
 
