@@ -32,7 +32,8 @@ th{background:#f0f2f5;font-weight:600}td.num,th.num{text-align:right}
 .ok{background:#2e7d32;color:#fff}.bad{background:#c62828;color:#fff}.warn{background:#ef6c00;color:#fff}
 .sev{display:inline-block;padding:1px 8px;border-radius:10px;color:#fff;font-size:12px;font-weight:600}
 ul.ev{margin:0;padding-left:16px}code{font-size:12px;background:#f0f2f5;padding:0 3px;border-radius:3px}
-table.findings{table-layout:fixed}table.findings td{overflow-wrap:anywhere}tr.waived td{color:#777}.small{font-size:12px;color:#555}.missing{color:#c62828;font-weight:600}
+table.findings{table-layout:fixed}table.findings td{overflow-wrap:anywhere}tr.waived td{color:#777}
+.small{font-size:12px;color:#555}.missing{color:#c62828;font-weight:600}
 """
 
 
@@ -134,11 +135,11 @@ def _findings(report):
         return '<section id="findings"><h2>Findings</h2><p>No findings.</p></section>'
     assets = report_view.assets_by_id(report)
     rows = ''.join(_finding_row(finding, assets.get(finding['asset_id'])) for finding in findings)
-    return ('<section id="findings"><h2>Findings (%d)</h2><table id="findings-table" class="findings"><colgroup><col style="width:76px"><col style="width:20%%">'
-            '<col style="width:14%%"><col style="width:8%%"><col style="width:24%%"><col style="width:22%%"><col style="width:12%%">'
-            '</colgroup><tr><th>Severity</th><th>Rule</th>'
-            '<th>Asset</th><th>Host</th><th>Evidence</th><th>How to fix</th><th>Waiver</th></tr>%s</table></section>'
-            % (len(findings), rows))
+    columns = (('Severity', '76px'), ('Rule', '20%'), ('Asset', '14%'), ('Host', '8%'), ('Evidence', '24%'),
+               ('How to fix', '22%'), ('Waiver', '12%'))
+    return ('<section id="findings"><h2>Findings (%d)</h2><table id="findings-table" class="findings"><colgroup>%s</colgroup>'
+            '<tr>%s</tr>%s</table></section>' % (len(findings), ''.join('<col style="width:%s">' % width for _n, width in columns),
+                                                ''.join('<th>%s</th>' % name for name, _w in columns), rows))
 
 
 def _sources(report):
