@@ -34,10 +34,10 @@ def trend_svg(records):
         parts.append('<line x1="%d" x2="%d" y1="%.1f" y2="%.1f" stroke="#ddd"/>' % (LEFT, WIDTH - 10, y, y))
         parts.append('<text x="%d" y="%.1f" font-size="11" text-anchor="end" fill="#555">%d</text>' % (LEFT - 4, y + 4, tick))
     slot = plot_w / max(len(records), 1)
-    bar = max(min(slot * 0.7, 48), 2)
+    bar_width = max(min(slot * 0.7, 48), 2)
     label_every = max(1, len(records) // 8)
     for index, item in enumerate(records):
-        x = LEFT + slot * index + (slot - bar) / 2
+        x = LEFT + slot * index + (slot - bar_width) / 2
         y = TOP + plot_h
         when = escape(item.get('generated_at', ''))
         for severity, colour in reversed(SEVERITY_COLOURS):
@@ -47,13 +47,13 @@ def trend_svg(records):
             height = plot_h * count / axis_max
             y -= height
             parts.append('<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="%s"><title>%s: %d %s</title></rect>'
-                         % (x, y, bar, height, colour, when, count, severity))
+                         % (x, y, bar_width, height, colour, when, count, severity))
         if not item.get('complete', True):
             parts.append('<text x="%.1f" y="%.1f" font-size="11" text-anchor="middle" fill="#c62828">'
-                         '<title>%s: some hosts were not scanned</title>!</text>' % (x + bar / 2, TOP + plot_h - 2, when))
+                         '<title>%s: some hosts were not scanned</title>!</text>' % (x + bar_width / 2, TOP + plot_h - 2, when))
         if index % label_every == 0 or index == len(records) - 1:
             parts.append('<text x="%.1f" y="%d" font-size="10" text-anchor="middle" fill="#555">%s</text>'
-                         % (x + bar / 2, HEIGHT - BOTTOM + 14, escape(item.get('generated_at', '')[:10])))
+                         % (x + bar_width / 2, HEIGHT - BOTTOM + 14, escape(item.get('generated_at', '')[:10])))
     parts.append('<line x1="%d" x2="%d" y1="%d" y2="%d" stroke="#999"/>' % (LEFT, WIDTH - 10, TOP + plot_h, TOP + plot_h))
     legend_x = LEFT
     for severity, colour in SEVERITY_COLOURS:

@@ -137,9 +137,10 @@ def _findings(report):
     rows = ''.join(_finding_row(finding, assets.get(finding['asset_id'])) for finding in findings)
     columns = (('Severity', '76px'), ('Rule', '20%'), ('Asset', '14%'), ('Host', '8%'), ('Evidence', '24%'),
                ('How to fix', '22%'), ('Waiver', '12%'))
-    return ('<section id="findings"><h2>Findings (%d)</h2><table id="findings-table" class="findings"><colgroup>%s</colgroup>'
-            '<tr>%s</tr>%s</table></section>' % (len(findings), ''.join('<col style="width:%s">' % width for _n, width in columns),
-                                                ''.join('<th>%s</th>' % name for name, _w in columns), rows))
+    colgroup = ''.join('<col style="width:%s">' % width for _name, width in columns)
+    heads = ''.join('<th>%s</th>' % name for name, _width in columns)
+    return ('<section id="findings"><h2>Findings (%d)</h2><table id="findings-table" class="findings">'
+            '<colgroup>%s</colgroup><tr>%s</tr>%s</table></section>' % (len(findings), colgroup, heads, rows))
 
 
 def _sources(report):

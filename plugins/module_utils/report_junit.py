@@ -15,7 +15,7 @@ nobody looked at must not read as passing.
 from __future__ import annotations
 
 import collections
-import xml.etree.ElementTree as ElementTree
+from xml.etree import ElementTree
 
 from ansible_collections.aigov.core.plugins.module_utils import report_view
 
@@ -41,7 +41,7 @@ def failure_text(finding, asset):
     lines = [finding['title'],
              'Severity: %s. Rule %s (pack %s).' % (finding['severity'], finding['rule_id'], finding.get('pack', '?')),
              'Asset: %s %s on %s' % (finding.get('asset_kind', '?'), finding.get('asset_name') or '?',
-                                    report_view.host_of(finding) or '?'),
+                                     report_view.host_of(finding) or '?'),
              'Location: %s' % report_view.location_text(report_view.location(finding, asset)),
              'Evidence:']
     lines += ['  - %s' % line for line in report_view.evidence_lines(finding, asset)] or ['  (none recorded)']

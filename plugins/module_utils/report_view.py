@@ -196,5 +196,8 @@ def by_host(report):
 def sorted_findings(report):
     """Worst first, unwaived before waived, then by rule and host."""
     rank = dict((severity, index) for index, severity in enumerate(SEVERITIES))
-    return sorted(report.get('findings', []), key=lambda f: (bool(f.get('waived')), rank[f['severity']], f['rule_id'],
-                                                              host_of(f), f.get('asset_id', '')))
+
+    def key(finding):
+        return (bool(finding.get('waived')), rank[finding['severity']], finding['rule_id'], host_of(finding),
+                finding.get('asset_id', ''))
+    return sorted(report.get('findings', []), key=key)
