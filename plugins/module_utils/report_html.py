@@ -51,12 +51,13 @@ def _badge(severity):
 
 def _header(report):
     summary, scope = report.get('summary', {}), report.get('scope', {})
-    if not summary.get('complete', True):
-        status = '<span class="status warn">INCOMPLETE: %d host(s) not scanned</span>' % len(scope.get('hosts_missing', []))
-    elif summary.get('compliant'):
-        status = '<span class="status ok">COMPLIANT</span>'
+    if summary.get('compliant'):
+        status = '<span class="status ok">COMPLIANT</span>' if summary.get('complete', True) else ''
     else:
         status = '<span class="status bad">NOT COMPLIANT</span>'
+    if not summary.get('complete', True):
+        # Clean but incomplete is never shown as compliant: a host nobody looked at proves nothing.
+        status += ' <span class="status warn">INCOMPLETE: %d host(s) not scanned</span>' % len(scope.get('hosts_missing', []))
     packs = ', '.join('%s %s' % (_e(p.get('name')), _e(p.get('version'))) for p in report.get('policy_packs', []))
     return ('<header><h1>AI compliance report</h1><div class="meta">Scan of %s &middot; %d host(s) scanned, %d not scanned '
             '&middot; %d asset(s) &middot; policy packs: %s &nbsp; %s</div></header>'

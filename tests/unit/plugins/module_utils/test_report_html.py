@@ -74,7 +74,7 @@ def test_sections_people_read():
         assert parsed.ids.get(section) == 'section', section
     assert parsed.ids['findings-table'] == 'table'
     text = parsed.text
-    assert 'INCOMPLETE: 1 host(s) not scanned' in text
+    assert 'NOT COMPLIANT' in text and 'INCOMPLETE: 1 host(s) not scanned' in text
     assert 'Scan of 2026-11-24T03:17:02+00:00' in text
 
 
@@ -148,3 +148,16 @@ def test_chart_axis_is_round_and_covers_the_data(top, expected):
 def test_no_findings_page():
     text = page(records=[reportdata.server(9, 'gpu-9', 80, 'configured')])
     assert 'No findings.' in text and 'No unwaived finding touches a framework control.' in text
+
+
+@pytest.mark.parametrize('compliant, complete, shown', [
+    (True, True, ['COMPLIANT']),
+    (True, False, ['INCOMPLETE']),  # nothing found on the hosts that were scanned is not compliance
+    (False, True, ['NOT COMPLIANT']),
+    (False, False, ['NOT COMPLIANT', 'INCOMPLETE']),
+])
+def test_status(compliant, complete, shown):
+    document = reportdata.document()
+    document['summary'].update(compliant=compliant, complete=complete)
+    header = report_html._header(document)
+    assert re.findall(r'class="status \w+">([A-Z ]+)', header) == shown
