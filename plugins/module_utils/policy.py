@@ -183,23 +183,28 @@ def evaluate(packs, assets):
 
     Expressions see the asset record as given, including what the caller
     added to it (its `registry` match). results counts, per rule, the assets
-    it applied to and those that failed.
+    it applied to and those that failed, the ids of the assets that passed
+    (reports list them as passing test cases) and the rule's text.
     """
     findings, results = [], []
     for pack in packs:
         for rule in pack['rules']:
             if not rule['enabled']:
                 continue
-            applied, failed = 0, 0
+            applied, failed, passed = 0, 0, []
             for asset in assets:
                 if not _truthy(_search(rule['_applies_to'], rule, asset, 'applies_to')):
                     continue
                 applied += 1
-                if not _truthy(_search(rule['_condition'], rule, asset, 'condition')):
+                if _truthy(_search(rule['_condition'], rule, asset, 'condition')):
+                    passed.append(asset['id'])
+                else:
                     failed += 1
                     findings.append(_finding(rule, asset, pack))
             results.append({'rule_id': rule['id'], 'title': rule['title'], 'severity': rule['severity'],
-                            'references': rule['references'], 'applied': applied, 'failed': failed})
+                            'references': rule['references'], 'applied': applied, 'failed': failed,
+                            'passed_assets': passed, 'description': rule['description'],
+                            'rationale': rule['rationale'], 'remediation': rule.get('remediation')})
     findings.sort(key=lambda item: (-severity_rank(item['severity']), item['rule_id'], item['asset_id']))
     return findings, results
 

@@ -161,7 +161,10 @@ summary:
       type: bool
       returned: always
 rules:
-  description: Per rule, how many assets it applied to and how many failed it.
+  description:
+    - Per rule, how many assets it applied to (C(applied)) and how many failed it (C(failed)), the ids
+      of the assets that passed it (C(passed_assets), the passing test cases of the JUnit report), and
+      the rule's C(title), C(severity), C(references), C(description), C(rationale) and C(remediation).
   returned: always
   type: list
   elements: dict

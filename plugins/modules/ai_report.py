@@ -14,9 +14,13 @@ module: ai_report
 short_description: Write compliance reports from an AI policy check
 version_added: 0.1.0
 description:
-  - Renders the result of M(aigov.core.ai_policy_check) into report files on the controller.
-  - The JSON report follows the versioned contract C(schemas/compliance-report.v1.json) in the
-    collection. Files are written atomically (a reader never sees half a report).
+  - Renders the result of M(aigov.core.ai_policy_check) into report files on the controller, one
+    per format, written atomically (a reader never sees half a report).
+  - C(json) follows the versioned contract C(schemas/compliance-report.v1.json) in the collection;
+    C(junit) is JUnit XML for CI servers and AAP; C(sarif) is SARIF 2.1.0 for security tooling;
+    C(html) is one self-contained page for people. See C(docs/compliance-scan.md).
+  - Each run appends a summary record of the scan to C(compliance-history.jsonl) in O(dest) (kept to
+    the last O(history_size) scans); the JSON and HTML reports show that trend.
 author:
   - aigov.core maintainers (@aigov)
 options:
@@ -33,17 +37,27 @@ options:
     required: true
   formats:
     description:
-      - Report formats to write. C(json) writes C(compliance-report.json).
+      - Report formats to write.
+      - C(json) writes C(compliance-report.json), C(junit) C(compliance-report.junit.xml), C(sarif)
+        C(compliance-report.sarif) and C(html) C(compliance-report.html).
     type: list
     elements: str
-    choices: [json]
-    default: [json]
+    choices: [html, json, junit, sarif]
+    default: [html, json, junit, sarif]
+  history_size:
+    description:
+      - How many scans C(compliance-history.jsonl) keeps, oldest dropped first.
+      - C(0) keeps no history file; the trend then has this scan only.
+      - A history file that is not valid JSON lines fails the task with its path and line number.
+    type: int
+    default: 100
 extends_documentation_fragment:
   - aigov.core.attributes.controller
 attributes:
   check_mode:
     support: full
-    description: In check mode nothing is written; the task reports what would be written.
+    description: In check mode nothing is written (no report, no history, no directory); the task
+      reports the files and the trend it would write.
   diff_mode:
     support: none
     description: Reports are written anew each scan; no diff is shown.
@@ -56,10 +70,17 @@ EXAMPLES = r"""
   aigov.core.ai_policy_check:
   register: aigov_check
 
-- name: Write the JSON report under reports/
+- name: Write every report format under reports/ and extend the trend
   aigov.core.ai_report:
     check: "{{ aigov_check }}"
     dest: reports
+
+- name: Only JUnit XML for a CI job, keeping a year of daily scans
+  aigov.core.ai_report:
+    check: "{{ aigov_check }}"
+    dest: ci-results
+    formats: [junit]
+    history_size: 365
 """
 
 RETURN = r"""
@@ -68,7 +89,34 @@ files:
   returned: always
   type: list
   elements: str
-  sample: [/srv/aigov/reports/compliance-report.json]
+  sample:
+    - /srv/aigov/reports/compliance-report.html
+    - /srv/aigov/reports/compliance-report.json
+    - /srv/aigov/reports/compliance-report.junit.xml
+    - /srv/aigov/reports/compliance-report.sarif
+history:
+  description: Path of the history file (written unless in check mode); null when O(history_size=0).
+  returned: always
+  type: str
+  sample: /srv/aigov/reports/compliance-history.jsonl
+trend:
+  description:
+    - This scan's summary record and those kept before it, oldest first
+      (C(schemas/compliance-history.v1.json)).
+  returned: success
+  type: list
+  elements: dict
+  sample:
+    - schema_version: 1
+      generated_at: "2026-11-24T03:17:02+00:00"
+      findings: 3
+      waived: 1
+      by_severity: {info: 0, low: 0, medium: 1, high: 2, critical: 0}
+      assets: 41
+      hosts_scanned: 12
+      hosts_missing: 0
+      compliant: false
+      complete: true
 summary:
   description: The report's summary (see M(aigov.core.ai_policy_check)).
   returned: always
