@@ -137,13 +137,14 @@ class Enricher(object):
         self.store_path = store_path
         self.registry = reg
         self._stamp = None
-        self._by_id, self._by_host = {}, {}
+        self._by_id, self._by_host, self._matches = {}, {}, {}
 
-    def _refresh(self):
+    def refresh(self):
+        """Re-read the store when its file changed (cheap when it did not: one stat)."""
         try:
             info = os.stat(self.store_path)
         except OSError:
-            self._by_id, self._by_host, self._stamp = {}, {}, None
+            self._by_id, self._by_host, self._matches, self._stamp = {}, {}, {}, None
             return
         stamp = (info.st_mtime_ns, info.st_size)
         if stamp == self._stamp:
@@ -159,6 +160,7 @@ class Enricher(object):
             self._by_id[row['id']] = row['record']
             by_inventory_host.setdefault(row['inventory_hostname'], []).append(row['record'])
         self._by_host = dict((alias, by_inventory_host.get(name, [])) for alias, name in names.items())
+        self._matches = {}  # registry matches of the assets, filled as alerts come
         self._stamp = stamp
 
     def _find(self, alert):
@@ -175,11 +177,12 @@ class Enricher(object):
 
     def subject(self, alert):
         """The guardrails' subject for an alert: known or not, with use case, risk tier and owners."""
-        self._refresh()
         asset = self._find(alert)
         if asset is None:
             return {'known': False, 'asset_id': alert['asset_id'], 'inventory_hostname': None, 'host': alert['host']}
-        match = registry.match(self.registry, asset)
+        match = self._matches.get(asset['id'])
+        if match is None:
+            match = self._matches[asset['id']] = registry.match(self.registry, asset)
         return {'known': True, 'asset_id': asset['id'], 'kind': asset['kind'], 'name': asset.get('name'),
                 'inventory_hostname': asset.get('inventory_hostname'), 'host': asset.get('host'),
                 'use_case': match['use_case'], 'risk_tier': match['risk_tier'], 'environment': match['environment'],

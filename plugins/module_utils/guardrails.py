@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime
 import fnmatch
+import re
 
 from ansible_collections.aigov.core.plugins.module_utils.datafiles import check_schema_version, load_yaml_mapping
 from ansible_collections.aigov.core.plugins.module_utils.errors import DataFileError
@@ -130,8 +131,10 @@ def load_guardrails(path):
         problems.append('unknown key(s): %s' % ', '.join(unknown))
     if problems:
         raise DataFileError(path, problems)
-    return dict(data, path=path, sha256=digest, scope=data.get('scope', [{'kind': '*'}]),
-                freeze_windows=data.get('freeze_windows', []))
+    scope = data.get('scope', [{'kind': '*'}])
+    compiled = [[(key, re.compile(fnmatch.translate(pattern))) for key, pattern in selector.items()] for selector in scope]
+    return dict(data, path=path, sha256=digest, scope=scope, freeze_windows=data.get('freeze_windows', []),
+                _scope=compiled, _scope_cache={})
 
 
 def active_freeze(policy, now):
@@ -151,10 +154,14 @@ def active_freeze(policy, now):
 
 def in_scope(policy, subject):
     """True when a scope selector matches the subject's kind, use case, environment and host."""
-    for selector in policy['scope']:
-        if all(fnmatch.fnmatchcase(str(subject.get(key) or ''), pattern) for key, pattern in selector.items()):
-            return True
-    return False
+    values = tuple(str(subject.get(key) or '') for key in SCOPE_KEYS)
+    known = policy['_scope_cache'].get(values)
+    if known is None:
+        known = any(all(pattern.match(values[SCOPE_KEYS.index(key)]) for key, pattern in selector)
+                    for selector in policy['_scope'])
+        if len(policy['_scope_cache']) < 10000:  # bounded: subjects repeat, hosts do not grow without limit
+            policy['_scope_cache'][values] = known
+    return known
 
 
 def decide(policy, subject, confidence, now, actions_last_hour=0, target_hosts=1, disruptive=False):

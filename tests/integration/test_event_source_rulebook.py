@@ -75,7 +75,7 @@ def test_rulebook_acts_on_the_decision(ansible_env, tmp_path):
         known = {'alerts': [{'labels': {'alertname': 'ModelServerDown', 'instance': '10.10.0.11:8000',
                                         'confidence': '0.95'}, 'fingerprint': 'k1'}]}
         assert post(port, known) == 202
-        output, _ = proc.communicate(timeout=60)
+        output = proc.communicate(timeout=60)[0]
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -201,6 +201,7 @@ class Intake(object):
         except alerts.MalformedAlert as exc:
             return _reply(400, error=str(exc))
         counts = dict.fromkeys(('accepted', 'duplicate', 'flapping', 'rate_limited'), 0)
+        self.config['enricher'].refresh()
         for alert in found:
             subject = self.config['enricher'].subject(alert)
             key = subject['asset_id'] or alert['host'] or alert['fingerprint']
@@ -225,6 +226,7 @@ class Intake(object):
 async def main(queue, args):
     """Serve until cancelled."""
     config = _validate(args)
+    config['enricher'].refresh()  # load the store before the first alert, not during it
     intake = Intake(queue, config)
     app = web.Application(client_max_size=config['max_body'])
     app.router.add_route('POST', '/{tail:.*}', intake.handle)

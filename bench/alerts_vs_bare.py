@@ -1,0 +1,162 @@
+"""Figure: the aiops_alerts event source (auth, dedup, enrichment from a 1,000-host asset store,
+guardrail decision) against a bare aiohttp receiver that only parses the JSON and enqueues it
+(the floor), both driven by the same client in the same run: throughput at 1 and at 100 alerts
+per request, and p99 request latency (targets: >= 0.8x and >= 0.5x the floor's throughput,
+p99 <= 2x the floor's). The audit log is not in this figure yet.
+"""
+
+import asyncio
+import json
+import os
+import socket
+import statistics
+import sys
+import tempfile
+import time
+
+import aiohttp
+from aiohttp import web
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+from tests import conftest  # noqa: E402  (links this checkout as ansible_collections.aigov.core under FARM)
+sys.path.insert(0, conftest.FARM)
+
+import runpy  # noqa: E402
+
+from ansible_collections.aigov.core.plugins.module_utils import asset_store  # noqa: E402
+from ansible_collections.aigov.core.plugins.module_utils.asset_store_sqlite import open_store  # noqa: E402
+from inventory_vs_static import host_assets  # noqa: E402
+from tests.fixtures.inventory import estate  # noqa: E402
+
+SOURCE = os.path.join(conftest.FARM, 'ansible_collections', 'aigov', 'core', 'extensions', 'eda', 'plugins',
+                      'event_source', 'aiops_alerts.py')
+TOKEN = 'bench-token'
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
+
+
+async def bare_main(queue, args):
+    """The floor: parse and enqueue each alert as an event, nothing else."""
+    async def handle(request):
+        for alert in json.loads(await request.read())['alerts']:
+            await queue.put({'alert': alert})
+        return web.json_response({}, status=202)
+    app = web.Application(client_max_size=1 << 22)
+    app.router.add_route('POST', '/{tail:.*}', handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, '127.0.0.1', args['port']).start()
+    try:
+        await asyncio.Future()
+    finally:
+        await runner.cleanup()
+
+
+def payloads(count, per_request):
+    """Alertmanager groups about model servers of the store's hosts; every alert unique (no dedup hits)."""
+    bodies = []
+    for request in range(count):
+        alerts = []
+        for slot in range(per_request):
+            index = (request * per_request + slot) % 1000
+            alerts.append({'status': 'firing', 'fingerprint': 'r%d-%d' % (request, slot),
+                           'labels': {'alertname': 'ModelServerDown', 'instance': '10.0.%d.%d:8000' % divmod(index, 250),
+                                      'confidence': '0.9'}})
+        bodies.append(json.dumps({'version': '4', 'status': 'firing', 'alerts': alerts}).encode())
+    return bodies
+
+
+async def drive(url, bodies, concurrency):
+    latencies = []
+    queue = asyncio.Queue()
+    for body in bodies:
+        queue.put_nowait(body)
+    headers = {'Authorization': 'Bearer ' + TOKEN, 'Content-Type': 'application/json'}
+    async with aiohttp.ClientSession() as session:
+        async def worker():
+            while not queue.empty():
+                body = queue.get_nowait()
+                started = time.perf_counter()
+                async with session.post(url, data=body, headers=headers) as response:
+                    await response.read()
+                    assert response.status == 202, response.status
+                latencies.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        await asyncio.gather(*[worker() for _worker in range(concurrency)])
+        elapsed = time.perf_counter() - started
+    latencies.sort()
+    return len(bodies) / elapsed, latencies[int(len(latencies) * 0.99) - 1]
+
+
+async def measure(main, args, bodies, concurrency):
+    sink = asyncio.Queue()
+    port = free_port()
+    task = asyncio.ensure_future(main(sink, dict(args, port=port)))
+    for _attempt in range(100):
+        try:
+            with socket.create_connection(('127.0.0.1', port), timeout=0.1):
+                break
+        except OSError:
+            await asyncio.sleep(0.05)
+    drainer = asyncio.ensure_future(_drain(sink))
+    try:
+        return await drive('http://127.0.0.1:%d/' % port, bodies, concurrency)
+    finally:
+        task.cancel()
+        drainer.cancel()
+        await asyncio.gather(task, drainer, return_exceptions=True)
+
+
+async def _drain(queue):
+    while True:
+        await queue.get()
+
+
+def run(args):
+    """Measure and print the figure; return it as a dict."""
+    workdir = tempfile.mkdtemp(prefix='aigov-bench-alerts-')
+    store = os.path.join(workdir, 'assets.sqlite3')
+    scans = [estate.scan('host-%04d' % i, host_assets(i, 'host-%04d' % i), '10.0.%d.%d' % divmod(i, 250)) for i in range(1000)]
+    asset_store.record_scans(open_store(store), scans, estate.T1)
+    source_main = runpy.run_path(SOURCE)['main']
+    source_args = {'token': TOKEN, 'store': store, 'dedup_ttl': 300, 'rate_per_minute': 1000000}
+    figure = {'figure': 'event_source_vs_bare_aiohttp', 'requests': args.alert_requests, 'rounds': args.alert_rounds}
+    print('\naiops_alerts (auth, dedup, enrichment, guardrails) vs a bare aiohttp parse-and-enqueue receiver,'
+          ' same client, %d requests, concurrency 8, median of %d interleaved rounds' % (args.alert_requests, args.alert_rounds))
+    for per_request, target in ((1, 0.8), (100, 0.5)):
+        bodies = payloads(args.alert_requests if per_request == 1 else max(20, args.alert_requests // 20), per_request)
+        rates = {'bare': [], 'source': []}
+        p99s = {'bare': [], 'source': []}
+        for index in range(args.alert_rounds):
+            order = ('bare', 'source') if index % 2 == 0 else ('source', 'bare')
+            for which in order:
+                main, main_args = (bare_main, {}) if which == 'bare' else (source_main, dict(source_args))
+                if which == 'source':
+                    # fresh fingerprints each round, so the gate never sees a duplicate
+                    bodies_run = [body.replace(b'"fingerprint": "r', b'"fingerprint": "%d-r' % index) for body in bodies]
+                else:
+                    bodies_run = bodies
+                rate, p99 = asyncio.run(measure(main, main_args, bodies_run, 8))
+                rates[which].append(rate)
+                p99s[which].append(p99)
+        bare, source = statistics.median(rates['bare']), statistics.median(rates['source'])
+        bare_p99, source_p99 = statistics.median(p99s['bare']), statistics.median(p99s['source'])
+        print('  %3d alert(s)/request: floor %7.0f req/s, source %7.0f req/s, ratio %.2fx (target >= %.1f);'
+              ' p99 %.1f ms vs %.1f ms, ratio %.2fx (target <= 2)' % (
+                  per_request, bare, source, source / bare, target, bare_p99 * 1000, source_p99 * 1000, source_p99 / bare_p99))
+        figure['alerts_per_request_%d' % per_request] = {
+            'floor_rps': round(bare, 1), 'source_rps': round(source, 1), 'throughput_ratio': round(source / bare, 3),
+            'floor_p99_ms': round(bare_p99 * 1000, 2), 'source_p99_ms': round(source_p99 * 1000, 2),
+            'p99_ratio': round(source_p99 / bare_p99, 3)}
+    return figure
+
+
+def add_arguments(parser):
+    parser.add_argument('--alert-requests', type=int, default=2000, help='requests per run of the event source figure')
+    parser.add_argument('--alert-rounds', type=int, default=3, help='interleaved rounds of the event source figure')
