@@ -27,7 +27,7 @@ TOOL_NAME = 'aigov.core'
 NAMESPACE = 'aigov:'
 HOST_REF_PREFIX = 'host:'
 COMPONENT_KINDS = ('model_artifact', 'ai_package', 'gpu')
-SERVICE_KINDS = ('model_server', 'vector_db', 'mcp_server')
+SERVICE_KINDS = ('model_server', 'vector_db', 'mcp_server', 'agent')
 COUNTED_KINDS = ('credential',)  # never exported, only counted per host
 KINDS = COMPONENT_KINDS + SERVICE_KINDS + COUNTED_KINDS
 REQUIRED_KEYS = ('id', 'kind', 'name', 'host', 'attributes')
@@ -149,14 +149,33 @@ def _gpu_component(asset):
     return component
 
 
-def _server_service(asset):
+def _listening_service(asset, name):
+    """A service with the version and the endpoints of what a process listens on."""
     attrs = asset['attributes']
-    service = {'bom-ref': asset['id'], 'name': attrs.get('product_name') or asset['name']}
+    service = {'bom-ref': asset['id'], 'name': name}
     if isinstance(attrs.get('version'), str) and attrs['version']:
         service['version'] = attrs['version']
     endpoints = sorted(set(endpoint(item['address'], item['port']) for item in attrs.get('listeners') or ()))
     if endpoints:
         service['endpoints'] = endpoints
+    return service
+
+
+def _agent_service(asset):
+    """An agent runtime: endpoints if it listens; its credentials only counted (names stay out too)."""
+    attrs = asset['attributes']
+    service = _listening_service(asset, attrs.get('framework_name') or asset['name'])
+    if attrs.get('exposed') is not None:
+        service['x-trust-boundary'] = bool(attrs['exposed'])
+    pairs = _common(asset) + [('framework', attrs.get('framework')),
+                              ('credential_count', len(attrs.get('credential_env') or ()))]
+    service['properties'] = _properties(pairs)
+    return service
+
+
+def _server_service(asset):
+    attrs = asset['attributes']
+    service = _listening_service(asset, attrs.get('product_name') or asset['name'])
     if attrs.get('auth') in AUTHENTICATED:
         service['authenticated'] = AUTHENTICATED[attrs['auth']]
     if attrs.get('exposed') is not None:
@@ -190,7 +209,7 @@ def _is_loopback(hostname):
 
 def _mcp_service(asset):
     attrs = asset['attributes']
-    service = {'bom-ref': asset['id'], 'name': attrs.get('server') or asset['name']}
+    service = _listening_service(asset, attrs.get('server') or asset['name'])
     url = safe_url(attrs['url']) if attrs.get('url') else None
     if url:
         service['endpoints'] = [url]
@@ -202,7 +221,7 @@ def _mcp_service(asset):
     pairs = _common(asset) + [
         ('client', attrs.get('client')), ('transport', attrs.get('transport')), ('config', attrs.get('config')),
         ('project', attrs.get('project')), ('command', posixpath.basename(command[0]) if command else None),
-        ('credential_count', len(attrs.get('credentials') or ())),
+        ('credential_count', len(attrs.get('credentials') or attrs.get('credential_env') or ())),
         ('plaintext_credentials', attrs.get('plaintext_credentials'))]
     service['properties'] = _properties(pairs)
     return service
@@ -286,7 +305,8 @@ def _metadata(tool_version, timestamp, scope):
 
 
 BUILDERS = {'model_artifact': _model_component, 'ai_package': _library_component, 'gpu': _gpu_component,
-            'model_server': _server_service, 'vector_db': _server_service, 'mcp_server': _mcp_service}
+            'model_server': _server_service, 'vector_db': _server_service, 'mcp_server': _mcp_service,
+            'agent': _agent_service}
 
 
 def build_bom(assets, tool_version, scope=None, serial_number=None, timestamp=None):

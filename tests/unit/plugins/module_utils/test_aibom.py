@@ -298,3 +298,22 @@ def test_bad_assets_are_refused_by_name(assets, message):
     with pytest.raises(AigovError) as raised:
         aibom.build_bom(assets, '1')
     assert message in str(raised.value)
+
+
+def test_agents_and_running_mcp_servers_as_discovery_reports_them_are_services():
+    """ai_asset_facts reports `agent` assets and running MCP servers; the BOM must take them, not refuse."""
+    agent = asset('agent', 9, name='langgraph', framework='langgraph', framework_name='LangGraph', version='0.2.60',
+                  version_source='package-metadata:/opt/a/lib', cmdline=['langgraph', 'dev', '--host', '0.0.0.0'],
+                  listeners=[{'address': '0.0.0.0', 'port': 2024, 'loopback': False}], exposed=True,
+                  credential_env=['OPENAI_API_KEY'], uid=1000, executable='/opt/a/bin/python', pids=[77])
+    running = asset('mcp_server', 10, name='github', running=True, server='github', command=['npx', 'server-github'],
+                    listeners=[], exposed=False, credential_env=['GITHUB_TOKEN'], uid=1000, pids=[78])
+    bom = build(agent, running)
+    assert cyclonedx_error(aibom.render_json(bom)) is None
+    services = by_ref(bom, 'services')
+    service = services[agent['id']]
+    assert (service['name'], service['version'], service['endpoints'], service['x-trust-boundary']) == (
+        'LangGraph', '0.2.60', ['http://0.0.0.0:2024'], True)
+    assert 'OPENAI_API_KEY' not in json.dumps(bom) and '<redacted>' not in json.dumps(bom)
+    assert props(service)['credential_count'] == '1'
+    assert running['id'] in services
