@@ -93,7 +93,7 @@ def test_evaluate_default_rule():
     assert [f['asset_id'] for f in findings] == [assets[0]['id']]
     assert results[1]['rule_id'] == 'AIGOV-MA-001' and results[1]['applied'] == 0
     assert results[0] == dict(rule_id='AIGOV-MS-001', title=pack['rules'][0]['title'], severity='high',
-                              references=pack['rules'][0]['references'], applied=2, failed=1)
+                              references=pack['rules'][0]['references'], applied=2, failed=1, waived=0)
     validate(findings[0], 'finding.v1.json')
     assert findings[0]['id'] == policy.evaluate([pack], assets)[0][0]['id']  # stable
 
