@@ -12,9 +12,8 @@ plain JMESPath over one record: `fleet.credential_hosts <= `1``.
   credential     credential_hosts       hosts where the same fingerprint is found
                  credential_consumers   places that use it: processes (by host and command
                                         line) and MCP server configurations
-  mcp_server     credential_hosts       the most hosts any of its credentials is found on
   model_artifact digest_variants        distinct sha256 among hashed model files of the same
-                                        use case and file name (1 when they all agree)
+                                        use case at the same path (1 when every host agrees)
   model_server   version_variants       distinct versions of the same product in the same
                                         use case
 """
@@ -32,17 +31,17 @@ def _use_case(asset):
     return (asset.get('registry') or {}).get('use_case')
 
 
-def _fingerprint_uses(asset):
-    """(fingerprint, consumer place or None) pairs of a credential or configured MCP server."""
+def _fingerprint_use(asset):
+    """(fingerprint, consumer place or None) of a credential asset, else None.
+
+    MCP configurations are counted through their credential assets (source
+    mcp_config), not the mcp_server assets too, so one use is never two.
+    """
     attributes = asset.get('attributes') or {}
-    if asset.get('kind') == 'credential' and attributes.get('fingerprint'):
-        place = attributes.get('location') if attributes.get('source') in _CONSUMERS else None
-        return [(attributes['fingerprint'], place)]
-    if asset.get('kind') == 'mcp_server':
-        place = '%s#%s' % (attributes.get('config'), attributes.get('server'))
-        return [(item['fingerprint'], place) for item in attributes.get('credentials') or ()
-                if isinstance(item, dict) and item.get('fingerprint')]
-    return []
+    if asset.get('kind') != 'credential' or not attributes.get('fingerprint'):
+        return None
+    place = attributes.get('location') if attributes.get('source') in _CONSUMERS else None
+    return attributes['fingerprint'], place
 
 
 def annotate(assets):
@@ -50,14 +49,15 @@ def annotate(assets):
     hosts, consumers, digests, versions = {}, {}, {}, {}
     for asset in assets:
         host = _host(asset)
-        for fingerprint, place in _fingerprint_uses(asset):
-            hosts.setdefault(fingerprint, set()).add(host)
-            if place is not None:
-                consumers.setdefault(fingerprint, set()).add((host, place))
         attributes = asset.get('attributes') or {}
         kind = asset.get('kind')
-        if kind == 'model_artifact' and attributes.get('sha256'):
-            digests.setdefault((_use_case(asset), asset.get('name')), set()).add(attributes['sha256'])
+        use = _fingerprint_use(asset)
+        if use is not None:
+            hosts.setdefault(use[0], set()).add(host)
+            if use[1] is not None:
+                consumers.setdefault(use[0], set()).add((host, use[1]))
+        elif kind == 'model_artifact' and attributes.get('sha256'):
+            digests.setdefault((_use_case(asset), attributes.get('path')), set()).add(attributes['sha256'])
         elif kind == 'model_server' and attributes.get('version'):
             versions.setdefault((_use_case(asset), attributes.get('product')), set()).add(attributes['version'])
     for asset in assets:
@@ -68,10 +68,8 @@ def annotate(assets):
             fingerprint = attributes.get('fingerprint')
             fleet = {'credential_hosts': len(hosts.get(fingerprint, ())),
                      'credential_consumers': len(consumers.get(fingerprint, ()))}
-        elif kind == 'mcp_server':
-            fleet = {'credential_hosts': max([len(hosts[f]) for f, _place in _fingerprint_uses(asset)] or [0])}
         elif kind == 'model_artifact':
-            fleet = {'digest_variants': len(digests.get((_use_case(asset), asset.get('name')), ()))}
+            fleet = {'digest_variants': len(digests.get((_use_case(asset), attributes.get('path')), ()))}
         elif kind == 'model_server':
             fleet = {'version_variants': len(versions.get((_use_case(asset), attributes.get('product')), ()))}
         asset['fleet'] = fleet
