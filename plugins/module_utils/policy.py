@@ -306,13 +306,12 @@ def evaluate(packs, assets, waivers=None, today=None):
 def summarize(findings, assets, fail_on=None):
     """Counts by severity of unwaived findings, waived ones apart, and whether any unwaived one reaches fail_on."""
     by_severity = dict((severity, 0) for severity in SEVERITIES)
-    waived = expired = 0
+    waived = 0
     for finding in findings:
         if finding['waived']:
             waived += 1
-            continue
-        by_severity[finding['severity']] += 1
-        expired += bool((finding.get('waiver') or {}).get('expired'))
+        else:
+            by_severity[finding['severity']] += 1
     threshold_hit = fail_on is not None and any(
         count for severity, count in by_severity.items() if severity_rank(severity) >= severity_rank(fail_on))
     return {
@@ -320,7 +319,6 @@ def summarize(findings, assets, fail_on=None):
         'findings': sum(by_severity.values()),
         'by_severity': by_severity,
         'waived': waived,
-        'waiver_expired': expired,
         'compliant': not any(by_severity.values()),
         'fail_on': fail_on,
         'threshold_exceeded': threshold_hit,
