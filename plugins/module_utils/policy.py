@@ -16,7 +16,7 @@ import hashlib
 import json
 import re
 
-from ansible_collections.aigov.core.plugins.module_utils import fleet, policy_functions, waivers as waiver_rules
+from ansible_collections.aigov.core.plugins.module_utils import fleet, policy_compiler, policy_functions, waivers as waiver_rules
 from ansible_collections.aigov.core.plugins.module_utils.datafiles import check_schema_version, load_yaml_mapping
 from ansible_collections.aigov.core.plugins.module_utils.errors import AigovError, DataFileError
 
@@ -201,8 +201,18 @@ def load_packs(paths, parameters=None):
     _override(packs, parameters)
     waiver_rules.check_rule_ids([waiver for pack in packs for waiver in pack['exceptions']], seen_ids)
     for pack in packs:
-        pack['_interpreter'] = policy_functions.interpreter(pack['parameters'])
+        _prepare(pack)
     return packs
+
+
+def _prepare(pack):
+    """Compile the pack's expressions into closures once, bound to its parameters."""
+    if '_interpreter' not in pack:
+        interpreter = policy_functions.interpreter(pack.get('parameters'))
+        for rule in pack['rules']:
+            rule['_applies_fn'] = policy_compiler.build(rule['_applies_to'], interpreter)
+            rule['_condition_fn'] = policy_compiler.build(rule['_condition'], interpreter)
+        pack['_interpreter'] = interpreter
 
 
 def load_waivers(packs, exception_files=()):
@@ -266,12 +276,11 @@ def evaluate(packs, assets, waivers=None, today=None):
     waived_rules = waiver_rules.by_rule(waivers)
     findings, results = [], []
     for pack in packs:
-        visit = pack.get('_interpreter') or policy_functions.interpreter(pack.get('parameters'))
-        visit = visit.visit
+        _prepare(pack)
         for rule in pack['rules']:
             if not rule['enabled']:
                 continue
-            applies_to, condition = rule['_applies_to'], rule['_condition']
+            applies_to, condition = rule['_applies_fn'], rule['_condition_fn']
             kinds = rule['_kinds']
             candidates = assets if kinds is None else [a for kind in kinds for a in grouped.get(kind, ())]
             applied, failed, waived = 0, 0, 0
@@ -279,13 +288,13 @@ def evaluate(packs, assets, waivers=None, today=None):
             for asset in candidates:
                 field = 'applies_to'
                 try:
-                    hit = visit(applies_to, asset)
+                    hit = applies_to(asset)
                     # JMESPath truthiness, inlined (hot loop): false, null, "", [], {} are false; 0 is true.
                     if hit is None or hit is False or hit == '' or hit == [] or hit == {}:
                         continue
                     applied += 1
                     field = 'condition'
-                    held = visit(condition, asset)
+                    held = condition(asset)
                 except JMESPathError as exc:
                     _fail(rule, asset, field, exc)
                 if held is None or held is False or held == '' or held == [] or held == {}:
