@@ -290,14 +290,14 @@ def evaluate(packs, assets, waivers=None, today=None):
                 try:
                     hit = applies_to(asset)
                     # JMESPath truthiness, inlined (hot loop): false, null, "", [], {} are false; 0 is true.
-                    if hit is None or hit is False or hit == '' or hit == [] or hit == {}:
+                    if hit is not True and (hit is None or hit is False or hit == '' or hit == [] or hit == {}):
                         continue
                     applied += 1
                     field = 'condition'
                     held = condition(asset)
                 except JMESPathError as exc:
                     _fail(rule, asset, field, exc)
-                if held is None or held is False or held == '' or held == [] or held == {}:
+                if held is not True and (held is None or held is False or held == '' or held == [] or held == {}):
                     failed += 1
                     finding = _finding(rule, asset, pack)
                     waiver = rule_waivers and waiver_rules.find(rule_waivers, asset, today)

@@ -18,7 +18,10 @@ from numbers import Number
 
 
 def _is_number(value):
-    return not isinstance(value, bool) and isinstance(value, Number)
+    cls = value.__class__
+    if cls is int or cls is float:  # the common case, without the Number ABC check
+        return True
+    return cls is not bool and isinstance(value, Number)
 
 
 def _equals(left, right):
@@ -102,7 +105,9 @@ def _comparator(node, interpreter):
 def _and(first, second):
     def both(value):
         matched = first(value)
-        if _is_false(matched):
+        if matched is True:  # the usual result of a comparison: skip the five-way falsiness test
+            return second(value)
+        if matched is False or _is_false(matched):
             return matched
         return second(value)
     return both
@@ -111,7 +116,7 @@ def _and(first, second):
 def _or(first, second):
     def either(value):
         matched = first(value)
-        if _is_false(matched):
+        if matched is not True and _is_false(matched):
             matched = second(value)
         return matched
     return either

@@ -99,9 +99,13 @@ def _walk(node):
 
 
 def check_calls(parsed, parameters, field, problems, where):
-    """Append a problem for each unknown function, wrong arity or unknown parameter in an expression."""
+    """Append a problem for each unknown function, wrong arity, unknown parameter or bare null/true/false."""
     builtin = PolicyFunctions().FUNCTION_TABLE
     for node in _walk(parsed.parsed):
+        if node.get('type') == 'field' and node.get('value') in ('null', 'true', 'false'):
+            # A bare null/true/false is a field of that name (always null), not the literal.
+            problems.append('%s: %s uses a field named %s; write the literal as `%s` (in backticks)'
+                            % (where, field, node['value'], node['value']))
         if node.get('type') != 'function_expression':
             continue
         name, args = node['value'], node.get('children') or []

@@ -129,6 +129,7 @@ def test_bad_parameter_override_is_refused(tmp_path, parameters, message):
     ("version_gt(attributes.version, '1')", 'calls unknown function version_gt()'),
     ("version_lt(attributes.version)", 'calls version_lt() with 1 argument(s), expected 2'),
     ("param(attributes.name)", 'param() takes a literal name'),
+    ("attributes.version != null", 'uses a field named null; write the literal as `null` (in backticks)'),
 ])
 def test_bad_function_calls_fail_at_load(tmp_path, condition, message):
     path = write(tmp_path, HEADER + RULE.replace("attributes.auth == 'configured'", condition))
