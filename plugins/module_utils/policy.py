@@ -295,7 +295,7 @@ def evaluate(packs, assets, waivers=None, today=None):
                     applied += 1
                     field = 'condition'
                     held = condition(asset)
-                except JMESPathError as exc:
+                except (JMESPathError, TypeError) as exc:  # TypeError: e.g. ordering a string against a number
                     _fail(rule, asset, field, exc)
                 if held is not True and (held is None or held is False or held == '' or held == [] or held == {}):
                     failed += 1

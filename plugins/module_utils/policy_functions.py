@@ -94,8 +94,7 @@ def _walk(node):
     yield node
     for child in node.get('children') or ():
         if isinstance(child, dict):
-            for item in _walk(child):
-                yield item
+            yield from _walk(child)
 
 
 def check_calls(parsed, parameters, field, problems, where):

@@ -187,3 +187,10 @@ def test_fleet_context():
         {'digest_variants': 2}, {'digest_variants': 2}, {'digest_variants': 1}, {'version_variants': 1}, {}]
     for asset in estate:
         validate(asset, 'asset.v1.json')
+
+
+def test_ordering_a_string_against_a_number_names_the_rule_and_asset(tmp_path):
+    path = write(tmp_path, HEADER + RULE.replace("attributes.auth == 'configured'", 'attributes.version < `1`'))
+    server = pa.server(version='0.7.0')
+    with pytest.raises(AigovError, match='rule TEST-MS-001: condition failed on asset %s' % server['id']):
+        policy.evaluate(policy.load_packs([path]), [server])
