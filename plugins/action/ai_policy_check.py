@@ -5,11 +5,13 @@
 
 from __future__ import annotations
 
+import os
+
 from ansible.errors import AnsibleActionFail
 
-from ansible_collections.aigov.core.plugins.module_utils import policy, registry
+from ansible_collections.aigov.core.plugins.module_utils import policy, registry, waivers
 from ansible_collections.aigov.core.plugins.module_utils.errors import AigovError
-from ansible_collections.aigov.core.plugins.plugin_utils.action import ControllerAction, collect_assets
+from ansible_collections.aigov.core.plugins.plugin_utils.action import ControllerAction, collect_assets, plain, store_assets
 from ansible_collections.aigov.core.plugins.plugin_utils.data_files import resolve_data_file
 
 
@@ -19,26 +21,39 @@ class ActionModule(ControllerAction):
     ARGUMENT_SPEC = dict(
         assets=dict(type='list', elements='dict'),
         hosts=dict(type='list', elements='str'),
+        store=dict(type='path'),
         policy_packs=dict(type='list', elements='str', default=['default']),
+        parameters=dict(type='dict', default={}),
+        exceptions=dict(type='list', elements='path', default=[]),
         registry=dict(type='str', default='default'),
         fail_on=dict(type='str', default='none', choices=['none'] + list(policy.SEVERITIES)),
     )
+    MUTUALLY_EXCLUSIVE = [('assets', 'hosts', 'store')]
 
     def run_on_controller(self, args, task_vars, result):
         base_dir = self._loader.get_basedir()
         try:
-            packs = policy.load_packs([resolve_data_file('policy pack', p, base_dir) for p in args['policy_packs']])
+            packs = policy.load_packs([resolve_data_file('policy pack', p, base_dir) for p in args['policy_packs']],
+                                      args['parameters'])
+            all_waivers = policy.load_waivers(packs, [self._path(p, base_dir) for p in args['exceptions']])
             reg = registry.load_registry(resolve_data_file('registry', args['registry'], base_dir))
         except AigovError as exc:
             raise AnsibleActionFail('policy check refused before evaluating anything: %s' % exc)
 
-        assets, scope = collect_assets(args['assets'], args['hosts'], task_vars)
+        if args['store']:
+            assets, scope = store_assets(self._path(args['store'], base_dir))
+        else:
+            assets, scope = collect_assets(args['assets'], args['hosts'], task_vars)
+        hostvars = task_vars.get('hostvars', {})
         for asset in assets:
             asset['registry'] = registry.match(reg, asset)
-        findings, rules = policy.evaluate(packs, assets)
+            _observed_region(asset, hostvars)
+        today = waivers.today_utc()
+        findings, rules = policy.evaluate(packs, assets, all_waivers, today)
 
         fail_on = None if args['fail_on'] == 'none' else args['fail_on']
         summary = policy.summarize(findings, assets, fail_on)
+        summary['waivers_expired'] = sum(1 for waiver in all_waivers if waiver['expires'] < today)
         summary['hosts_scanned'] = len(scope['hosts_scanned'])
         summary['hosts_missing'] = len(scope['hosts_missing'])
         summary['complete'] = not scope['hosts_missing']
@@ -49,7 +64,8 @@ class ActionModule(ControllerAction):
             rules=rules,
             scope=scope,
             assets=assets,
-            policy_packs=[dict((k, pack[k]) for k in ('name', 'version', 'path', 'sha256')) for pack in packs],
+            policy_packs=[dict((k, pack[k]) for k in ('name', 'version', 'path', 'sha256', 'parameters')) for pack in packs],
+            waivers=waivers.status(all_waivers, findings, today),
             registry=dict(path=reg['path'], sha256=reg['sha256'], use_cases=len(reg['use_cases'])),
             msg='%d finding(s) on %d asset(s) from %d host(s)' % (summary['findings'], len(assets), len(scope['hosts_scanned'])),
         )
@@ -57,3 +73,17 @@ class ActionModule(ControllerAction):
             result['failed'] = True
             result['msg'] += '; at least one is %s or worse (fail_on=%s)' % (fail_on, fail_on)
         return result
+
+    @staticmethod
+    def _path(path, base_dir):
+        return path if os.path.isabs(path) else os.path.join(base_dir, path)
+
+
+def _observed_region(asset, hostvars):
+    """Where the asset runs: the asset's own region, else its host's aigov_region variable (data residency)."""
+    if asset.get('region'):
+        return
+    name = asset.get('inventory_hostname')
+    region = hostvars[name].get('aigov_region') if name and name in hostvars else None
+    if region:
+        asset['region'] = plain(region)

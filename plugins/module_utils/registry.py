@@ -40,7 +40,8 @@ def _check_owners(owners, where, problems):
             problems.append('%s: owners.%s must be a non-empty string' % (where, role))
 
 
-def _check_selectors(selectors, where, problems):
+def check_selectors(selectors, where, problems):
+    """Append a problem for each malformed selector (also used by waivers: one home for selectors)."""
     if not isinstance(selectors, list) or not selectors:
         problems.append('%s: assets must be a non-empty list of selectors' % where)
         return
@@ -72,6 +73,11 @@ def _check_approved_models(models, where, problems):
             problems.append('%s: sha256 must be 64 lower-case hex digits' % spot)
 
 
+def _check_regions(regions, where, problems):
+    if regions is not None and (not isinstance(regions, list) or not all(isinstance(r, str) and r for r in regions)):
+        problems.append('%s: allowed_regions must be a list of region names' % where)
+
+
 def _check_use_case(use_case, index, seen, problems):
     if not isinstance(use_case, dict):
         problems.append('use_cases[%d]: must be a mapping' % index)
@@ -98,7 +104,8 @@ def _check_use_case(use_case, index, seen, problems):
         problems.append('%s: allowed_regions must be a list of region names' % where)
     _check_owners(use_case.get('owners'), where, problems)
     _check_approved_models(use_case.get('approved_models'), where, problems)
-    _check_selectors(use_case.get('assets'), where, problems)
+    check_selectors(use_case.get('assets'), where, problems)
+    _check_regions(use_case.get('allowed_regions'), where, problems)
 
 
 def load_registry(path):
@@ -124,7 +131,8 @@ def _selector_value(asset, key):
     return asset.get(key)
 
 
-def _selector_matches(selector, asset):
+def selector_matches(selector, asset):
+    """True when every key of the selector matches the asset (shell-style globs)."""
     for key, pattern in selector.items():
         value = _selector_value(asset, key)
         if value is None or not fnmatch.fnmatchcase(str(value), pattern):
@@ -144,7 +152,7 @@ def _model_approved(use_case, asset):
 def match(registry, asset):
     """Return what the registry says of an asset: use case, risk tier, owners, shadow or not."""
     for use_case in registry['use_cases'] if registry else ():
-        if any(_selector_matches(selector, asset) for selector in use_case['assets']):
+        if any(selector_matches(selector, asset) for selector in use_case['assets']):
             return {
                 'registered': True,
                 'shadow': False,
@@ -155,6 +163,8 @@ def match(registry, asset):
                 'environment': use_case.get('environment'),
                 'region': use_case.get('region'),
                 'model_approved': _model_approved(use_case, asset),
+                'allowed_regions': list(use_case['allowed_regions']) if use_case.get('allowed_regions') else None,
             }
     return {'registered': False, 'shadow': True, 'use_case': None, 'use_case_name': None, 'risk_tier': None,
-            'owners': {}, 'environment': None, 'region': None, 'model_approved': None}
+            'owners': {}, 'environment': None, 'region': None, 'model_approved': None,
+            'allowed_regions': None}

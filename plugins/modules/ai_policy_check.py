@@ -17,12 +17,18 @@ description:
   - Evaluates one or more policy packs (YAML data with JMESPath conditions) against AI assets
     and returns the findings, a summary by severity and per-rule results.
   - Runs on the controller. Assets are read from the C(ai_assets) facts that
-    M(aigov.core.ai_asset_facts) set on each host in O(hosts), or given in O(assets).
+    M(aigov.core.ai_asset_facts) set on each host in O(hosts), from an asset store (O(store)),
+    or given in O(assets).
   - Each asset is first matched against the registry of AI use cases; the match
     (registered or shadow AI, use case, risk tier, owners) is added to the asset as
     C(registry), where policy expressions can see it.
-  - Every pack and the registry are validated in full before any asset is evaluated. A broken
-    file fails the task with the file, the rule id and the exact problem.
+  - Each asset whose host has the variable C(aigov_region) gets it as C(region), the observed
+    region that data-residency rules compare with the use case's C(allowed_regions).
+  - Every pack, exceptions file, parameter and the registry are validated in full before any asset
+    is evaluated. A broken file fails the task with the file, the rule id or index and the exact problem.
+  - A finding covered by an active waiver (exception) is returned with C(waived=true) and its
+    C(waiver); it does not count in C(summary.findings) nor for O(fail_on). An expired waiver no
+    longer waives; it is listed in RV(waivers) with C(status=expired).
   - Hosts that were targeted but have no discovery result (unreachable, failed) are listed in
     C(scope.hosts_missing) and make C(summary.complete) false; they are never counted as compliant.
 author:
@@ -30,15 +36,38 @@ author:
 options:
   assets:
     description:
-      - Asset records to evaluate (schema C(asset.v1.json)). When given, O(hosts) is ignored.
+      - Asset records to evaluate (schema C(asset.v1.json)).
+      - Mutually exclusive with O(hosts) and O(store).
     type: list
     elements: dict
   hosts:
     description:
       - Inventory hosts whose C(ai_assets) facts are evaluated.
-      - Defaults to every host in the inventory.
+      - Defaults to every host in the inventory when neither O(assets) nor O(store) is given.
+      - Mutually exclusive with O(assets) and O(store).
     type: list
     elements: str
+  store:
+    description:
+      - Path of an asset store (SQLite file written by M(aigov.core.ai_asset_store)) whose current
+        assets are evaluated, relative to the playbook directory. No host needs to be contacted.
+      - Mutually exclusive with O(assets) and O(hosts).
+    type: path
+  parameters:
+    description:
+      - "Values for pack parameters (a pack's C(parameters) block, read by rules as C(param('name'))),
+        for example C({credential_max_age_days: 30})."
+      - Each name must be declared by a loaded pack and the value must have the type of its default.
+    type: dict
+    default: {}
+  exceptions:
+    description:
+      - Exceptions files (waivers), relative to the playbook directory, in addition to the
+        C(exceptions) lists inside the packs. Format in C(docs/policy-packs.md).
+      - Each waiver must name a rule of a loaded pack.
+    type: list
+    elements: path
+    default: []
   policy_packs:
     description:
       - Policy packs to evaluate. Each item is the name of a pack shipped with the
@@ -90,6 +119,14 @@ EXAMPLES = r"""
     registry: registry/ai-use-cases.yml
     fail_on: high
 
+- name: Evaluate the asset store with waivers and a stricter key age, without contacting hosts
+  aigov.core.ai_policy_check:
+    store: aigov-data/assets.sqlite3
+    exceptions:
+      - policies/exceptions.yml
+    parameters:
+      credential_max_age_days: 30
+
 - name: Evaluate assets from another source
   aigov.core.ai_policy_check:
     assets: "{{ lookup('ansible.builtin.file', 'assets.json') | from_json }}"
@@ -119,6 +156,7 @@ findings:
       evidence: [{type: socket, pid: 4242, address: 0.0.0.0, port: 8000}]
       registry: {registered: false, use_case: null, use_case_name: null, risk_tier: null, owners: {}}
       waived: false
+      waiver: null
 summary:
   description: Counts of assets and findings.
   returned: always
@@ -135,6 +173,14 @@ summary:
     by_severity:
       description: Unwaived findings per severity.
       type: dict
+      returned: always
+    waived:
+      description: Number of findings covered by an active waiver (not counted in O(fail_on) or C(findings)).
+      type: int
+      returned: always
+    waivers_expired:
+      description: Number of waivers whose expiry date has passed (they no longer waive anything).
+      type: int
       returned: always
     compliant:
       description: True when there is no unwaived finding.
@@ -160,11 +206,26 @@ summary:
       description: True when a finding reaches O(fail_on).
       type: bool
       returned: always
+waivers:
+  description: Every waiver loaded, with its C(status) (C(active) or C(expired)), its C(source)
+    (file and index) and the number of C(findings) it names.
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - rule: AIGOV-MS-001
+      owner: ml-platform
+      reason: Behind the cluster ingress with mTLS
+      expires: "2026-12-31"
+      source: "policies/exceptions.yml#exceptions[0]"
+      status: active
+      findings: 2
 rules:
   description:
-    - Per rule, how many assets it applied to (C(applied)) and how many failed it (C(failed)), the ids
-      of the assets that passed it (C(passed_assets), the passing test cases of the JUnit report), and
-      the rule's C(title), C(severity), C(references), C(description), C(rationale) and C(remediation).
+    - Per rule, how many assets it applied to (C(applied)), how many failed it (C(failed)) and how many of
+      those were waived (C(waived)), the ids of the assets that passed it (C(passed_assets), the passing test
+      cases of the JUnit report), and the rule's C(title), C(severity), C(references), C(description),
+      C(rationale) and C(remediation).
   returned: always
   type: list
   elements: dict
@@ -178,7 +239,7 @@ assets:
   type: list
   elements: dict
 policy_packs:
-  description: Name, version, path and sha256 of each pack evaluated.
+  description: Name, version, path, sha256 and effective parameters of each pack evaluated.
   returned: always
   type: list
   elements: dict

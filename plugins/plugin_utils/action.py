@@ -73,17 +73,19 @@ def plain(data):
 class ControllerAction(ActionBase):
     """Base of actions that run only on the controller.
 
-    Subclasses set ARGUMENT_SPEC and implement run_on_controller(args,
+    Subclasses set ARGUMENT_SPEC (and MUTUALLY_EXCLUSIVE) and implement run_on_controller(args,
     task_vars, result). Engine errors become task failures here, once.
     """
 
     TRANSFERS_FILES = False
     _requires_connection = False
     ARGUMENT_SPEC = {}
+    MUTUALLY_EXCLUSIVE = None  # e.g. [('assets', 'hosts', 'store')]
 
     def run(self, tmp=None, task_vars=None):
         result = super(ControllerAction, self).run(tmp, task_vars)
-        _validation, args = self.validate_argument_spec(argument_spec=self.ARGUMENT_SPEC)
+        _validation, args = self.validate_argument_spec(argument_spec=self.ARGUMENT_SPEC,
+                                                        mutually_exclusive=self.MUTUALLY_EXCLUSIVE)
         try:
             return self.run_on_controller(args, task_vars, result)
         except AigovError as exc:

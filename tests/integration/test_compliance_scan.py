@@ -10,6 +10,17 @@ from tests.hosts import testhosts
 from tests.integration.conftest import PLANTED_SECRETS, VLLM, load_json, start_server, wait_listening
 
 
+# The servers run as root in the containers and no registry claims them (shadow AI); the
+# guarded vLLM takes its key on the command line.
+EXPECTED_FINDINGS = [
+    ('AIGOV-GV-001', 'exposed', 'vllm'), ('AIGOV-GV-001', 'guarded', 'llama_cpp'), ('AIGOV-GV-001', 'guarded', 'vllm'),
+    ('AIGOV-MS-001', 'exposed', 'vllm'),
+    ('AIGOV-MS-010', 'exposed', 'vllm'), ('AIGOV-MS-010', 'guarded', 'llama_cpp'), ('AIGOV-MS-010', 'guarded', 'vllm'),
+    ('AIGOV-CR-006', 'guarded', 'model_server'),
+]
+EXPECTED_BY_SEVERITY = {'info': 0, 'low': 0, 'medium': 6, 'high': 2, 'critical': 0}
+
+
 def assert_no_secrets(*texts):
     for text in texts:
         for secret in PLANTED_SECRETS:
@@ -62,10 +73,17 @@ def test_exposed_server_without_key_is_found_and_flagged(scanned, fleet):
     assert attrs['listeners'] == [{'address': '0.0.0.0', 'port': 8000, 'loopback': False}]
     assert attrs['exposed'] is True and attrs['auth'] == 'none' and attrs['model'] == 'facebook/opt-125m'
     assert asset['registry']['registered'] is False
-    [finding] = report['findings']
-    assert (finding['rule_id'], finding['asset_id'], finding['inventory_hostname']) == ('AIGOV-MS-001', asset['id'], fleet.exposed.name)
+    [finding] = [f for f in report['findings'] if f['rule_id'] == 'AIGOV-MS-001']
+    assert (finding['asset_id'], finding['inventory_hostname']) == (asset['id'], fleet.exposed.name)
     assert finding['severity'] == 'high' and 'owasp-llm-2025' in finding['references']
-    assert report['summary']['by_severity']['high'] == 1
+
+
+def test_findings_are_exactly_what_the_hosts_plant(scanned, fleet):
+    """Every finding of the default baseline on the two hosts, by rule, asset and host role."""
+    roles = {fleet.exposed.name: 'exposed', fleet.guarded.name: 'guarded'}
+    got = sorted((f['rule_id'], roles[f['inventory_hostname']], f['asset_name']) for f in scanned[1]['findings'])
+    assert got == sorted(EXPECTED_FINDINGS)
+    assert scanned[1]['summary']['by_severity'] == EXPECTED_BY_SEVERITY
 
 
 def test_guarded_servers_are_found_not_flagged(scanned, fleet):
@@ -117,7 +135,7 @@ def test_ids_are_stable_when_the_server_restarts(ansible, fleet, scanned, tmp_pa
 def test_fail_on_threshold_fails_the_run_after_writing_the_report(ansible, fleet, tmp_path):
     proc = scan(ansible, fleet, tmp_path, '-e', 'aigov_fail_on=high')
     assert proc.returncode == 2
-    assert '1 finding(s) on 5 asset(s) from 2 host(s); at least one is high or worse' in proc.stdout
+    assert '%d finding(s) on 5 asset(s) from 2 host(s); at least one is high or worse' % len(EXPECTED_FINDINGS) in proc.stdout
     assert load_json(str(tmp_path / 'compliance-report.json'))['summary']['threshold_exceeded'] is True
 
 
@@ -174,7 +192,7 @@ def test_bad_module_invocation_over_ssh_is_a_clear_error(ansible, fleet, args, m
 
 
 @pytest.mark.parametrize('args, message', [
-    ('polcy_packs=default', 'module: polcy_packs. Supported parameters include: assets, fail_on, hosts, policy_packs, registry'),
+    ('polcy_packs=default', 'module: polcy_packs. Supported parameters include: assets, exceptions, fail_on, hosts, parameters, policy_packs, registry, store'),
     ('{"hosts": ["nosuchhost"]}', "host 'nosuchhost' is not in the inventory"),
     ('registry=/nonexistent/registry.yml', '/nonexistent/registry.yml is invalid:\n  - cannot read registry file: No such file'),
     ('fail_on=urgent', 'value of fail_on must be one of: none, info, low, medium, high, critical, got: urgent'),

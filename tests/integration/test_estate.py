@@ -292,8 +292,12 @@ def test_inventory_plugin_turns_the_store_into_a_working_inventory(ansible, esta
     assert groups['aigov_env_on_prem'] == [gpu] and groups['aigov_env_cloud'] == [cloud] and groups['aigov_env_edge'] == [edge]
     assert groups['aigov_risk_high'] == [gpu] and groups['aigov_owner_retail_ops'] == [edge]
     assert groups['aigov_shadow'] == [cloud]                       # the unregistered vector database
-    assert groups['aigov_noncompliant'] == sorted([gpu, cloud])    # exposed vLLM, poisoned pickle; open Qdrant, .env
-    assert groups['aigov_compliant'] == [edge]
+    # gpu: exposed vLLM, poisoned pickle; cloud: open Qdrant, .env; edge: Ollama runs as root (AIGOV-MS-010).
+    # (A non-root server cannot stand in: without CAP_SYS_PTRACE, root in the container cannot read its sockets.)
+    assert groups['aigov_noncompliant'] == sorted([gpu, cloud, edge])
+    assert 'aigov_compliant' not in groups
+    edge_findings = json.loads(proc.stdout)['_meta']['hostvars'][edge]['aigov_findings']
+    assert [f['rule_id']['__ansible_unsafe'] for f in edge_findings] == ['AIGOV-MS-010']  # host data: marked unsafe
     # The plugin's groups drive a real playbook over SSH (connection settings from the harness inventory).
     playbook = estate['workdir'] / 'gpu_names.yml'
     playbook.write_text(yaml.safe_dump([{'name': 'Ask the GPU hosts', 'hosts': 'aigov_kind_gpu', 'gather_facts': False,

@@ -58,7 +58,8 @@ def test_findings_land_on_their_host_and_a_host_without_assets_is_compliant():
     built = dict((name, (hostvars, groups)) for name, hostvars, groups in asset_inventory.build(
         data(row('model_server:1', 'model_server', 'vllm', exposed=True, auth='none'), hosts=('h1', 'empty')),
         REGISTRY, packs))
-    assert [f['rule_id'] for f in built['h1'][0]['aigov_findings']] == ['AIGOV-MS-001']
-    assert built['h1'][0]['aigov_findings_by_severity']['high'] == 1
+    # GV-002: the use case is high-risk and names no escalation owner
+    assert [f['rule_id'] for f in built['h1'][0]['aigov_findings']] == ['AIGOV-GV-002', 'AIGOV-MS-001']
+    assert built['h1'][0]['aigov_findings_by_severity']['high'] == 2
     assert 'aigov_noncompliant' in built['h1'][1]
     assert built['empty'][1] == ['aigov_compliant']

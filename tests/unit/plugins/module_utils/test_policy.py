@@ -41,7 +41,7 @@ def write_pack(tmp_path, rules, header='schema_version: 1\nname: t\nversion: "1"
 def test_default_pack_loads():
     pack = policy.load_pack(DEFAULT_PACK)
     assert pack['name'] == 'default'
-    assert [rule['id'] for rule in pack['rules']] == ['AIGOV-MS-001', 'AIGOV-MA-001', 'AIGOV-MA-002', 'AIGOV-CR-001', 'AIGOV-VD-001']
+    assert [rule['id'] for rule in pack['rules']][:5] == ['AIGOV-MS-001', 'AIGOV-MA-001', 'AIGOV-MA-002', 'AIGOV-CR-001', 'AIGOV-VD-001']
 
 
 @pytest.mark.parametrize('mutation, message', [
@@ -90,14 +90,16 @@ def test_evaluate_default_rule():
     pack = policy.load_pack(DEFAULT_PACK)
     assets = [asset(1), asset(2, auth='configured'), asset(3, exposed=False), asset(4, exposed=None)]
     findings, results = policy.evaluate([pack], assets)
-    assert [f['asset_id'] for f in findings] == [assets[0]['id']]
+    assert [f['asset_id'] for f in findings if f['rule_id'] == 'AIGOV-MS-001'] == [assets[0]['id']]
     assert results[1]['rule_id'] == 'AIGOV-MA-001' and results[1]['applied'] == 0
     rule = pack['rules'][0]
     assert results[0] == dict(rule_id='AIGOV-MS-001', title=rule['title'], severity='high', references=rule['references'],
-                              applied=2, failed=1, passed_assets=[assets[1]['id']], description=rule['description'],
-                              rationale=rule['rationale'], remediation=rule['remediation'])
-    validate(findings[0], 'finding.v1.json')
-    assert findings[0]['id'] == policy.evaluate([pack], assets)[0][0]['id']  # stable
+                              applied=2, failed=1, waived=0, passed_assets=[assets[1]['id']],
+                              description=rule['description'], rationale=rule['rationale'],
+                              remediation=rule['remediation'])
+    for finding in findings:
+        validate(finding, 'finding.v1.json')
+    assert [f['id'] for f in findings] == [f['id'] for f in policy.evaluate([pack], assets)[0]]  # stable
 
 
 def test_jmespath_truthiness_zero_is_true(tmp_path):
@@ -140,7 +142,8 @@ def test_default_dangerous_pickle_rule():
     benign = dict(evil, id='model_artifact:00000000000000bb', attributes={
         'pickle': {'imports': ['collections.OrderedDict'], 'dangerous': [], 'error': None}, 'executes_code_on_load': False})
     findings = policy.evaluate([pack], [evil, benign])[0]
-    assert [(f['rule_id'], f['severity'], f['asset_id']) for f in findings] == [('AIGOV-MA-001', 'critical', evil['id'])]
+    assert [(f['rule_id'], f['severity'], f['asset_id']) for f in findings if f['rule_id'] == 'AIGOV-MA-001'] == [
+        ('AIGOV-MA-001', 'critical', evil['id'])]
 
 
 def test_default_world_readable_credential_rule():
@@ -151,4 +154,4 @@ def test_default_world_readable_credential_rule():
                 'attributes': dict({'source': 'env_file'}, **attributes)}
     assets = [cred(1, world_readable=True), cred(2, world_readable=False), cred(3)]  # 3: a process environment
     findings = policy.evaluate([pack], assets)[0]
-    assert [(f['rule_id'], f['asset_id']) for f in findings] == [('AIGOV-CR-001', assets[0]['id'])]
+    assert [(f['rule_id'], f['asset_id']) for f in findings if f['rule_id'] == 'AIGOV-CR-001'] == [('AIGOV-CR-001', assets[0]['id'])]

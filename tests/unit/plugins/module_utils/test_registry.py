@@ -41,7 +41,8 @@ def test_match_by_glob_and_by_id(tmp_path):
     by_glob = registry.match(reg, {'id': 'x', 'kind': 'model_server', 'name': 'vllm', 'host': 'gpu-7'})
     assert by_glob == {'registered': True, 'shadow': False, 'use_case': 'support-bot', 'use_case_name': 'Support assistant',
                        'risk_tier': 'high', 'owners': {'decision': 'alice', 'risk': 'bob', 'escalation': 'oncall'},
-                       'environment': 'cloud', 'region': 'eu-west-1', 'model_approved': None}
+                       'environment': 'cloud', 'region': 'eu-west-1', 'model_approved': None,
+                       'allowed_regions': None}
     assert registry.match(reg, {'id': 'model_server:00000000000000ff', 'kind': 'model_server'})['registered']
 
 
