@@ -107,8 +107,9 @@ def test_planted_model_files_are_found_hashed_and_judged(ansible, model_host, tm
     assert found['/models/llama.gguf']['attributes']['world_writable'] is True
     poisoned = found['/srv/models/poisoned.pkl']['attributes']
     assert poisoned['executes_code_on_load'] and 'posix.system' in poisoned['pickle']['dangerous']
-    assert [(f['rule_id'], f['asset_name']) for f in report['findings'] if f['asset_kind'] == 'model_artifact'] == [
-        ('AIGOV-MA-001', 'poisoned.pkl')]
+    # The poisoned pickle runs code; the 0666 GGUF can be swapped by any local user.
+    assert sorted((f['rule_id'], f['asset_name']) for f in report['findings'] if f['asset_kind'] == 'model_artifact') == [
+        ('AIGOV-MA-001', 'poisoned.pkl'), ('AIGOV-MA-003', 'llama.gguf')]
     assert testhosts.run_in(host, ['test', '-e', '/tmp/pwned-by-model']).returncode == 1  # scanned, never loaded
 
 

@@ -13,6 +13,7 @@ import zlib
 import junitparser
 import pytest
 
+from tests.conftest import ROOT
 from tests.contracts import sarif_errors, validate
 from tests.hosts import testhosts
 from tests.integration.conftest import PLANTED_SECRETS
@@ -21,6 +22,7 @@ from tests.integration.conftest import PLANTED_SECRETS
 HOSTILE = '<img src=x onerror=alert(1)>.pkl'
 POISONED = '/srv/models/' + HOSTILE
 ENV_FILE = '/srv/agent/.env'
+PACK = os.path.join(ROOT, 'tests', 'fixtures', 'reports', 'pack.yml')
 FILES = ['compliance-history.jsonl', 'compliance-report.html', 'compliance-report.json', 'compliance-report.junit.xml',
          'compliance-report.sarif']
 
@@ -46,8 +48,9 @@ def reports(ansible, fleet, tmp_path_factory):
     runs = []
     try:
         for _scan in range(2):
+            # The frozen five-rule pack: these tests are about the reports, not about what the baseline flags.
             proc = ansible.playbook('-i', fleet.inventory, 'aigov.core.compliance_scan', '-e', 'aigov_scan_hosts=testhosts',
-                                    '-e', 'aigov_report_dir=%s' % report_dir)
+                                    '-e', 'aigov_report_dir=%s' % report_dir, '-e', json.dumps({'aigov_policy_packs': [PACK]}))
             assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
             runs.append(proc)
         yield report_dir, runs
