@@ -85,7 +85,12 @@ def redact_text(text):
     def assignment(match):
         if match.group(1).endswith('_FILE') and match.group(2).strip('"\'').startswith('/'):
             return match.group(0)  # a reference to a secret file, not a secret
-        return match.group(1) + '=' + REDACTED if is_secret_name(match.group(1)) else match.group(0)
+        if is_secret_name(match.group(1)):
+            return match.group(1) + '=' + REDACTED
+        value = match.group(2)
+        if len(value) >= 2 and value[0] in '"\'':  # Environment="NAME=value ..."
+            return match.group(1) + '=' + value[0] + _ASSIGNMENT.sub(assignment, value[1:-1]) + value[-1]
+        return match.group(0)
 
     lines = []
     for line in text.splitlines(True):

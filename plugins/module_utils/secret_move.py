@@ -42,6 +42,8 @@ def _unquote(value):
 
 
 def _wanted(name, variables):
+    if name.endswith('_FILE'):
+        return False  # NAME_FILE=<path> is what a moved key leaves behind
     return name in variables if variables else (name in PROVIDER_VARS or is_secret_name(name))
 
 

@@ -111,7 +111,7 @@ def _explicit(server, services):
     return None
 
 
-def locate(server, services=None, proc_root='/proc', unit_dirs=UNIT_DIRS):
+def locate(server, services=None, proc_root='/proc', unit_dirs=UNIT_DIRS, editable=EDITABLE):
     """Where SERVER (a baseline target: asset_id, name, pids) is configured; source 'none' when unknown."""
     found = _explicit(server, services)
     if found:
@@ -122,7 +122,7 @@ def locate(server, services=None, proc_root='/proc', unit_dirs=UNIT_DIRS):
         if fragment:
             candidates = [fragment] + dropins
             candidates += [path for path in _environment_files(candidates) if path not in candidates]
-            files = [p for p in candidates if p.startswith(EDITABLE) or p not in [fragment] + dropins]
+            files = [p for p in candidates if p.startswith(tuple(editable)) or p not in [fragment] + dropins]
             return {'source': 'systemd', 'key': unit, 'unit': unit, 'files': files,
                     'unedited': [p for p in candidates if p not in files],
                     'restart_commands': [['systemctl', 'daemon-reload'], ['systemctl', 'restart', unit]]}

@@ -43,7 +43,6 @@ options:
     description: The server's process ids, as discovery reported them (to find its systemd unit).
     type: list
     elements: int
-    default: []
   dev_mode:
     description: Names of the dev-mode variables that are on, as discovery reported them.
     type: list
@@ -122,7 +121,7 @@ def main():
             fix=dict(type='str', choices=sorted(FIXES), required=True),
             asset_id=dict(type='str'),
             name=dict(type='str'),
-            pids=dict(type='list', elements='int', default=[]),
+            pids=dict(type='list', elements='int'),
             dev_mode=dict(type='list', elements='str', default=[]),
             services=dict(type='dict', default={}),
             proc_root=dict(type='path', default='/proc'),
@@ -131,7 +130,7 @@ def main():
         supports_check_mode=True,
     )
     params = module.params
-    server = dict(asset_id=params['asset_id'], name=params['name'], pids=params['pids'], dev_mode=params['dev_mode'])
+    server = dict(asset_id=params['asset_id'], name=params['name'], pids=params['pids'] or [], dev_mode=params['dev_mode'])
     try:
         location = locate(server, params['services'], params['proc_root'])
         changed_files, diffs = apply_fix(params['fix'], server, location, module.check_mode)
@@ -139,7 +138,7 @@ def main():
         module.fail_json(msg=str(exc))
     if location['source'] == 'none':
         module.warn('no service definition found for %s (no systemd unit; set aigov_baseline_services)'
-                    % (params['asset_id'] or params['name']))
+                    % (params['asset_id'] or params['name'] or 'pids %s' % server['pids']))
     result = dict(location, changed_files=changed_files)
     if changed_files and module._diff:
         result['diff'] = diffs
