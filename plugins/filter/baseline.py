@@ -9,9 +9,17 @@ The decisions live in module_utils/baseline.py; these only convert its errors.
 from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
+from ansible.module_utils.parsing.convert_bool import boolean
 
 from ansible_collections.aigov.core.plugins.module_utils import baseline
 from ansible_collections.aigov.core.plugins.module_utils.errors import AigovError
+
+
+def _names(value):
+    """A list of ids; a survey's text answer 'A, B' counts as ['A', 'B']."""
+    if isinstance(value, str):
+        return [item.strip() for item in value.split(',') if item.strip()]
+    return list(value or [])
 
 
 def baseline_plan(check, host, mode='audit', rules_disabled=None, remediations_disabled=None, allow_disruptive=False):
@@ -19,8 +27,11 @@ def baseline_plan(check, host, mode='audit', rules_disabled=None, remediations_d
     if not isinstance(check, dict) or 'findings' not in check:
         raise AnsibleFilterError('baseline_plan expects the registered result of aigov.core.ai_policy_check')
     try:
-        return baseline.plan(check['findings'], check.get('assets') or [], host, mode, rules_disabled or [],
-                             remediations_disabled or [], bool(allow_disruptive))
+        # boolean(): a survey answers 'false' as a string, which bool() would take for true.
+        return baseline.plan(check['findings'], check.get('assets') or [], host, mode, _names(rules_disabled),
+                             _names(remediations_disabled), boolean(allow_disruptive, strict=True))
+    except TypeError as exc:
+        raise AnsibleFilterError('aigov_baseline_allow_disruptive must be a boolean: %s' % exc)
     except AigovError as exc:
         raise AnsibleFilterError(str(exc))
 
