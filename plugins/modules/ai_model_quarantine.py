@@ -53,7 +53,9 @@ attributes:
     support: full
     description: The file's state before (present) and after (absent, and where it went).
   platform:
+    support: full
     platforms: posix
+    description: Moves files on a POSIX filesystem.
 seealso:
   - module: aigov.core.ai_asset_facts
 """

@@ -50,7 +50,9 @@ attributes:
     support: full
     description: The file before and after, with every secret value redacted.
   platform:
+    support: full
     platforms: posix
+    description: Edits files on a POSIX filesystem.
 """
 
 EXAMPLES = r"""

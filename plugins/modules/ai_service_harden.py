@@ -66,7 +66,9 @@ attributes:
     support: full
     description: One redacted diff per changed file.
   platform:
-    platforms: posix
+    support: full
+    platforms: linux
+    description: Reads the Linux proc filesystem and systemd unit directories.
 """
 
 EXAMPLES = r"""
