@@ -21,7 +21,7 @@ description:
   - Secret files are written with mode C(0600), owned like the source file, under O(secret_dir) (mode C(0700)).
     A secret file that exists with a different value is never overwritten; the task fails instead.
   - The value is never returned, logged or shown in a diff (it is replaced by C(<redacted>)); no option
-    carries it. Idempotent: a moved key is a C(NAME_FILE) reference or gone, so a second run changes nothing.
+    carries it. It is idempotent, as a moved key is a C(NAME_FILE) reference or gone, so a second run changes nothing.
 author:
   - aigov.core maintainers (@aigov)
 options:

@@ -67,7 +67,7 @@ def test_systemd_unit_from_cgroup_with_dropins_and_env_files(tmp_path):
     (vendor / 'vllm.service').write_text('[Service]\nEnvironmentFile=-%s\nExecStart=/usr/bin/vllm serve --host 0.0.0.0\n' % env)
     (etc / 'vllm.service.d' / 'override.conf').write_text('[Service]\nEnvironment=VLLM_SERVER_DEV_MODE=1\n')
     found = sc.locate({'pids': [42]}, proc_root=str(tmp_path / 'proc'), unit_dirs=(str(etc), str(vendor)),
-                       editable=(str(etc) + '/',))
+                      editable=(str(etc) + '/',))
     assert found['source'] == 'systemd' and found['unit'] == 'vllm.service'
     # The vendor unit is outside /etc and /run: listed, not edited.
     assert found['unedited'] == [str(vendor / 'vllm.service')]
