@@ -52,6 +52,7 @@ def test_molecule_ai_baseline_scenario(ansible_env):
         assert re.search(r'%s \S+ %s: Executed: Successful' % (SCENARIO, step), output), '%s failed:\n%s' % (step, tail)
     # The steps' checks ran (a renamed task must not silently drop them).
     for task in ('Check audit found exactly the planted violations',
+                 'Check the disruptive remediations did not run and are reported as skipped',
                  'Check every file is byte-identical, with the same mode, and nothing was created',
                  'Check the server listens on loopback only, restarted without dev mode',
                  'Check the keys left the configs, sit in their secret files, and the wrapper hands the token over'):
