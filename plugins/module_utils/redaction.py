@@ -70,3 +70,35 @@ def redact_argv(argv):
         else:
             result.append(redact_value(token))
     return result
+
+
+_ASSIGNMENT = re.compile(r'''\b([A-Za-z_][A-Za-z0-9_]*)=("[^"\n]*"|'[^'\n]*'|[^\s"']*)''')
+
+
+def redact_text(text):
+    """Redact a configuration text (env file, unit file) line by line, keeping its layout.
+
+    `NAME=value` with a secret-looking NAME (also inside `Environment="..."`),
+    secret-named flags and their values, and provider-format keys are replaced;
+    used for every diff of a file that may hold secrets.
+    """
+    def assignment(match):
+        if match.group(1).endswith('_FILE') and match.group(2).strip('"\'').startswith('/'):
+            return match.group(0)  # a reference to a secret file, not a secret
+        if is_secret_name(match.group(1)):
+            return match.group(1) + '=' + REDACTED
+        value = match.group(2)
+        if len(value) >= 2 and value[0] in '"\'':  # Environment="NAME=value ..."
+            return match.group(1) + '=' + value[0] + _ASSIGNMENT.sub(assignment, value[1:-1]) + value[-1]
+        return match.group(0)
+
+    lines = []
+    for line in text.splitlines(True):
+        line = _ASSIGNMENT.sub(assignment, line)
+        parts = re.split(r'(\s+)', line)
+        words = redact_argv([part.strip('"\'') if part.strip('"\'') != part else part for part in parts[::2]])
+        for index, word in enumerate(words):
+            if word == REDACTED and parts[index * 2] != REDACTED:
+                parts[index * 2] = REDACTED
+        lines.append(''.join(parts))
+    return ''.join(lines)

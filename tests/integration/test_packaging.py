@@ -12,7 +12,8 @@ from packaging.specifiers import SpecifierSet
 from tests.conftest import ROOT
 from tests.integration.conftest import BIN
 
-MODULES = ['ai_asset_facts', 'ai_asset_store', 'ai_bom', 'ai_policy_check', 'ai_report']
+MODULES = ['ai_asset_facts', 'ai_asset_store', 'ai_bom', 'ai_model_quarantine', 'ai_policy_check', 'ai_report', 'ai_secret_move',
+           'ai_service_harden']
 INSTALLED = ('ansible_collections', 'aigov', 'core')
 
 
@@ -22,7 +23,9 @@ def test_artifact_ships_the_collection_and_no_dev_files(collections_path):
     for expected in ['plugins/modules/ai_asset_facts.py', 'plugins/inventory/ai_assets.py', 'playbooks/discover.yml',
                      'playbooks/compliance_scan.yml', 'policies/default.yml',
                      'registry/default.yml', 'schemas/asset.v1.json', 'meta/runtime.yml', 'meta/execution-environment.yml',
-                     'requirements.txt', 'bindep.txt', 'docs/architecture.md']:
+                     'requirements.txt', 'bindep.txt', 'docs/architecture.md', 'playbooks/enforce_baseline.yml',
+                     'roles/ai_baseline/meta/argument_specs.yml', 'roles/ai_baseline/tasks/remediate/services.yml',
+                     'plugins/filter/baseline.py', 'examples/aap/controller_config.yml']:
         assert expected in names
     assert not [name for name in names if name.split('/')[0] in ('hack', 'bench', '.ci', 'reports') or name.startswith('tests/')]
 
@@ -39,6 +42,14 @@ def test_ansible_doc_renders_the_inventory_plugin(ansible):
     proc = ansible.run('ansible-doc', '-t', 'inventory', 'aigov.core.ai_assets')
     assert proc.returncode == 0, proc.stderr
     assert 'EXAMPLES:' in proc.stdout and 'keyed_groups' in proc.stdout and 'cache_plugin' in proc.stdout
+    assert 'ERROR' not in proc.stderr and 'WARNING' not in proc.stderr
+
+
+def test_ansible_doc_renders_the_baseline_role(ansible):
+    proc = ansible.run('ansible-doc', '-t', 'role', 'aigov.core.ai_baseline')
+    assert proc.returncode == 0, proc.stderr
+    for option in ('aigov_baseline_mode', 'aigov_baseline_allow_disruptive', 'aigov_baseline_services'):
+        assert option in proc.stdout
     assert 'ERROR' not in proc.stderr and 'WARNING' not in proc.stderr
 
 

@@ -37,3 +37,14 @@ def test_redact_argv_does_not_modify_its_input():
     argv = ['--api-key', SECRET]
     redact_argv(argv)
     assert argv == ['--api-key', SECRET]
+
+
+def test_redact_text_keeps_layout_and_references():
+    from ansible_collections.aigov.core.plugins.module_utils.redaction import redact_text
+    text = ('# comment\nVLLM_API_KEY=%s\nARGS="--host 0.0.0.0 --api-key %s"\nEnvironment="HF_TOKEN=hf_abcdefghijk"\n'
+            'OPENAI_API_KEY_FILE=/srv/.aigov-secrets/env.OPENAI_API_KEY\n' % (SECRET, SECRET))
+    redacted = redact_text(text)
+    assert SECRET not in redacted and 'hf_abcdefghijk' not in redacted
+    assert redacted.splitlines()[0] == '# comment' and '--host 0.0.0.0' in redacted
+    assert 'OPENAI_API_KEY_FILE=/srv/.aigov-secrets/env.OPENAI_API_KEY' in redacted
+    assert len(redacted.splitlines()) == len(text.splitlines())

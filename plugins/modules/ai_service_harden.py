@@ -1,0 +1,151 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: aigov.core contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: ai_service_harden
+short_description: Rebind a model server or vector database to loopback, or turn its dev mode off, in its service definition
+version_added: 0.1.0
+description:
+  - Finds where a running server is configured and edits that configuration. It does not restart the server;
+    it returns RV(restart_commands) for the caller (the M(aigov.core.ai_baseline) role runs them only when a
+    file changed, and only when disruptive remediations are allowed).
+  - "How the definition is found: first an entry of O(services) keyed by the asset id or name (C(env_file) or
+    C(files), and C(restart_command)); else systemd: the unit in C(/proc/<pid>/cgroup) of the server's
+    O(pids), its unit file, drop-ins and their C(EnvironmentFile=) files. Unit files are edited only under
+    C(/etc) and C(/run); a vendor unit elsewhere is listed in RV(unedited) (override it with a drop-in).
+    When nothing is found, RV(source) is C(none) and nothing changes."
+  - C(bind_loopback) replaces a wildcard bind address (C(0.0.0.0), C(::), C([::]), C(*)) after a host flag
+    (C(--host), C(--bind), C(--listen), C(--address), C(--ip), C(--http-host), C(--bind-address)) or in a
+    variable whose name ends in HOST, BIND, ADDR, ADDRESS or LISTEN (C(OLLAMA_HOST=0.0.0.0:11434)) with C(127.0.0.1).
+  - C(disable_dev_mode) removes the server's dev-mode variables O(dev_mode) (C(VLLM_SERVER_DEV_MODE)) from env
+    files and from C(Environment=) lines.
+  - Diffs are redacted (API keys next to the bind address are replaced by C(<redacted>)).
+author:
+  - aigov.core maintainers (@aigov)
+options:
+  fix:
+    description: The edit to make.
+    type: str
+    choices: [bind_loopback, disable_dev_mode]
+    required: true
+  asset_id:
+    description: The server's asset id (key of O(services)).
+    type: str
+  name:
+    description: The server's asset name, e.g. C(vllm) (key of O(services) when the id is not).
+    type: str
+  pids:
+    description: The server's process ids, as discovery reported them (to find its systemd unit).
+    type: list
+    elements: int
+  dev_mode:
+    description: Names of the dev-mode variables that are on, as discovery reported them.
+    type: list
+    elements: str
+    default: []
+  services:
+    description:
+      - Explicit service definitions, keyed by asset id or name. Each value has C(env_file) (a path) or C(files)
+        (a list of paths) and an optional C(restart_command) (a command line, run without a shell).
+    type: dict
+    default: {}
+  proc_root:
+    description: The proc filesystem to read the cgroups from.
+    type: path
+    default: /proc
+attributes:
+  check_mode:
+    support: full
+    description: Nothing is written; RV(changed_files) and the diff say what would change.
+  diff_mode:
+    support: full
+    description: One redacted diff per changed file.
+  platform:
+    support: full
+    platforms: linux
+    description: Reads the Linux proc filesystem and systemd unit directories.
+"""
+
+EXAMPLES = r"""
+- name: Rebind the vLLM server configured by an env file
+  aigov.core.ai_service_harden:
+    fix: bind_loopback
+    name: vllm
+    services:
+      vllm: {env_file: /etc/default/vllm, restart_command: /usr/local/sbin/restart-vllm}
+"""
+
+RETURN = r"""
+source:
+  description: Where the definition came from, C(services), C(systemd) or C(none).
+  returned: always
+  type: str
+unit:
+  description: The systemd unit, when there is one.
+  returned: always
+  type: str
+files:
+  description: The files looked at.
+  returned: always
+  type: list
+  elements: str
+unedited:
+  description: Files of the definition that are not edited (vendor unit files).
+  returned: always
+  type: list
+  elements: str
+changed_files:
+  description: The files changed (or that would change in check mode).
+  returned: always
+  type: list
+  elements: str
+restart_commands:
+  description: Commands (argv lists) that restart the server so that the change takes effect.
+  returned: always
+  type: list
+  elements: list
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.aigov.core.plugins.module_utils.errors import AigovError
+from ansible_collections.aigov.core.plugins.module_utils.service_config import FIXES, apply_fix, locate
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            fix=dict(type='str', choices=sorted(FIXES), required=True),
+            asset_id=dict(type='str'),
+            name=dict(type='str'),
+            pids=dict(type='list', elements='int'),
+            dev_mode=dict(type='list', elements='str', default=[]),
+            services=dict(type='dict', default={}),
+            proc_root=dict(type='path', default='/proc'),
+        ),
+        required_one_of=[('asset_id', 'name', 'pids')],
+        supports_check_mode=True,
+    )
+    params = module.params
+    server = dict(asset_id=params['asset_id'], name=params['name'], pids=params['pids'] or [], dev_mode=params['dev_mode'])
+    try:
+        location = locate(server, params['services'], params['proc_root'])
+        changed_files, diffs = apply_fix(params['fix'], server, location, module.check_mode)
+    except AigovError as exc:
+        module.fail_json(msg=str(exc))
+    if location['source'] == 'none':
+        module.warn('no service definition found for %s (no systemd unit; set aigov_baseline_services)'
+                    % (params['asset_id'] or params['name'] or 'pids %s' % server['pids']))
+    result = dict(location, changed_files=changed_files)
+    if changed_files and module._diff:
+        result['diff'] = diffs
+    module.exit_json(changed=bool(changed_files), msg='%s: %d file(s) changed' % (params['fix'], len(changed_files)), **result)
+
+
+if __name__ == '__main__':
+    main()

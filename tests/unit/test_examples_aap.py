@@ -1,0 +1,84 @@
+"""examples/aap/controller_config.yml: AAP configuration as code that refers to what the playbooks really take.
+
+The infra.aap_configuration collections cannot be installed here, so the structure
+is checked against their variable format, and every survey variable against the
+variables its playbook documents in its header.
+"""
+
+import os
+import re
+
+import pytest
+import yaml
+
+from tests.conftest import ROOT
+
+CONFIG = os.path.join(ROOT, 'examples', 'aap', 'controller_config.yml')
+PROJECT = os.path.join(ROOT, 'examples', 'aap', 'project')
+SURVEY_TYPES = ('text', 'textarea', 'password', 'integer', 'float', 'multiplechoice', 'multiselect')
+RRULE = re.compile(r'^DTSTART(;TZID=[A-Za-z_/+-]+)?:\d{8}T\d{6}Z? RRULE:(FREQ=(MINUTELY|HOURLY|DAILY|WEEKLY|MONTHLY|YEARLY))(;[A-Z]+=[A-Z0-9,+-]+)*$')
+
+
+def load(path):
+    with open(path) as handle:
+        return yaml.safe_load(handle)
+
+
+def documented_vars(playbook):
+    """The variables a collection playbook lists in its header (`#   aigov_x   meaning`)."""
+    with open(os.path.join(ROOT, 'playbooks', playbook)) as handle:
+        header = [line for line in handle if line.startswith('#')]
+    return set(re.findall(r'^#\s+(aigov_[a-z_]+)\s', ''.join(header), re.M))
+
+
+CONFIG_DATA = load(CONFIG)
+TEMPLATES = dict((t['name'], t) for t in CONFIG_DATA['controller_templates'])
+
+
+def test_templates_refer_to_the_project_and_its_playbooks():
+    projects = set(p['name'] for p in CONFIG_DATA['controller_projects'])
+    ees = set(e['name'] for e in CONFIG_DATA['controller_execution_environments'])
+    assert set(TEMPLATES) == {'compliance_scan', 'enforce_baseline'}
+    for template in TEMPLATES.values():
+        assert template['project'] in projects and template['execution_environment'] in ees
+        playbook = load(os.path.join(PROJECT, template['playbook']))
+        # The project playbook imports the collection playbook of the same name.
+        assert playbook[0]['ansible.builtin.import_playbook'] == 'aigov.core.' + template['playbook'][:-4]
+
+
+@pytest.mark.parametrize('name', ['compliance_scan', 'enforce_baseline'])
+def test_every_survey_variable_is_one_the_playbook_documents(name):
+    template = TEMPLATES[name]
+    assert template['survey_enabled'] is True
+    spec = template['survey_spec']['spec']
+    documented = documented_vars(name + '.yml')
+    assert documented, 'no documented variables found in playbooks/%s.yml' % name
+    for question in spec:
+        assert question['variable'] in documented, '%s is not documented by playbooks/%s.yml' % (question['variable'], name)
+        assert question['type'] in SURVEY_TYPES and question['question_name']
+        if question['type'] == 'multiplechoice':
+            assert question['default'] in question['choices']
+    assert len(set(q['variable'] for q in spec)) == len(spec)
+
+
+def test_fail_on_choices_are_the_engine_severities():
+    from ansible_collections.aigov.core.plugins.module_utils.policy import SEVERITIES
+    [fail_on] = [q for q in TEMPLATES['compliance_scan']['survey_spec']['spec'] if q['variable'] == 'aigov_fail_on']
+    assert fail_on['choices'] == ['none'] + list(SEVERITIES)
+
+
+def test_schedules_run_a_template_with_a_valid_rrule():
+    schedules = CONFIG_DATA['controller_schedules']
+    assert schedules
+    for schedule in schedules:
+        assert schedule['unified_job_template'] in TEMPLATES
+        assert RRULE.match(schedule['rrule']), schedule['rrule']
+        assert set(schedule.get('extra_data', {})) <= documented_vars(schedule['unified_job_template'] + '.yml')
+        try:
+            from dateutil import rrule, tz
+        except ImportError:
+            continue  # the regex above still checked it
+        # AAP separates DTSTART and RRULE with a space; dateutil wants a line break.
+        rule = rrule.rrulestr(schedule['rrule'].replace(' RRULE:', '\nRRULE:'), tzinfos={'UTC': tz.UTC})
+        first, second = rule[0], rule[1]
+        assert (second - first).days == 1 and first.hour == 3
