@@ -9,7 +9,7 @@ import importlib
 import pytest
 import yaml
 
-ACTIONS = ['ai_asset_store', 'ai_bom', 'ai_policy_check', 'ai_report']
+ACTIONS = ['ai_asset_store', 'ai_bom', 'ai_policy_check', 'ai_report', 'audit_verify']
 
 
 @pytest.mark.parametrize('name', ACTIONS)
