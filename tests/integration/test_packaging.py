@@ -12,7 +12,7 @@ from packaging.specifiers import SpecifierSet
 from tests.conftest import ROOT
 from tests.integration.conftest import BIN
 
-MODULES = ['ai_asset_facts', 'ai_asset_store', 'ai_bom', 'ai_policy_check', 'ai_report', 'audit_verify']
+MODULES = ['agent_secret', 'ai_asset_facts', 'ai_asset_store', 'ai_bom', 'ai_policy_check', 'ai_report', 'audit_verify']
 INSTALLED = ('ansible_collections', 'aigov', 'core')
 
 
