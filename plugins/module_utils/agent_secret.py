@@ -47,7 +47,7 @@ def default_path(agent):
 def generate(length, alphabet, prefix=''):
     """prefix + length characters drawn from the alphabet by the OS's CSPRNG."""
     chars = ALPHABETS[alphabet]
-    return prefix + ''.join(secrets.choice(chars) for _ in range(length))
+    return prefix + ''.join(secrets.choice(chars) for _position in range(length))
 
 
 def parse_max_age(text):

@@ -43,8 +43,8 @@ class FileBackend(SecretBackend):
         except FileNotFoundError:
             return None
         except (OSError, ValueError) as exc:
-            raise SecretBackendError('%s: cannot read %s: %s' % (self.where(path), name, getattr(exc, 'strerror', None) or
-                                                                   'not valid JSON'))
+            reason = getattr(exc, 'strerror', None) or 'not valid JSON'
+            raise SecretBackendError('%s: cannot read %s: %s' % (self.where(path), name, reason))
         if not isinstance(data, dict) or data.get('format') != FORMAT or not isinstance(data.get('versions'), dict):
             raise SecretBackendError('%s: %s is not a secret file of format %d' % (self.where(path), name, FORMAT))
         return data
@@ -55,8 +55,8 @@ class FileBackend(SecretBackend):
         wanted = version or current
         item = (data or {}).get('versions', {}).get(str(wanted))
         if item is None:
-            raise SecretNotFound('%s: not found reading %s' % (self.where(path), 'version %d' % version if version else
-                                                                 'the current version'))
+            what = 'version %d' % version if version else 'the current version'
+            raise SecretNotFound('%s: not found reading %s' % (self.where(path), what))
         return SecretVersion(item['value'], wanted, item['created_time'])
 
     def read_metadata(self, path):

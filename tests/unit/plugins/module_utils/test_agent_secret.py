@@ -138,7 +138,7 @@ def test_bad_requests_are_refused(env, kwargs, message):
 
 @pytest.mark.parametrize('alphabet,chars', sorted(engine.ALPHABETS.items()))
 def test_generated_values(alphabet, chars):
-    values = set(engine.generate(24, alphabet) for _ in range(50))
+    values = set(engine.generate(24, alphabet) for _run in range(50))
     assert len(values) == 50 and all(len(v) == 24 and set(v) <= set(chars) for v in values)
 
 

@@ -66,7 +66,7 @@ def test_concurrent_creators_one_wins(tmp_path):
         worker.start()
     for worker in workers:
         worker.join(60)
-    outcomes = sorted(results.get(timeout=5) for _ in workers)
+    outcomes = sorted(results.get(timeout=5) for _worker in workers)
     assert outcomes == ['conflict'] * 7 + ['won']
     assert FileBackend(str(tmp_path)).read_metadata('agents/race').current_version == 1
 

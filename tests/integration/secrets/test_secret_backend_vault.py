@@ -8,7 +8,7 @@ import urllib3
 from ansible_collections.aigov.core.plugins.module_utils import secret_backend as sb
 from ansible_collections.aigov.core.plugins.module_utils._options import OptionAdapter
 from ansible_collections.aigov.core.plugins.module_utils._secret_backend_options import open_backend
-from tests.integration.openbao import KV, OpenBao, free_port, kv, openbao  # noqa: F401 (fixtures)
+from tests.integration.secrets.openbao import OpenBao, free_port
 
 
 def backend(**options):

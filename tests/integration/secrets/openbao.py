@@ -12,7 +12,6 @@ import subprocess
 import sys
 import time
 
-import pytest
 import requests
 
 BAO = os.path.join(os.path.dirname(sys.executable), 'bao')
@@ -125,16 +124,3 @@ class KV(object):
 
     def write(self, path, value):
         return self.bao.api('POST', 'secret/data/%s' % path, json={'data': {'value': value}})['data']['version']
-
-
-@pytest.fixture(scope='session')
-def openbao(tmp_path_factory):
-    bao = OpenBao(str(tmp_path_factory.mktemp('openbao'))).start()
-    bao.auth = bao.setup_auth()
-    yield bao
-    bao.stop()
-
-
-@pytest.fixture
-def kv(openbao):
-    return KV(openbao)

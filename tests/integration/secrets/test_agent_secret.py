@@ -20,7 +20,7 @@ from ansible_collections.aigov.core.plugins.module_utils.audit_verify import ver
 from ansible_collections.aigov.core.plugins.module_utils.fingerprints import DEFAULT_FINGERPRINT_KEY, fingerprint
 from ansible_collections.aigov.core.plugins.module_utils.secret_backend_vault import VaultKV2Backend
 from tests.integration.conftest import Ansible
-from tests.integration.openbao import free_port, kv, openbao  # noqa: F401 (fixtures)
+from tests.integration.secrets.openbao import free_port
 
 SUPPLIED = 'sk-agent-SUPPLIEDvalue0123456789'  # a value given by the playbook, not generated
 PATHS = []  # every backend path the tests use, for the leak check
@@ -179,7 +179,7 @@ def test_concurrent_rotations_one_wins(work, kv, openbao):
             outcomes.append('won')
         except engine.AgentSecretError as exc:
             outcomes.append(str(exc))
-    threads = [threading.Thread(target=rotate) for _ in range(2)]
+    threads = [threading.Thread(target=rotate) for _thread in range(2)]
     for thread in threads:
         thread.start()
     for thread in threads:
