@@ -42,6 +42,13 @@ def test_ansible_doc_renders_the_inventory_plugin(ansible):
     assert 'ERROR' not in proc.stderr and 'WARNING' not in proc.stderr
 
 
+def test_ansible_doc_renders_the_lookup(ansible):
+    proc = ansible.run('ansible-doc', '-t', 'lookup', 'aigov.core.agent_secret')
+    assert proc.returncode == 0, proc.stderr
+    assert 'EXAMPLES:' in proc.stdout and 'BAO_ADDR' in proc.stdout and 'no_log' in proc.stdout
+    assert 'ERROR' not in proc.stderr and 'WARNING' not in proc.stderr
+
+
 def test_ansible_doc_lists_every_module(ansible):
     proc = ansible.run('ansible-doc', '-t', 'module', '-l', 'aigov.core', '--json')
     assert sorted(json.loads(proc.stdout)) == ['aigov.core.%s' % m for m in MODULES]
