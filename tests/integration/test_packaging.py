@@ -49,6 +49,13 @@ def test_ansible_doc_renders_the_lookup(ansible):
     assert 'ERROR' not in proc.stderr and 'WARNING' not in proc.stderr
 
 
+def test_ansible_doc_renders_the_rotation_role(ansible):
+    proc = ansible.run('ansible-doc', '-t', 'role', 'aigov.core.agent_secret_rotation')
+    assert proc.returncode == 0, proc.stderr
+    assert 'agent_secret_rotation_agents' in proc.stdout and 'verify_url' in proc.stdout
+    assert 'ERROR' not in proc.stderr
+
+
 def test_ansible_doc_lists_every_module(ansible):
     proc = ansible.run('ansible-doc', '-t', 'module', '-l', 'aigov.core', '--json')
     assert sorted(json.loads(proc.stdout)) == ['aigov.core.%s' % m for m in MODULES]

@@ -1,4 +1,4 @@
-"""The agent_secret_rotation role end to end: 3 agents on 2 real container hosts, real OpenBao, real ansible-playbook -vvv.
+"""aigov.core.rotate_agent_secrets (the agent_secret_rotation role) end to end: 3 agents on 2 real container hosts, real OpenBao, real ansible-playbook -vvv.
 
 Agents are small HTTP services that answer 200 only with their key. Checks go
 around the role: the KV through the independent reader, the hosts through
@@ -19,13 +19,6 @@ from tests.hosts import testhosts
 from tests.integration.conftest import Ansible
 
 AGENT_SERVICE = os.path.join(ROOT, 'tests', 'fixtures', 'agent_service')
-PLAYBOOK = """
-- name: Rotate agent secrets
-  hosts: localhost
-  gather_facts: false
-  roles:
-    - role: aigov.core.agent_secret_rotation
-"""
 # Asks the agent on this host, with the key from the environment (never argv or output): prints the status.
 ASK = ('import os,sys,urllib.request,urllib.error\n'
        'req=urllib.request.Request("http://127.0.0.1:%s/" % sys.argv[1], headers={"Authorization": "Bearer "+os.environ["K"]})\n'
@@ -48,7 +41,6 @@ def estate(tmp_path_factory, openbao, ansible_env):
         inventory = json.loads(testhosts.write_inventory(hosts, workdir / 'hosts.json').read_text())
         inventory['all']['hosts'] = {'localhost': {'ansible_connection': 'local', 'ansible_python_interpreter': sys.executable}}
         (workdir / 'inventory.json').write_text(json.dumps(inventory))
-        (workdir / 'rotate.yml').write_text(PLAYBOOK)
         placement = [('rot-1', hosts[0], 9000), ('rot-2', hosts[0], 9001), ('rot-3', hosts[1], 9000)]
         agents = [dict(name=name, owner='team-%s' % name, host=host.name, env_file='/etc/%s/env' % name, env_var='AGENT_KEY',
                        restart_command=['/usr/local/bin/agent-restart', name, str(port)], prefix='sk-agent-',
@@ -64,7 +56,7 @@ def rotate(estate, force=()):
     extra = dict(agent_secret_rotation_agents=estate['agents'], agent_secret_rotation_force=list(force),
                  agent_secret_rotation_audit_log=estate['audit'], agent_secret_rotation_verify_retries=15)
     (estate['workdir'] / 'vars.json').write_text(json.dumps(extra))
-    return estate['ansible'].playbook('-vvv', '-i', estate['workdir'] / 'inventory.json', estate['workdir'] / 'rotate.yml',
+    return estate['ansible'].playbook('-vvv', '-i', estate['workdir'] / 'inventory.json', 'aigov.core.rotate_agent_secrets',
                                       '-e', '@%s' % (estate['workdir'] / 'vars.json'))
 
 
