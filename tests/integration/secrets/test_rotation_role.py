@@ -125,6 +125,19 @@ def test_failed_verification_rolls_back_everywhere(estate, kv):
     assert outcomes == [('rot-3', 2), ('rot-3', 3)]
 
 
+def test_run_killed_after_the_backend_write_converges(estate, kv):
+    # As if a run wrote version 2 and died before delivering it: the agent still holds version 1.
+    kv.write('agents/rot-1', 'sk-agent-ORPHANEDversion0123456789abcd')
+    file_fp, _port, _host = on_host(estate, 'rot-1')
+    assert file_fp == fp(kv.read('agents/rot-1', 1)[0])
+    proc = rotate(estate)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert kv.current_version('agents/rot-1') == 2 and check_agent(estate, kv, 'rot-1') == fp(kv.read('agents/rot-1')[0])
+    proc = rotate(estate)
+    recap = proc.stdout[proc.stdout.index('PLAY RECAP'):]
+    assert proc.returncode == 0 and re.findall(r'changed=(\d+)', recap) == ['0']
+
+
 def test_no_secret_value_in_any_output(estate, kv):
     values = set()
     for name, _host, _port in estate['placement']:
