@@ -45,6 +45,7 @@ class ActionModule(ControllerAction):
         max_age=dict(type='str'),
         return_value=dict(type='bool', default=False),
         owner=dict(type='str'),
+        reason=dict(type='str'),
         fingerprint_key=dict(type='str', no_log=True),
         audit_log=dict(type='path', default=audit_log.DEFAULT_PATH, fallback=(env_fallback, [audit_log.ENV_PATH])),
         **BACKEND_ARGSPEC
@@ -54,7 +55,8 @@ class ActionModule(ControllerAction):
         req = agent_secret.Request(
             args['agent'], state=args['state'], path=args['path'], value=args['value'], length=args['length'],
             alphabet=args['alphabet'], prefix=args['prefix'], max_age=args['max_age'], owner=args['owner'],
-            fingerprint_key=args['fingerprint_key'], audit_path=args['audit_log'], actor=actor(task_vars))
+            fingerprint_key=args['fingerprint_key'], audit_path=args['audit_log'], actor=actor(task_vars),
+            reason=args['reason'])
         backend = open_backend(OptionAdapter.from_dict(args), warn=self._display.warning)
         jobs = dict((name, str(task_vars[name])) for name in AAP_JOB_VARS if task_vars.get(name))
         changed, outcome, value = agent_secret.ensure(backend, req, check_mode=bool(self._task.check_mode),

@@ -65,7 +65,7 @@ class Request(object):
     """What to do with one agent's secret; validated at construction, before the backend is contacted."""
 
     def __init__(self, agent, state='present', path=None, value=None, length=40, alphabet='alnum', prefix='',
-                 max_age=None, owner=None, fingerprint_key=None, audit_path=None, actor='ansible'):
+                 max_age=None, owner=None, fingerprint_key=None, audit_path=None, actor='ansible', reason=None):
         if not agent or not _AGENT.match(agent):
             raise AgentSecretError('agent must be a name of letters, digits and _.@- (got %r)' % (agent,))
         if state not in STATES:
@@ -83,6 +83,7 @@ class Request(object):
         self.max_age = parse_max_age(max_age)
         self.owner, self.key, self.actor = owner, fingerprint_key or DEFAULT_FINGERPRINT_KEY, actor
         self.audit_path = audit_path or audit_log.DEFAULT_PATH
+        self.reason = reason  # the caller's why (a leak, a rollback), recorded with the engine's reasons
 
     def __repr__(self):
         return '<Request agent=%r state=%r path=%r>' % (self.agent, self.state, self.path)
@@ -151,6 +152,8 @@ def ensure(backend, req, check_mode=False, now=None, audit_extra=None):
             current = None
         before = describe(current, req.key, now) if current else None
         action, reasons, due = _decide(req, current, now)
+        if req.reason and action != 'none':
+            reasons = reasons + [req.reason]
         result = dict(agent=req.agent, path=req.path, backend=backend.kind, state=req.state, action=action,
                       reasons=reasons, due=due, exists=current is not None, previous=before, audit=None)
         if action == 'none':

@@ -88,6 +88,10 @@ options:
     description:
       - Who owns the agent (the registry's owner), recorded in the audit log.
     type: str
+  reason:
+    description:
+      - Why this write is made (a leaked key, a rollback), added to RV(reasons) and to the audit entry of a write.
+    type: str
   fingerprint_key:
     description:
       - HMAC key of the fingerprints. Defaults to the collection's public key, so fingerprints are comparable with

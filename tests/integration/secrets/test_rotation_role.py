@@ -121,8 +121,10 @@ def test_failed_verification_rolls_back_everywhere(estate, kv):
     # The backend's current version (3) holds the old value again; file and agent agree with it.
     assert kv.current_version('agents/rot-3') == 3 and fp(kv.read('agents/rot-3')[0]) == old_fp
     assert check_agent(estate, kv, 'rot-3') == old_fp
-    outcomes = [(e['subject'], e['details']['new_version']) for e in map(json.loads, open(estate['audit']))][-2:]
-    assert outcomes == [('rot-3', 2), ('rot-3', 3)]
+    last = [json.loads(line) for line in open(estate['audit'])][-2:]
+    assert [(e['subject'], e['details']['new_version']) for e in last] == [('rot-3', 2), ('rot-3', 3)]
+    assert 'forced rotation (agent_secret_rotation_force)' in last[0]['reasons']
+    assert last[1]['reasons'][-1] == 'rollback: version 2 failed delivery or verification; restoring the value of version 1'
 
 
 def test_run_killed_after_the_backend_write_converges(estate, kv):

@@ -64,8 +64,10 @@ def test_max_age_rotates_when_due(env):
 
 def test_rotate_supplied_and_update(env):
     engine.ensure(env.backend, env.req(value='supplied-value-0001'))
-    changed, result, value = engine.ensure(env.backend, env.req(state='rotate'))
+    changed, result, value = engine.ensure(env.backend, env.req(state='rotate', reason='key leaked (ticket 42)'))
     assert changed and result['version'] == 2 and value != 'supplied-value-0001'
+    assert result['reasons'] == ['rotation forced (state=rotate)', 'key leaked (ticket 42)']
+    assert env.entries()[-1]['reasons'] == result['reasons']
     with pytest.raises(engine.AgentSecretError, match='already the current version .2.*nothing written') as info:
         engine.ensure(env.backend, env.req(state='rotate', value=value))
     assert value not in str(info.value)
