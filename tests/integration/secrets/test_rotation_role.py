@@ -52,12 +52,12 @@ def estate(tmp_path_factory, openbao, ansible_env):
                    audit=str(workdir / 'audit.jsonl'))
 
 
-def rotate(estate, force=()):
+def rotate(estate, force=(), flags=()):
     extra = dict(agent_secret_rotation_agents=estate['agents'], agent_secret_rotation_force=list(force),
                  agent_secret_rotation_audit_log=estate['audit'], agent_secret_rotation_verify_retries=15)
     (estate['workdir'] / 'vars.json').write_text(json.dumps(extra))
     return estate['ansible'].playbook('-vvv', '-i', estate['workdir'] / 'inventory.json', 'aigov.core.rotate_agent_secrets',
-                                      '-e', '@%s' % (estate['workdir'] / 'vars.json'))
+                                      '-e', '@%s' % (estate['workdir'] / 'vars.json'), *flags)
 
 
 def on_host(estate, name):
@@ -98,6 +98,16 @@ def test_second_run_changes_nothing(estate, kv):
     recap = proc.stdout[proc.stdout.index('PLAY RECAP'):]
     assert re.findall(r'changed=(\d+)', recap) == ['0'] and 'failed=0' in recap
     assert [kv.current_version('agents/%s' % p[0]) for p in estate['placement']] == [1, 1, 1]
+
+
+def test_check_mode_changes_nothing(estate, kv):
+    files = [on_host(estate, p[0])[0] for p in estate['placement']]
+    entries = len(open(estate['audit']).readlines())
+    proc = rotate(estate, force=['rot-2'], flags=('--check', '--diff'))
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert [kv.current_version('agents/%s' % p[0]) for p in estate['placement']] == [1, 1, 1]
+    assert [on_host(estate, p[0])[0] for p in estate['placement']] == files
+    assert len(open(estate['audit']).readlines()) == entries
 
 
 def test_forced_rotation_of_one_agent(estate, kv):
