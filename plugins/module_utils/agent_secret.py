@@ -121,12 +121,13 @@ def _decide(req, current, now):
     return 'none', [], due
 
 
-def _audit(req, backend, outcome, reasons, before, after, extra=None):
+def _audit(req, backend, action, outcome, reasons, before, after, extra=None):
+    """One entry; action is what was decided (create, update, rotate), or the requested state when it failed first."""
     details = dict(path=req.path, backend=backend.kind, backend_location=backend.description,
                    old_version=(before or {}).get('version'), old_fingerprint=(before or {}).get('fingerprint'),
                    new_version=(after or {}).get('version'), new_fingerprint=(after or {}).get('fingerprint'))
     details.update(extra or {})
-    return audit_log.append(req.audit_path, req.actor, 'agent_secret.%s' % req.state, req.agent, req.owner, outcome,
+    return audit_log.append(req.audit_path, req.actor, 'agent_secret.%s' % action, req.agent, req.owner, outcome,
                             reasons=reasons, details=details)
 
 
@@ -139,7 +140,7 @@ def ensure(backend, req, check_mode=False, now=None, audit_extra=None):
     """
     now = now or datetime.datetime.now(datetime.timezone.utc)
     writes = req.state != 'read' and not check_mode
-    before = None
+    before, action = None, req.state
     if writes:
         try:
             audit_log.check_appendable(req.audit_path)  # never change what the log then cannot record
@@ -170,12 +171,12 @@ def ensure(backend, req, check_mode=False, now=None, audit_extra=None):
         written = backend.write(req.path, value, expected)
     except SecretBackendError as exc:
         if writes:
-            _audit_failure(req, backend, exc, before, audit_extra)
+            _audit_failure(req, backend, action, exc, before, audit_extra)
         raise AgentSecretError('agent %s: %s' % (req.agent, exc))
     after = dict(version=written.version, fingerprint=predicted['fingerprint'], created_time=written.created_time,
                  age_days=0.0)
     try:
-        entry = _audit(req, backend, 'success', reasons, before, after, audit_extra)
+        entry = _audit(req, backend, action, 'success', reasons, before, after, audit_extra)
     except AigovError as exc:
         raise AgentSecretError('agent %s: version %s (%s) was written to %s but could not be audited: %s'
                                % (req.agent, written.version, after['fingerprint'], backend.where(req.path), exc))
@@ -183,9 +184,9 @@ def ensure(backend, req, check_mode=False, now=None, audit_extra=None):
     return True, result, value
 
 
-def _audit_failure(req, backend, exc, before, extra):
+def _audit_failure(req, backend, action, exc, before, extra):
     """Record a failed write attempt; when even that fails, say so in the error rather than hide it."""
     try:
-        _audit(req, backend, 'failure', ['%s: %s' % (type(exc).__name__, exc)], before, None, extra)
+        _audit(req, backend, action, 'failure', ['%s: %s' % (type(exc).__name__, exc)], before, None, extra)
     except AigovError as audit_exc:
         raise AgentSecretError('agent %s: %s (and the failure could not be audited: %s)' % (req.agent, exc, audit_exc))

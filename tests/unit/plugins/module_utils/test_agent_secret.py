@@ -43,7 +43,7 @@ def test_present_creates_then_is_idempotent(env):
     assert env.backend.read('agents/support-bot').value == value
     [entry] = env.entries()
     assert (entry['action'], entry['subject'], entry['owner'], entry['outcome'], entry['actor']) == \
-        ('agent_secret.present', 'support-bot', 'team-support', 'success', 'tester')
+        ('agent_secret.create', 'support-bot', 'team-support', 'success', 'tester')
     assert entry['details']['new_fingerprint'] == result['fingerprint'] and entry['details']['new_version'] == 1
     assert result['audit'] == dict(seq=1, hash=entry['hash'])
     changed, again, _value = engine.ensure(env.backend, env.req(max_age='30d'))
@@ -56,6 +56,7 @@ def test_max_age_rotates_when_due(env):
     changed, result, new = engine.ensure(env.backend, env.req(max_age='30d'), now=LATER)
     assert changed and result['action'] == 'rotate' and result['due'] and result['version'] == 2 and new != old
     assert result['previous']['fingerprint'] == first['fingerprint'] and result['previous']['age_days'] > 30
+    assert env.entries()[-1]['action'] == 'agent_secret.rotate'
     details = env.entries()[-1]['details']
     assert (details['old_version'], details['old_fingerprint'], details['new_version']) == (1, first['fingerprint'], 2)
     _c, read, _v = engine.ensure(env.backend, env.req(state='read', max_age='31d'), now=LATER)
@@ -113,7 +114,7 @@ def test_lost_race_fails_cleanly_and_is_audited(env):
     assert env.backend.read('agents/support-bot').value == 'the-other-writers-value'
     assert env.backend.read_metadata('agents/support-bot').current_version == 2
     failure = env.entries()[-1]
-    assert failure['outcome'] == 'failure' and 'CASConflict' in failure['reasons'][0] and failure['details']['new_version'] is None
+    assert failure['action'] == 'agent_secret.rotate' and failure['outcome'] == 'failure' and 'CASConflict' in failure['reasons'][0] and failure['details']['new_version'] is None
 
 
 def test_unwritable_audit_log_stops_before_the_backend(env, tmp_path):
