@@ -56,7 +56,7 @@ def test_refusals_name_the_backend_and_path_never_the_credential(openbao, kv):
     assert kv.current_version('agents/kv-denied') == 0
 
 
-def test_unreachable_backend(tmp_path):
+def test_unreachable_backend():
     port = free_port()
     with pytest.raises(sb.BackendUnreachable, match=r'vault backend http://127.0.0.1:%d \(mount secret\), path agents/a: '
                                                     r'unreachable reading the current version' % port):

@@ -114,7 +114,8 @@ def test_lost_race_fails_cleanly_and_is_audited(env):
     assert env.backend.read('agents/support-bot').value == 'the-other-writers-value'
     assert env.backend.read_metadata('agents/support-bot').current_version == 2
     failure = env.entries()[-1]
-    assert failure['action'] == 'agent_secret.rotate' and failure['outcome'] == 'failure' and 'CASConflict' in failure['reasons'][0] and failure['details']['new_version'] is None
+    assert failure['action'] == 'agent_secret.rotate' and failure['outcome'] == 'failure'
+    assert 'CASConflict' in failure['reasons'][0] and failure['details']['new_version'] is None
 
 
 def test_unwritable_audit_log_stops_before_the_backend(env, tmp_path):
