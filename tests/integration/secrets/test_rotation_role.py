@@ -17,6 +17,7 @@ from ansible_collections.aigov.core.plugins.module_utils.fingerprints import DEF
 from tests.conftest import ROOT
 from tests.hosts import testhosts
 from tests.integration.conftest import Ansible
+from tests.integration.secrets.openbao import free_port
 
 AGENT_SERVICE = os.path.join(ROOT, 'tests', 'fixtures', 'agent_service')
 # Asks the agent on this host, with the key from the environment (never argv or output): prints the status.
@@ -52,9 +53,10 @@ def estate(tmp_path_factory, openbao, ansible_env):
                    audit=str(workdir / 'audit.jsonl'))
 
 
-def rotate(estate, force=(), flags=()):
+def rotate(estate, force=(), flags=(), backend=None):
     extra = dict(agent_secret_rotation_agents=estate['agents'], agent_secret_rotation_force=list(force),
-                 agent_secret_rotation_audit_log=estate['audit'], agent_secret_rotation_verify_retries=15)
+                 agent_secret_rotation_audit_log=estate['audit'], agent_secret_rotation_verify_retries=15,
+                 agent_secret_rotation_backend=backend or {})
     (estate['workdir'] / 'vars.json').write_text(json.dumps(extra))
     return estate['ansible'].playbook('-vvv', '-i', estate['workdir'] / 'inventory.json', 'aigov.core.rotate_agent_secrets',
                                       '-e', '@%s' % (estate['workdir'] / 'vars.json'), *flags)
@@ -148,6 +150,17 @@ def test_run_killed_after_the_backend_write_converges(estate, kv):
     proc = rotate(estate)
     recap = proc.stdout[proc.stdout.index('PLAY RECAP'):]
     assert proc.returncode == 0 and re.findall(r'changed=(\d+)', recap) == ['0']
+
+
+def test_unreachable_backend_changes_nothing_anywhere(estate, kv):
+    files = [on_host(estate, p[0])[0] for p in estate['placement']]
+    versions = [kv.current_version('agents/%s' % p[0]) for p in estate['placement']]
+    port = free_port()
+    proc = rotate(estate, force=['rot-1'], backend={'url': 'http://127.0.0.1:%d' % port, 'timeout': 2})
+    assert proc.returncode == 2
+    assert 'agent rot-1: vault backend http://127.0.0.1:%d (mount secret), path agents/rot-1: unreachable' % port in proc.stdout
+    assert [on_host(estate, p[0])[0] for p in estate['placement']] == files
+    assert [kv.current_version('agents/%s' % p[0]) for p in estate['placement']] == versions
 
 
 def test_no_secret_value_in_any_output(estate, kv):
