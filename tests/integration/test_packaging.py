@@ -12,8 +12,8 @@ from packaging.specifiers import SpecifierSet
 from tests.conftest import ROOT
 from tests.integration.conftest import BIN
 
-MODULES = ['ai_asset_facts', 'ai_asset_store', 'ai_bom', 'ai_model_quarantine', 'ai_policy_check', 'ai_report', 'ai_secret_move',
-           'ai_service_harden']
+MODULES = ['agent_secret', 'ai_asset_facts', 'ai_asset_store', 'ai_bom', 'ai_model_quarantine', 'ai_policy_check', 'ai_report',
+           'ai_secret_move', 'ai_service_harden', 'audit_verify']
 INSTALLED = ('ansible_collections', 'aigov', 'core')
 
 
@@ -51,6 +51,20 @@ def test_ansible_doc_renders_the_baseline_role(ansible):
     for option in ('aigov_baseline_mode', 'aigov_baseline_allow_disruptive', 'aigov_baseline_services'):
         assert option in proc.stdout
     assert 'ERROR' not in proc.stderr and 'WARNING' not in proc.stderr
+
+
+def test_ansible_doc_renders_the_lookup(ansible):
+    proc = ansible.run('ansible-doc', '-t', 'lookup', 'aigov.core.agent_secret')
+    assert proc.returncode == 0, proc.stderr
+    assert 'EXAMPLES:' in proc.stdout and 'BAO_ADDR' in proc.stdout and 'no_log' in proc.stdout
+    assert 'ERROR' not in proc.stderr and 'WARNING' not in proc.stderr
+
+
+def test_ansible_doc_renders_the_rotation_role(ansible):
+    proc = ansible.run('ansible-doc', '-t', 'role', 'aigov.core.agent_secret_rotation')
+    assert proc.returncode == 0, proc.stderr
+    assert 'agent_secret_rotation_agents' in proc.stdout and 'verify_url' in proc.stdout
+    assert 'ERROR' not in proc.stderr
 
 
 def test_ansible_doc_lists_every_module(ansible):

@@ -1,0 +1,191 @@
+# -*- coding: utf-8 -*-
+# Copyright: aigov.core contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The audit log: an append-only, hash-chained JSON-lines file (schemas/audit-entry.v1.json).
+
+Every decision and every action appends one entry. An entry's `hash` is the
+sha256 of its canonical JSON without `hash`; `prev_hash` is the hash of the
+entry before it (64 zeros for the first). Editing, deleting, inserting or
+reordering lines breaks the chain, and verify() names the first break.
+The hashes are not keyed: someone who rewrites the whole tail can forge a
+valid chain, so keep an anchor (seq and hash of a recent entry) elsewhere
+and pass it to verify().
+"""
+
+from __future__ import annotations
+
+import datetime
+import errno
+import fcntl
+import hashlib
+import json
+import os
+
+from ansible_collections.aigov.core.plugins.module_utils.errors import AigovError
+from ansible_collections.aigov.core.plugins.module_utils.redaction import SECRET_VALUE, URL_CREDENTIALS
+
+SCHEMA_VERSION = 1
+GENESIS_HASH = '0' * 64
+DEFAULT_PATH = 'aigov-data/audit.jsonl'
+ENV_PATH = 'AIGOV_AUDIT_LOG'
+OUTCOMES = ('success', 'failure', 'refused', 'rolled_back', 'planned')
+FIELDS = ('schema_version', 'seq', 'time', 'actor', 'action', 'subject', 'owner', 'outcome', 'reasons', 'details',
+          'prev_hash', 'hash')
+_TAIL_CHUNK = 65536
+
+
+class AuditLogError(AigovError):
+    """The audit log cannot be read or appended to, or an entry is refused."""
+
+
+def canonical(entry):
+    """The bytes that are hashed: sorted keys, no spaces, UTF-8."""
+    return json.dumps(entry, sort_keys=True, separators=(',', ':'), ensure_ascii=False).encode('utf-8')
+
+
+def entry_hash(entry):
+    """sha256 hex of the canonical JSON of entry without its `hash` key."""
+    return hashlib.sha256(canonical(dict((k, v) for k, v in entry.items() if k != 'hash'))).hexdigest()
+
+
+def _utc_now():
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='microseconds')
+
+
+def _check_no_secrets(value, where):
+    """Refuse values shaped like provider keys or URLs with passwords: details carry fingerprints only."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _check_no_secrets(item, '%s.%s' % (where, key))
+    elif isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            _check_no_secrets(item, '%s[%d]' % (where, index))
+    elif isinstance(value, str) and (SECRET_VALUE.match(value) or URL_CREDENTIALS.search(value)):
+        raise AuditLogError('refusing audit entry: %s looks like a secret value; record its fingerprint instead' % where)
+
+
+def _tail_line(handle):
+    """The last non-empty line of an open binary file, or None when it is empty."""
+    end = handle.seek(0, os.SEEK_END)
+    data = b''
+    position = end
+    while position > 0:
+        step = min(_TAIL_CHUNK, position)
+        position -= step
+        handle.seek(position)
+        data = handle.read(step) + data
+        stripped = data.rstrip(b'\n')
+        if b'\n' in stripped:
+            return stripped.rsplit(b'\n', 1)[1]
+    stripped = data.rstrip(b'\n')
+    return stripped or None
+
+
+def _fsync_dir(path):
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _open_log(path):
+    """Open (creating it and its directory) the log for locked appends; return the fd."""
+    directory = os.path.dirname(os.path.abspath(path))
+    try:
+        os.makedirs(directory, mode=0o750, exist_ok=True)
+        created = not os.path.exists(path)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o640)
+    except OSError as exc:
+        raise AuditLogError('cannot open audit log %s for appending: %s' % (path, exc.strerror))
+    if created:
+        _fsync_dir(directory)
+    return fd
+
+
+def last_entry(handle, path):
+    """The last entry of an open log (None when empty); a damaged tail is an error, never silently extended."""
+    line = _tail_line(handle)
+    if line is None:
+        return None
+    try:
+        entry = json.loads(line.decode('utf-8'))
+        if not isinstance(entry, dict) or not isinstance(entry.get('seq'), int) or not isinstance(entry.get('hash'), str):
+            raise ValueError('not an audit entry')
+    except ValueError:
+        raise AuditLogError('audit log %s ends with a damaged line; run aigov.core.audit_verify before appending' % path)
+    if entry_hash(entry) != entry['hash']:
+        raise AuditLogError('the last entry of audit log %s (seq %d) does not match its hash; run aigov.core.audit_verify'
+                            % (path, entry['seq']))
+    return entry
+
+
+def check_appendable(path):
+    """Raise AuditLogError unless an append to path would succeed now (writable, intact tail).
+
+    Callers that change something outside call this before they act, so a
+    change is never made that the log then cannot record.
+    """
+    fd = _open_log(path)
+    try:
+        with os.fdopen(os.dup(fd), 'rb') as handle:
+            last_entry(handle, path)
+    finally:
+        os.close(fd)
+
+
+def append(path, actor, action, subject, owner, outcome, reasons=(), details=None, now=None):
+    """Append one entry and return it; it is on disk (fsync) when this returns.
+
+    An exclusive flock around read-last-entry + write + fsync serialises
+    concurrent writers, processes or threads, on this machine.
+    """
+    if outcome not in OUTCOMES:
+        raise AuditLogError('audit outcome must be one of %s, not %r' % (', '.join(OUTCOMES), outcome))
+    details = dict(details or {})
+    reasons = [str(reason) for reason in reasons]
+    _check_no_secrets(details, 'details')
+    _check_no_secrets(reasons, 'reasons')
+    entry = dict(schema_version=SCHEMA_VERSION, time=now or _utc_now(), actor=str(actor), action=str(action),
+                 subject=str(subject), owner=None if owner is None else str(owner), outcome=outcome,
+                 reasons=reasons, details=details)
+    try:
+        canonical(entry)
+    except (TypeError, ValueError) as exc:
+        raise AuditLogError('audit entry details must be plain JSON data: %s' % exc)
+    fd = _open_log(path)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        with os.fdopen(os.dup(fd), 'rb') as handle:
+            previous = last_entry(handle, path)
+        entry['seq'] = 1 if previous is None else previous['seq'] + 1
+        entry['prev_hash'] = GENESIS_HASH if previous is None else previous['hash']
+        entry['hash'] = entry_hash(entry)
+        line = canonical(entry) + b'\n'
+        written = os.write(fd, line)
+        if written != len(line):
+            raise AuditLogError('short write to audit log %s (%d of %d bytes)' % (path, written, len(line)))
+        os.fsync(fd)
+    except OSError as exc:
+        if exc.errno == errno.ENOSPC:
+            raise AuditLogError('audit log %s: no space left on device; nothing appended' % path)
+        raise AuditLogError('cannot append to audit log %s: %s' % (path, exc.strerror))
+    finally:
+        os.close(fd)  # closing releases the lock
+    return entry
+
+
+def read_entries(path):
+    """Every line of the log as (line_number, entry or None when unparseable)."""
+    result = []
+    try:
+        with open(path, 'rb') as handle:
+            for number, raw in enumerate(handle, start=1):
+                try:
+                    entry = json.loads(raw.decode('utf-8'))
+                except ValueError:
+                    entry = None
+                result.append((number, entry if isinstance(entry, dict) else None))
+    except OSError as exc:
+        raise AuditLogError('cannot read audit log %s: %s' % (path, exc.strerror))
+    return result

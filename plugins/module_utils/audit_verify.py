@@ -1,0 +1,91 @@
+# -*- coding: utf-8 -*-
+# Copyright: aigov.core contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Verification of the audit log's hash chain: names the first edited, deleted, inserted or reordered entry."""
+
+from __future__ import annotations
+
+from ansible_collections.aigov.core.plugins.module_utils.audit_log import (
+    FIELDS, GENESIS_HASH, SCHEMA_VERSION, entry_hash, read_entries)
+
+KINDS = ('malformed', 'edited', 'deleted', 'inserted', 'reordered', 'anchor')
+
+
+def _well_formed(entry):
+    return (entry is not None and set(entry) == set(FIELDS) and entry['schema_version'] == SCHEMA_VERSION
+            and isinstance(entry['seq'], int) and not isinstance(entry['seq'], bool)
+            and isinstance(entry['hash'], str) and isinstance(entry['prev_hash'], str))
+
+
+def _continues(entry, seq, prev_hash):
+    return _well_formed(entry) and entry['seq'] == seq and entry['prev_hash'] == prev_hash
+
+
+def _problem(kind, line, seq, message):
+    return dict(kind=kind, line=line, seq=seq, message=message)
+
+
+def _classify(lines, index, seq, prev_hash, prev_line):
+    """The problem at lines[index], which does not continue the chain (expected seq, prev_hash)."""
+    number, entry = lines[index]
+    following = lines[index + 1] if index + 1 < len(lines) else None
+    later = [n for n, e in lines[index + 1:] if _well_formed(e) and e['seq'] == seq]
+    if _well_formed(entry) and entry['seq'] > seq and later and entry_hash(entry) == entry['hash']:
+        return _problem('reordered', number, entry['seq'], 'line %d holds seq %d where seq %d belongs; seq %d is at line %d'
+                        % (number, entry['seq'], seq, seq, later[0]))
+    # A line the chain skips over: the next line continues from the last good entry.
+    if following is not None and _continues(following[1], seq, prev_hash) and entry_hash(following[1]) == following[1]['hash']:
+        return _problem('inserted', number, entry.get('seq') if _well_formed(entry) else None,
+                        'line %d is not part of the chain: line %d continues from seq %d' % (number, following[0], seq - 1))
+    if not _well_formed(entry):
+        return _problem('malformed', number, None,
+                        'line %d is not an audit entry (unparseable JSON, or fields missing or extra)' % number)
+    own = entry['seq']
+    if entry_hash(entry) != entry['hash']:
+        return _problem('edited', number, own, 'line %d (seq %d) was edited: its content does not match its hash' % (number, own))
+    if own == seq and prev_line is None:
+        return _problem('edited', number, own, 'line %d (seq 1) does not start the chain: its prev_hash is not the genesis hash'
+                        % number)
+    if own == seq:
+        # Its own hash holds but it does not point at the entry before: that one was rewritten (hash recomputed).
+        return _problem('edited', prev_line, seq - 1, 'line %d (seq %d) was rewritten: its hash is not the prev_hash '
+                        'recorded by line %d (seq %d)' % (prev_line, seq - 1, number, own))
+    if own > seq:
+        missing = 'seq %d' % seq if own == seq + 1 else 'seq %d to %d' % (seq, own - 1)
+        return _problem('deleted', number, own, '%s deleted: missing before line %d (seq %d)' % (missing, number, own))
+    earlier = [n for n, e in lines[:index] if _well_formed(e) and e['seq'] == own]
+    if earlier:
+        return _problem('inserted', number, own, 'line %d repeats seq %d of line %d' % (number, own, earlier[0]))
+    return _problem('reordered', number, own, 'line %d holds seq %d after seq %d' % (number, own, seq - 1))
+
+
+def verify(path, anchor=None):
+    """Check the chain of the log at path; return a result naming the first problem.
+
+    anchor ({seq, hash}, e.g. from an earlier verify kept elsewhere) must be
+    in the chain: it catches a rewritten tail and a truncated log.
+    Result: {ok, path, entries, last_seq, last_hash, problem: None or
+    {kind, line, seq, message}} with kind one of KINDS.
+    """
+    lines = read_entries(path)
+    seq, prev_hash, prev_line = 1, GENESIS_HASH, None
+    by_seq = {}
+    problem = None
+    for index, (number, entry) in enumerate(lines):
+        if _continues(entry, seq, prev_hash) and entry_hash(entry) == entry['hash']:
+            by_seq[seq] = entry['hash']
+            seq, prev_hash, prev_line = seq + 1, entry['hash'], number
+            continue
+        problem = _classify(lines, index, seq, prev_hash, prev_line)
+        break
+    if problem is None and anchor is not None:
+        anchored = by_seq.get(anchor.get('seq'))
+        if anchored is None:
+            problem = _problem('anchor', None, anchor.get('seq'),
+                               'anchor seq %s is not in the log (last seq %d): entries were deleted from the end'
+                               % (anchor.get('seq'), seq - 1))
+        elif anchored != anchor.get('hash'):
+            problem = _problem('anchor', anchor['seq'], anchor['seq'],
+                               'entry seq %d does not have the anchored hash: the log was rewritten up to it' % anchor['seq'])
+    return dict(ok=problem is None, path=path, entries=len(lines), last_seq=seq - 1 if seq > 1 else None,
+                last_hash=prev_hash if seq > 1 else None, problem=problem)

@@ -1,0 +1,105 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: aigov.core contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+# The work is done on the controller by plugins/action/audit_verify.py;
+# this file holds its documentation.
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: audit_verify
+short_description: Verify the hash chain of the aigov.core audit log
+version_added: 0.1.0
+description:
+  - Reads the audit log (JSON lines, one entry per line, schema C(audit-entry.v1.json)) and checks that every
+    entry matches its hash, that seq runs 1, 2, 3, ... and that each entry's C(prev_hash) is the hash of the
+    entry before it.
+  - Fails on the first problem, naming its kind (C(edited), C(deleted), C(inserted), C(reordered),
+    C(malformed), C(anchor)), the line number and the seq.
+  - The hashes are not keyed, so a rewrite of the whole log from some entry onwards yields a valid chain.
+    Keep RV(anchor) of a run somewhere the log's writers cannot change (a job artifact, a ticket) and pass it
+    back in O(anchor) to catch that, and entries deleted from the end.
+author:
+  - aigov.core maintainers (@aigov)
+options:
+  path:
+    description:
+      - Path of the audit log. A relative path is relative to the current directory.
+      - The environment variable E(AIGOV_AUDIT_LOG) is used when the option is not set.
+    type: path
+    default: aigov-data/audit.jsonl
+  anchor:
+    description:
+      - An entry that must be in the chain with this hash, as returned in RV(anchor) by an earlier run.
+    type: dict
+    suboptions:
+      seq:
+        description: Sequence number of the anchored entry.
+        type: int
+        required: true
+      hash:
+        description: Its hash.
+        type: str
+        required: true
+extends_documentation_fragment:
+  - aigov.core.attributes.controller
+attributes:
+  check_mode:
+    support: full
+    description: Only reads; behaves the same in check mode.
+  diff_mode:
+    support: none
+    description: Nothing is changed.
+notes:
+  - The entry format, the hash rule and the writers' locking are described in C(docs/secrets.md) in the collection.
+seealso:
+  - module: aigov.core.agent_secret
+"""
+
+EXAMPLES = r"""
+- name: Verify the audit log and keep its anchor
+  aigov.core.audit_verify:
+    path: /var/lib/aigov/audit.jsonl
+  register: aigov_audit
+
+- name: Verify again later against the kept anchor
+  aigov.core.audit_verify:
+    path: /var/lib/aigov/audit.jsonl
+    anchor: "{{ aigov_audit.anchor }}"
+"""
+
+RETURN = r"""
+ok:
+  description: Whether the chain is intact (and holds the anchor, when one was given).
+  returned: always
+  type: bool
+path:
+  description: Path of the log that was read.
+  returned: always
+  type: str
+entries:
+  description: Number of lines in the log.
+  returned: always
+  type: int
+last_seq:
+  description: Seq of the last entry of the intact part of the chain; null for an empty log.
+  returned: always
+  type: int
+last_hash:
+  description: Hash of that entry.
+  returned: always
+  type: str
+problem:
+  description: The first problem, or null.
+  returned: always
+  type: dict
+  sample: {kind: deleted, line: 4, seq: 5, message: "seq 4 deleted: missing before line 4 (seq 5)"}
+anchor:
+  description: C(seq) and C(hash) of the last entry, to keep outside the log and pass to a later run.
+  returned: when the chain is intact
+  type: dict
+  sample: {seq: 412, hash: 3f1c0e...}
+"""

@@ -1,0 +1,179 @@
+"""The audit log: concurrent appends keep one chain; every kind of tampering is detected and named."""
+
+import json
+import multiprocessing
+import os
+
+import pytest
+
+from ansible_collections.aigov.core.plugins.module_utils import audit_log
+from ansible_collections.aigov.core.plugins.module_utils.audit_verify import verify
+from tests.contracts import validate
+
+WRITERS, APPENDS = 8, 50
+
+
+def _writer(path, writer):
+    for number in range(APPENDS):
+        audit_log.append(path, 'writer-%d' % writer, 'test.append', 'agent-%d' % writer, 'team-a', 'success',
+                         reasons=['n=%d' % number], details=dict(writer=writer, number=number))
+
+
+def _log(tmp_path, count=6):
+    path = str(tmp_path / 'audit.jsonl')
+    for number in range(count):
+        audit_log.append(path, 'ops', 'agent_secret.rotate', 'agent-%d' % number, 'team-a', 'success',
+                         reasons=['max_age'], details=dict(old_fingerprint='hmac-sha256:%016d' % number))
+    return path
+
+
+def _lines(path):
+    with open(path) as handle:
+        return handle.read().splitlines()
+
+
+def _write(path, lines):
+    with open(path, 'w') as handle:
+        handle.write(''.join(line + '\n' for line in lines))
+
+
+def _rehash(line):
+    entry = json.loads(line)
+    entry['hash'] = audit_log.entry_hash(entry)
+    return audit_log.canonical(entry).decode()
+
+
+def test_concurrent_writers_build_one_chain(tmp_path):
+    path = str(tmp_path / 'audit.jsonl')
+    context = multiprocessing.get_context('fork')
+    workers = [context.Process(target=_writer, args=(path, n)) for n in range(WRITERS)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(120)
+        assert worker.exitcode == 0
+    result = verify(path)
+    assert result['ok'], result['problem']
+    assert result['entries'] == result['last_seq'] == WRITERS * APPENDS
+    entries = [json.loads(line) for line in _lines(path)]
+    assert sorted((e['details']['writer'], e['details']['number']) for e in entries) == \
+        sorted((w, n) for w in range(WRITERS) for n in range(APPENDS))
+
+
+def test_entries_follow_the_schema_and_chain(tmp_path):
+    path = _log(tmp_path, 3)
+    entries = [json.loads(line) for line in _lines(path)]
+    for entry in entries:
+        validate(entry, 'audit-entry.v1.json')
+        assert entry['hash'] == audit_log.entry_hash(entry)
+    assert entries[0]['prev_hash'] == audit_log.GENESIS_HASH and entries[0]['seq'] == 1
+    assert [e['prev_hash'] for e in entries[1:]] == [e['hash'] for e in entries[:-1]]
+    assert verify(path) == dict(ok=True, path=path, entries=3, last_seq=3, last_hash=entries[-1]['hash'], problem=None)
+
+
+def test_append_is_durable_and_returns_the_entry(tmp_path, monkeypatch):
+    synced = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(audit_log.os, 'fsync', lambda fd: (synced.append(fd), real_fsync(fd)))
+    path = str(tmp_path / 'sub' / 'audit.jsonl')
+    entry = audit_log.append(path, 'ops', 'x', 'agent', None, 'refused', reasons=['locked'])
+    assert synced, 'append returned without fsync'
+    assert json.loads(_lines(path)[0]) == entry and entry['owner'] is None
+
+
+def test_secret_shaped_details_are_refused(tmp_path):
+    path = str(tmp_path / 'audit.jsonl')
+    with pytest.raises(audit_log.AuditLogError, match=r'details\.new\.value looks like a secret') as info:
+        audit_log.append(path, 'ops', 'x', 'agent', 'o', 'success', details=dict(new=dict(value='sk-abcdefghijklmnop')))
+    assert 'sk-abcdefghijklmnop' not in str(info.value)
+    with pytest.raises(audit_log.AuditLogError, match='reasons'):
+        audit_log.append(path, 'ops', 'x', 'agent', 'o', 'success', reasons=['see https://u:pw@host/'])
+    assert not os.path.exists(path) or _lines(path) == []
+
+
+def test_bad_outcome_and_damaged_tail_are_refused(tmp_path):
+    path = _log(tmp_path, 2)
+    with pytest.raises(audit_log.AuditLogError, match='outcome'):
+        audit_log.append(path, 'ops', 'x', 'a', 'o', 'done')
+    with open(path, 'a') as handle:
+        handle.write('{"seq": 3, "trunc')
+    with pytest.raises(audit_log.AuditLogError, match='ends with a damaged line'):
+        audit_log.append(path, 'ops', 'x', 'a', 'o', 'success')
+    with pytest.raises(audit_log.AuditLogError, match='damaged'):
+        audit_log.check_appendable(path)
+    assert len(_lines(path)) == 3
+
+
+def _edit(lines):
+    entry = json.loads(lines[2])
+    entry['outcome'] = 'failure'
+    lines[2] = audit_log.canonical(entry).decode()
+    return lines
+
+
+def _edit_rehashed(lines):
+    entry = json.loads(lines[2])
+    entry['owner'] = 'someone-else'
+    lines[2] = _rehash(audit_log.canonical(entry).decode())
+    return lines
+
+
+def _insert_forged(lines):
+    forged = json.loads(lines[2])
+    forged['subject'] = 'forged'
+    lines.insert(3, _rehash(audit_log.canonical(forged).decode()))
+    return lines
+
+
+TAMPERS = [
+    # (name, change to the list of lines, kind, line, seq, words in the message)
+    ('edited', _edit, 'edited', 3, 3, 'line 3 (seq 3) was edited'),
+    ('edited and rehashed', _edit_rehashed, 'edited', 3, 3, 'line 3 (seq 3) was rewritten'),
+    ('deleted', lambda l: l[:3] + l[4:], 'deleted', 4, 5, 'seq 4 deleted: missing before line 4'),
+    ('two deleted', lambda l: l[:1] + l[3:], 'deleted', 2, 4, 'seq 2 to 3 deleted'),
+    ('first deleted', lambda l: l[1:], 'deleted', 1, 2, 'seq 1 deleted'),
+    ('inserted copy', lambda l: l[:3] + [l[1]] + l[3:], 'inserted', 4, 2, 'line 4 is not part of the chain'),
+    ('inserted forgery', _insert_forged, 'inserted', 4, 3, 'line 4 is not part of the chain: line 5 continues from seq 3'),
+    ('inserted garbage', lambda l: l[:2] + ['not json'] + l[2:], 'inserted', 3, None, 'line 3 is not part of the chain'),
+    ('swapped', lambda l: l[:2] + [l[3], l[2]] + l[4:], 'reordered', 3, 4, 'line 3 holds seq 4 where seq 3 belongs; seq 3 is at line 4'),
+    ('moved to end', lambda l: l[:1] + l[2:] + [l[1]], 'reordered', 2, 3, 'seq 2 is at line 6'),
+    ('truncated line', lambda l: l[:5] + [l[5][:40]], 'malformed', 6, None, 'line 6 is not an audit entry'),
+]
+
+
+@pytest.mark.parametrize('name,change,kind,line,seq,words', TAMPERS, ids=[t[0] for t in TAMPERS])
+def test_tampering_is_detected_and_named(tmp_path, name, change, kind, line, seq, words):
+    path = _log(tmp_path)
+    _write(path, change(_lines(path)))
+    result = verify(path)
+    assert not result['ok']
+    assert (result['problem']['kind'], result['problem']['line'], result['problem']['seq']) == (kind, line, seq), result
+    assert words in result['problem']['message']
+
+
+def test_anchor_catches_truncation_and_rewritten_history(tmp_path):
+    path = _log(tmp_path)
+    good = verify(path)
+    anchor = dict(seq=good['last_seq'], hash=good['last_hash'])
+    assert verify(path, anchor)['ok']
+    lines = _lines(path)
+    _write(path, lines[:-1])
+    result = verify(path, anchor)
+    assert result['problem']['kind'] == 'anchor' and 'deleted from the end' in result['problem']['message']
+    # Rewrite the whole chain from seq 1 with consistent hashes: only the anchor shows it.
+    entries = [json.loads(line) for line in lines]
+    entries[0]['actor'] = 'mallory'
+    prev = audit_log.GENESIS_HASH
+    for entry in entries:
+        entry['prev_hash'] = prev
+        entry['hash'] = prev = audit_log.entry_hash(entry)
+    _write(path, [audit_log.canonical(e).decode() for e in entries])
+    assert verify(path)['ok']
+    result = verify(path, anchor)
+    assert result['problem'] == dict(kind='anchor', line=6, seq=6, message=result['problem']['message'])
+    assert 'rewritten' in result['problem']['message']
+
+
+def test_missing_log_is_an_error(tmp_path):
+    with pytest.raises(audit_log.AuditLogError, match='cannot read audit log .*missing'):
+        verify(str(tmp_path / 'missing'))
