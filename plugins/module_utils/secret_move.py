@@ -22,8 +22,8 @@ import json
 import os
 import re
 import shlex
-import tempfile
 
+from ansible_collections.aigov.core.plugins.module_utils.atomic_files import replace_text
 from ansible_collections.aigov.core.plugins.module_utils.credentials import PROVIDER_VARS
 from ansible_collections.aigov.core.plugins.module_utils.errors import AigovError
 from ansible_collections.aigov.core.plugins.module_utils.mcp_discovery import REFERENCE, secret_entries
@@ -156,20 +156,6 @@ def _write_secret(target, value, uid, gid, check_mode):
     return True
 
 
-def _replace_file(path, text, info):
-    fd, tmp = tempfile.mkstemp(prefix='.aigov-', dir=os.path.dirname(path))
-    try:
-        with os.fdopen(fd, 'w') as handle:
-            handle.write(text)
-        os.chmod(tmp, info.st_mode & 0o7777)
-        os.chown(tmp, info.st_uid, info.st_gid)
-        os.rename(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def move_secrets(path, file_format, variables=(), secret_dir=None, check_mode=False):
     """Move the literal secrets of PATH; return (changed, result, diff).
 
@@ -202,7 +188,7 @@ def move_secrets(path, file_format, variables=(), secret_dir=None, check_mode=Fa
         for _name, _server, target, value in moves:
             _write_secret(target, value, info.st_uid, info.st_gid, check_mode)
         if not check_mode:
-            _replace_file(path, new_text, info)
+            replace_text(path, new_text)
     except (IOError, OSError) as exc:
         raise AigovError('cannot move secrets out of %s: %s' % (path, _redact(str(exc.strerror or exc), moves)))
     diff = {'before': redact_text(_redact(text, moves)), 'after': redact_text(new_text), 'before_header': path, 'after_header': path}

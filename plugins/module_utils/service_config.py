@@ -22,8 +22,8 @@ from __future__ import annotations
 import os
 import re
 import shlex
-import tempfile
 
+from ansible_collections.aigov.core.plugins.module_utils.atomic_files import replace_text
 from ansible_collections.aigov.core.plugins.module_utils.errors import AigovError
 from ansible_collections.aigov.core.plugins.module_utils.redaction import redact_text
 
@@ -129,21 +129,6 @@ def locate(server, services=None, proc_root='/proc', unit_dirs=UNIT_DIRS, editab
     return {'source': 'none', 'key': None, 'unit': unit, 'files': [], 'unedited': [], 'restart_commands': []}
 
 
-def _write(path, text):
-    info = os.stat(path)
-    fd, tmp = tempfile.mkstemp(prefix='.aigov-', dir=os.path.dirname(path))
-    try:
-        with os.fdopen(fd, 'w') as handle:
-            handle.write(text)
-        os.chmod(tmp, info.st_mode & 0o7777)
-        os.chown(tmp, info.st_uid, info.st_gid)
-        os.rename(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def apply_fix(fix, server, location, check_mode=False):
     """Apply FIXES[fix] to every located file; return (changed files, diffs)."""
     if fix not in FIXES:
@@ -165,7 +150,7 @@ def apply_fix(fix, server, location, check_mode=False):
         diffs.append({'before': redact_text(before), 'after': redact_text(after), 'before_header': path, 'after_header': path})
         if not check_mode:
             try:
-                _write(path, after)
+                replace_text(path, after)
             except (IOError, OSError) as exc:
                 raise AigovError('cannot write %s: %s' % (path, exc.strerror))
     return changed, diffs
