@@ -30,7 +30,7 @@ th{background:#f0f2f5;font-weight:600}td.num,th.num{text-align:right}
 .cards{display:flex;gap:12px;flex-wrap:wrap}.card{flex:1;min-width:110px;border-radius:6px;padding:10px 14px;color:#fff}
 .card .n{font-size:26px;font-weight:700}.status{display:inline-block;padding:3px 10px;border-radius:12px;font-weight:600}
 .ok{background:#2e7d32;color:#fff}.bad{background:#c62828;color:#fff}.warn{background:#ef6c00;color:#fff}
-.sev{display:inline-block;padding:1px 8px;border-radius:10px;color:#fff;font-size:12px;font-weight:600}
+.sev{display:inline-block;padding:1px 8px;border-radius:10px;color:#fff;font-size:12px;font-weight:600;white-space:nowrap}
 ul.ev{margin:0;padding-left:16px}code{font-size:12px;background:#f0f2f5;padding:0 3px;border-radius:3px}
 table.findings{table-layout:fixed}table.findings td{overflow-wrap:anywhere}tr.waived td{color:#777}
 .small{font-size:12px;color:#555}.missing{color:#c62828;font-weight:600}
@@ -136,7 +136,7 @@ def _findings(report):
         return '<section id="findings"><h2>Findings</h2><p>No findings.</p></section>'
     assets = report_view.assets_by_id(report)
     rows = ''.join(_finding_row(finding, assets.get(finding['asset_id'])) for finding in findings)
-    columns = (('Severity', '76px'), ('Rule', '20%'), ('Asset', '14%'), ('Host', '8%'), ('Evidence', '24%'),
+    columns = (('Severity', '84px'), ('Rule', '20%'), ('Asset', '14%'), ('Host', '8%'), ('Evidence', '24%'),
                ('How to fix', '22%'), ('Waiver', '12%'))
     colgroup = ''.join('<col style="width:%s">' % width for _name, width in columns)
     heads = ''.join('<th>%s</th>' % name for name, _width in columns)
