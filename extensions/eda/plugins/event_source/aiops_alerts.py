@@ -18,7 +18,10 @@ description:
     (automate, review, escalate or reject; schemas/decision.v1.json). Resolved alerts carry no decision.
   - Every decision is appended to the audit log (O(audit_log)) before its event is queued, so a decision
     is durable before any action on it starts; 503 when the log cannot be written.
-  - "Event: C({alert: ..., asset: ..., decision: ..., meta: {received_at, path}}); ansible-rulebook adds C(meta.source)."
+  - "Event: C({alert: ..., asset: ..., decision: ..., payload_b64: ..., meta: {received_at, path}}); ansible-rulebook
+    adds C(meta.source). C(payload_b64) (firing alerts) is the alert without labels and annotations, the asset, the
+    decision and the receipt time as base64 of JSON: pass it, never the event, to a playbook
+    (ansible-core renders template syntax in extra variables, and labels come from the sender)."
 options:
   host:
     description: Address to listen on. Binds to loopback unless told otherwise.
@@ -134,7 +137,8 @@ _import_path()
 
 from aiohttp import web  # noqa: E402
 
-from ansible_collections.aigov.core.plugins.module_utils import alert_intake, alerts, audit_log, guardrails, registry  # noqa: E402
+from ansible_collections.aigov.core.plugins.module_utils import (  # noqa: E402
+    alert_intake, alerts, audit_log, guardrails, registry, remediation)
 from ansible_collections.aigov.core.plugins.plugin_utils.data_files import resolve_data_file  # noqa: E402
 
 LOGGER = logging.getLogger('aigov.core.aiops_alerts')
@@ -263,8 +267,11 @@ class Intake(object):
         if alert['status'] == 'firing':
             decision = guardrails.decide(self.config['policy'], subject, alert['confidence'], now,
                                          actions_last_hour=self._actions_last_hour(key, time.monotonic()))
-        return {'alert': alert, 'asset': subject, 'decision': decision,
-                'meta': {'received_at': now.isoformat(timespec='seconds'), 'path': path}}  # ansible-rulebook adds meta.source
+        event = {'alert': alert, 'asset': subject, 'decision': decision,
+                 'meta': {'received_at': now.isoformat(timespec='seconds'), 'path': path}}  # ansible-rulebook adds meta.source
+        if decision is not None:
+            event['payload_b64'] = remediation.encode_payload(event)
+        return event
 
 
 def _recordable(text):
