@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 
 from ansible.errors import AnsibleActionFail
 from ansible.module_utils.basic import env_fallback
@@ -41,6 +42,7 @@ class ActionModule(ControllerAction):
     )
 
     def run_on_controller(self, args, task_vars, result):
+        started = time.monotonic()
         event = remediation.decode_payload(args['payload'])
         policy = guardrails.load_guardrails(resolve_data_file('guardrail policy', args['guardrails'], os.getcwd()))
         audit_log.check_appendable(args['audit_log'])  # a start or a refusal the log cannot record is not made
@@ -67,6 +69,6 @@ class ActionModule(ControllerAction):
                              'planned', ['%s on %s for alert %s (decision %s)' % (
                                  found['remediation'], found['target'], found['fingerprint'], found['decision'])],
                              dict(details, remediation=found['remediation'], target=found['target'],
-                                  decision=found['decision']))
+                                  decision=found['decision'], plan_ms=round((time.monotonic() - started) * 1000, 1)))
         result.update(changed=False, plan=found, msg='%s on %s' % (found['remediation'], found['target']))
         return result
