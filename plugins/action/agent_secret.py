@@ -18,7 +18,6 @@ from ansible_collections.aigov.core.plugins.module_utils._secret_backend_options
 from ansible_collections.aigov.core.plugins.plugin_utils.action import AAP_JOB_VARS, ControllerAction, actor
 
 
-
 class ActionModule(ControllerAction):
     """Create, rotate or read the metadata of an agent's secret in a backend."""
 

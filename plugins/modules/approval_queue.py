@@ -19,7 +19,7 @@ description:
     C(payload_b64)); the same event queued again changes nothing. It records C(approval.requested) in the audit log.
   - O(state=decided) records a verdict (C(approve) or C(deny)) on a pending request, once, and the audit entry
     C(approval.decision) with the approver as actor; a denial is an override of the proposed remediation.
-  - The audit log is checked first: nothing is queued or decided that it cannot record.
+  - The audit log is checked first, and nothing is queued or decided that it cannot record.
 author:
   - aigov.core maintainers (@aigov)
 options:

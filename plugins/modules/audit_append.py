@@ -16,7 +16,7 @@ version_added: 0.1.0
 description:
   - Appends one hash-chained entry (schema C(audit-entry.v1.json)) under an exclusive lock and fsyncs it before
     the task returns.
-  - Refuses details or reasons shaped like secrets (provider keys, URLs with passwords): record fingerprints.
+  - Refuses details or reasons shaped like secrets (provider keys, URLs with passwords); record fingerprints.
   - The AAP job id (C(awx_job_id)) is added to the details when the playbook runs in AAP.
 author:
   - aigov.core maintainers (@aigov)

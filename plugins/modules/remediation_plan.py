@@ -22,7 +22,7 @@ description:
     C(inventory_hostname), which is exactly one host of the inventory (no pattern is evaluated). The guardrail
     policy's blast-radius limit holds.
   - On success records C(remediation.start) and returns RV(plan).
-  - Alert label values are data: they are compared and looked up, never templated, run or used as a host pattern.
+  - Alert label values are data. They are compared and looked up, never templated, run or used as a host pattern.
 author:
   - aigov.core maintainers (@aigov)
 options:

@@ -14,8 +14,6 @@ import time
 import urllib.parse
 import urllib.request
 
-import yaml
-
 from ansible_collections.aigov.core.plugins.module_utils import audit_verify
 from tests.hosts import testhosts
 from tests.integration.conftest import BIN, FAKE_SERVERS, wait_listening

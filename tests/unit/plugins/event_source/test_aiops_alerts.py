@@ -228,7 +228,7 @@ def test_every_decision_is_audited_before_its_event_is_queued(store):
         try:
             for _attempt in range(100):
                 try:
-                    status, _ = await post('http://127.0.0.1:%d/' % port, alertmanager(
+                    status, _body = await post('http://127.0.0.1:%d/' % port, alertmanager(
                         alert(), alert(instance='10.20.0.5:4000', fingerprint='fp2'),
                         alert(instance='x; rm -rf /', fingerprint='fp3', secret='sk-aigovTEST-9f2c4e7a1b3d5f60'),
                         alert(status='resolved', fingerprint='fp4')), BEARER)

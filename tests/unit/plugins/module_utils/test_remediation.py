@@ -28,7 +28,8 @@ def approval_entry(request='r1', verdict='approve'):
                                                                          'fingerprint': 'fp1'}}
 
 
-def plan(ev, entries=None, hosts=('gpu-1', 'other'), max_hosts=5, approval=None, record=RECORD, actions=None):
+def plan(ev, entries=None, hosts=('gpu-1', 'other'), max_hosts=5, approval=None, record='default', actions=None):
+    record = RECORD if record == 'default' else record
     return remediation.plan(ev, list(hosts), max_hosts, [decision_entry()] if entries is None else entries,
                             actions=actions, approval=approval, asset_record=record)
 
