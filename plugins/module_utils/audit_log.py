@@ -147,14 +147,24 @@ def _prepare(actor, action, subject, owner, outcome, reasons=(), details=None, n
     reasons = [str(reason) for reason in reasons]
     _check_no_secrets(details, 'details')
     _check_no_secrets(reasons, 'reasons')
-    entry = dict(schema_version=SCHEMA_VERSION, time=now or _utc_now(), actor=str(actor), action=str(action),
-                 subject=str(subject), owner=None if owner is None else str(owner), outcome=outcome,
-                 reasons=reasons, details=details)
-    try:
-        canonical(entry)
-    except (TypeError, ValueError) as exc:
-        raise AuditLogError('audit entry details must be plain JSON data: %s' % exc)
-    return entry
+    return dict(schema_version=SCHEMA_VERSION, time=now or _utc_now(), actor=str(actor), action=str(action),
+                subject=str(subject), owner=None if owner is None else str(owner), outcome=outcome,
+                reasons=reasons, details=details)
+
+
+def _chain(entries, previous):
+    """The lines of entries chained after previous; AuditLogError (nothing written yet) when one is not JSON data."""
+    lines = []
+    for entry in entries:
+        entry['seq'] = 1 if previous is None else previous['seq'] + 1
+        entry['prev_hash'] = GENESIS_HASH if previous is None else previous['hash']
+        try:
+            entry['hash'] = hashlib.sha256(canonical(entry)).hexdigest()  # entry has no 'hash' key yet
+        except (TypeError, ValueError) as exc:
+            raise AuditLogError('audit entry details must be plain JSON data: %s' % exc)
+        lines.append(canonical(entry) + b'\n')
+        previous = entry
+    return b''.join(lines)
 
 
 def _write_chained(path, entries):
@@ -163,15 +173,7 @@ def _write_chained(path, entries):
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         with os.fdopen(os.dup(fd), 'rb') as handle:
-            previous = last_entry(handle, path)
-        lines = []
-        for entry in entries:
-            entry['seq'] = 1 if previous is None else previous['seq'] + 1
-            entry['prev_hash'] = GENESIS_HASH if previous is None else previous['hash']
-            entry['hash'] = entry_hash(entry)
-            lines.append(canonical(entry) + b'\n')
-            previous = entry
-        data = b''.join(lines)
+            data = _chain(entries, last_entry(handle, path))
         written = os.write(fd, data)
         if written != len(data):
             raise AuditLogError('short write to audit log %s (%d of %d bytes)' % (path, written, len(data)))

@@ -205,11 +205,52 @@ def _reply(status, **body):
     return web.json_response(body, status=status)
 
 
+class GroupCommit(object):
+    """Appends the decisions of concurrent requests to the audit log in one write and one fsync.
+
+    record() returns once its entries are on disk, or raises AuditLogError: requests that arrive
+    while a write is in progress share the next one (group commit), off the event loop.
+    """
+
+    def __init__(self, path):
+        self.path = path
+        self.pending = []
+        self.writer = None
+
+    async def record(self, records):
+        done = asyncio.get_running_loop().create_future()
+        self.pending.append((records, done))
+        if self.writer is None or self.writer.done():
+            self.writer = asyncio.ensure_future(self._drain())
+        await done
+
+    async def _drain(self):
+        loop = asyncio.get_running_loop()
+        while self.pending:
+            batch, self.pending = self.pending, []
+            try:
+                await loop.run_in_executor(None, audit_log.append_many, self.path,
+                                           [record for records, _done in batch for record in records])
+                results = [None] * len(batch)
+            except audit_log.AuditLogError:
+                results = []  # one request's refused entry must not fail the others: write them one by one
+                for records, _done in batch:
+                    try:
+                        await loop.run_in_executor(None, audit_log.append_many, self.path, records)
+                        results.append(None)
+                    except audit_log.AuditLogError as exc:
+                        results.append(exc)
+            for (_records, done), error in zip(batch, results):
+                if not done.done():
+                    done.set_exception(error) if error else done.set_result(None)
+
+
 class Intake(object):
     """One request at a time through auth, parsing, the gate, enrichment and the guardrails."""
 
     def __init__(self, queue, config):
         self.queue, self.config = queue, config
+        self.audit = GroupCommit(config['audit_log'])
         self.actions = alert_intake.BoundedLRU(10000)  # asset -> times of automated decisions
 
     def _actions_last_hour(self, key, now):
@@ -247,8 +288,7 @@ class Intake(object):
         records = [decision_record(event) for _key, event in admitted if event['decision']]
         try:
             if records:
-                await asyncio.get_running_loop().run_in_executor(None, audit_log.append_many,
-                                                                 self.config['audit_log'], records)
+                await self.audit.record(records)
         except audit_log.AuditLogError as exc:
             for _key, event in admitted:
                 self.config['gate'].forget(event['alert'])  # the sender's retry is not a duplicate
