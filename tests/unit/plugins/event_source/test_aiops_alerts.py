@@ -298,3 +298,16 @@ def test_int_options_accept_digit_strings_only(args, problem):
     module = runpy.run_path(SOURCE)
     with pytest.raises(ValueError, match=problem):
         run(module['main'](asyncio.Queue(), args))
+
+
+def test_concurrent_requests_share_audit_writes_and_all_are_recorded(store):
+    async def scenario():
+        async with running(base_args(store, rate_per_minute=1000)) as (queue, url):
+            bodies = [alertmanager(alert(fingerprint='c%d' % i, instance='10.10.0.11:8000')) for i in range(20)]
+            statuses = await asyncio.gather(*[post(url, body, BEARER) for body in bodies])
+            return [status for status, _body in statuses], drain(queue)
+    statuses, events = run(scenario())
+    assert statuses == [202] * 20 and len(events) == 20
+    entries = [e for _n, e in audit_log.read_entries(audit_path(store))]
+    assert sorted(e['details']['fingerprint'] for e in entries) == sorted('c%d' % i for i in range(20))
+    assert audit_verify.verify(audit_path(store))['ok']
