@@ -14,6 +14,7 @@ import pytest
 from ansible_collections.aigov.core.plugins.module_utils import alert_intake, asset_store, audit_log, audit_verify
 from ansible_collections.aigov.core.plugins.module_utils.asset_store_sqlite import open_store
 from tests.conftest import FARM
+from tests.contracts import validate
 from tests.fixtures.inventory import estate
 
 SOURCE = os.path.join(FARM, 'ansible_collections', 'aigov', 'core', 'extensions', 'eda', 'plugins', 'event_source',
@@ -253,6 +254,8 @@ def test_every_decision_is_audited_before_its_event_is_queued(store):
     assert rejected['subject'] == 'unknown'   # a label value is not copied into the log
     text = open(audit_path(store)).read()
     assert 'rm -rf' not in text and 'sk-aigovTEST' not in text and '10.20.0.5' not in text
+    for entry in entries:
+        validate(entry, 'audit-entry.v1.json')
     # every event was queued after all the decisions of its request were on disk
     assert all(len(seen) == 3 for _event, seen in RecordingQueue.seen) and len(RecordingQueue.seen) == 4
     assert audit_verify.verify(audit_path(store))['ok']

@@ -6,6 +6,7 @@ import json
 import pytest
 
 from ansible_collections.aigov.core.plugins.module_utils import approvals, remediation
+from tests.contracts import validate
 
 RECEIVED = '2026-11-25T09:00:00+00:00'
 RECORD = {'id': 'model_server:1', 'name': 'vllm', 'inventory_hostname': 'gpu-1',
@@ -99,3 +100,5 @@ def test_approvals_queue_requests_once_and_decides_once(tmp_path):
     assert found['payload_b64'] == 'cGF5bG9hZA==' and verdict['verdict'] == 'deny' and approvals.pending(path) == []
     with pytest.raises(approvals.ApprovalError, match='already decided \\(deny by alice'):
         approvals.decide(path, record['id'], 'approve', 'bob')
+    for line in open(path):
+        validate(json.loads(line), 'approval-record.v1.json')
