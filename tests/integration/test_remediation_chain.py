@@ -139,7 +139,10 @@ def test_alert_to_verified_remediation_automated_and_approved(ansible, ansible_e
                     back = wait_state(host.address, 8000, True, 90)
                     [outcome] = wait_entries(log, lambda e: e['action'] == 'remediation.outcome', 1, proc)
                     prometheus_up(prom_port)
-                finally:
+                except AssertionError as exc:
+                    outputs.append(end(proc))
+                    raise AssertionError('%s\nrulebook: %s\naudit: %s' % (exc, outputs[-1][-4000:], entries(log)))
+                else:
                     outputs.append(end(proc))
                 automated = entries(log)
                 # 2. High risk: review; nothing runs until approved.

@@ -59,10 +59,14 @@ def test_exposed_server_is_rebound_to_loopback(ansible, tmp_path):
                  'meta': {'received_at': received}}
         audit_log.append(log, remediation.SOURCE_ACTOR, 'decision', asset_id, 'lab-team', 'planned', ['minimal'],
                          {'fingerprint': 'exp1', 'decision': 'automate', 'received_at': received})
-        run = ansible.playbook('-i', inventory, 'aigov.core.remediate', '-e', 'aigov_event_payload=%s'
-                               % remediation.encode_payload(event), '-e', 'aigov_audit_log=%s' % log,
-                               '-e', 'aigov_store_path=%s' % store, '-e', 'aigov_guardrails=%s' % no_freeze_policy(
-                                   tmp_path / 'guardrails.yml'), cwd=str(tmp_path))
+        args = ['-i', inventory, 'aigov.core.remediate', '-e', 'aigov_event_payload=%s' % remediation.encode_payload(event),
+                '-e', 'aigov_audit_log=%s' % log, '-e', 'aigov_store_path=%s' % store,
+                '-e', 'aigov_guardrails=%s' % no_freeze_policy(tmp_path / 'guardrails.yml')]
+        check = ansible.playbook(*(args + ['--check', '--diff']), cwd=str(tmp_path))
+        assert check.returncode == 0 and '127.0.0.1' in check.stdout, check.stdout[-3000:]
+        assert testhosts.run_in(host, ['cat', '/etc/default/vllm']).stdout == 'VLLM_HOST=0.0.0.0\n'
+        assert reachable(host.address, 8000) and len(entries(log)) == 1  # nothing changed, nothing recorded
+        run = ansible.playbook(*args, cwd=str(tmp_path))
         assert run.returncode == 0, run.stdout[-3000:]
         wait_listening(host, 8000)
         assert not reachable(host.address, 8000), 'the server still listens on its external address'
