@@ -40,8 +40,12 @@ class ActionModule(ControllerAction):
         jobs = aap_job(task_vars) or {}
         if args['state'] == 'requested':
             event = remediation.decode_payload(args['payload'])
-            if (event.get('decision') or {}).get('decision') != 'review':
+            if not all(isinstance(event.get(key), dict) for key in ('alert', 'asset', 'decision', 'meta')) \
+                    or event['decision'].get('decision') != 'review':
                 raise approvals.ApprovalError('only a review decision is queued for approval')
+            if remediation.recorded_decision([e for _n, e in audit_log.read_entries(args['audit_log'])], event) is None:
+                raise approvals.ApprovalError('the review decision is not in the audit log: the event did not come from '
+                                              'the event source; nothing queued')
             table = remediation.check_actions(plain(args['actions'])) if args['actions'] else remediation.ACTIONS
             proposed = table.get((event.get('alert') or {}).get('name'))
             created, record = approvals.request(args['path'], dict(event, payload_b64=args['payload']), proposed)

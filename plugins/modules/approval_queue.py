@@ -17,6 +17,7 @@ description:
   - The local approvals queue is a JSON-lines file written under an exclusive lock. O(state=requested) appends a
     request for a C(review) event (its id, asset, alert fingerprint, proposed remediation and the event's
     C(payload_b64)); the same event queued again changes nothing. It records C(approval.requested) in the audit log.
+    The review decision must be in the audit log, written by the event source; a forged event is not queued.
   - O(state=decided) records a verdict (C(approve) or C(deny)) on a pending request, once, and the audit entry
     C(approval.decision) with the approver as actor; a denial is an override of the proposed remediation.
   - The audit log is checked first, and nothing is queued or decided that it cannot record.

@@ -149,6 +149,12 @@ def test_hostile_and_out_of_inventory_alerts_run_nothing(ansible, ansible_env, t
                            '-e', 'aigov_event_payload=%s' % base64.b64encode(json.dumps(forged).encode()).decode(),
                            '-e', 'aigov_store_path=%s' % store, cwd=str(tmp_path))
     assert run.returncode != 0 and 'the decision is not in the audit log' in run.stdout, run.stdout[-3000:]
+    forged['decision']['decision'] = 'review'
+    queued = ansible.playbook('-i', str(inventory), 'aigov.core.request_approval', '-e', 'aigov_audit_log=%s' % log,
+                              '-e', 'aigov_event_payload=%s' % base64.b64encode(json.dumps(forged).encode()).decode(),
+                              cwd=str(tmp_path))
+    assert queued.returncode != 0 and 'the review decision is not in the audit log' in queued.stdout, queued.stdout[-3000:]
+    assert len(open(str(tmp_path / 'approvals.jsonl')).readlines()) == 4  # two requests, two verdicts
 
     actions = [(e['action'], e['outcome']) for e in entries(log)]
     assert ('approval.decision', 'success') in actions and ('remediation.start', 'planned') in actions
