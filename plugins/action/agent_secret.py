@@ -9,26 +9,13 @@ secret is ever shipped to a managed host.
 
 from __future__ import annotations
 
-import getpass
-
 from ansible.module_utils.basic import env_fallback
 
 from ansible_collections.aigov.core.plugins.module_utils import agent_secret, audit_log
 from ansible_collections.aigov.core.plugins.module_utils._options import OptionAdapter
 from ansible_collections.aigov.core.plugins.module_utils._secret_backend_options import ARGSPEC as BACKEND_ARGSPEC
 from ansible_collections.aigov.core.plugins.module_utils._secret_backend_options import open_backend
-from ansible_collections.aigov.core.plugins.plugin_utils.action import ControllerAction
-
-# AAP puts the launching user and job id in these variables.
-AAP_USER_VARS = ('awx_user_name', 'tower_user_name')
-AAP_JOB_VARS = ('awx_job_id', 'tower_job_id')
-
-
-def actor(task_vars):
-    for name in AAP_USER_VARS:
-        if task_vars.get(name):
-            return str(task_vars[name])
-    return getpass.getuser()
+from ansible_collections.aigov.core.plugins.plugin_utils.action import AAP_JOB_VARS, ControllerAction, actor
 
 
 class ActionModule(ControllerAction):

@@ -110,6 +110,10 @@ class AlertGate(object):
         self.counts[verdict] += 1
         return verdict
 
+    def forget(self, alert):
+        """Undo the duplicate memory of an admitted alert that could not be passed on (its retry is accepted)."""
+        self.last.pop((alert['fingerprint'], alert['status']), None)
+
     def _verdict(self, alert, asset_key, now):
         key = (alert['fingerprint'], alert['status'])
         seen = self.last.get(key)

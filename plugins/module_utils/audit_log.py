@@ -64,6 +64,11 @@ def _check_no_secrets(value, where):
         raise AuditLogError('refusing audit entry: %s looks like a secret value; record its fingerprint instead' % where)
 
 
+def check_recordable(value):
+    """Raise AuditLogError when append() would refuse value (secret-shaped) in details or reasons."""
+    _check_no_secrets(value, 'value')
+
+
 def _tail_line(handle):
     """The last non-empty line of an open binary file, or None when it is empty."""
     end = handle.seek(0, os.SEEK_END)
@@ -134,37 +139,44 @@ def check_appendable(path):
         os.close(fd)
 
 
-def append(path, actor, action, subject, owner, outcome, reasons=(), details=None, now=None):
-    """Append one entry and return it; it is on disk (fsync) when this returns.
-
-    An exclusive flock around read-last-entry + write + fsync serialises
-    concurrent writers, processes or threads, on this machine.
-    """
+def _prepare(actor, action, subject, owner, outcome, reasons=(), details=None, now=None):
+    """An entry without seq and hashes; refused (AuditLogError) when it is not plain data or looks secret."""
     if outcome not in OUTCOMES:
         raise AuditLogError('audit outcome must be one of %s, not %r' % (', '.join(OUTCOMES), outcome))
     details = dict(details or {})
     reasons = [str(reason) for reason in reasons]
     _check_no_secrets(details, 'details')
     _check_no_secrets(reasons, 'reasons')
-    entry = dict(schema_version=SCHEMA_VERSION, time=now or _utc_now(), actor=str(actor), action=str(action),
-                 subject=str(subject), owner=None if owner is None else str(owner), outcome=outcome,
-                 reasons=reasons, details=details)
-    try:
-        canonical(entry)
-    except (TypeError, ValueError) as exc:
-        raise AuditLogError('audit entry details must be plain JSON data: %s' % exc)
+    return dict(schema_version=SCHEMA_VERSION, time=now or _utc_now(), actor=str(actor), action=str(action),
+                subject=str(subject), owner=None if owner is None else str(owner), outcome=outcome,
+                reasons=reasons, details=details)
+
+
+def _chain(entries, previous):
+    """The lines of entries chained after previous; AuditLogError (nothing written yet) when one is not JSON data."""
+    lines = []
+    for entry in entries:
+        entry['seq'] = 1 if previous is None else previous['seq'] + 1
+        entry['prev_hash'] = GENESIS_HASH if previous is None else previous['hash']
+        try:
+            entry['hash'] = hashlib.sha256(canonical(entry)).hexdigest()  # entry has no 'hash' key yet
+        except (TypeError, ValueError) as exc:
+            raise AuditLogError('audit entry details must be plain JSON data: %s' % exc)
+        lines.append(canonical(entry) + b'\n')
+        previous = entry
+    return b''.join(lines)
+
+
+def _write_chained(path, entries):
+    """Chain and append entries under one exclusive lock and one fsync; return them."""
     fd = _open_log(path)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         with os.fdopen(os.dup(fd), 'rb') as handle:
-            previous = last_entry(handle, path)
-        entry['seq'] = 1 if previous is None else previous['seq'] + 1
-        entry['prev_hash'] = GENESIS_HASH if previous is None else previous['hash']
-        entry['hash'] = entry_hash(entry)
-        line = canonical(entry) + b'\n'
-        written = os.write(fd, line)
-        if written != len(line):
-            raise AuditLogError('short write to audit log %s (%d of %d bytes)' % (path, written, len(line)))
+            data = _chain(entries, last_entry(handle, path))
+        written = os.write(fd, data)
+        if written != len(data):
+            raise AuditLogError('short write to audit log %s (%d of %d bytes)' % (path, written, len(data)))
         os.fsync(fd)
     except OSError as exc:
         if exc.errno == errno.ENOSPC:
@@ -172,7 +184,28 @@ def append(path, actor, action, subject, owner, outcome, reasons=(), details=Non
         raise AuditLogError('cannot append to audit log %s: %s' % (path, exc.strerror))
     finally:
         os.close(fd)  # closing releases the lock
-    return entry
+    return entries
+
+
+def append(path, actor, action, subject, owner, outcome, reasons=(), details=None, now=None):
+    """Append one entry and return it; it is on disk (fsync) when this returns.
+
+    An exclusive flock around read-last-entry + write + fsync serialises
+    concurrent writers, processes or threads, on this machine.
+    """
+    entry = _prepare(actor, action, subject, owner, outcome, reasons, details, now)
+    return _write_chained(path, [entry])[0]
+
+
+def append_many(path, records):
+    """Append several entries (each a dict of append()'s keyword arguments but path) in one write and one fsync.
+
+    Every record is checked before anything is written: one refused record appends none.
+    """
+    entries = [_prepare(**record) for record in records]
+    if not entries:
+        return []
+    return _write_chained(path, entries)
 
 
 def read_entries(path):

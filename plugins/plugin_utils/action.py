@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import abc
+import getpass
 import json
 
 from ansible.errors import AnsibleActionFail
@@ -63,6 +64,25 @@ def store_assets(path):
     problems = dict((host['inventory_hostname'], host['problems']) for host in data['hosts'] if host['problems'])
     return ([row['record'] for row in data['assets']],
             dict(hosts_targeted=names, hosts_scanned=names, hosts_missing=[], problems=problems))
+
+
+# AAP puts the launching user and job id in these variables.
+AAP_USER_VARS = ('awx_user_name', 'tower_user_name')
+AAP_JOB_VARS = ('awx_job_id', 'tower_job_id')
+
+
+def actor(task_vars):
+    """Who runs this: the AAP user that launched the job, else the controller's user."""
+    for name in AAP_USER_VARS:
+        if task_vars.get(name):
+            return str(task_vars[name])
+    return getpass.getuser()
+
+
+def aap_job(task_vars):
+    """{awx_job_id: ...} of an AAP job, or None."""
+    jobs = dict((name, str(task_vars[name])) for name in AAP_JOB_VARS if task_vars.get(name))
+    return jobs or None
 
 
 def plain(data):

@@ -9,6 +9,7 @@ import urllib.request
 
 import yaml
 
+from ansible_collections.aigov.core.plugins.module_utils import audit_log, audit_verify
 from tests.conftest import ROOT
 from tests.integration.conftest import BIN
 from tests.integration.test_inventory_plugin import seed_store
@@ -84,3 +85,12 @@ def test_rulebook_acts_on_the_decision(ansible_env, tmp_path):
     assert 'HELD reject' in output
     assert 'AUTOMATE model_server:1000000000000001 owner ml-platform' in output
     assert TOKEN not in output
+    # The source ran in tmp_path with no audit_log argument: the documented default path.
+    log = str(tmp_path / 'aigov-data' / 'audit.jsonl')
+    assert audit_verify.verify(log)['ok']
+    entries = [entry for _line, entry in audit_log.read_entries(log)]
+    assert [(e['actor'], e['action'], e['subject'], e['outcome'], e['details']['decision'], e['owner'])
+            for e in entries] == [
+        ('aigov.core.aiops_alerts', 'decision', 'nowhere', 'refused', 'reject', None),
+        ('aigov.core.aiops_alerts', 'decision', 'model_server:1000000000000001', 'planned', 'automate', 'ml-platform')]
+    assert [e['details']['fingerprint'] for e in entries] == ['u1', 'k1'] and TOKEN not in open(log).read()

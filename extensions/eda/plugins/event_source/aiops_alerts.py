@@ -16,14 +16,22 @@ description:
     over the per-asset rate (counted in the response), enriched from the asset store and the registry
     (owners, risk tier, use case, environment), and given a decision by the guardrails
     (automate, review, escalate or reject; schemas/decision.v1.json). Resolved alerts carry no decision.
-  - "Event: C({alert: ..., asset: ..., decision: ..., meta: {received_at, path}}); ansible-rulebook adds C(meta.source)."
+  - Every decision is appended to the audit log (O(audit_log)) before its event is queued, so a decision
+    is durable before any action on it starts; 503 when the log cannot be written.
+  - "Event: C({alert: ..., asset: ..., decision: ..., payload_b64: ..., meta: {received_at, path}}); ansible-rulebook
+    adds C(meta.source). C(payload_b64) (firing alerts) is the alert without labels and annotations, the asset, the
+    decision and the receipt time as base64 of JSON: pass it, never the event, to a playbook
+    (ansible-core renders template syntax in extra variables, and labels come from the sender)."
 options:
   host:
     description: Address to listen on. Binds to loopback unless told otherwise.
     type: str
     default: 127.0.0.1
   port:
-    description: TCP port to listen on.
+    description:
+      - TCP port to listen on.
+      - Whole-number options also accept a string of digits (C("5050")), as rulebook variables from
+        C(--env-vars) arrive as strings.
     type: int
     required: true
   token:
@@ -76,6 +84,13 @@ options:
     description: Alerts per asset per minute passed on; the rest are counted as rate_limited.
     type: int
     default: 30
+  audit_log:
+    description:
+      - The hash-chained audit log (docs/secrets.md) every decision is appended to (with fsync) before its
+        event is queued. When it cannot be written the request gets 503 and no event is queued.
+      - Default the environment variable C(AIGOV_AUDIT_LOG), else C(aigov-data/audit.jsonl); a relative path is
+        taken from the directory ansible-rulebook runs in.
+    type: str
 """
 
 EXAMPLES = r"""
@@ -97,9 +112,11 @@ EXAMPLES = r"""
 
 import asyncio
 import datetime
+import hashlib
 import json
 import logging
 import os
+import re
 import ssl
 import sys
 import time
@@ -120,16 +137,31 @@ _import_path()
 
 from aiohttp import web  # noqa: E402
 
-from ansible_collections.aigov.core.plugins.module_utils import alert_intake, alerts, guardrails, registry  # noqa: E402
+from ansible_collections.aigov.core.plugins.module_utils import (  # noqa: E402
+    alert_intake, alerts, audit_log, guardrails, registry, remediation)
 from ansible_collections.aigov.core.plugins.plugin_utils.data_files import resolve_data_file  # noqa: E402
 
 LOGGER = logging.getLogger('aigov.core.aiops_alerts')
+ACTOR = 'aigov.core.aiops_alerts'
+_INT_OPTIONS = ('port', 'max_body_bytes', 'replay_window', 'dedup_ttl', 'rate_per_minute')
+_PLAIN_SUBJECT = re.compile(r'^[A-Za-z0-9_.:\[\]-]{1,253}$')
+
+
+def _whole_numbers(args):
+    """args with digit strings of the whole-number options as ints (--env-vars arrive as strings)."""
+    args = dict(args)
+    for key in _INT_OPTIONS:
+        value = args.get(key)
+        if isinstance(value, str) and value.strip().isdigit():
+            args[key] = int(value.strip())
+    return args
 
 
 def _validate(args):
     """Check every argument before listening; ValueError states the rule."""
+    args = _whole_numbers(args)
     if not isinstance(args.get('port'), int) or not 0 < args['port'] < 65536:
-        raise ValueError('port must be a TCP port number (1-65535)')
+        raise ValueError('port must be a TCP port number (1-65535), got %r' % (args.get('port'),))
     if not (args.get('token') or args.get('hmac_secret') or args.get('allow_unauthenticated')):
         raise ValueError('give token or hmac_secret (or both); allow_unauthenticated: true accepts anyone')
     if bool(args.get('certfile')) != bool(args.get('keyfile')):
@@ -139,8 +171,8 @@ def _validate(args):
     confidence = args.get('default_confidence')
     if confidence is not None and not 0 <= float(confidence) <= 1:
         raise ValueError('default_confidence must be between 0 and 1')
-    for key in ('max_body_bytes', 'replay_window', 'dedup_ttl', 'rate_per_minute'):
-        if key in args and (not isinstance(args[key], int) or args[key] < 1):
+    for key in _INT_OPTIONS[1:]:
+        if key in args and (isinstance(args[key], bool) or not isinstance(args[key], int) or args[key] < 1):
             raise ValueError('%s must be a whole number of at least 1' % key)
     base = os.getcwd()
     return {
@@ -154,6 +186,7 @@ def _validate(args):
         'policy': guardrails.load_guardrails(resolve_data_file('guardrail policy', args.get('guardrails', 'default'), base)),
         'confidence': None if confidence is None else float(confidence),
         'ssl': _ssl_context(args),
+        'audit_log': os.path.join(base, args.get('audit_log') or os.environ.get(audit_log.ENV_PATH) or audit_log.DEFAULT_PATH),
     }
 
 
@@ -172,11 +205,52 @@ def _reply(status, **body):
     return web.json_response(body, status=status)
 
 
+class GroupCommit(object):
+    """Appends the decisions of concurrent requests to the audit log in one write and one fsync.
+
+    record() returns once its entries are on disk, or raises AuditLogError: requests that arrive
+    while a write is in progress share the next one (group commit), off the event loop.
+    """
+
+    def __init__(self, path):
+        self.path = path
+        self.pending = []
+        self.writer = None
+
+    async def record(self, records):
+        done = asyncio.get_running_loop().create_future()
+        self.pending.append((records, done))
+        if self.writer is None or self.writer.done():
+            self.writer = asyncio.ensure_future(self._drain())
+        await done
+
+    async def _drain(self):
+        loop = asyncio.get_running_loop()
+        while self.pending:
+            batch, self.pending = self.pending, []
+            try:
+                await loop.run_in_executor(None, audit_log.append_many, self.path,
+                                           [record for records, _done in batch for record in records])
+                results = [None] * len(batch)
+            except audit_log.AuditLogError:
+                results = []  # one request's refused entry must not fail the others: write them one by one
+                for records, _done in batch:
+                    try:
+                        await loop.run_in_executor(None, audit_log.append_many, self.path, records)
+                        results.append(None)
+                    except audit_log.AuditLogError as exc:
+                        results.append(exc)
+            for (_records, done), error in zip(batch, results):
+                if not done.done():
+                    done.set_exception(error) if error else done.set_result(None)
+
+
 class Intake(object):
     """One request at a time through auth, parsing, the gate, enrichment and the guardrails."""
 
     def __init__(self, queue, config):
         self.queue, self.config = queue, config
+        self.audit = GroupCommit(config['audit_log'])
         self.actions = alert_intake.BoundedLRU(10000)  # asset -> times of automated decisions
 
     def _actions_last_hour(self, key, now):
@@ -202,13 +276,29 @@ class Intake(object):
             return _reply(400, error=str(exc))
         counts = dict.fromkeys(('accepted', 'duplicate', 'flapping', 'rate_limited'), 0)
         self.config['enricher'].refresh()
+        admitted = []
         for alert in found:
             subject = self.config['enricher'].subject(alert)
             key = subject['asset_id'] or alert['host'] or alert['fingerprint']
             verdict = self.config['gate'].admit(alert, key)
             counts[verdict] += 1
             if verdict == 'accepted':
-                await self.queue.put(self._event(alert, subject, key, request.path))
+                admitted.append((key, self._event(alert, subject, key, request.path)))
+        # The decisions are on disk before any event reaches a rule: no action without its record.
+        records = [decision_record(event) for _key, event in admitted if event['decision']]
+        try:
+            if records:
+                await self.audit.record(records)
+        except audit_log.AuditLogError as exc:
+            for _key, event in admitted:
+                self.config['gate'].forget(event['alert'])  # the sender's retry is not a duplicate
+            LOGGER.error('queued nothing: %s', exc)
+            return _reply(503, error='the decision could not be recorded in the audit log; nothing was queued')
+        now = time.monotonic()
+        for key, event in admitted:
+            if event['decision'] and event['decision']['decision'] == 'automate':
+                self.actions.remember(key, self.actions.get(key, []) + [now])
+            await self.queue.put(event)
         return _reply(202, **counts)
 
     def _event(self, alert, subject, key, path):
@@ -217,10 +307,36 @@ class Intake(object):
         if alert['status'] == 'firing':
             decision = guardrails.decide(self.config['policy'], subject, alert['confidence'], now,
                                          actions_last_hour=self._actions_last_hour(key, time.monotonic()))
-            if decision['decision'] == 'automate':
-                self.actions.remember(key, self.actions.get(key, []) + [time.monotonic()])
-        return {'alert': alert, 'asset': subject, 'decision': decision,
-                'meta': {'received_at': now.isoformat(timespec='seconds'), 'path': path}}  # ansible-rulebook adds meta.source
+        event = {'alert': alert, 'asset': subject, 'decision': decision,
+                 'meta': {'received_at': now.isoformat(timespec='seconds'), 'path': path}}  # ansible-rulebook adds meta.source
+        if decision is not None:
+            event['payload_b64'] = remediation.encode_payload(event)
+        return event
+
+
+def _recordable(text):
+    """text, or its sha256 when the audit log would refuse it as secret-shaped (a sender's label is not trusted)."""
+    try:
+        audit_log.check_recordable(text)
+        return text
+    except audit_log.AuditLogError:
+        return 'sha256:' + hashlib.sha256(text.encode('utf-8')).hexdigest()[:16]
+
+
+def decision_record(event):
+    """The audit entry (append() arguments) of an event's decision: no label value beyond name and fingerprint."""
+    alert, asset, decision = event['alert'], event['asset'], event['decision']
+    subject = asset.get('asset_id') or alert.get('host') or ''
+    return dict(
+        actor=ACTOR, action='decision',
+        subject=subject if _PLAIN_SUBJECT.match(subject) else 'unknown',
+        owner=decision['accountable'],
+        outcome='refused' if decision['decision'] == 'reject' else 'planned',
+        reasons=decision['reasons'],
+        details={'fingerprint': _recordable(alert['fingerprint']), 'name': _recordable(alert['name']), 'status': alert['status'],
+                 'decision': decision['decision'], 'risk_tier': decision['risk_tier'],
+                 'confidence': decision['confidence'], 'known': bool(asset.get('known')),
+                 'policy': decision['policy']['name'], 'received_at': event['meta']['received_at']})
 
 
 async def main(queue, args):

@@ -11,9 +11,10 @@ import time
 import aiohttp
 import pytest
 
-from ansible_collections.aigov.core.plugins.module_utils import alert_intake, asset_store
+from ansible_collections.aigov.core.plugins.module_utils import alert_intake, asset_store, audit_log, audit_verify
 from ansible_collections.aigov.core.plugins.module_utils.asset_store_sqlite import open_store
 from tests.conftest import FARM
+from tests.contracts import validate
 from tests.fixtures.inventory import estate
 
 SOURCE = os.path.join(FARM, 'ansible_collections', 'aigov', 'core', 'extensions', 'eda', 'plugins', 'event_source',
@@ -85,7 +86,11 @@ def run(coroutine):
 
 
 def base_args(store, **extra):
-    return dict({'token': TOKEN, 'store': store, 'registry': REGISTRY}, **extra)
+    return dict({'token': TOKEN, 'store': store, 'registry': REGISTRY, 'audit_log': audit_path(store)}, **extra)
+
+
+def audit_path(store):
+    return os.path.join(os.path.dirname(store), 'audit.jsonl')
 
 
 async def post(url, body, headers=None, raw=None):
@@ -166,7 +171,7 @@ def test_hmac_signature_with_replay_window(store):
         return {'X-Aigov-Timestamp': str(timestamp), 'X-Aigov-Signature': alert_intake.sign(secret, timestamp, payload)}
 
     async def scenario():
-        async with running({'hmac_secret': SECRET, 'store': store, 'registry': REGISTRY}) as (queue, url):
+        async with running({'hmac_secret': SECRET, 'store': store, 'registry': REGISTRY, 'audit_log': audit_path(store)}) as (queue, url):
             now = int(time.time())
             results = [
                 (await post(url, None, signed(now), raw=body))[0],                      # valid
@@ -206,3 +211,106 @@ def test_arguments_are_checked_before_listening(args, problem):
     module = runpy.run_path(SOURCE)
     with pytest.raises(Exception, match=problem.replace('(', r'\(').replace(')', r'\)')):
         run(module['main'](asyncio.Queue(), dict({'port': 5999}, **args)))
+
+
+def test_every_decision_is_audited_before_its_event_is_queued(store):
+    class RecordingQueue(asyncio.Queue):
+        """Reads the audit log at the moment each event is queued."""
+        seen = []
+
+        async def put(self, item):
+            self.seen.append((item, [e for _n, e in audit_log.read_entries(audit_path(store))]))
+            await super(RecordingQueue, self).put(item)
+
+    async def scenario():
+        module = runpy.run_path(SOURCE)
+        queue, port = RecordingQueue(), free_port()
+        task = asyncio.ensure_future(module['main'](queue, dict(base_args(store), port=str(port))))  # digits as a string
+        try:
+            for _attempt in range(100):
+                try:
+                    status, _body = await post('http://127.0.0.1:%d/' % port, alertmanager(
+                        alert(), alert(instance='10.20.0.5:4000', fingerprint='fp2'),
+                        alert(instance='x; rm -rf /', fingerprint='fp3', secret='sk-aigovTEST-9f2c4e7a1b3d5f60'),
+                        alert(status='resolved', fingerprint='fp4')), BEARER)
+                    return status
+                except aiohttp.ClientConnectionError:
+                    await asyncio.sleep(0.05)
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+    assert run(scenario()) == 202
+    entries = [e for _n, e in audit_log.read_entries(audit_path(store))]
+    assert [(e['action'], e['actor'], e['outcome'], e['details']['decision']) for e in entries] == [
+        ('decision', 'aigov.core.aiops_alerts', 'planned', 'automate'),
+        ('decision', 'aigov.core.aiops_alerts', 'planned', 'review'),
+        ('decision', 'aigov.core.aiops_alerts', 'refused', 'reject')]   # the resolved alert carries no decision
+    automated, reviewed, rejected = entries
+    assert (automated['subject'], automated['owner']) == ('model_server:1000000000000001', 'ml-platform')
+    assert automated['details']['fingerprint'] == 'fp1' and automated['details']['name'] == 'ModelServerDown'
+    assert automated['details']['risk_tier'] == 'limited' and automated['details']['confidence'] == 0.9
+    assert automated["reasons"] and reviewed["reasons"] and rejected["reasons"] == ["the asset is unknown to the asset store"]
+    assert rejected['subject'] == 'unknown'   # a label value is not copied into the log
+    text = open(audit_path(store)).read()
+    assert 'rm -rf' not in text and 'sk-aigovTEST' not in text and '10.20.0.5' not in text
+    for entry in entries:
+        validate(entry, 'audit-entry.v1.json')
+    # every event was queued after all the decisions of its request were on disk
+    assert all(len(seen) == 3 for _event, seen in RecordingQueue.seen) and len(RecordingQueue.seen) == 4
+    assert audit_verify.verify(audit_path(store))['ok']
+
+
+def test_unwritable_audit_log_is_503_and_queues_nothing(store, tmp_path):
+    blocker = tmp_path / 'not-a-dir'
+    blocker.write_text('a file where the directory of the log should be')
+
+    async def scenario():
+        async with running(base_args(store, audit_log=str(blocker / 'audit.jsonl'))) as (queue, url):
+            refused = await post(url, alertmanager(alert()), BEARER)
+            queued = drain(queue)
+            blocker.unlink()
+            blocker.mkdir()
+            retried = await post(url, alertmanager(alert()), BEARER)  # the sender's retry is not a duplicate
+            return refused, queued, retried, drain(queue)
+    (status, body), queued, retried, events = run(scenario())
+    assert status == 503 and 'audit log' in body['error'] and queued == []
+    assert retried == (202, {'accepted': 1, 'duplicate': 0, 'flapping': 0, 'rate_limited': 0}) and len(events) == 1
+    assert audit_verify.verify(str(blocker / 'audit.jsonl'))['ok']
+
+
+def test_damaged_audit_log_is_503(store, tmp_path):
+    damaged = tmp_path / 'damaged.jsonl'
+    damaged.write_text('{"seq": 1, "hash": "forged"}\n')
+
+    async def scenario():
+        async with running(base_args(store, audit_log=str(damaged))) as (queue, url):
+            return await post(url, alertmanager(alert()), BEARER), drain(queue)
+    (status, _body), events = run(scenario())
+    assert status == 503 and events == []
+    assert damaged.read_text() == '{"seq": 1, "hash": "forged"}\n'
+
+
+@pytest.mark.parametrize('args, problem', [
+    ({'port': 'http', 'token': 't'}, "port must be a TCP port number \\(1-65535\\), got 'http'"),
+    ({'port': '70000', 'token': 't'}, 'port must be a TCP port number'),
+    ({'port': 5999, 'token': 't', 'dedup_ttl': 'ten'}, 'dedup_ttl must be a whole number'),
+    ({'port': 5999, 'token': 't', 'dedup_ttl': True}, 'dedup_ttl must be a whole number'),
+])
+def test_int_options_accept_digit_strings_only(args, problem):
+    module = runpy.run_path(SOURCE)
+    with pytest.raises(ValueError, match=problem):
+        run(module['main'](asyncio.Queue(), args))
+
+
+def test_concurrent_requests_share_audit_writes_and_all_are_recorded(store):
+    async def scenario():
+        async with running(base_args(store, rate_per_minute=1000)) as (queue, url):
+            bodies = [alertmanager(alert(fingerprint='c%d' % i, instance='10.10.0.11:8000')) for i in range(20)]
+            statuses = await asyncio.gather(*[post(url, body, BEARER) for body in bodies])
+            return [status for status, _body in statuses], drain(queue)
+    statuses, events = run(scenario())
+    assert statuses == [202] * 20 and len(events) == 20
+    entries = [e for _n, e in audit_log.read_entries(audit_path(store))]
+    assert sorted(e['details']['fingerprint'] for e in entries) == sorted('c%d' % i for i in range(20))
+    assert audit_verify.verify(audit_path(store))['ok']

@@ -177,3 +177,16 @@ def test_anchor_catches_truncation_and_rewritten_history(tmp_path):
 def test_missing_log_is_an_error(tmp_path):
     with pytest.raises(audit_log.AuditLogError, match='cannot read audit log .*missing'):
         verify(str(tmp_path / 'missing'))
+
+
+def test_append_many_chains_in_one_write_and_refuses_all_or_nothing(tmp_path):
+    path = str(tmp_path / 'audit.jsonl')
+    audit_log.append(path, 'alice', 'x.first', 's', 'o', 'success')
+    record = dict(actor='src', action='decision', subject='a', owner='o', outcome='planned', reasons=['r'])
+    entries = audit_log.append_many(path, [record, dict(record, subject='b')])
+    assert [e['seq'] for e in entries] == [2, 3] and entries[1]['prev_hash'] == entries[0]['hash']
+    before = open(path).read()
+    with pytest.raises(audit_log.AuditLogError, match='looks like a secret'):
+        audit_log.append_many(path, [record, dict(record, details={'k': 'sk-aigovTEST-9f2c4e7a1b3d5f60'})])
+    assert open(path).read() == before and audit_log.append_many(path, []) == []
+    assert verify(path)['ok'] and verify(path)['last_seq'] == 3

@@ -1,0 +1,72 @@
+# -*- coding: utf-8 -*-
+# Copyright: aigov.core contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Controller side of aigov.core.approval_queue (docs: plugins/modules/approval_queue.py)."""
+
+from __future__ import annotations
+
+from ansible.module_utils.basic import env_fallback
+
+from ansible_collections.aigov.core.plugins.module_utils import approvals, audit_log, remediation
+from ansible_collections.aigov.core.plugins.plugin_utils.action import ControllerAction, aap_job, actor, plain
+
+DEFAULT_QUEUE = 'aigov-data/approvals.jsonl'
+
+
+class ActionModule(ControllerAction):
+    """Queue a review for a human, or record the human's verdict; both audited."""
+
+    ARGUMENT_SPEC = dict(
+        state=dict(type='str', required=True, choices=['requested', 'decided']),
+        path=dict(type='path', default=DEFAULT_QUEUE, fallback=(env_fallback, ['AIGOV_APPROVALS_QUEUE'])),
+        payload=dict(type='str'),
+        actions=dict(type='dict'),
+        request=dict(type='str'),
+        verdict=dict(type='str', choices=list(approvals.VERDICTS)),
+        approver=dict(type='str'),
+        audit_log=dict(type='path', default=audit_log.DEFAULT_PATH, fallback=(env_fallback, [audit_log.ENV_PATH])),
+    )
+    REQUIRED_IF = [('state', 'requested', ('payload',)), ('state', 'decided', ('request', 'verdict', 'approver'))]
+
+    def run_on_controller(self, args, task_vars, result):
+        for _option, state, keys in self.REQUIRED_IF:
+            missing = [key for key in keys if args['state'] == state and not args[key]]
+            if missing:
+                raise approvals.ApprovalError('state %s needs %s' % (state, ', '.join(missing)))
+        audit_log.check_appendable(args['audit_log'])  # nothing is queued or decided that the log cannot record
+        if self._task.check_mode:
+            result.update(changed=False, msg='check mode: nothing queued or decided')
+            return result
+        jobs = aap_job(task_vars) or {}
+        if args['state'] == 'requested':
+            event = remediation.decode_payload(args['payload'])
+            if not all(isinstance(event.get(key), dict) for key in ('alert', 'asset', 'decision', 'meta')) \
+                    or event['decision'].get('decision') != 'review':
+                raise approvals.ApprovalError('only a review decision is queued for approval')
+            if remediation.recorded_decision([e for _n, e in audit_log.read_entries(args['audit_log'])], event) is None:
+                raise approvals.ApprovalError('the review decision is not in the audit log: the event did not come from '
+                                              'the event source; nothing queued')
+            table = remediation.check_actions(plain(args['actions'])) if args['actions'] else remediation.ACTIONS
+            proposed = table.get((event.get('alert') or {}).get('name'))
+            created, record = approvals.request(args['path'], dict(event, payload_b64=args['payload']), proposed)
+            if created:
+                audit_log.append(args['audit_log'], actor(task_vars), 'approval.requested', record['asset_id'] or 'unknown',
+                                 record['owner'], 'planned', ['review decision: %s waits for a human verdict'
+                                                              % (proposed or 'no mapped remediation')],
+                                 dict(jobs, request=record['id'], fingerprint=record['fingerprint'],
+                                      proposed_action=proposed, queue=args['path']))
+            result.update(changed=created, request=record, msg='request %s %s' % (
+                record['id'], 'queued' if created else 'was already queued'))
+            return result
+        found, verdict = approvals.decide(args['path'], args['request'], args['verdict'], args['approver'])
+        override = args['verdict'] == 'deny'  # the human differs from the proposed remediation
+        audit_log.append(args['audit_log'], args['approver'], 'approval.decision', found['asset_id'] or 'unknown',
+                         found['owner'], 'success' if args['verdict'] == 'approve' else 'refused',
+                         ['%s %s %s (proposed: %s)' % (args['approver'], 'approved' if not override else 'denied',
+                                                       found['proposed_action'], found['decision'])],
+                         dict(jobs, request=found['id'], verdict=args['verdict'], fingerprint=found['fingerprint'],
+                              proposed_decision=found['decision'], proposed_action=found['proposed_action'],
+                              override=override, run_by=actor(task_vars)))
+        result.update(changed=True, request=found, verdict=verdict, payload_b64=found['payload_b64'],
+                      msg='request %s %s by %s' % (found['id'], 'approved' if not override else 'denied', args['approver']))
+        return result

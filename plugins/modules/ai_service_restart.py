@@ -1,0 +1,123 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: aigov.core contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: ai_service_restart
+short_description: Restart a model server or vector database through its service definition
+version_added: 0.1.0
+description:
+  - Finds how a server is run, exactly as M(aigov.core.ai_service_harden) does (an entry of O(services) keyed by
+    the asset id or name, else the systemd unit of its O(pids)), and runs its restart commands, without a shell.
+  - Fails when no service definition with a restart command is found; nothing is run then.
+  - It does not check that the server is back; the caller waits for its listener (the C(aigov.core.remediate)
+    playbook waits on 127.0.0.1 from the host itself).
+author:
+  - aigov.core maintainers (@aigov)
+options:
+  asset_id:
+    description: The server's asset id (key of O(services)).
+    type: str
+  name:
+    description: The server's asset name, e.g. C(vllm) (key of O(services) when the id is not).
+    type: str
+  pids:
+    description: The server's process ids, as discovery reported them (to find its systemd unit while it runs).
+    type: list
+    elements: int
+    default: []
+  services:
+    description:
+      - Explicit service definitions, keyed by asset id or name, as for M(aigov.core.ai_service_harden). Each value
+        has C(env_file) or C(files) and C(restart_command) (a command line, run without a shell).
+    type: dict
+    default: {}
+  proc_root:
+    description: The proc filesystem to read the cgroups from.
+    type: path
+    default: /proc
+attributes:
+  check_mode:
+    support: full
+    description: Nothing is run; RV(restart_commands) says what would run.
+  diff_mode:
+    support: none
+    description: No file is changed.
+  platform:
+    support: full
+    platforms: linux
+    description: Reads the Linux proc filesystem and systemd unit directories.
+notes:
+  - A server that is down has no process, so its systemd unit cannot be read from C(/proc); give it an entry in
+    O(services) (or let systemd's C(Restart=) bring it back).
+"""
+
+EXAMPLES = r"""
+- name: Restart the vLLM server started by a script
+  aigov.core.ai_service_restart:
+    name: vllm
+    services:
+      vllm: {env_file: /etc/default/vllm, restart_command: /usr/local/sbin/restart-vllm}
+"""
+
+RETURN = r"""
+source:
+  description: Where the definition came from, C(services) or C(systemd).
+  returned: always
+  type: str
+unit:
+  description: The systemd unit, when there is one.
+  returned: always
+  type: str
+restart_commands:
+  description: The commands (argv lists) run, or that would run in check mode.
+  returned: always
+  type: list
+  elements: list
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.aigov.core.plugins.module_utils.errors import AigovError
+from ansible_collections.aigov.core.plugins.module_utils.service_config import locate
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            asset_id=dict(type='str'),
+            name=dict(type='str'),
+            pids=dict(type='list', elements='int', default=[]),
+            services=dict(type='dict', default={}),
+            proc_root=dict(type='path', default='/proc'),
+        ),
+        required_one_of=[('asset_id', 'name', 'pids')],
+        supports_check_mode=True,
+    )
+    params = module.params
+    server = dict(asset_id=params['asset_id'], name=params['name'], pids=params['pids'])
+    label = params['asset_id'] or params['name'] or 'pids %s' % params['pids']
+    try:
+        location = locate(server, params['services'], params['proc_root'])
+    except AigovError as exc:
+        module.fail_json(msg=str(exc))
+    result = dict(source=location['source'], unit=location['unit'], restart_commands=location['restart_commands'])
+    if not location['restart_commands']:
+        module.fail_json(msg='no restart command for %s: no systemd unit found and no restart_command in services; '
+                             'nothing was run' % label, **result)
+    if module.check_mode:
+        module.exit_json(changed=True, msg='%s would be restarted' % label, **result)
+    for argv in location['restart_commands']:
+        rc, _out, err = module.run_command(argv)
+        if rc != 0:
+            module.fail_json(msg='restarting %s: %s exited with %d: %s' % (label, argv[0], rc, err.strip()[-500:]),
+                             rc=rc, **result)
+    module.exit_json(changed=True, msg='%s restarted' % label, **result)
+
+
+if __name__ == '__main__':
+    main()

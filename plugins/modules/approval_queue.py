@@ -1,0 +1,91 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: aigov.core contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+# The work is done on the controller by plugins/action/approval_queue.py;
+# this file holds its documentation.
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: approval_queue
+short_description: Queue a review decision for a human, or record the human's verdict
+version_added: 0.1.0
+description:
+  - The local approvals queue is a JSON-lines file written under an exclusive lock. O(state=requested) appends a
+    request for a C(review) event (its id, asset, alert fingerprint, proposed remediation and the event's
+    C(payload_b64)); the same event queued again changes nothing. It records C(approval.requested) in the audit log.
+    The review decision must be in the audit log, written by the event source; a forged event is not queued.
+  - O(state=decided) records a verdict (C(approve) or C(deny)) on a pending request, once, and the audit entry
+    C(approval.decision) with the approver as actor; a denial is an override of the proposed remediation.
+  - The audit log is checked first, and nothing is queued or decided that it cannot record.
+author:
+  - aigov.core maintainers (@aigov)
+options:
+  state:
+    description: Queue a request, or decide one.
+    type: str
+    required: true
+    choices: [requested, decided]
+  path:
+    description: The approvals queue (E(AIGOV_APPROVALS_QUEUE) when not set).
+    type: path
+    default: aigov-data/approvals.jsonl
+  payload:
+    description: The event's C(payload_b64), with O(state=requested).
+    type: str
+  actions:
+    description: Alert name to remediation, to name the proposed remediation (default the bundled table).
+    type: dict
+  request:
+    description: The request id, with O(state=decided).
+    type: str
+  verdict:
+    description: The human verdict, with O(state=decided).
+    type: str
+    choices: [approve, deny]
+  approver:
+    description: Who decides, with O(state=decided); the actor of the audit entry.
+    type: str
+  audit_log:
+    description: The audit log (E(AIGOV_AUDIT_LOG) when not set).
+    type: path
+    default: aigov-data/audit.jsonl
+extends_documentation_fragment:
+  - aigov.core.attributes.controller
+attributes:
+  check_mode:
+    support: full
+    description: Nothing is queued, decided or recorded.
+  diff_mode:
+    support: none
+    description: No diff.
+seealso:
+  - module: aigov.core.remediation_plan
+"""
+
+EXAMPLES = r"""
+- name: Approve a queued request
+  aigov.core.approval_queue:
+    state: decided
+    request: 3f9a0c2b7d1e
+    verdict: approve
+    approver: alice
+"""
+
+RETURN = r"""
+request:
+  description: The request record (id, fingerprint, alert_name, asset_id, inventory_hostname, decision, owner, proposed_action).
+  returned: success
+  type: dict
+verdict:
+  description: The verdict record, with O(state=decided).
+  returned: when decided
+  type: dict
+payload_b64:
+  description: The queued event's payload, for the remediation of an approved request.
+  returned: when decided
+  type: str
+"""

@@ -1,0 +1,84 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: aigov.core contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+# The work is done on the controller by plugins/action/remediation_plan.py;
+# this file holds its documentation.
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: remediation_plan
+short_description: Decide whether an alert's remediation may run, where, and record its start
+version_added: 0.1.0
+description:
+  - Checks the event that the aigov.core.aiops_alerts event source queued (its C(alert), C(asset) and
+    C(decision)) and fails, recording a C(remediation.refused) audit entry, unless every check holds.
+  - The alert is firing. The decision is C(automate), or C(review) with an approval (O(approval)) recorded in
+    the audit log by C(aigov.core.approve). The decision itself is in the audit log (written by the event source).
+  - The alert name maps to a remediation in O(actions). The asset is in the asset store on its
+    C(inventory_hostname), which is exactly one host of the inventory (no pattern is evaluated). The guardrail
+    policy's blast-radius limit holds.
+  - On success records C(remediation.start) and returns RV(plan).
+  - Alert label values are data. They are compared and looked up, never templated, run or used as a host pattern.
+author:
+  - aigov.core maintainers (@aigov)
+options:
+  payload:
+    description:
+      - The event's C(payload_b64) (C(ansible_eda.event.payload_b64) in a playbook run by the rulebook), its alert
+        (without labels), asset, decision and receipt time as base64 of JSON. ansible-core renders template syntax
+        in extra variables, so a playbook must never touch the event's labels; the payload carries none.
+    type: str
+    required: true
+  approval:
+    description: The id of an approved request of the approvals queue, for a C(review) decision.
+    type: str
+  actions:
+    description:
+      - Alert name to remediation (C(restart_model_server), C(rebind_loopback)).
+      - Default C(ModelServerDown) and C(ModelServerUnhealthy) to C(restart_model_server), C(ModelServerExposed)
+        to C(rebind_loopback).
+    type: dict
+  store:
+    description: The asset store (E(AIGOV_ASSET_STORE) when not set).
+    type: path
+    default: aigov-data/assets.sqlite3
+  guardrails:
+    description: Guardrail policy (for its blast-radius limit), a bundled name or a path.
+    type: str
+    default: default
+  audit_log:
+    description: The audit log (E(AIGOV_AUDIT_LOG) when not set).
+    type: path
+    default: aigov-data/audit.jsonl
+extends_documentation_fragment:
+  - aigov.core.attributes.controller
+attributes:
+  check_mode:
+    support: full
+    description: Checks everything; records nothing.
+  diff_mode:
+    support: none
+    description: No diff.
+seealso:
+  - module: aigov.core.audit_append
+"""
+
+EXAMPLES = r"""
+- name: Check the event and record the start
+  aigov.core.remediation_plan:
+    payload: "{{ ansible_eda.event.payload_b64 }}"
+  register: aigov_plan
+"""
+
+RETURN = r"""
+plan:
+  description:
+    - C(remediation), C(target) (inventory host), C(asset_id), C(asset_name), C(pids), C(ports) (from the asset
+      store), C(fingerprint), C(alert_name), C(decision), C(approval), C(owner).
+  returned: success
+  type: dict
+"""
