@@ -55,6 +55,16 @@ def disable_dev_mode(text, server):
 
 
 FIXES = {'bind_loopback': rebind_loopback, 'disable_dev_mode': disable_dev_mode}
+# Which server a module acts on (docs: the aigov.core.service_target doc fragment); at least one of
+# asset_id, name and pids is required (SERVER_REQUIRED_ONE_OF).
+SERVER_ARGSPEC = dict(
+    asset_id=dict(type='str'),
+    name=dict(type='str'),
+    pids=dict(type='list', elements='int'),
+    services=dict(type='dict', default={}),
+    proc_root=dict(type='path', default='/proc'),
+)
+SERVER_REQUIRED_ONE_OF = [('asset_id', 'name', 'pids')]
 
 
 def _unit_of(proc_root, pids):

@@ -33,31 +33,13 @@ options:
     type: str
     choices: [bind_loopback, disable_dev_mode]
     required: true
-  asset_id:
-    description: The server's asset id (key of O(services)).
-    type: str
-  name:
-    description: The server's asset name, e.g. C(vllm) (key of O(services) when the id is not).
-    type: str
-  pids:
-    description: The server's process ids, as discovery reported them (to find its systemd unit).
-    type: list
-    elements: int
   dev_mode:
     description: Names of the dev-mode variables that are on, as discovery reported them.
     type: list
     elements: str
     default: []
-  services:
-    description:
-      - Explicit service definitions, keyed by asset id or name. Each value has C(env_file) (a path) or C(files)
-        (a list of paths) and an optional C(restart_command) (a command line, run without a shell).
-    type: dict
-    default: {}
-  proc_root:
-    description: The proc filesystem to read the cgroups from.
-    type: path
-    default: /proc
+extends_documentation_fragment:
+  - aigov.core.service_target
 attributes:
   check_mode:
     support: full
@@ -114,21 +96,18 @@ restart_commands:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.aigov.core.plugins.module_utils.errors import AigovError
-from ansible_collections.aigov.core.plugins.module_utils.service_config import FIXES, apply_fix, locate
+from ansible_collections.aigov.core.plugins.module_utils.service_config import (
+    FIXES, SERVER_ARGSPEC, SERVER_REQUIRED_ONE_OF, apply_fix, locate)
 
 
 def main():
     module = AnsibleModule(
         argument_spec=dict(
+            SERVER_ARGSPEC,
             fix=dict(type='str', choices=sorted(FIXES), required=True),
-            asset_id=dict(type='str'),
-            name=dict(type='str'),
-            pids=dict(type='list', elements='int'),
             dev_mode=dict(type='list', elements='str', default=[]),
-            services=dict(type='dict', default={}),
-            proc_root=dict(type='path', default='/proc'),
         ),
-        required_one_of=[('asset_id', 'name', 'pids')],
+        required_one_of=SERVER_REQUIRED_ONE_OF,
         supports_check_mode=True,
     )
     params = module.params

@@ -18,28 +18,8 @@ description:
     playbook waits on 127.0.0.1 from the host itself).
 author:
   - aigov.core maintainers (@aigov)
-options:
-  asset_id:
-    description: The server's asset id (key of O(services)).
-    type: str
-  name:
-    description: The server's asset name, e.g. C(vllm) (key of O(services) when the id is not).
-    type: str
-  pids:
-    description: The server's process ids, as discovery reported them (to find its systemd unit while it runs).
-    type: list
-    elements: int
-    default: []
-  services:
-    description:
-      - Explicit service definitions, keyed by asset id or name, as for M(aigov.core.ai_service_harden). Each value
-        has C(env_file) or C(files) and C(restart_command) (a command line, run without a shell).
-    type: dict
-    default: {}
-  proc_root:
-    description: The proc filesystem to read the cgroups from.
-    type: path
-    default: /proc
+extends_documentation_fragment:
+  - aigov.core.service_target
 attributes:
   check_mode:
     support: full
@@ -83,24 +63,18 @@ restart_commands:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.aigov.core.plugins.module_utils.errors import AigovError
-from ansible_collections.aigov.core.plugins.module_utils.service_config import locate
+from ansible_collections.aigov.core.plugins.module_utils.service_config import SERVER_ARGSPEC, SERVER_REQUIRED_ONE_OF, locate
 
 
 def main():
     module = AnsibleModule(
-        argument_spec=dict(
-            asset_id=dict(type='str'),
-            name=dict(type='str'),
-            pids=dict(type='list', elements='int', default=[]),
-            services=dict(type='dict', default={}),
-            proc_root=dict(type='path', default='/proc'),
-        ),
-        required_one_of=[('asset_id', 'name', 'pids')],
+        argument_spec=SERVER_ARGSPEC,
+        required_one_of=SERVER_REQUIRED_ONE_OF,
         supports_check_mode=True,
     )
     params = module.params
-    server = dict(asset_id=params['asset_id'], name=params['name'], pids=params['pids'])
-    label = params['asset_id'] or params['name'] or 'pids %s' % params['pids']
+    server = dict(asset_id=params['asset_id'], name=params['name'], pids=params['pids'] or [])
+    label = params['asset_id'] or params['name'] or 'pids %s' % server['pids']
     try:
         location = locate(server, params['services'], params['proc_root'])
     except AigovError as exc:

@@ -1,0 +1,33 @@
+# -*- coding: utf-8 -*-
+# Copyright: aigov.core contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+
+class ModuleDocFragment(object):
+    """Which server a service-definition module acts on (service_config.SERVER_ARGSPEC)."""
+
+    DOCUMENTATION = r"""
+options:
+  asset_id:
+    description: The server's asset id (key of O(services)).
+    type: str
+  name:
+    description: The server's asset name, e.g. C(vllm) (key of O(services) when the id is not).
+    type: str
+  pids:
+    description: The server's process ids, as discovery reported them (to find its systemd unit while it runs).
+    type: list
+    elements: int
+  services:
+    description:
+      - Explicit service definitions, keyed by asset id or name. Each value has C(env_file) (a path) or C(files)
+        (a list of paths) and an optional C(restart_command) (a command line, run without a shell).
+    type: dict
+    default: {}
+  proc_root:
+    description: The proc filesystem to read the cgroups from.
+    type: path
+    default: /proc
+"""
