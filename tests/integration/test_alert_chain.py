@@ -2,6 +2,7 @@
 down, Alertmanager posts (with a bearer token) to the real ansible-rulebook running the
 aiops_alerts source, which finds the asset in the store discovery filled and decides."""
 
+import contextlib
 import os
 import subprocess
 import time
@@ -37,6 +38,38 @@ def stop(procs):
             proc.kill()
 
 
+@contextlib.contextmanager
+def alerting(tmp_path, target, source_port, token):
+    """Real Prometheus (1 s scrape and evaluation; ModelServerDown when the vllm job is down) and Alertmanager
+    (posting to 127.0.0.1:source_port with a bearer token), stopped on exit; yields Prometheus's port."""
+    am_port, prom_port = free_port(), free_port()
+    rules = write(tmp_path / 'rules.yml', {'groups': [{'name': 'ai', 'rules': [{
+        'alert': 'ModelServerDown', 'expr': 'up{job="vllm"} == 0', 'for': '0s',
+        'labels': {'severity': 'critical', 'confidence': '0.9'},
+        'annotations': {'summary': 'vLLM on {{ $labels.instance }} is down'}}]}]})
+    prometheus = write(tmp_path / 'prometheus.yml', {
+        'global': {'scrape_interval': '1s', 'evaluation_interval': '1s'},
+        'rule_files': [rules],
+        'alerting': {'alertmanagers': [{'static_configs': [{'targets': ['127.0.0.1:%d' % am_port]}]}]},
+        'scrape_configs': [{'job_name': 'vllm', 'static_configs': [{'targets': [target]}]}]})
+    alertmanager = write(tmp_path / 'alertmanager.yml', {
+        'route': {'receiver': 'aigov', 'group_wait': '0s', 'group_interval': '1s', 'repeat_interval': '1h'},
+        'receivers': [{'name': 'aigov', 'webhook_configs': [{
+            'url': 'http://127.0.0.1:%d/' % source_port, 'send_resolved': True,
+            'http_config': {'authorization': {'type': 'Bearer', 'credentials': token}}}]}]})
+    with open(str(tmp_path / 'services.log'), 'w') as log:
+        services = [
+            start(['prometheus-alertmanager', '--config.file=%s' % alertmanager, '--storage.path=%s' % (tmp_path / 'am'),
+                   '--web.listen-address=127.0.0.1:%d' % am_port, '--cluster.listen-address='], log),
+            start(['prometheus', '--config.file=%s' % prometheus, '--storage.tsdb.path=%s' % (tmp_path / 'tsdb'),
+                   '--web.listen-address=127.0.0.1:%d' % prom_port], log),
+        ]
+        try:
+            yield prom_port
+        finally:
+            stop(services)
+
+
 def test_model_server_down_reaches_the_rulebook_with_a_decision(ansible, ansible_env, tmp_path):
     with testhosts.test_hosts(1, 'aigov-ac-%d' % os.getpid(), str(tmp_path)) as hosts:
         host = hosts[0]
@@ -52,7 +85,7 @@ def test_model_server_down_reaches_the_rulebook_with_a_decision(ansible, ansible
                                 '-e', 'aigov_registry=%s' % registry)
         assert proc.returncode == 0, proc.stdout[-3000:]
 
-        source_port, am_port, prom_port = free_port(), free_port(), free_port()
+        source_port = free_port()
         rulebook = write(tmp_path / 'rulebook.yml', [{
             'name': 'Governed alerts', 'hosts': 'all',
             'sources': [{'aigov.core.aiops_alerts': {'port': source_port, 'token': TOKEN, 'store': store,
@@ -61,28 +94,8 @@ def test_model_server_down_reaches_the_rulebook_with_a_decision(ansible, ansible
                        'actions': [{'debug': {'msg': 'DECIDED {{ event.decision.decision }} {{ event.alert.name }} '
                                                      '{{ event.asset.inventory_hostname }} {{ event.decision.accountable }}'}},
                                    {'shutdown': None}]}]}])
-        rules = write(tmp_path / 'rules.yml', {'groups': [{'name': 'ai', 'rules': [{
-            'alert': 'ModelServerDown', 'expr': 'up{job="vllm"} == 0', 'for': '0s',
-            'labels': {'severity': 'critical', 'confidence': '0.9'},
-            'annotations': {'summary': 'vLLM on {{ $labels.instance }} is down'}}]}]})
-        prometheus = write(tmp_path / 'prometheus.yml', {
-            'global': {'scrape_interval': '1s', 'evaluation_interval': '1s'},
-            'rule_files': [rules],
-            'alerting': {'alertmanagers': [{'static_configs': [{'targets': ['127.0.0.1:%d' % am_port]}]}]},
-            'scrape_configs': [{'job_name': 'vllm', 'static_configs': [{'targets': ['%s:8000' % host.address]}]}]})
-        alertmanager = write(tmp_path / 'alertmanager.yml', {
-            'route': {'receiver': 'aigov', 'group_wait': '0s', 'group_interval': '1s', 'repeat_interval': '1h'},
-            'receivers': [{'name': 'aigov', 'webhook_configs': [{
-                'url': 'http://127.0.0.1:%d/' % source_port, 'send_resolved': True,
-                'http_config': {'authorization': {'type': 'Bearer', 'credentials': TOKEN}}}]}]})
         env = dict(ansible_env, JAVA_HOME=os.environ.get('JAVA_HOME', '/usr/lib/jvm/java-17-openjdk-amd64'))
-        with open(str(tmp_path / 'services.log'), 'w') as log:
-            services = [
-                start(['prometheus-alertmanager', '--config.file=%s' % alertmanager, '--storage.path=%s' % (tmp_path / 'am'),
-                       '--web.listen-address=127.0.0.1:%d' % am_port, '--cluster.listen-address='], log),
-                start(['prometheus', '--config.file=%s' % prometheus, '--storage.tsdb.path=%s' % (tmp_path / 'tsdb'),
-                       '--web.listen-address=127.0.0.1:%d' % prom_port], log),
-            ]
+        with alerting(tmp_path, '%s:8000' % host.address, source_port, TOKEN):
             inv = tmp_path / 'localhost.yml'
             inv.write_text('all:\n  hosts:\n    localhost:\n      ansible_connection: local\n')
             rulebook_proc = subprocess.Popen([os.path.join(BIN, 'ansible-rulebook'), '-r', rulebook, '-i', str(inv)],
@@ -99,7 +112,6 @@ def test_model_server_down_reaches_the_rulebook_with_a_decision(ansible, ansible
                 if rulebook_proc.poll() is None:
                     rulebook_proc.kill()
                     rulebook_proc.communicate()
-                stop(services)
     assert rulebook_proc.returncode == 0, output[-3000:]
     assert 'DECIDED automate ModelServerDown %s lab-team' % host.name in output, output[-3000:]
     assert TOKEN not in output

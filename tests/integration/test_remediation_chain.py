@@ -17,7 +17,7 @@ import urllib.request
 from ansible_collections.aigov.core.plugins.module_utils import audit_verify
 from tests.hosts import testhosts
 from tests.integration.conftest import BIN, FAKE_SERVERS, wait_listening
-from tests.integration.test_alert_chain import start, stop, write
+from tests.integration.test_alert_chain import alerting, write
 from tests.integration.test_event_source_rulebook import free_port, wait_port
 from tests.integration.test_remediation_rulebook import entries, no_freeze_policy, wait_entries
 
@@ -98,21 +98,9 @@ def test_alert_to_verified_remediation_automated_and_approved(ansible, ansible_e
         proc = ansible.playbook('-i', inventory, 'aigov.core.discover', '-e', 'aigov_store_path=%s' % store,
                                 '-e', 'aigov_registry=%s' % registries['minimal'], '-e', 'aigov_scan_hosts=testhosts')
         assert proc.returncode == 0, proc.stdout[-3000:]
-        policy = no_freeze_policy(tmp_path / 'guardrails.yml')  # the bundled policy freezes weekends
+        policy = no_freeze_policy(tmp_path / 'guardrails.yml')  # freezes in the bundled policy must not block the test
 
-        source_port, am_port, prom_port = free_port(), free_port(), free_port()
-        rules = write(tmp_path / 'rules.yml', {'groups': [{'name': 'ai', 'rules': [{
-            'alert': 'ModelServerDown', 'expr': 'up{job="vllm"} == 0', 'for': '0s',
-            'labels': {'severity': 'critical', 'confidence': '0.9'}}]}]})
-        prometheus = write(tmp_path / 'prometheus.yml', {
-            'global': {'scrape_interval': '1s', 'evaluation_interval': '1s'}, 'rule_files': [rules],
-            'alerting': {'alertmanagers': [{'static_configs': [{'targets': ['127.0.0.1:%d' % am_port]}]}]},
-            'scrape_configs': [{'job_name': 'vllm', 'static_configs': [{'targets': ['%s:8000' % host.address]}]}]})
-        alertmanager = write(tmp_path / 'alertmanager.yml', {
-            'route': {'receiver': 'aigov', 'group_wait': '0s', 'group_interval': '1s', 'repeat_interval': '1h'},
-            'receivers': [{'name': 'aigov', 'webhook_configs': [{
-                'url': 'http://127.0.0.1:%d/' % source_port, 'send_resolved': True,
-                'http_config': {'authorization': {'type': 'Bearer', 'credentials': TOKEN}}}]}]})
+        source_port = free_port()
 
         def variables(tier):
             return write(tmp_path / ('vars-%s.yml' % tier), {
@@ -121,50 +109,42 @@ def test_alert_to_verified_remediation_automated_and_approved(ansible, ansible_e
                 'aigov_escalation_webhook': 'http://127.0.0.1:%d/' % free_port()})
 
         outputs = []
-        with open(str(tmp_path / 'services.log'), 'w') as services_log:
-            services = [
-                start(['prometheus-alertmanager', '--config.file=%s' % alertmanager, '--storage.path=%s' % (tmp_path / 'am'),
-                       '--web.listen-address=127.0.0.1:%d' % am_port, '--cluster.listen-address='], services_log),
-                start(['prometheus', '--config.file=%s' % prometheus, '--storage.tsdb.path=%s' % (tmp_path / 'tsdb'),
-                       '--web.listen-address=127.0.0.1:%d' % prom_port], services_log)]
+        with alerting(tmp_path, '%s:8000' % host.address, source_port, TOKEN) as prom_port:
+            # 1. Minimal risk: automate.
+            proc = rulebook(inventory, variables('minimal'), str(tmp_path), env)
             try:
-                # 1. Minimal risk: automate.
-                proc = rulebook(inventory, variables('minimal'), str(tmp_path), env)
-                try:
-                    wait_port(source_port, proc)
-                    prometheus_up(prom_port)
-                    killed = time.time()
-                    testhosts.run_in(host, ['pkill', '-f', 'vllm.entrypoints'])
-                    wait_state(host.address, 8000, False, 10)
-                    back = wait_state(host.address, 8000, True, 90)
-                    [outcome] = wait_entries(log, lambda e: e['action'] == 'remediation.outcome', 1, proc)
-                    prometheus_up(prom_port)
-                except AssertionError as exc:
-                    outputs.append(end(proc))
-                    raise AssertionError('%s\nrulebook: %s\naudit: %s' % (exc, outputs[-1][-4000:], entries(log)))
-                else:
-                    outputs.append(end(proc))
-                automated = entries(log)
-                # 2. High risk: review; nothing runs until approved.
-                proc = rulebook(inventory, variables('high'), str(tmp_path), env)
-                try:
-                    wait_port(source_port, proc)
-                    testhosts.run_in(host, ['pkill', '-f', 'vllm.entrypoints'])
-                    wait_state(host.address, 8000, False, 10)
-                    [requested] = wait_entries(log, lambda e: e['action'] == 'approval.requested', 1, proc)
-                    time.sleep(5)
-                    assert not listening(host.address, 8000), 'a review decision ran a remediation'
-                finally:
-                    outputs.append(end(proc))
-                approve = ansible.playbook('-i', inventory, 'aigov.core.approve', '-e', 'verdict=approve',
-                                           '-e', 'request=%s' % requested['details']['request'], '-e', 'approver=alice',
-                                           '-e', 'aigov_audit_log=%s' % log, '-e', 'aigov_store_path=%s' % store,
-                                           '-e', 'aigov_guardrails=%s' % policy, cwd=str(tmp_path))
-                assert approve.returncode == 0, approve.stdout[-3000:]
-                assert listening(host.address, 8000)
+                wait_port(source_port, proc)
                 prometheus_up(prom_port)
+                killed = time.time()
+                testhosts.run_in(host, ['pkill', '-f', 'vllm.entrypoints'])
+                wait_state(host.address, 8000, False, 10)
+                back = wait_state(host.address, 8000, True, 90)
+                [outcome] = wait_entries(log, lambda e: e['action'] == 'remediation.outcome', 1, proc)
+                prometheus_up(prom_port)
+            except AssertionError as exc:
+                outputs.append(end(proc))
+                raise AssertionError('%s\nrulebook: %s\naudit: %s' % (exc, outputs[-1][-4000:], entries(log)))
+            else:
+                outputs.append(end(proc))
+            automated = entries(log)
+            # 2. High risk: review; nothing runs until approved.
+            proc = rulebook(inventory, variables('high'), str(tmp_path), env)
+            try:
+                wait_port(source_port, proc)
+                testhosts.run_in(host, ['pkill', '-f', 'vllm.entrypoints'])
+                wait_state(host.address, 8000, False, 10)
+                [requested] = wait_entries(log, lambda e: e['action'] == 'approval.requested', 1, proc)
+                time.sleep(5)
+                assert not listening(host.address, 8000), 'a review decision ran a remediation'
             finally:
-                stop(services)
+                outputs.append(end(proc))
+            approve = ansible.playbook('-i', inventory, 'aigov.core.approve', '-e', 'verdict=approve',
+                                       '-e', 'request=%s' % requested['details']['request'], '-e', 'approver=alice',
+                                       '-e', 'aigov_audit_log=%s' % log, '-e', 'aigov_store_path=%s' % store,
+                                       '-e', 'aigov_guardrails=%s' % policy, cwd=str(tmp_path))
+            assert approve.returncode == 0, approve.stdout[-3000:]
+            assert listening(host.address, 8000)
+            prometheus_up(prom_port)
 
     assert outcome['outcome'] == 'success' and outcome['owner'] == 'lab-team', outcome
     chain = [(e['action'], e['outcome'], e['details'].get('decision')) for e in automated]
