@@ -12,13 +12,15 @@ import time
 from ansible.errors import AnsibleActionFail
 from ansible.module_utils.basic import env_fallback
 
-from ansible_collections.aigov.core.plugins.module_utils import audit_log, guardrails, remediation
+from ansible_collections.aigov.core.plugins.module_utils import aap_approval, audit_log, guardrails, remediation
 from ansible_collections.aigov.core.plugins.module_utils.asset_store import read_inventory
 from ansible_collections.aigov.core.plugins.module_utils.asset_store_sqlite import open_store
 from ansible_collections.aigov.core.plugins.plugin_utils.action import ControllerAction, aap_job, actor, plain
 from ansible_collections.aigov.core.plugins.plugin_utils.data_files import resolve_data_file
 
 _PLAIN = re.compile(r'^[A-Za-z0-9_.:\[\]-]{1,253}$')
+# Set by AAP on a job a workflow launched (tower_* on older controllers).
+_WORKFLOW_VARS = (('awx_workflow_job_id', 'awx_job_id'), ('tower_workflow_job_id', 'tower_job_id'))
 
 
 def _asset_record(store, asset_id):
@@ -39,7 +41,34 @@ class ActionModule(ControllerAction):
         store=dict(type='path', default='aigov-data/assets.sqlite3', fallback=(env_fallback, ['AIGOV_ASSET_STORE'])),
         guardrails=dict(type='str', default='default'),
         audit_log=dict(type='path', default=audit_log.DEFAULT_PATH, fallback=(env_fallback, [audit_log.ENV_PATH])),
+        controller_host=dict(type='str', fallback=(env_fallback, ['CONTROLLER_HOST', 'TOWER_HOST'])),
+        controller_oauthtoken=dict(type='str', no_log=True, fallback=(env_fallback, ['CONTROLLER_OAUTH_TOKEN', 'TOWER_OAUTH_TOKEN'])),
+        controller_username=dict(type='str', fallback=(env_fallback, ['CONTROLLER_USERNAME', 'TOWER_USERNAME'])),
+        controller_password=dict(type='str', no_log=True, fallback=(env_fallback, ['CONTROLLER_PASSWORD', 'TOWER_PASSWORD'])),
+        validate_certs=dict(type='bool', default=True, fallback=(env_fallback, ['CONTROLLER_VERIFY_SSL', 'TOWER_VERIFY_SSL'])),
+        ca_path=dict(type='path'),
     )
+    MUTUALLY_EXCLUSIVE = [('controller_oauthtoken', 'controller_username')]
+
+    def _aap_approval(self, args, task_vars, event, subject):
+        """The audit entry of the approval node of this job's AAP workflow (a review decision on AAP), or None."""
+        ids = next(((task_vars[wf], task_vars[job]) for wf, job in _WORKFLOW_VARS if task_vars.get(wf) and task_vars.get(job)),
+                   None)
+        if ids is None:
+            return None
+        try:
+            api = aap_approval.ControllerApi(args['controller_host'], token=args['controller_oauthtoken'],
+                                             username=args['controller_username'], password=args['controller_password'],
+                                             verify=(args['ca_path'] or True) if args['validate_certs'] else False)
+            found = aap_approval.verified_approval(api, ids[0], ids[1], args['payload'])
+        except aap_approval.AapApprovalError as exc:
+            raise remediation.RemediationRefused('no approval in AAP workflow job %s: %s' % (ids[0], exc))
+        return dict(actor=found['approver'], action=remediation.APPROVAL_ACTION, subject=subject,
+                    owner=event['decision'].get('accountable'), outcome='success',
+                    reasons=['%s approved in AAP workflow job %d (proposed: review)' % (found['approver'], found['workflow_job'])],
+                    details=dict(request=found['request'], verdict='approve', fingerprint=event['alert'].get('fingerprint'),
+                                 proposed_decision='review', override=False, workflow_job=found['workflow_job'],
+                                 approved_at=found['approved_at'], run_by=actor(task_vars)))
 
     def run_on_controller(self, args, task_vars, result):
         started = time.monotonic()
@@ -51,10 +80,17 @@ class ActionModule(ControllerAction):
         subject = str(asset.get('asset_id') or '')
         details = dict(aap_job(task_vars) or {}, fingerprint=str(alert.get('fingerprint') or '')[:64],
                        approval=args['approval'])
+        entries = [entry for _line, entry in audit_log.read_entries(args['audit_log'])]
         try:
+            if not args['approval'] and remediation.needs_approval(event):
+                approved = self._aap_approval(args, task_vars, event, subject if _PLAIN.match(subject) else 'unknown')
+                if approved:
+                    if not self._task.check_mode:
+                        audit_log.append(args['audit_log'], **approved)
+                    entries.append(approved)
+                    args['approval'] = details['approval'] = approved['details']['request']
             found = remediation.plan(
-                event, task_vars['groups']['all'], policy['limits']['max_hosts_per_action'],
-                [entry for _line, entry in audit_log.read_entries(args['audit_log'])],
+                event, task_vars['groups']['all'], policy['limits']['max_hosts_per_action'], entries,
                 actions=plain(args['actions']) if args['actions'] is not None else None, approval=args['approval'],
                 asset_record=_asset_record(args['store'], subject))
         except remediation.RemediationRefused as refused:

@@ -109,6 +109,13 @@ def recorded_approval(entries, request_id, fingerprint):
     return None
 
 
+def needs_approval(event):
+    """True for a firing alert's review decision that holds an alert, an asset and a decision (plan() checks the rest)."""
+    parts = [event.get(key) for key in ('alert', 'asset', 'decision')] if isinstance(event, dict) else []
+    return (len(parts) == 3 and all(isinstance(part, dict) for part in parts)
+            and parts[0].get('status') == 'firing' and parts[2].get('decision') == 'review')
+
+
 def plan(event, inventory_hosts, max_hosts, entries, actions=None, approval=None, asset_record=None):
     """Return the plan {remediation, target, asset_id, ...}; raise RemediationRefused naming the failed check.
 

@@ -18,6 +18,11 @@ description:
     C(decision)) and fails, recording a C(remediation.refused) audit entry, unless every check holds.
   - The alert is firing. The decision is C(automate), or C(review) with an approval (O(approval)) recorded in
     the audit log by C(aigov.core.approve). The decision itself is in the audit log (written by the event source).
+  - On AAP a C(review) decision runs this in a workflow, after an approval node (rulebook
+    C(aigov.core.aiops_remediation_aap)). Without O(approval), a job that AAP launched from a workflow
+    (C(awx_workflow_job_id)) asks the controller that the workflow job carries this event, that its approval node
+    was approved, and that this job follows that node; the approval and its approver are then recorded as an
+    C(approval.decision) audit entry. The controller, not the job's variables, is the witness.
   - The alert name maps to a remediation in O(actions). The asset is in the asset store on its
     C(inventory_hostname), which is exactly one host of the inventory (no pattern is evaluated). The guardrail
     policy's blast-radius limit holds.
@@ -54,6 +59,28 @@ options:
     description: The audit log (E(AIGOV_AUDIT_LOG) when not set).
     type: path
     default: aigov-data/audit.jsonl
+  controller_host:
+    description:
+      - URL of the automation controller (or platform gateway) that ran the approval workflow. Only asked for a
+        C(review) decision in an AAP workflow job.
+      - E(CONTROLLER_HOST) when not set, as the C(Red Hat Ansible Automation Platform) credential of the job sets it.
+    type: str
+  controller_oauthtoken:
+    description: Token for O(controller_host) (E(CONTROLLER_OAUTH_TOKEN) when not set).
+    type: str
+  controller_username:
+    description: User for O(controller_host), with O(controller_password) (E(CONTROLLER_USERNAME) when not set).
+    type: str
+  controller_password:
+    description: Password of O(controller_username) (E(CONTROLLER_PASSWORD) when not set).
+    type: str
+  validate_certs:
+    description: Verify the controller's TLS certificate (E(CONTROLLER_VERIFY_SSL) when not set).
+    type: bool
+    default: true
+  ca_path:
+    description: CA bundle to verify the controller's certificate with.
+    type: path
 extends_documentation_fragment:
   - aigov.core.attributes.controller
 attributes:

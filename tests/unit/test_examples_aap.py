@@ -38,7 +38,7 @@ TEMPLATES = dict((t['name'], t) for t in CONFIG_DATA['controller_templates'])
 def test_templates_refer_to_the_project_and_its_playbooks():
     projects = set(p['name'] for p in CONFIG_DATA['controller_projects'])
     ees = set(e['name'] for e in CONFIG_DATA['controller_execution_environments'])
-    assert set(TEMPLATES) == {'compliance_scan', 'enforce_baseline'}
+    assert set(TEMPLATES) == {'compliance_scan', 'enforce_baseline', 'aigov remediate', 'aigov escalate'}
     for template in TEMPLATES.values():
         assert template['project'] in projects and template['execution_environment'] in ees
         playbook = load(os.path.join(PROJECT, template['playbook']))
@@ -59,6 +59,24 @@ def test_every_survey_variable_is_one_the_playbook_documents(name):
         if question['type'] == 'multiplechoice':
             assert question['default'] in question['choices']
     assert len(set(q['variable'] for q in spec)) == len(spec)
+
+
+def test_the_aap_rulebook_finds_its_templates_and_they_take_the_event():
+    """Default names in aiops_remediation_aap.yml exist here, prompt for variables (the event) and set only documented ones."""
+    with open(os.path.join(ROOT, 'extensions', 'eda', 'rulebooks', 'aiops_remediation_aap.yml')) as handle:
+        rulebook = handle.read()
+    workflows = dict((w['name'], w) for w in CONFIG_DATA['controller_workflows'])
+    defaults = set(re.findall(r"default\('([^']+)'\)", rulebook)) - {'127.0.0.1', 'default', 'Default'}
+    assert defaults == {'aigov remediate', 'aigov remediate after approval', 'aigov escalate'}
+    for name in defaults:
+        template = TEMPLATES.get(name) or workflows[name]
+        assert template['ask_variables_on_launch'] is True and template['organization'] == 'Default'
+        if name in TEMPLATES:
+            assert set(template.get('extra_vars', {})) <= documented_vars(template['playbook'])
+    [approval, remediate] = workflows['aigov remediate after approval']['workflow_nodes']
+    assert approval['unified_job_template']['type'] == 'workflow_approval'
+    assert approval['related']['success_nodes'] == [{'identifier': remediate['identifier']}]
+    assert remediate['unified_job_template']['name'] == 'aigov remediate'
 
 
 def test_fail_on_choices_are_the_engine_severities():
