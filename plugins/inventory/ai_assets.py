@@ -25,6 +25,8 @@ description:
     C(aigov_host), C(aigov_last_scan), C(aigov_scan_problems), and C(ansible_host) when the scan
     recorded the address the host was reached at."
   - The configuration file name must end in C(ai_assets.yml) or C(ai_assets.yaml).
+  - An asset's region for data-residency rules is its own, else the host variable C(aigov_region) of its host
+    when an inventory source listed before this one sets it (as M(aigov.core.ai_policy_check) reads it).
   - With caching on, the raw store contents are cached; registry matching, policy evaluation and
     the constructed groups are rebuilt from them on every run.
 author:
@@ -59,6 +61,19 @@ options:
     type: list
     elements: str
     default: [default]
+  parameters:
+    description:
+      - Values for the policy packs' parameters (name to value), as for M(aigov.core.ai_policy_check).
+    type: dict
+    default: {}
+  exceptions:
+    description:
+      - Exceptions (waiver) files, besides the waivers in the packs, as for M(aigov.core.ai_policy_check). Paths
+        relative to the directory of the configuration file. A waived finding is listed in C(aigov_findings) with
+        C(waived=true) and does not make its host non-compliant.
+    type: list
+    elements: str
+    default: []
   include_removed:
     description:
       - Also list assets that the latest scan of their host no longer found, with C(removed_at).
@@ -122,9 +137,10 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         try:
             reg = registry.load_registry(resolve_data_file('registry', self.get_option('registry'), base_dir))
             packs = policy.load_packs([resolve_data_file('policy pack', name, base_dir)
-                                       for name in self.get_option('policy_packs')])
+                                       for name in self.get_option('policy_packs')], self.get_option('parameters'))
+            waivers = policy.load_waivers(packs, [os.path.join(base_dir, name) for name in self.get_option('exceptions')])
             data = self._store_data(path, cache)
-            built = asset_inventory.build(data, reg, packs)
+            built = asset_inventory.build(data, reg, packs, waivers, self._regions(data))
         except AigovError as exc:
             raise AnsibleParserError('%s: %s' % (path, exc))
         self._populate(built)
@@ -143,6 +159,16 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         if self.get_option('cache'):
             self._cache[cache_key] = data
         return data
+
+    def _regions(self, data):
+        """aigov_region of the store's hosts, where an inventory source parsed before this one set it."""
+        regions = {}
+        for host in data['hosts']:
+            known = self.inventory.get_host(host['inventory_hostname'])
+            region = known.get_vars().get('aigov_region') if known else None
+            if isinstance(region, str) and region:
+                regions[host['inventory_hostname']] = str(region)
+        return regions
 
     def _populate(self, built):
         strict = self.get_option('strict')

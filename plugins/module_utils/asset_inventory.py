@@ -39,7 +39,8 @@ def _host_vars(host, assets, findings):
         counts[asset['kind']] = counts.get(asset['kind'], 0) + 1
     by_severity = dict((severity, 0) for severity in policy.SEVERITIES)
     for finding in findings:
-        by_severity[finding['severity']] += 1
+        if not finding['waived']:
+            by_severity[finding['severity']] += 1
     hostvars = {
         'ai_assets': assets,
         'aigov_asset_counts': counts,
@@ -48,10 +49,10 @@ def _host_vars(host, assets, findings):
         'aigov_environments': sorted(set(m['environment'] for m in matches if m['environment'])),
         'aigov_use_cases': sorted(set(m['use_case'] for m in matches if m['use_case'])),
         'aigov_shadow_assets': sum(1 for m in matches if m['shadow']),
-        'aigov_findings': [dict((key, finding[key]) for key in ('rule_id', 'severity', 'asset_id', 'title'))
+        'aigov_findings': [dict((key, finding[key]) for key in ('rule_id', 'severity', 'asset_id', 'title', 'waived'))
                            for finding in findings],
         'aigov_findings_by_severity': by_severity,
-        'aigov_compliant': not findings,
+        'aigov_compliant': not any(by_severity.values()),  # as ai_policy_check: waived findings do not count
         'aigov_host': host['host'],
         'aigov_last_scan': host['last_scan'],
         'aigov_scan_problems': host['problems'],
@@ -73,19 +74,26 @@ def _groups(hostvars, evaluated):
     return sorted(set(groups))
 
 
-def build(data, reg, packs):
+def build(data, reg, packs, waivers=None, regions=None):
     """Return [(inventory hostname, host vars, group names)] sorted by host name.
 
     packs may be empty: then no compliance state is computed (no
     aigov_compliant/aigov_noncompliant group, aigov_compliant is null).
+    waivers: as policy.load_waivers returns them (default: the packs' own).
+    regions: inventory hostname -> region where its assets run, for assets
+    that carry none (data-residency rules), as ai_policy_check takes it from
+    the host variable aigov_region.
     """
     assets_by_host = {}
     for row in data['assets']:
-        assets_by_host.setdefault(row['inventory_hostname'], []).append(_asset(row, reg))
+        asset = _asset(row, reg)
+        if not asset.get('region') and (regions or {}).get(row['inventory_hostname']):
+            asset['region'] = regions[row['inventory_hostname']]
+        assets_by_host.setdefault(row['inventory_hostname'], []).append(asset)
     everything = [asset for assets in assets_by_host.values() for asset in assets if not asset.get('removed_at')]
     findings_by_host = {}
     if packs:
-        findings, _results = policy.evaluate(packs, everything)
+        findings, _results = policy.evaluate(packs, everything, waivers)
         for finding in findings:
             findings_by_host.setdefault(finding['inventory_hostname'], []).append(finding)
     built = []

@@ -109,6 +109,31 @@ def test_groups_say_what_each_host_is(ansible, workdir):
     assert hostvars['ws-dev-1']['aigov_last_scan'] == estate.T1  # unreachable in the second scan: kept as it was
 
 
+def test_waivers_parameters_and_regions_as_the_policy_check_takes_them(ansible, workdir):
+    """An exceptions file waives gpu-onprem-1's exposed vLLM; its region comes from the static inventory listed
+    first and breaks the use case's residency; a parameter makes cloud-vm-1's key rotation overdue."""
+    registry = yaml.safe_load((workdir / 'registry.yml').read_text())
+    registry['use_cases'][0]['allowed_regions'] = ['eu-west-1']
+    (workdir / 'registry.yml').write_text(yaml.safe_dump(registry))
+    (workdir / 'waivers.yml').write_text(
+        'schema_version: 1\nexceptions:\n  - {rule: AIGOV-MS-001, assets: [{inventory_hostname: gpu-onprem-1}], '
+        'owner: ml-platform, reason: firewalled to the app subnet, expires: "2999-12-31"}\n')
+    (workdir / 'static.yml').write_text('all:\n  hosts:\n    gpu-onprem-1:\n      aigov_region: us-east-1\n')
+    config = write_config(workdir, 'governed', dict(CONFIGS['default'], exceptions=['waivers.yml'],
+                                                     parameters={'credential_max_age_days': 1}))
+    proc = ansible.run('ansible-inventory', '-i', str(workdir / 'static.yml'), '-i', config, '--list', cwd=str(workdir))
+    assert proc.returncode == 0, proc.stderr
+    hostvars = unwrap(json.loads(proc.stdout))['_meta']['hostvars']
+    gpu = [(f['rule_id'], f['waived']) for f in hostvars['gpu-onprem-1']['aigov_findings']]
+    # Residency: every asset of the use case on the host (GPU, server, model files); the waiver: the vLLM only.
+    assert set(gpu) == {('AIGOV-GV-005', False), ('AIGOV-MS-001', True)} and gpu.count(('AIGOV-MS-001', True)) == 1, gpu
+    assert hostvars['gpu-onprem-1']['aigov_compliant'] is False   # the residency finding is not waived
+    before = [f['rule_id'] for f in inventory_list(ansible, write_config(workdir, 'default', CONFIGS['default']))
+              ['_meta']['hostvars']['cloud-vm-1']['aigov_findings']]
+    after = [f['rule_id'] for f in hostvars['cloud-vm-1']['aigov_findings']]
+    assert 'AIGOV-CR-003' in after and 'AIGOV-CR-003' not in before, (before, after)
+
+
 def test_removed_assets_are_listed_only_when_asked_and_never_grouped(ansible, workdir):
     got = normalized(inventory_list(ansible, write_config(workdir, 'history', CONFIGS['history'])))
     edge = got['_meta']['hostvars']['edge-box-1']

@@ -63,3 +63,34 @@ def test_findings_land_on_their_host_and_a_host_without_assets_is_compliant():
     assert built['h1'][0]['aigov_findings_by_severity']['high'] == 2
     assert 'aigov_noncompliant' in built['h1'][1]
     assert built['empty'][1] == ['aigov_compliant']
+
+
+def test_waived_findings_are_listed_but_do_not_make_a_host_noncompliant(tmp_path):
+    """As ai_policy_check: a waiver (from an exceptions file here) keeps the finding visible and the host compliant."""
+    exceptions = tmp_path / 'exceptions.yml'
+    exceptions.write_text(
+        'schema_version: 1\nexceptions:\n'
+        '  - {rule: AIGOV-MS-001, assets: [{name: vllm}], owner: sec@corp, reason: behind the VPN, expires: "2999-01-01"}\n'
+        '  - {rule: AIGOV-GV-002, assets: [{name: vllm}], owner: sec@corp, reason: owner named next week, expires: "2999-01-01"}\n')
+    packs = policy.load_packs([resolve_data_file('policy pack', 'default', '/')])
+    rows = data(row('model_server:1', 'model_server', 'vllm', exposed=True, auth='none'))
+    before = asset_inventory.build(rows, REGISTRY, packs)[0]
+    after = asset_inventory.build(rows, REGISTRY, packs, policy.load_waivers(packs, [str(exceptions)]))[0]
+    assert before[1]['aigov_compliant'] is False and 'aigov_noncompliant' in before[2]
+    assert after[1]['aigov_compliant'] is True and 'aigov_compliant' in after[2]
+    assert [(f['rule_id'], f['waived']) for f in after[1]['aigov_findings']] == [('AIGOV-GV-002', True), ('AIGOV-MS-001', True)]
+    assert after[1]['aigov_findings_by_severity']['high'] == 0
+
+
+def test_parameters_and_host_regions_reach_the_evaluation():
+    registry = {'use_cases': [dict(REGISTRY['use_cases'][0], allowed_regions=['eu-west-1'])]}
+    rows = data(row('model_server:1', 'model_server', 'vllm'), row('credential:1', 'credential', 'OPENAI_API_KEY',
+                                                                      source='env_file', age_days=100))
+    packs = policy.load_packs([resolve_data_file('policy pack', 'default', '/')])
+    rules = lambda built: sorted(f['rule_id'] for f in built[0][1]['aigov_findings'])  # noqa: E731
+    plain = rules(asset_inventory.build(rows, registry, packs))
+    assert 'AIGOV-GV-005' not in plain and 'AIGOV-CR-003' in plain
+    located = rules(asset_inventory.build(rows, registry, packs, regions={'h1': 'us-east-1'}))
+    assert 'AIGOV-GV-005' in located
+    lenient = policy.load_packs([resolve_data_file('policy pack', 'default', '/')], {'credential_max_age_days': 365})
+    assert 'AIGOV-CR-003' not in rules(asset_inventory.build(rows, registry, lenient))
