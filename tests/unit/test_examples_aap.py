@@ -100,3 +100,27 @@ def test_schedules_run_a_template_with_a_valid_rrule():
         rule = rrule.rrulestr(schedule['rrule'].replace(' RRULE:', '\nRRULE:'), tzinfos={'UTC': tz.UTC})
         first, second = rule[0], rule[1]
         assert (second - first).days == 1 and first.hour == 3
+
+
+def test_eda_activation_runs_a_shipped_rulebook_with_its_variables_and_secrets_from_credentials():
+    eda = load(os.path.join(ROOT, 'examples', 'aap', 'eda_config.yml'))
+    [activation] = eda['eda_rulebook_activations']
+    path = os.path.join(ROOT, 'extensions', 'eda', 'rulebooks', activation['rulebook'])
+    with open(path) as handle:
+        used = set(re.findall(r'\b(aigov_[a-z_]+)\b', handle.read()))
+    assert activation['project'] in [p['name'] for p in eda['eda_projects']]
+    assert activation['decision_environment'] in [d['name'] for d in eda['eda_decision_environments']]
+    credentials = dict((c['name'], c) for c in eda['eda_credentials'])
+    types = dict((t['name'], t) for t in eda['eda_credential_types'])
+    assert set(activation['eda_credentials']) <= set(credentials)
+    assert set(activation['extra_vars']) <= used
+    assert not [name for name in activation['extra_vars'] if re.search(r'token|secret|password|key', name)]
+    for credential in credentials.values():
+        kind = types.get(credential['credential_type'])
+        if kind:   # a custom type: it injects variables the rulebook reads, each a secret field
+            fields = dict((f['id'], f) for f in kind['inputs']['fields'])
+            assert set(kind['injectors']['extra_vars']) <= used and all(f['secret'] for f in fields.values())
+            assert set(credential['inputs']) <= set(fields)
+    with open(os.path.join(ROOT, 'examples', 'decision-environment.yml')) as handle:
+        de = yaml.safe_load(handle)
+    assert [c['name'] for c in de['dependencies']['galaxy']['collections']] == ['aigov.core']
