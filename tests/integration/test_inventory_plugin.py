@@ -119,8 +119,8 @@ def test_waivers_parameters_and_regions_as_the_policy_check_takes_them(ansible, 
         'schema_version: 1\nexceptions:\n  - {rule: AIGOV-MS-001, assets: [{inventory_hostname: gpu-onprem-1}], '
         'owner: ml-platform, reason: firewalled to the app subnet, expires: "2999-12-31"}\n')
     (workdir / 'static.yml').write_text('all:\n  hosts:\n    gpu-onprem-1:\n      aigov_region: us-east-1\n')
-    config = write_config(workdir, 'governed', dict(CONFIGS['default'], exceptions=['waivers.yml'],
-                                                     parameters={'credential_max_age_days': 1}))
+    options = dict(CONFIGS['default'], exceptions=['waivers.yml'], parameters={'credential_max_age_days': 1})
+    config = write_config(workdir, 'governed', options)
     proc = ansible.run('ansible-inventory', '-i', str(workdir / 'static.yml'), '-i', config, '--list', cwd=str(workdir))
     assert proc.returncode == 0, proc.stderr
     hostvars = unwrap(json.loads(proc.stdout))['_meta']['hostvars']

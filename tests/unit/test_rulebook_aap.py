@@ -168,5 +168,5 @@ def remediate(env, tmp_path, inventory, launch, workflow_job, job, controller):
     path.write_text(json.dumps(variables))
     return subprocess.run([os.path.join(BIN, 'ansible-playbook'), '-i', str(inventory), 'aigov.core.remediate',
                            '-e', '@%s' % path], cwd=str(tmp_path), text=True, stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, timeout=300,
+                          stderr=subprocess.STDOUT, timeout=300, check=False,
                           env=dict(env, CONTROLLER_HOST=controller.url, CONTROLLER_OAUTH_TOKEN=CONTROLLER_TOKEN))

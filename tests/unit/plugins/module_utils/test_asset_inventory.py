@@ -84,10 +84,13 @@ def test_waived_findings_are_listed_but_do_not_make_a_host_noncompliant(tmp_path
 
 def test_parameters_and_host_regions_reach_the_evaluation():
     registry = {'use_cases': [dict(REGISTRY['use_cases'][0], allowed_regions=['eu-west-1'])]}
-    rows = data(row('model_server:1', 'model_server', 'vllm'), row('credential:1', 'credential', 'OPENAI_API_KEY',
-                                                                      source='env_file', age_days=100))
+    rows = data(row('model_server:1', 'model_server', 'vllm'),
+                row('credential:1', 'credential', 'OPENAI_API_KEY', source='env_file', age_days=100))
     packs = policy.load_packs([resolve_data_file('policy pack', 'default', '/')])
-    rules = lambda built: sorted(f['rule_id'] for f in built[0][1]['aigov_findings'])  # noqa: E731
+
+    def rules(built):
+        return sorted(f['rule_id'] for f in built[0][1]['aigov_findings'])
+
     plain = rules(asset_inventory.build(rows, registry, packs))
     assert 'AIGOV-GV-005' not in plain and 'AIGOV-CR-003' in plain
     located = rules(asset_inventory.build(rows, registry, packs, regions={'h1': 'us-east-1'}))
