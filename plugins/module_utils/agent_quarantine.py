@@ -66,7 +66,8 @@ def quarantine(run, agent, asset_id, pids, location, record_dir, reason=None, ti
     result = {'agent': agent, 'record_path': path, 'stop_commands': location['stop_commands'], 'running': [i[0] for i in idents]}
     if record and record.get('state') == 'quarantined' and not idents:
         return False, dict(result, record=record)
-    if idents and not location['stop_commands']:
+    # The stop runs even when none of PIDS is alive: the store's pids may be older than the agent's last restart.
+    if not location['stop_commands']:
         raise AigovError('no stop command for agent %s: no systemd unit found and no stop_command in services; '
                          'nothing was stopped' % agent)
     now = now or datetime.datetime.now(datetime.timezone.utc)
@@ -75,7 +76,7 @@ def quarantine(run, agent, asset_id, pids, location, record_dir, reason=None, ti
               'stop_commands': location['stop_commands'], 'release_commands': location['restart_commands']}
     if check_mode:
         return True, dict(result, record=record)
-    for argv in location['stop_commands'] if idents else ():
+    for argv in location['stop_commands']:
         rc, err = run(argv)
         if rc != 0:
             raise AigovError('stopping agent %s: %s exited with %d: %s' % (agent, argv[0], rc, err.strip()[-500:]))
