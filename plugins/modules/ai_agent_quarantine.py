@@ -132,9 +132,10 @@ def main():
                 params['record_dir'], params['reason'], params['timeout'], params['proc_root'], module.check_mode)
     except AigovError as exc:
         module.fail_json(msg=str(exc))
-    verb = {'quarantined': 'quarantined', 'released': 'released'}[params['state']]
-    module.exit_json(changed=changed, msg='agent %s %s%s' % (params['agent'], 'would be ' if module.check_mode and changed else '',
-                                                            verb if changed else 'already ' + verb), **result)
+    verb = params['state'] if changed else 'already ' + params['state']
+    if module.check_mode and changed:
+        verb = 'would be ' + verb
+    module.exit_json(changed=changed, msg='agent %s %s' % (params['agent'], verb), **result)
 
 
 if __name__ == '__main__':

@@ -23,7 +23,8 @@ from ansible_collections.aigov.core.plugins.module_utils import audit_log, audit
 from tests.conftest import ROOT
 from tests.hosts import testhosts
 from tests.integration.conftest import FAKE_SERVERS, Ansible, wait_listening
-from tests.integration.secrets.conftest import kv, openbao  # noqa: F401 (fixtures)
+# The secret tests' fixtures: one real OpenBao dev server, and the independent KV reader.
+from tests.integration.secrets.conftest import kv, openbao  # noqa: F401  # pylint: disable=unused-import
 from tests.integration.test_alert_chain import write
 from tests.integration.test_remediation_rulebook import entries, no_freeze_policy
 
