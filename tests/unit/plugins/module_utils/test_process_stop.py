@@ -112,3 +112,13 @@ def test_agent_quarantine_refuses_without_a_stop_command_or_when_the_agent_survi
     with pytest.raises(AigovError, match='agent must be a name'):
         agent_quarantine.quarantine(run, '../x', 'a', [], {'stop_commands': [], 'restart_commands': []}, records)
     assert proc.poll() is None and not os.path.exists(records)
+
+
+def test_agent_quarantine_stops_the_service_even_when_the_stores_pids_are_stale(spawn, tmp_path):
+    restarted = spawn()  # the agent restarted since discovery: the store's pid is an exited one
+    stale = spawn()
+    stale.kill()
+    stale.wait()
+    location = {'stop_commands': [['kill', str(restarted.pid)]], 'restart_commands': []}
+    changed, _result = agent_quarantine.quarantine(run, 'bot-1', 'a', [stale.pid], location, str(tmp_path / 'records'))
+    assert changed and restarted.wait(5) != 0
