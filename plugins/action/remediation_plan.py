@@ -12,7 +12,7 @@ import time
 from ansible.errors import AnsibleActionFail
 from ansible.module_utils.basic import env_fallback
 
-from ansible_collections.aigov.core.plugins.module_utils import aap_approval, audit_log, guardrails, remediation
+from ansible_collections.aigov.core.plugins.module_utils import aap_approval, audit_log, guardrails, registry, remediation
 from ansible_collections.aigov.core.plugins.module_utils.asset_store import read_inventory
 from ansible_collections.aigov.core.plugins.module_utils.asset_store_sqlite import open_store
 from ansible_collections.aigov.core.plugins.plugin_utils.action import ControllerAction, aap_job, actor, plain
@@ -23,12 +23,30 @@ _PLAIN = re.compile(r'^[A-Za-z0-9_.:\[\]-]{1,253}$')
 _WORKFLOW_VARS = (('awx_workflow_job_id', 'awx_job_id'), ('tower_workflow_job_id', 'tower_job_id'))
 
 
-def _asset_record(store, asset_id):
+_SERVERS = ('model_server', 'vector_db')
+
+
+def _store_view(store, asset_id):
+    """(the asset's record, pids of the servers on its host) from the asset store."""
     if not asset_id or not os.path.exists(store):
-        return None
+        return None, []
     rows = read_inventory(open_store(store, create=False))['assets']
-    return next((dict(row['record'], inventory_hostname=row['inventory_hostname']) for row in rows
-                 if row['id'] == asset_id), None)
+    record = next((dict(row['record'], inventory_hostname=row['inventory_hostname']) for row in rows
+                   if row['id'] == asset_id), None)
+    if record is None:
+        return None, []
+    servers = [pid for row in rows if row['inventory_hostname'] == record['inventory_hostname']
+               and row['record'].get('kind') in _SERVERS
+               for pid in (row['record'].get('attributes') or {}).get('pids') or [] if isinstance(pid, int)]
+    return record, servers
+
+
+def _approved_models(reg, record):
+    """The approved models of the use case the registry matches the asset to (none when it matches none)."""
+    if record is None:
+        return []
+    use_case = registry.match(reg, record)['use_case']
+    return next((list(item.get('approved_models') or []) for item in reg['use_cases'] if item['id'] == use_case), [])
 
 
 class ActionModule(ControllerAction):
@@ -40,6 +58,7 @@ class ActionModule(ControllerAction):
         actions=dict(type='dict'),
         store=dict(type='path', default='aigov-data/assets.sqlite3', fallback=(env_fallback, ['AIGOV_ASSET_STORE'])),
         guardrails=dict(type='str', default='default'),
+        registry=dict(type='str', default='default'),
         audit_log=dict(type='path', default=audit_log.DEFAULT_PATH, fallback=(env_fallback, [audit_log.ENV_PATH])),
         controller_host=dict(type='str', fallback=(env_fallback, ['CONTROLLER_HOST', 'TOWER_HOST'])),
         controller_oauthtoken=dict(type='str', no_log=True, fallback=(env_fallback, ['CONTROLLER_OAUTH_TOKEN', 'TOWER_OAUTH_TOKEN'])),
@@ -74,6 +93,7 @@ class ActionModule(ControllerAction):
         started = time.monotonic()
         event = remediation.decode_payload(args['payload'])
         policy = guardrails.load_guardrails(resolve_data_file('guardrail policy', args['guardrails'], os.getcwd()))
+        reg = registry.load_registry(resolve_data_file('registry', args['registry'], os.getcwd()))
         audit_log.check_appendable(args['audit_log'])  # a start or a refusal the log cannot record is not made
         asset = event.get('asset') if isinstance(event.get('asset'), dict) else {}
         alert = event.get('alert') if isinstance(event.get('alert'), dict) else {}
@@ -81,6 +101,7 @@ class ActionModule(ControllerAction):
         details = dict(aap_job(task_vars) or {}, fingerprint=str(alert.get('fingerprint') or '')[:64],
                        approval=args['approval'])
         entries = [entry for _line, entry in audit_log.read_entries(args['audit_log'])]
+        record, server_pids = _store_view(args['store'], subject)
         try:
             if not args['approval'] and remediation.needs_approval(event):
                 approved = self._aap_approval(args, task_vars, event, subject if _PLAIN.match(subject) else 'unknown')
@@ -92,7 +113,7 @@ class ActionModule(ControllerAction):
             found = remediation.plan(
                 event, task_vars['groups']['all'], policy['limits']['max_hosts_per_action'], entries,
                 actions=plain(args['actions']) if args['actions'] is not None else None, approval=args['approval'],
-                asset_record=_asset_record(args['store'], subject))
+                asset_record=record, approved_models=_approved_models(reg, record), protected_pids=server_pids)
         except remediation.RemediationRefused as refused:
             if not self._task.check_mode:
                 audit_log.append(args['audit_log'], actor(task_vars), 'remediation.refused',

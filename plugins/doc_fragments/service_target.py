@@ -23,7 +23,8 @@ options:
   services:
     description:
       - Explicit service definitions, keyed by asset id or name. Each value has C(env_file) (a path) or C(files)
-        (a list of paths) and an optional C(restart_command) (a command line, run without a shell).
+        (a list of paths), an optional C(restart_command) and an optional C(stop_command) (command lines, run
+        without a shell).
     type: dict
     default: {}
   proc_root:

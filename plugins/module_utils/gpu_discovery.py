@@ -39,13 +39,18 @@ def _int(value):
         return None
 
 
+def compute_processes(binary):
+    """The GPU compute processes nvidia-smi lists now: [{gpu_uuid, pid, process_name, used_memory}] (pid an int)."""
+    return [dict(app, pid=_int(app['pid'])) for app in _query(binary, 'compute-apps', APP_FIELDS)]
+
+
 def _from_nvidia_smi(binary):
     gpus = _query(binary, 'gpu', GPU_FIELDS)
-    apps = _query(binary, 'compute-apps', APP_FIELDS)
+    apps = compute_processes(binary)
     return [{
         'vendor': 'nvidia', 'model': gpu['name'], 'uuid': gpu['uuid'], 'pci_bus': gpu['pci.bus_id'],
         'memory_mib': _int(gpu['memory.total']), 'driver': gpu['driver_version'], 'source': 'nvidia-smi',
-        'processes': [{'pid': _int(app['pid']), 'name': os.path.basename(app['process_name']), 'used_memory_mib': _int(app['used_memory'])}
+        'processes': [{'pid': app['pid'], 'name': os.path.basename(app['process_name']), 'used_memory_mib': _int(app['used_memory'])}
                       for app in apps if app['gpu_uuid'] == gpu['uuid']],
     } for gpu in gpus]
 

@@ -64,8 +64,13 @@ def _write_record(slot, record):
     os.rename(tmp, os.path.join(slot, RECORD_NAME))
 
 
-def quarantine(path, quarantine_dir, rule_ids=(), finding_ids=(), expected_sha256=None, check_mode=False, now=None):
+def quarantine(path, quarantine_dir, rule_ids=(), finding_ids=(), expected_sha256=None, check_mode=False, now=None,
+               original_path=None):
     """Move PATH into QUARANTINE_DIR; return (changed, result).
+
+    original_path: where the file was served from, when PATH is a staged link
+    to it (a rollback swaps the served path first, then quarantines the old
+    file): the record, and a later find_record(), name that path.
 
     result: {path, state, quarantined_as, record}; state is quarantined
     (moved now, or would be in check mode), already_quarantined or absent.
@@ -90,11 +95,12 @@ def quarantine(path, quarantine_dir, rule_ids=(), finding_ids=(), expected_sha25
     if expected_sha256 and digest != expected_sha256:
         raise AigovError('refusing to quarantine %s: its sha256 is %s, not %s as scanned; re-run the scan'
                          % (path, digest, expected_sha256))
-    slot = _slot(quarantine_dir, path, digest)
-    dest = os.path.join(slot, os.path.basename(path))
+    recorded = original_path or path
+    slot = _slot(quarantine_dir, recorded, digest)
+    dest = os.path.join(slot, os.path.basename(recorded))
     now = now or datetime.datetime.now(datetime.timezone.utc)
     record = {
-        'schema_version': RECORD_SCHEMA_VERSION, 'original_path': path, 'quarantined_as': dest, 'sha256': digest,
+        'schema_version': RECORD_SCHEMA_VERSION, 'original_path': recorded, 'quarantined_as': dest, 'sha256': digest,
         'size': info.st_size, 'uid': info.st_uid, 'owner': _name(info.st_uid, pwd.getpwuid, 'pw_name'),
         'gid': info.st_gid, 'group': _name(info.st_gid, grp.getgrgid, 'gr_name'),
         'mode': '%04o' % stat_module.S_IMODE(info.st_mode), 'time': now.strftime('%Y-%m-%dT%H:%M:%SZ'),

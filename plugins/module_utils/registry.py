@@ -61,16 +61,19 @@ def _check_approved_models(models, where, problems):
     if models is None:
         return
     if not isinstance(models, list):
-        problems.append('%s: approved_models must be a list of {name, sha256}' % where)
+        problems.append('%s: approved_models must be a list of {name, sha256, path}' % where)
         return
     for index, model in enumerate(models):
         spot = '%s: approved_models[%d]' % (where, index)
-        if not isinstance(model, dict) or set(model) - set(('name', 'sha256')):
-            problems.append('%s must be a mapping with keys name and sha256' % spot)
+        if not isinstance(model, dict) or set(model) - set(('name', 'sha256', 'path')):
+            problems.append('%s must be a mapping with keys name, sha256 and an optional path' % spot)
         elif not isinstance(model.get('name'), str) or not model['name']:
             problems.append('%s: name must be a non-empty string' % spot)
         elif not isinstance(model.get('sha256'), str) or not SHA256.match(model['sha256']):
             problems.append('%s: sha256 must be 64 lower-case hex digits' % spot)
+        elif 'path' in model and not (isinstance(model['path'], str) and model['path'].startswith('/')):
+            # where a copy of the approved file is kept on the hosts, for a rollback (docs/remediation.md)
+            problems.append('%s: path must be an absolute path' % spot)
 
 
 def _check_regions(regions, where, problems):

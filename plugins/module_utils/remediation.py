@@ -12,7 +12,11 @@ that fails (the caller records the refusal in the audit log):
   4. the alert maps to a remediation in the action table (data);
   5. the target is the asset's inventory_hostname from the asset store, and it
      is exactly one host of the inventory (a pattern is never evaluated);
-  6. the blast-radius limit of the guardrail policy holds.
+  6. the blast-radius limit of the guardrail policy holds;
+  7. the remediation's own preconditions (REQUIREMENTS): the asset is of the
+     kind it acts on, a rollback has approved digests to go back to, and a
+     GPU process to stop is one discovery saw on that GPU and is not a
+     protected model server's.
 Alert label values are only compared and looked up here: nothing formats,
 templates or executes them.
 
@@ -28,6 +32,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 
 from ansible_collections.aigov.core.plugins.module_utils.errors import AigovError
 
@@ -38,9 +43,27 @@ ACTIONS = {
     'ModelServerDown': 'restart_model_server',
     'ModelServerUnhealthy': 'restart_model_server',
     'ModelServerExposed': 'rebind_loopback',
+    'ModelDigestMismatch': 'rollback_model',
+    'ModelNotApproved': 'rollback_model',
+    'AgentCompromised': 'quarantine_agent',
+    'AgentMisbehaving': 'quarantine_agent',
+    'GpuProcessRunaway': 'stop_gpu_process',
+    'AgentCredentialLeaked': 'rotate_agent_secret',
 }
-REMEDIATIONS = ('restart_model_server', 'rebind_loopback')
-
+# remediation -> the asset kinds it acts on
+REMEDIATIONS = {
+    'restart_model_server': ('model_server', 'vector_db'),
+    'rebind_loopback': ('model_server', 'vector_db'),
+    'rollback_model': ('model_server',),
+    'quarantine_agent': ('agent',),
+    'stop_gpu_process': ('gpu',),
+    'rotate_agent_secret': ('agent',),
+}
+# Labels a remediation may read, reduced to inert values by encode_payload(): a pid is
+# digits only; the override is the exact word true. Any other value is dropped.
+PID_LABEL = 'pid'
+STOP_PROTECTED_LABEL = 'aigov_stop_protected'
+_PID = re.compile(r'^[1-9][0-9]{0,9}$')
 
 _ALERT_KEYS = ('fingerprint', 'name', 'status', 'severity', 'starts_at', 'source', 'confidence')
 
@@ -52,7 +75,11 @@ class RemediationRefused(AigovError):
 def encode_payload(event):
     """The part of an event a playbook needs, as base64 of its JSON (inert to templating)."""
     alert = event['alert']
+    labels = alert.get('labels') if isinstance(alert.get('labels'), dict) else {}
+    pid = str(labels.get(PID_LABEL, ''))
     data = {'alert': dict((key, alert.get(key)) for key in _ALERT_KEYS), 'asset': event['asset'],
+            'target': {'pid': int(pid) if _PID.match(pid) else None,
+                       'stop_protected': labels.get(STOP_PROTECTED_LABEL) == 'true'},
             'decision': event['decision'], 'meta': {'received_at': event['meta']['received_at']}}
     return base64.b64encode(json.dumps(data, sort_keys=True).encode('utf-8')).decode('ascii')
 
@@ -116,12 +143,48 @@ def needs_approval(event):
             and parts[0].get('status') == 'firing' and parts[2].get('decision') == 'review')
 
 
-def plan(event, inventory_hosts, max_hosts, entries, actions=None, approval=None, asset_record=None):
+def _gpu_target(event, record, protected_pids):
+    """The pid to stop on a GPU asset, checked against what discovery saw on that GPU."""
+    target = event.get('target') if isinstance(event.get('target'), dict) else {}
+    pid = target.get('pid')
+    if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 1:
+        raise RemediationRefused('the alert names no pid (label %s, a whole number) of a process to stop' % PID_LABEL)
+    seen = [item.get('pid') for item in (record.get('attributes') or {}).get('processes') or [] if isinstance(item, dict)]
+    if pid not in seen:
+        raise RemediationRefused('pid %d is not a compute process discovery saw on GPU %s' % (pid, record['id']))
+    stop_protected = target.get('stop_protected') is True
+    if pid in protected_pids and not stop_protected:
+        raise RemediationRefused('pid %d belongs to a model server or vector database on %s (protected; an alert '
+                                 'label %s="true" allows it)' % (pid, record.get('inventory_hostname'), STOP_PROTECTED_LABEL))
+    return {'pid': pid, 'gpu_uuid': (record.get('attributes') or {}).get('uuid'),
+            'protected_pids': [] if stop_protected else sorted(protected_pids)}
+
+
+def _requirements(remediation, record, event, approved_models, protected_pids):
+    """The remediation's own preconditions; the plan's extra fields."""
+    if record.get('kind') not in REMEDIATIONS[remediation]:
+        raise RemediationRefused('%s acts on %s assets, and asset %s is a %s' % (
+            remediation, ' or '.join(REMEDIATIONS[remediation]), record['id'], record.get('kind')))
+    if remediation == 'rollback_model':
+        if not approved_models:
+            raise RemediationRefused('no approved model digest is known for asset %s (the approved_models of its use '
+                                     'case in the registry)' % record['id'])
+        return {'model': (record.get('attributes') or {}).get('model'), 'approved_models': list(approved_models)}
+    if remediation == 'stop_gpu_process':
+        return _gpu_target(event, record, set(protected_pids or ()))
+    return {}
+
+
+def plan(event, inventory_hosts, max_hosts, entries, actions=None, approval=None, asset_record=None,
+         approved_models=None, protected_pids=None):
     """Return the plan {remediation, target, asset_id, ...}; raise RemediationRefused naming the failed check.
 
     inventory_hosts: the names of the inventory's hosts. entries: the audit
     log's entries. approval: the request id of an approved review. asset_record:
     the asset as the store holds it (found by the event's asset id).
+    approved_models: the registry's approved models ({name, sha256, path}) of
+    the asset's use case. protected_pids: pids of the model servers and vector
+    databases the store knows on the target host.
     """
     event = _mapping(event, 'event')
     alert, asset, decision = (_mapping(event.get(key), key) for key in ('alert', 'asset', 'decision'))
@@ -148,8 +211,9 @@ def plan(event, inventory_hosts, max_hosts, entries, actions=None, approval=None
         raise RemediationRefused('the asset store does not hold asset %s on host %s' % (asset.get('asset_id'), target))
     if 1 > max_hosts:
         raise RemediationRefused('the action would touch 1 host, more than the blast-radius limit of %d' % max_hosts)
+    extra = _requirements(remediation, asset_record, event, approved_models, protected_pids)
     listeners = (asset_record.get('attributes') or {}).get('listeners') or []
-    return {
+    return dict(extra, **{
         'remediation': remediation,
         'target': target,
         'asset_id': asset_record['id'],
@@ -161,4 +225,4 @@ def plan(event, inventory_hosts, max_hosts, entries, actions=None, approval=None
         'decision': verdict,
         'approval': approval,
         'owner': decision.get('accountable'),
-    }
+    })

@@ -6,12 +6,12 @@
 Discovery reports a server's pids and command line, not its service
 definition. locate() finds it, in this order:
   1. an explicit entry in the caller's `services` mapping, keyed by the asset
-     id or name: {env_file | files, restart_command};
+     id or name: {env_file | files, restart_command, stop_command};
   2. systemd: the unit named in /proc/<pid>/cgroup, its unit file and drop-ins
      and their EnvironmentFile= files. Only files under /etc and /run are
      edited (a vendor unit in /usr/lib is listed in `unedited`: override it
-     with a drop-in), and the restart is `systemctl daemon-reload` then
-     `systemctl restart <unit>`.
+     with a drop-in), the restart is `systemctl daemon-reload` then
+     `systemctl restart <unit>`, the stop `systemctl stop <unit>`.
 The edits are text substitutions (FIXES) applied to every located file, so
 the same server configured by a flag in ExecStart or a variable in an env
 file is fixed either way; a file the edit does not match is left untouched.
@@ -110,14 +110,15 @@ def _explicit(server, services):
             entry = services[key]
             if not isinstance(entry, dict):
                 raise AigovError('services[%r] must be a mapping with env_file or files, and restart_command' % key)
-            unknown = sorted(set(entry) - {'env_file', 'files', 'restart_command'})
+            unknown = sorted(set(entry) - {'env_file', 'files', 'restart_command', 'stop_command'})
             files = list(entry.get('files') or []) + ([entry['env_file']] if entry.get('env_file') else [])
             if unknown or not files or not all(isinstance(f, str) and os.path.isabs(f) for f in files):
-                raise AigovError('services[%r] needs env_file or files (absolute paths) and an optional restart_command%s'
-                                 % (key, '; unknown keys: %s' % ', '.join(unknown) if unknown else ''))
-            restart = entry.get('restart_command')
+                raise AigovError('services[%r] needs env_file or files (absolute paths), optional restart_command and '
+                                 'stop_command%s' % (key, '; unknown keys: %s' % ', '.join(unknown) if unknown else ''))
+            restart, stop = entry.get('restart_command'), entry.get('stop_command')
             return {'source': 'services', 'key': key, 'unit': None, 'files': files, 'unedited': [],
-                    'restart_commands': [shlex.split(restart)] if restart else []}
+                    'restart_commands': [shlex.split(restart)] if restart else [],
+                    'stop_commands': [shlex.split(stop)] if stop else []}
     return None
 
 
@@ -135,8 +136,10 @@ def locate(server, services=None, proc_root='/proc', unit_dirs=UNIT_DIRS, editab
             files = [p for p in candidates if p.startswith(tuple(editable)) or p not in [fragment] + dropins]
             return {'source': 'systemd', 'key': unit, 'unit': unit, 'files': files,
                     'unedited': [p for p in candidates if p not in files],
-                    'restart_commands': [['systemctl', 'daemon-reload'], ['systemctl', 'restart', unit]]}
-    return {'source': 'none', 'key': None, 'unit': unit, 'files': [], 'unedited': [], 'restart_commands': []}
+                    'restart_commands': [['systemctl', 'daemon-reload'], ['systemctl', 'restart', unit]],
+                    'stop_commands': [['systemctl', 'stop', unit]]}
+    return {'source': 'none', 'key': None, 'unit': unit, 'files': [], 'unedited': [], 'restart_commands': [],
+            'stop_commands': []}
 
 
 def apply_fix(fix, server, location, check_mode=False):

@@ -26,6 +26,12 @@ description:
   - The alert name maps to a remediation in O(actions). The asset is in the asset store on its
     C(inventory_hostname), which is exactly one host of the inventory (no pattern is evaluated). The guardrail
     policy's blast-radius limit holds.
+  - The remediation's own preconditions hold. It acts on the kind of asset it is for (a model server, an agent,
+    a GPU). A rollback (C(rollback_model)) needs approved digests, the C(approved_models) of the asset's use case
+    in the O(registry). A GPU process (C(stop_gpu_process)) is named by the alert's C(pid) label (digits only;
+    any other value is dropped); it must be a compute process discovery saw on that GPU and not a process of a
+    model server or vector database the asset store knows on that host, unless the alert's
+    C(aigov_stop_protected) label is C(true).
   - On success records C(remediation.start) and returns RV(plan).
   - Alert label values are data. They are compared and looked up, never templated, run or used as a host pattern.
 author:
@@ -43,9 +49,12 @@ options:
     type: str
   actions:
     description:
-      - Alert name to remediation (C(restart_model_server), C(rebind_loopback)).
+      - Alert name to remediation (C(restart_model_server), C(rebind_loopback), C(rollback_model),
+        C(quarantine_agent), C(stop_gpu_process), C(rotate_agent_secret)).
       - Default C(ModelServerDown) and C(ModelServerUnhealthy) to C(restart_model_server), C(ModelServerExposed)
-        to C(rebind_loopback).
+        to C(rebind_loopback), C(ModelDigestMismatch) and C(ModelNotApproved) to C(rollback_model),
+        C(AgentCompromised) and C(AgentMisbehaving) to C(quarantine_agent), C(GpuProcessRunaway) to
+        C(stop_gpu_process), C(AgentCredentialLeaked) to C(rotate_agent_secret).
     type: dict
   store:
     description: The asset store (E(AIGOV_ASSET_STORE) when not set).
@@ -53,6 +62,10 @@ options:
     default: aigov-data/assets.sqlite3
   guardrails:
     description: Guardrail policy (for its blast-radius limit), a bundled name or a path.
+    type: str
+    default: default
+  registry:
+    description: Registry of use cases (for the approved models of a rollback), a bundled name or a path.
     type: str
     default: default
   audit_log:

@@ -12,9 +12,9 @@ from packaging.specifiers import SpecifierSet
 from tests.conftest import ROOT
 from tests.integration.conftest import BIN
 
-MODULES = ['agent_secret', 'ai_asset_facts', 'ai_asset_store', 'ai_bom', 'ai_model_quarantine', 'ai_policy_check', 'ai_report',
-           'ai_secret_move', 'ai_service_harden', 'ai_service_restart', 'approval_queue', 'audit_append', 'audit_verify',
-           'remediation_plan']
+MODULES = ['agent_secret', 'ai_agent_quarantine', 'ai_asset_facts', 'ai_asset_store', 'ai_bom', 'ai_gpu_process_stop',
+           'ai_model_quarantine', 'ai_model_rollback', 'ai_policy_check', 'ai_report', 'ai_secret_move', 'ai_service_harden',
+           'ai_service_restart', 'approval_queue', 'audit_append', 'audit_verify', 'remediation_plan']
 INSTALLED = ('ansible_collections', 'aigov', 'core')
 
 
@@ -50,6 +50,14 @@ def test_ansible_doc_renders_the_baseline_role(ansible):
     proc = ansible.run('ansible-doc', '-t', 'role', 'aigov.core.ai_baseline')
     assert proc.returncode == 0, proc.stderr
     for option in ('aigov_baseline_mode', 'aigov_baseline_allow_disruptive', 'aigov_baseline_services'):
+        assert option in proc.stdout
+    assert 'ERROR' not in proc.stderr and 'WARNING' not in proc.stderr
+
+
+def test_ansible_doc_renders_the_remediation_role(ansible):
+    proc = ansible.run('ansible-doc', '-t', 'role', 'aigov.core.ai_remediation')
+    assert proc.returncode == 0, proc.stderr
+    for option in ('ai_remediation_plan', 'ai_remediation_agents', 'ai_remediation_gpu_stop_timeout'):
         assert option in proc.stdout
     assert 'ERROR' not in proc.stderr and 'WARNING' not in proc.stderr
 

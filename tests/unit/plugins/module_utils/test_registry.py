@@ -59,6 +59,8 @@ def test_unmatched_asset_is_shadow(tmp_path):
     (('id: support-bot', 'id: Support Bot'), 'id must be lower-case'),
     (('environment: cloud', 'environment: moon'), "environment must be one of on_prem, cloud, edge, got 'moon'"),
     (('sha256: "aaaa', 'sha256: "AAAA'), 'approved_models[0]: sha256 must be 64 lower-case hex digits'),
+    (('{name: enc,', '{path: models/enc, name: enc,'), 'approved_models[0]: path must be an absolute path'),
+    (('{name: enc,', '{url: /x, name: enc,'), 'approved_models[0] must be a mapping with keys name, sha256 and an optional path'),
 ])
 def test_invalid_registry_names_the_problem(tmp_path, mutation, message):
     with pytest.raises(DataFileError) as caught:
@@ -85,6 +87,8 @@ SCHEMA_CASES = [
     ('bad id', REGISTRY.replace('id: support-bot', 'id: Support Bot'), False),
     ('bad environment', REGISTRY.replace('environment: cloud', 'environment: mars'), False),
     ('allowed regions as one string', REGISTRY.replace('    region: eu-west-1\n', '    region: eu-west-1\n    allowed_regions: eu-west-1\n'), False),
+    ('approved model with a kept copy', REGISTRY.replace('{name: enc,', '{path: /srv/approved/enc.bin, name: enc,'), True),
+    ('approved model with a relative path', REGISTRY.replace('{name: enc,', '{path: enc.bin, name: enc,'), False),
     ('allowed regions as a list', REGISTRY.replace('    region: eu-west-1\n', '    region: eu-west-1\n    allowed_regions: [eu-west-1, eu-central-1]\n'), True),
 ]
 

@@ -9,7 +9,7 @@ from ansible_collections.aigov.core.plugins.module_utils import approvals, remed
 from tests.contracts import validate
 
 RECEIVED = '2026-11-25T09:00:00+00:00'
-RECORD = {'id': 'model_server:1', 'name': 'vllm', 'inventory_hostname': 'gpu-1',
+RECORD = {'id': 'model_server:1', 'kind': 'model_server', 'name': 'vllm', 'inventory_hostname': 'gpu-1',
           'attributes': {'pids': [42], 'listeners': [{'address': '0.0.0.0', 'port': 8000}]}}
 
 
@@ -102,3 +102,70 @@ def test_approvals_queue_requests_once_and_decides_once(tmp_path):
         approvals.decide(path, record['id'], 'approve', 'bob')
     for line in open(path):
         validate(json.loads(line), 'approval-record.v1.json')
+
+
+GPU = {'id': 'gpu:1', 'kind': 'gpu', 'name': 'A100', 'inventory_hostname': 'gpu-1',
+       'attributes': {'uuid': 'GPU-1', 'processes': [{'pid': 4242}, {'pid': 42}]}}
+AGENT = {'id': 'agent:1', 'kind': 'agent', 'name': 'letta', 'inventory_hostname': 'gpu-1', 'attributes': {'pids': [7]}}
+APPROVED = [{'name': 'enc', 'sha256': 'a' * 64}]
+
+
+def labelled(name, asset_id, **labels):
+    ev = event(name=name)
+    ev['alert']['labels'] = labels
+    ev['asset']['asset_id'] = asset_id
+    return remediation.decode_payload(remediation.encode_payload(ev))
+
+
+def entry_for(asset_id):
+    return [dict(decision_entry(), subject=asset_id)]
+
+
+@pytest.mark.parametrize('label, pid', [('4242', 4242), ('x; rm -rf /', None), ("{{ lookup('pipe','id') }}", None),
+                                        ('-1', None), ('0', None), ('4242 ', None), ('１２', None), (4242, 4242)])
+def test_payload_keeps_a_pid_label_only_when_it_is_digits(label, pid):
+    payload = labelled('GpuProcessRunaway', 'gpu:1', pid=label)
+    assert payload['target']['pid'] == pid and "lookup" not in json.dumps(payload)
+
+
+def test_gpu_stop_plans_the_discovered_pid_and_protects_model_servers():
+    found = plan(labelled('GpuProcessRunaway', 'gpu:1', pid='4242'), entries=entry_for('gpu:1'), record=GPU)
+    assert (found['remediation'], found['pid'], found['gpu_uuid']) == ('stop_gpu_process', 4242, 'GPU-1')
+    with pytest.raises(remediation.RemediationRefused, match='pid 42 belongs to a model server'):
+        remediation.plan(labelled('GpuProcessRunaway', 'gpu:1', pid='42'), ['gpu-1'], 5, entry_for('gpu:1'),
+                         asset_record=GPU, protected_pids=[42])
+    allowed = remediation.plan(labelled('GpuProcessRunaway', 'gpu:1', pid='42', aigov_stop_protected='true'), ['gpu-1'], 5,
+                               entry_for('gpu:1'), asset_record=GPU, protected_pids=[42])
+    assert (allowed['pid'], allowed['protected_pids']) == (42, [])
+
+
+@pytest.mark.parametrize('labels, reason', [
+    ({}, 'the alert names no pid'),
+    ({'pid': 'x; rm -rf /'}, 'the alert names no pid'),
+    ({'pid': '1'}, 'the alert names no pid'),
+    ({'pid': '999'}, 'pid 999 is not a compute process discovery saw on GPU gpu:1'),
+])
+def test_gpu_stop_refuses_a_pid_not_discovered_on_the_gpu(labels, reason):
+    with pytest.raises(remediation.RemediationRefused, match=reason):
+        plan(labelled('GpuProcessRunaway', 'gpu:1', **labels), entries=entry_for('gpu:1'), record=GPU)
+
+
+def test_rollback_needs_approved_digests_and_a_model_server():
+    ev = labelled('ModelDigestMismatch', 'model_server:1')
+    record = dict(RECORD, attributes=dict(RECORD['attributes'], model='/srv/m.bin'))
+    with pytest.raises(remediation.RemediationRefused, match='no approved model digest is known for asset model_server:1'):
+        remediation.plan(ev, ['gpu-1'], 5, [decision_entry()], asset_record=record, approved_models=[])
+    found = remediation.plan(ev, ['gpu-1'], 5, [decision_entry()], asset_record=record, approved_models=APPROVED)
+    assert (found['remediation'], found['model'], found['approved_models']) == ('rollback_model', '/srv/m.bin', APPROVED)
+    with pytest.raises(remediation.RemediationRefused, match='rollback_model acts on model_server assets, and asset agent:1 is a agent'):
+        remediation.plan(labelled('ModelDigestMismatch', 'agent:1'), ['gpu-1'], 5, entry_for('agent:1'), asset_record=AGENT,
+                         approved_models=APPROVED)
+
+
+@pytest.mark.parametrize('name, remediation_name', [('AgentCompromised', 'quarantine_agent'),
+                                                    ('AgentCredentialLeaked', 'rotate_agent_secret')])
+def test_agent_remediations_act_on_agents_only(name, remediation_name):
+    found = plan(labelled(name, 'agent:1'), entries=entry_for('agent:1'), record=AGENT)
+    assert (found['remediation'], found['pids']) == (remediation_name, [7])
+    with pytest.raises(remediation.RemediationRefused, match='%s acts on agent assets' % remediation_name):
+        plan(labelled(name, 'model_server:1'))
