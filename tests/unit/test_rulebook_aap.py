@@ -163,6 +163,7 @@ def remediate(env, tmp_path, inventory, launch, workflow_job, job, controller):
     variables = dict(template['extra_vars'], **launch['body']['extra_vars'])
     variables.update(aigov_store_path=str(tmp_path / 'assets.sqlite3'), aigov_audit_log=str(tmp_path / 'audit.jsonl'),
                      aigov_guardrails=str(tmp_path / 'guardrails.yml'), aigov_remediation_timeout=3,
+                     aigov_registry=os.path.join(ROOT, 'tests', 'fixtures', 'inventory', 'registry.yml'),
                      awx_job_id=job, awx_workflow_job_id=workflow_job)
     path = tmp_path / ('job-%d.json' % job)
     path.write_text(json.dumps(variables))
