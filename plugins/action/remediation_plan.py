@@ -54,7 +54,7 @@ class ActionModule(ControllerAction):
         try:
             found = remediation.plan(
                 event, task_vars['groups']['all'], policy['limits']['max_hosts_per_action'],
-                [entry for _line, entry in audit_log.read_entries(args['audit_log'])],
+                audit_log.iter_newest_first(args['audit_log']),
                 actions=plain(args['actions']) if args['actions'] is not None else None, approval=args['approval'],
                 asset_record=_asset_record(args['store'], subject))
         except remediation.RemediationRefused as refused:
@@ -69,6 +69,7 @@ class ActionModule(ControllerAction):
                              'planned', ['%s on %s for alert %s (decision %s)' % (
                                  found['remediation'], found['target'], found['fingerprint'], found['decision'])],
                              dict(details, remediation=found['remediation'], target=found['target'],
-                                  decision=found['decision'], plan_ms=round((time.monotonic() - started) * 1000, 1)))
+                                  decision=found['decision'], risk_tier=found['risk_tier'], starts_at=found['starts_at'],
+                                  received_at=found['received_at'], plan_ms=round((time.monotonic() - started) * 1000, 1)))
         result.update(changed=False, plan=found, msg='%s on %s' % (found['remediation'], found['target']))
         return result

@@ -21,6 +21,11 @@ def _continues(entry, seq, prev_hash):
     return _well_formed(entry) and entry['seq'] == seq and entry['prev_hash'] == prev_hash
 
 
+def links(entry, seq, prev_hash):
+    """True when entry is the chain's next one: well formed, seq and prev_hash as expected, content matching its hash."""
+    return _continues(entry, seq, prev_hash) and entry_hash(entry) == entry['hash']
+
+
 def _problem(kind, line, seq, message):
     return dict(kind=kind, line=line, seq=seq, message=message)
 
@@ -72,7 +77,7 @@ def verify(path, anchor=None):
     by_seq = {}
     problem = None
     for index, (number, entry) in enumerate(lines):
-        if _continues(entry, seq, prev_hash) and entry_hash(entry) == entry['hash']:
+        if links(entry, seq, prev_hash):
             by_seq[seq] = entry['hash']
             seq, prev_hash, prev_line = seq + 1, entry['hash'], number
             continue
