@@ -279,3 +279,28 @@ def test_bad_options_are_named(log, kwargs, message):
 def test_a_missing_log_is_an_error(tmp_path):
     with pytest.raises(audit_log.AuditLogError, match='cannot read audit log'):
         governance_kpis.compute(str(tmp_path / 'nope.jsonl'))
+
+
+def test_html_page_is_self_contained_and_escapes_owners(log):
+    from ansible_collections.aigov.core.plugins.module_utils import governance_html
+    from tests.unit.plugins.module_utils.test_report_html import Page
+    scenario(log)
+    log.start('14:30:00', 'g', '14:29:00', owner='<script>alert(1)</script>')
+    report = governance_kpis.compute(log.path, group_by='owner')
+    text = governance_html.render_html(report)
+    parsed = Page(text)
+    assert parsed.scripts == [] and parsed.fetches == [] and '<script>' not in text
+    assert '&lt;script&gt;alert(1)&lt;/script&gt;' in text and 'default-src &#x27;none&#x27;' in text
+    for section in ('mttr', 'automation', 'overrides', 'exceptions', 'outcomes', 'actions-owner', 'groups', 'rotations'):
+        assert parsed.ids.get(section) == 'section', section
+    assert 'CHAIN INTACT' in parsed.text and 'UNTRUSTWORTHY' not in parsed.text
+    assert '5.0 min' in parsed.text and '20.0 min' in parsed.text and '40.0 %' in parsed.text  # median, p90, automation
+
+
+def test_html_of_a_broken_chain_says_untrustworthy_first(log):
+    from ansible_collections.aigov.core.plugins.module_utils import governance_html
+    scenario(log)
+    _edit(log.path, 2, lambda line: line.replace('"planned"', '"success"'))
+    text = governance_html.render_html(governance_kpis.compute(log.path))
+    assert 'UNTRUSTWORTHY' in text and text.index('UNTRUSTWORTHY') < text.index('MTTR')
+    assert 'line 2 (seq 2) was edited' in text
