@@ -216,8 +216,8 @@ def _parsed(raw):
     return entry if isinstance(entry, dict) else None
 
 
-def iter_entries(path):
-    """Stream the log: (line_number, entry or None when unparseable), one line in memory at a time."""
+def iter_lines(path):
+    """Stream the log: (line_number, raw line bytes, entry or None when unparseable), one line in memory at a time."""
     try:
         handle = open(path, 'rb')
     except OSError as exc:
@@ -225,9 +225,28 @@ def iter_entries(path):
     with handle:
         try:
             for number, raw in enumerate(handle, start=1):
-                yield number, _parsed(raw)
+                yield number, raw, _parsed(raw)
         except OSError as exc:
             raise AuditLogError('cannot read audit log %s: %s' % (path, exc.strerror))
+
+
+def iter_entries(path):
+    """Stream the log: (line_number, entry or None when unparseable)."""
+    for number, _raw, entry in iter_lines(path):
+        yield number, entry
+
+
+def line_matches_hash(raw, entry):
+    """True when raw, the line entry was parsed from, hashes to entry['hash']: a reader's fast path.
+
+    The writer writes canonical(entry), so the line without its `"hash":"..."`
+    member is exactly the bytes that were hashed; hashing them saves
+    re-encoding the entry. sha256 being collision resistant, a match means
+    the line is what the writer wrote. A line in any other form does not
+    match: the caller then compares entry_hash(entry), the rule itself.
+    """
+    member = b',"hash":"' + str(entry.get('hash')).encode('utf-8') + b'"'
+    return hashlib.sha256(raw.rstrip(b'\n').replace(member, b'', 1)).hexdigest() == entry.get('hash')
 
 
 def read_entries(path):

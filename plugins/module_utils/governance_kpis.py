@@ -95,14 +95,14 @@ def _read(path, since, until, anchor):
     """(records of the window, chain state, {entries, in_window, first_time, last_time}) in one streamed pass."""
     records, seq, prev_hash, broken = [], 1, audit_log.GENESIS_HASH, False
     anchored, count, in_window, first, last = None, 0, 0, None, None
-    for number, entry in audit_log.iter_entries(path):
+    for number, raw, entry in audit_log.iter_lines(path):
         if entry is None or not isinstance(entry.get('action'), str):
             raise GovernanceReportError('audit log %s line %d is not an audit entry (not a JSON object with an action)'
                                         % (path, number))
         moment = parse_time(entry.get('time'), 'audit log %s line %d: time' % (path, number))
         count += 1
         first, last = first or moment, moment
-        if not broken and links(entry, seq, prev_hash):
+        if not broken and links(entry, seq, prev_hash, raw):
             seq, prev_hash = seq + 1, entry['hash']
             if anchor and entry['seq'] == anchor.get('seq'):
                 anchored = entry['hash']

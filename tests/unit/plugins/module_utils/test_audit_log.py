@@ -204,3 +204,21 @@ def test_newest_first_reads_every_entry_backwards_whatever_the_chunk(tmp_path, c
 
 def test_newest_first_of_a_log_not_yet_written_is_empty(tmp_path):
     assert list(audit_log.iter_newest_first(str(tmp_path / 'none.jsonl'))) == []
+
+
+def test_the_line_fast_path_agrees_with_the_hash_rule(tmp_path):
+    path = _log(tmp_path, count=3)
+    lines = list(audit_log.iter_lines(path))
+    assert all(audit_log.line_matches_hash(raw, entry) for _n, raw, entry in lines)
+    _n, raw, entry = lines[1]
+    edited = raw.replace(b'agent-1', b'agent-X')
+    assert not audit_log.line_matches_hash(edited, json.loads(edited))
+    # the same entry written another way (spaces): the fast path declines, the rule itself still holds
+    spaced = json.dumps(entry).encode('utf-8') + b'\n'
+    assert not audit_log.line_matches_hash(spaced, entry) and audit_log.entry_hash(json.loads(spaced)) == entry['hash']
+    assert verify_links(spaced, entry)
+
+
+def verify_links(raw, entry):
+    from ansible_collections.aigov.core.plugins.module_utils.audit_verify import links
+    return links(json.loads(raw), entry['seq'], entry['prev_hash'], raw)
