@@ -106,13 +106,15 @@ def _details(kpis):
     return ''.join(parts)
 
 
+def _group_cells(kpis):
+    return ''.join('<td class="num">%s</td>' % esc(value(kpis)) for _name, value in _GROUP_COLUMNS)
+
+
 def _groups(report):
     if not report['group_by']:
         return ''
     heads = ''.join('<th class="num">%s</th>' % esc(name) for name, _value in _GROUP_COLUMNS)
-    rows = ''.join('<tr><td>%s</td>%s</tr>' % (esc(key), ''.join('<td class="num">%s</td>' % esc(value(kpis))
-                                                                for _name, value in _GROUP_COLUMNS))
-                   for key, kpis in report['groups'].items())
+    rows = ''.join('<tr><td>%s</td>%s</tr>' % (esc(key), _group_cells(kpis)) for key, kpis in report['groups'].items())
     return ('<section id="groups"><h2>Per %s</h2><table><tr><th>%s</th>%s</tr>%s</table></section>'
             % (esc(report['group_by'].replace('_', ' ')), esc(report['group_by']), heads,
                rows or '<tr><td colspan="9">none</td></tr>'))
