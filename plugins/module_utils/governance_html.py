@@ -45,7 +45,7 @@ def _header(report):
         problem = chain.get('problem') or {}
         status = ('<span class="status bad">UNTRUSTWORTHY: the audit log\'s hash chain is broken</span> '
                   '<div id="chain-problem">%s: %s</div>' % (esc(problem.get('kind')), esc(problem.get('message'))))
-    return ('<header><h1>AI governance report</h1><div class="meta">generated %s &middot; audit log <code>%s</code>, '
+    return ('<header><h1>AI governance report</h1><div class="meta">generated %s &middot; audit log %s, '
             '%s entries (%s in the window) &middot; window %s to %s</div><p>%s</p></header>'
             % (esc(report['generated_at']), esc(log['path']), esc(log['entries']), esc(log['in_window']),
                esc(window['since'] or 'the first entry'), esc(window['until'] or 'the last entry'), status))

@@ -172,3 +172,11 @@ def test_governance_report_of_a_real_log(ansible, ansible_env, tmp_path):
     report = json.load(open(os.path.join(reports, 'governance-report.json')))
     assert report['trusted'] is False and report['chain']['problem']['line'] == index + 1
     assert 'UNTRUSTWORTHY' in open(os.path.join(reports, 'governance-report.html')).read()
+    warned = ansible.playbook(*(args + ['-e', 'aigov_report_untrusted=warn']), cwd=str(tmp_path))
+    assert warned.returncode == 0 and 'UNTRUSTWORTHY' in warned.stdout, warned.stdout[-3000:]
+    # the module itself fails by default (untrusted=fail), after writing the labelled files
+    os.unlink(os.path.join(reports, 'governance-report.json'))
+    direct = ansible.run('ansible', 'localhost', '-m', 'aigov.core.governance_report',
+                         '-a', 'audit_log=%s dest=%s' % (log, reports), cwd=str(tmp_path))
+    assert direct.returncode != 0 and 'is not intact (edited' in direct.stdout, direct.stdout[-3000:]
+    assert json.load(open(os.path.join(reports, 'governance-report.json')))['trusted'] is False
