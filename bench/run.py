@@ -5,6 +5,8 @@
   alerts      aiops_alerts event source vs a bare aiohttp receiver (throughput >= 0.8x / 0.5x, p99 <= 2x)
   policy      default pack over 10,000 assets: policy.evaluate vs per-call jmespath.search
               (>= 200,000 rule evaluations/s on one core, >= 10x)
+  kpis        governance KPIs over 100,000 audit entries vs a plain json.loads pass; remediation_plan's
+              decision lookup at 100,000 entries vs a log holding only the decision
   scan        compliance_scan vs the same checks as plain assert tasks, 20 container hosts (>= 5x faster)
 
 Results are printed and written to bench/results/latest.json.
@@ -19,11 +21,13 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import alerts_vs_bare  # noqa: E402
 import discovery_vs_setup  # noqa: E402
+import governance_kpis  # noqa: E402
 import inventory_vs_static  # noqa: E402
 import policy_eval  # noqa: E402
 import scan_vs_assert  # noqa: E402
 
 FIGURES = {'alerts': alerts_vs_bare, 'discovery': discovery_vs_setup, 'inventory': inventory_vs_static,
+           'kpis': governance_kpis,
            'policy': policy_eval, 'scan': scan_vs_assert}
 
 

@@ -43,7 +43,7 @@ class ActionModule(ControllerAction):
             if not all(isinstance(event.get(key), dict) for key in ('alert', 'asset', 'decision', 'meta')) \
                     or event['decision'].get('decision') != 'review':
                 raise approvals.ApprovalError('only a review decision is queued for approval')
-            if remediation.recorded_decision([e for _n, e in audit_log.read_entries(args['audit_log'])], event) is None:
+            if remediation.find_records(audit_log.iter_newest_first(args['audit_log']), event)[0] is None:
                 raise approvals.ApprovalError('the review decision is not in the audit log: the event did not come from '
                                               'the event source; nothing queued')
             table = remediation.check_actions(plain(args['actions'])) if args['actions'] else remediation.ACTIONS

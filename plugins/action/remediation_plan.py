@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import time
@@ -100,18 +101,20 @@ class ActionModule(ControllerAction):
         subject = str(asset.get('asset_id') or '')
         details = dict(aap_job(task_vars) or {}, fingerprint=str(alert.get('fingerprint') or '')[:64],
                        approval=args['approval'])
-        entries = [entry for _line, entry in audit_log.read_entries(args['audit_log'])]
+        checked_approval = []  # in check mode the AAP approval is not written, yet the plan must see it
         record, server_pids = _store_view(args['store'], subject)
         try:
             if not args['approval'] and remediation.needs_approval(event):
                 approved = self._aap_approval(args, task_vars, event, subject if _PLAIN.match(subject) else 'unknown')
                 if approved:
-                    if not self._task.check_mode:
+                    if self._task.check_mode:
+                        checked_approval.append(approved)
+                    else:
                         audit_log.append(args['audit_log'], **approved)
-                    entries.append(approved)
                     args['approval'] = details['approval'] = approved['details']['request']
             found = remediation.plan(
-                event, task_vars['groups']['all'], policy['limits']['max_hosts_per_action'], entries,
+                event, task_vars['groups']['all'], policy['limits']['max_hosts_per_action'],
+                itertools.chain(checked_approval, audit_log.iter_newest_first(args['audit_log'])),
                 actions=plain(args['actions']) if args['actions'] is not None else None, approval=args['approval'],
                 asset_record=record, approved_models=_approved_models(reg, record), protected_pids=server_pids)
         except remediation.RemediationRefused as refused:
@@ -126,6 +129,7 @@ class ActionModule(ControllerAction):
                              'planned', ['%s on %s for alert %s (decision %s)' % (
                                  found['remediation'], found['target'], found['fingerprint'], found['decision'])],
                              dict(details, remediation=found['remediation'], target=found['target'],
-                                  decision=found['decision'], plan_ms=round((time.monotonic() - started) * 1000, 1)))
+                                  decision=found['decision'], risk_tier=found['risk_tier'], starts_at=found['starts_at'],
+                                  received_at=found['received_at'], plan_ms=round((time.monotonic() - started) * 1000, 1)))
         result.update(changed=False, plan=found, msg='%s on %s' % (found['remediation'], found['target']))
         return result

@@ -208,17 +208,76 @@ def append_many(path, records):
     return _write_chained(path, entries)
 
 
-def read_entries(path):
-    """Every line of the log as (line_number, entry or None when unparseable)."""
-    result = []
+def _parsed(raw):
     try:
-        with open(path, 'rb') as handle:
-            for number, raw in enumerate(handle, start=1):
-                try:
-                    entry = json.loads(raw.decode('utf-8'))
-                except ValueError:
-                    entry = None
-                result.append((number, entry if isinstance(entry, dict) else None))
+        entry = json.loads(raw.decode('utf-8'))
+    except ValueError:
+        return None
+    return entry if isinstance(entry, dict) else None
+
+
+def iter_lines(path):
+    """Stream the log: (line_number, raw line bytes, entry or None when unparseable), one line in memory at a time."""
+    try:
+        handle = open(path, 'rb')
     except OSError as exc:
         raise AuditLogError('cannot read audit log %s: %s' % (path, exc.strerror))
-    return result
+    with handle:
+        try:
+            for number, raw in enumerate(handle, start=1):
+                yield number, raw, _parsed(raw)
+        except OSError as exc:
+            raise AuditLogError('cannot read audit log %s: %s' % (path, exc.strerror))
+
+
+def iter_entries(path):
+    """Stream the log: (line_number, entry or None when unparseable)."""
+    for number, _raw, entry in iter_lines(path):
+        yield number, entry
+
+
+def line_matches_hash(raw, entry):
+    """True when raw, the line entry was parsed from, hashes to entry['hash']: a reader's fast path.
+
+    The writer writes canonical(entry), so the line without its `"hash":"..."`
+    member is exactly the bytes that were hashed; hashing them saves
+    re-encoding the entry. sha256 being collision resistant, a match means
+    the line is what the writer wrote. A line in any other form does not
+    match: the caller then compares entry_hash(entry), the rule itself.
+    """
+    member = b',"hash":"' + str(entry.get('hash')).encode('utf-8') + b'"'
+    return hashlib.sha256(raw.rstrip(b'\n').replace(member, b'', 1)).hexdigest() == entry.get('hash')
+
+
+def read_entries(path):
+    """Every line of the log as (line_number, entry or None when unparseable)."""
+    return list(iter_entries(path))
+
+
+def iter_newest_first(path, chunk=_TAIL_CHUNK):
+    """The log's entries from the last line back to the first (None for an unparseable line).
+
+    Reads chunk bytes at a time from the end, so a caller that stops early
+    (the recent decision it looks for is found) reads only the tail.
+    A log that does not exist yet has no entries.
+    """
+    try:
+        handle = open(path, 'rb')
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise AuditLogError('cannot read audit log %s: %s' % (path, exc.strerror))
+    with handle:
+        position = handle.seek(0, os.SEEK_END)
+        rest = b''  # the start of a line whose beginning is in an earlier chunk
+        while position > 0:
+            step = min(chunk, position)
+            position -= step
+            handle.seek(position)
+            lines = (handle.read(step) + rest).split(b'\n')
+            rest = lines.pop(0)
+            for raw in reversed(lines):
+                if raw.strip():
+                    yield _parsed(raw)
+        if rest.strip():
+            yield _parsed(rest)

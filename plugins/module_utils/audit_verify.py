@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 from ansible_collections.aigov.core.plugins.module_utils.audit_log import (
-    FIELDS, GENESIS_HASH, SCHEMA_VERSION, entry_hash, read_entries)
+    FIELDS, GENESIS_HASH, SCHEMA_VERSION, entry_hash, line_matches_hash, read_entries)
 
 KINDS = ('malformed', 'edited', 'deleted', 'inserted', 'reordered', 'anchor')
 
@@ -19,6 +19,16 @@ def _well_formed(entry):
 
 def _continues(entry, seq, prev_hash):
     return _well_formed(entry) and entry['seq'] == seq and entry['prev_hash'] == prev_hash
+
+
+def links(entry, seq, prev_hash, raw=None):
+    """True when entry is the chain's next one: well formed, seq and prev_hash as expected, content matching its hash.
+
+    raw: the line entry was parsed from, when the caller has it (hashing the line is quicker than re-encoding the entry).
+    """
+    if not _continues(entry, seq, prev_hash):
+        return False
+    return (raw is not None and line_matches_hash(raw, entry)) or entry_hash(entry) == entry['hash']
 
 
 def _problem(kind, line, seq, message):
@@ -72,7 +82,7 @@ def verify(path, anchor=None):
     by_seq = {}
     problem = None
     for index, (number, entry) in enumerate(lines):
-        if _continues(entry, seq, prev_hash) and entry_hash(entry) == entry['hash']:
+        if links(entry, seq, prev_hash):
             by_seq[seq] = entry['hash']
             seq, prev_hash, prev_line = seq + 1, entry['hash'], number
             continue

@@ -29,6 +29,7 @@ GUARDRAIL_SCHEMA_VERSIONS = (1,)
 DECISION_SCHEMA_VERSION = 1
 DECISIONS = ('automate', 'review', 'escalate', 'reject')  # in order of restriction
 TIERS = ('minimal', 'limited', 'high', 'prohibited')
+EXCEPTIONS = ('unknown_asset', 'out_of_scope', 'freeze', 'rate_limit', 'blast_radius')
 DAYS = ('mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun')
 SCOPE_KEYS = ('kind', 'use_case', 'environment', 'inventory_hostname')
 _TIER_KEYS = ('automate_min_confidence', 'review_min_confidence', 'disruptive')
@@ -173,14 +174,17 @@ def decide(policy, subject, confidence, now, actions_last_hour=0, target_hosts=1
     actions_last_hour: actions already taken on this asset in the past hour.
     """
     verdicts = []
+    exceptions = []  # the policy's limits that held the action back (governance KPIs count them)
 
-    def verdict(decision, reason):
+    def verdict(decision, reason, exception=None):
         verdicts.append((DECISIONS.index(decision), decision, reason))
+        if exception:
+            exceptions.append(exception)
 
     if not subject.get('known'):
-        verdict('reject', 'the asset is unknown to the asset store')
+        verdict('reject', 'the asset is unknown to the asset store', 'unknown_asset')
     elif not in_scope(policy, subject):
-        verdict('reject', 'the asset is out of the guardrail policy scope')
+        verdict('reject', 'the asset is out of the guardrail policy scope', 'out_of_scope')
     else:
         tier = 'unregistered' if subject.get('shadow') or not subject.get('risk_tier') else subject['risk_tier']
         limits = policy['tiers'][tier]
@@ -200,13 +204,13 @@ def decide(policy, subject, confidence, now, actions_last_hour=0, target_hosts=1
                     % (tier, limits.get('disruptive', 'review')))
         freeze = active_freeze(policy, now)
         if freeze:
-            verdict('escalate', 'change freeze %r is in effect' % freeze)
+            verdict('escalate', 'change freeze %r is in effect' % freeze, 'freeze')
         if actions_last_hour >= policy['limits']['max_actions_per_asset_per_hour']:
             verdict('escalate', '%d action(s) on this asset in the past hour reach the limit of %d' % (
-                actions_last_hour, policy['limits']['max_actions_per_asset_per_hour']))
+                actions_last_hour, policy['limits']['max_actions_per_asset_per_hour']), 'rate_limit')
         if target_hosts > policy['limits']['max_hosts_per_action']:
             verdict('escalate', 'the action would touch %d hosts, more than the blast-radius limit of %d' % (
-                target_hosts, policy['limits']['max_hosts_per_action']))
+                target_hosts, policy['limits']['max_hosts_per_action']), 'blast_radius')
     rank = max(item[0] for item in verdicts)
     owners = dict(subject.get('owners') or {})
     return {
@@ -214,6 +218,7 @@ def decide(policy, subject, confidence, now, actions_last_hour=0, target_hosts=1
         'decision': DECISIONS[rank],
         'reasons': [reason for level, _name, reason in verdicts if level == rank],
         'considered': [reason for level, _name, reason in verdicts if level != rank],
+        'exceptions': exceptions,
         'owners': owners,
         'accountable': owners.get('escalation' if DECISIONS[rank] == 'escalate' else 'decision'),
         'risk_tier': subject.get('risk_tier'),

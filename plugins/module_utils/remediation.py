@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import datetime
 import json
 import re
 
@@ -64,6 +65,10 @@ REMEDIATIONS = {
 PID_LABEL = 'pid'
 STOP_PROTECTED_LABEL = 'aigov_stop_protected'
 _PID = re.compile(r'^[1-9][0-9]{0,9}$')
+# Writers take an entry's time before they wait for the log's lock, so entries
+# are not strictly in time order; this covers that and small clock steps.
+LOOKBACK_SLACK = datetime.timedelta(minutes=10)
+
 
 _ALERT_KEYS = ('fingerprint', 'name', 'status', 'severity', 'starts_at', 'source', 'confidence')
 
@@ -112,28 +117,56 @@ def check_actions(table):
     return table
 
 
-def recorded_decision(entries, event):
-    """The source's audit entry of this event's decision, or None."""
+def _time(entry):
+    try:
+        return datetime.datetime.fromisoformat(str(entry.get('time')))
+    except ValueError:
+        return None
+
+
+def _is_decision(entry, event):
     alert, asset, decision = event['alert'], event['asset'], event['decision']
-    for entry in reversed(entries):
-        if entry is None or entry.get('actor') != SOURCE_ACTOR or entry.get('action') != 'decision':
+    details = entry.get('details') or {}
+    return (entry.get('actor') == SOURCE_ACTOR and entry.get('action') == 'decision'
+            and details.get('fingerprint') == alert.get('fingerprint') and details.get('decision') == decision.get('decision')
+            and entry.get('subject') == asset.get('asset_id')
+            and details.get('received_at') == (event.get('meta') or {}).get('received_at'))
+
+
+def _is_approval(entry, request_id, fingerprint):
+    details = entry.get('details') or {}
+    return (entry.get('action') == APPROVAL_ACTION and details.get('request') == request_id
+            and details.get('verdict') == 'approve' and details.get('fingerprint') == fingerprint)
+
+
+def find_records(entries, event, approval=None):
+    """(the source's decision entry of this event, the approval entry of request `approval`), each or None.
+
+    entries: the audit log newest first (audit_log.iter_newest_first). The
+    source records a decision when it receives the alert (meta.received_at),
+    and an approval comes after that decision, so the scan stops at the first
+    entry older than received_at minus LOOKBACK_SLACK: the work is bounded by
+    the event's age, not by the size of the log.
+    """
+    try:
+        bound = datetime.datetime.fromisoformat(str((event.get('meta') or {}).get('received_at'))) - LOOKBACK_SLACK
+    except ValueError:
+        bound = None  # no usable receipt time: the whole log is searched
+    decision_entry = approval_entry = None
+    fingerprint = event['alert'].get('fingerprint')
+    for entry in entries:
+        if entry is None:
             continue
-        details = entry.get('details') or {}
-        if (details.get('fingerprint') == alert.get('fingerprint') and details.get('decision') == decision.get('decision')
-                and entry.get('subject') == asset.get('asset_id')
-                and details.get('received_at') == (event.get('meta') or {}).get('received_at')):
-            return entry
-    return None
-
-
-def recorded_approval(entries, request_id, fingerprint):
-    """The audit entry of the human approval of request_id (verdict approve), or None."""
-    for entry in reversed(entries):
-        details = (entry or {}).get('details') or {}
-        if (entry and entry.get('action') == APPROVAL_ACTION and details.get('request') == request_id
-                and details.get('verdict') == 'approve' and details.get('fingerprint') == fingerprint):
-            return entry
-    return None
+        if decision_entry is None and _is_decision(entry, event):
+            decision_entry = entry
+        elif approval and approval_entry is None and _is_approval(entry, approval, fingerprint):
+            approval_entry = entry
+        if decision_entry is not None and (approval_entry is not None or not approval):
+            break
+        written = _time(entry) if bound is not None else None
+        if written is not None and written.tzinfo is not None and written < bound:
+            break
+    return decision_entry, approval_entry
 
 
 def needs_approval(event):
@@ -180,7 +213,7 @@ def plan(event, inventory_hosts, max_hosts, entries, actions=None, approval=None
     """Return the plan {remediation, target, asset_id, ...}; raise RemediationRefused naming the failed check.
 
     inventory_hosts: the names of the inventory's hosts. entries: the audit
-    log's entries. approval: the request id of an approved review. asset_record:
+    log's entries, newest first (find_records). approval: the request id of an approved review. asset_record:
     the asset as the store holds it (found by the event's asset id).
     approved_models: the registry's approved models ({name, sha256, path}) of
     the asset's use case. protected_pids: pids of the model servers and vector
@@ -191,14 +224,14 @@ def plan(event, inventory_hosts, max_hosts, entries, actions=None, approval=None
     if alert.get('status') != 'firing':
         raise RemediationRefused('the alert is %s, not firing' % alert.get('status'))
     verdict = decision.get('decision')
-    if verdict == 'review':
-        if not approval:
-            raise RemediationRefused('the decision is review and no approval was given')
-        if recorded_approval(entries, approval, alert.get('fingerprint')) is None:
-            raise RemediationRefused('request %s has no approval in the audit log' % approval)
-    elif verdict != 'automate':
+    if verdict == 'review' and not approval:
+        raise RemediationRefused('the decision is review and no approval was given')
+    if verdict not in ('automate', 'review'):
         raise RemediationRefused('the decision is %s: only automate, or an approved review, runs' % verdict)
-    if recorded_decision(entries, event) is None:
+    recorded, approved = find_records(entries, event, approval if verdict == 'review' else None)
+    if verdict == 'review' and approved is None:
+        raise RemediationRefused('request %s has no approval in the audit log' % approval)
+    if recorded is None:
         raise RemediationRefused('the decision is not in the audit log: the event did not come from the event source')
     table = check_actions(actions if actions is not None else ACTIONS)
     remediation = table.get(alert.get('name'))
@@ -225,4 +258,8 @@ def plan(event, inventory_hosts, max_hosts, entries, actions=None, approval=None
         'decision': verdict,
         'approval': approval,
         'owner': decision.get('accountable'),
+        'risk_tier': decision.get('risk_tier'),
+        # what the governance KPIs link an outcome to its alert and decision by
+        'starts_at': alert.get('starts_at'),
+        'received_at': (event.get('meta') or {}).get('received_at'),
     })

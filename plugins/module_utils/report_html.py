@@ -153,12 +153,22 @@ def _sources(report):
     return '<section id="sources" class="small"><h2>What was applied</h2><ul>%s</ul></section>' % packs
 
 
+def escape_text(value):
+    """value as HTML text: what every page of the collection does to data before it is shown."""
+    return _e(value)
+
+
+def page(title, body):
+    """One self-contained HTML document: inline CSS, no script, a CSP that forbids scripts and fetches."""
+    return ('<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+            '<meta http-equiv="Content-Security-Policy" content="%s">'
+            '<meta name="viewport" content="width=device-width, initial-scale=1">'
+            '<title>%s</title><style>%s</style></head><body>%s</body></html>\n'
+            % (_e(CSP), _e(title), CSS, body))
+
+
 def render_html(report):
     """The report as one HTML document (text)."""
     body = ''.join((_header(report), '<main>', _severity_cards(report), _trend(report), _frameworks(report),
                     _hosts(report), _findings(report), _sources(report), '</main>'))
-    return ('<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-            '<meta http-equiv="Content-Security-Policy" content="%s">'
-            '<meta name="viewport" content="width=device-width, initial-scale=1">'
-            '<title>AI compliance report %s</title><style>%s</style></head><body>%s</body></html>\n'
-            % (_e(CSP), _e(report.get('generated_at')), CSS, body))
+    return page('AI compliance report %s' % report.get('generated_at'), body)

@@ -14,7 +14,7 @@ from tests.integration.conftest import BIN
 
 MODULES = ['agent_secret', 'ai_agent_quarantine', 'ai_asset_facts', 'ai_asset_store', 'ai_bom', 'ai_gpu_process_stop',
            'ai_model_quarantine', 'ai_model_rollback', 'ai_policy_check', 'ai_report', 'ai_secret_move', 'ai_service_harden',
-           'ai_service_restart', 'approval_queue', 'audit_append', 'audit_verify', 'remediation_plan']
+           'ai_service_restart', 'approval_queue', 'audit_append', 'audit_verify', 'governance_report', 'remediation_plan']
 INSTALLED = ('ansible_collections', 'aigov', 'core')
 
 

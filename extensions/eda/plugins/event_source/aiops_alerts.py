@@ -336,7 +336,10 @@ def decision_record(event):
         details={'fingerprint': _recordable(alert['fingerprint']), 'name': _recordable(alert['name']), 'status': alert['status'],
                  'decision': decision['decision'], 'risk_tier': decision['risk_tier'],
                  'confidence': decision['confidence'], 'known': bool(asset.get('known')),
-                 'policy': decision['policy']['name'], 'received_at': event['meta']['received_at']})
+                 'policy': decision['policy']['name'], 'received_at': event['meta']['received_at'],
+                 # for the governance KPIs: MTTR runs from starts_at; exceptions are the policy limits that held it back
+                 'starts_at': _recordable(alert['starts_at']) if alert.get('starts_at') else None,
+                 'exceptions': decision['exceptions']})
 
 
 async def main(queue, args):

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 ACTIONS = ['agent_secret', 'ai_asset_store', 'ai_bom', 'ai_policy_check', 'ai_report', 'audit_verify', 'audit_append',
-           'remediation_plan', 'approval_queue']
+           'remediation_plan', 'approval_queue', 'governance_report']
 
 
 def documented_options(docs):

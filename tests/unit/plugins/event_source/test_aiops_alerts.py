@@ -251,6 +251,9 @@ def test_every_decision_is_audited_before_its_event_is_queued(store):
     assert automated['details']['fingerprint'] == 'fp1' and automated['details']['name'] == 'ModelServerDown'
     assert automated['details']['risk_tier'] == 'limited' and automated['details']['confidence'] == 0.9
     assert automated["reasons"] and reviewed["reasons"] and rejected["reasons"] == ["the asset is unknown to the asset store"]
+    # what the governance KPIs need: the alert's start (MTTR) and the policy limits that held it back (exceptions)
+    assert automated['details']['starts_at'] == '2026-11-25T09:00:00Z' and automated['details']['exceptions'] == []
+    assert rejected['details']['exceptions'] == ['unknown_asset']
     assert rejected['subject'] == 'unknown'   # a label value is not copied into the log
     text = open(audit_path(store)).read()
     assert 'rm -rf' not in text and 'sk-aigovTEST' not in text and '10.20.0.5' not in text

@@ -190,3 +190,35 @@ def test_append_many_chains_in_one_write_and_refuses_all_or_nothing(tmp_path):
         audit_log.append_many(path, [record, dict(record, details={'k': 'sk-aigovTEST-9f2c4e7a1b3d5f60'})])
     assert open(path).read() == before and audit_log.append_many(path, []) == []
     assert verify(path)['ok'] and verify(path)['last_seq'] == 3
+
+
+@pytest.mark.parametrize('chunk', [1, 7, 64, 65536])
+def test_newest_first_reads_every_entry_backwards_whatever_the_chunk(tmp_path, chunk):
+    path = _log(tmp_path, count=9)
+    with open(path, 'ab') as handle:
+        handle.write(b'{damaged\n')
+    backwards = list(audit_log.iter_newest_first(path, chunk=chunk))
+    assert backwards[0] is None and [entry['seq'] for entry in backwards[1:]] == list(range(9, 0, -1))
+    assert backwards[1:] == [entry for _n, entry in reversed(audit_log.read_entries(path)[:-1])]
+
+
+def test_newest_first_of_a_log_not_yet_written_is_empty(tmp_path):
+    assert list(audit_log.iter_newest_first(str(tmp_path / 'none.jsonl'))) == []
+
+
+def test_the_line_fast_path_agrees_with_the_hash_rule(tmp_path):
+    path = _log(tmp_path, count=3)
+    lines = list(audit_log.iter_lines(path))
+    assert all(audit_log.line_matches_hash(raw, entry) for _n, raw, entry in lines)
+    _n, raw, entry = lines[1]
+    edited = raw.replace(b'agent-1', b'agent-X')
+    assert not audit_log.line_matches_hash(edited, json.loads(edited))
+    # the same entry written another way (spaces): the fast path declines, the rule itself still holds
+    spaced = json.dumps(entry).encode('utf-8') + b'\n'
+    assert not audit_log.line_matches_hash(spaced, entry) and audit_log.entry_hash(json.loads(spaced)) == entry['hash']
+    assert verify_links(spaced, entry)
+
+
+def verify_links(raw, entry):
+    from ansible_collections.aigov.core.plugins.module_utils.audit_verify import links
+    return links(json.loads(raw), entry['seq'], entry['prev_hash'], raw)

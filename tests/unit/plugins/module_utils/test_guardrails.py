@@ -112,3 +112,23 @@ def test_broken_policy_names_file_and_problem(tmp_path, change, problem):
 def test_decisions_follow_the_published_schema(policy, subj, confidence):
     from tests.contracts import validate
     validate(guardrails.decide(policy, subj, confidence, WEDNESDAY), 'decision.v1.json')
+
+
+@pytest.mark.parametrize('subj, kwargs, exceptions', [
+    (subject('minimal'), {}, []),
+    ({'known': False}, {}, ['unknown_asset']),
+    (subject('minimal', kind='ai_package'), {}, ['out_of_scope']),
+    (subject('minimal'), {'actions_last_hour': 5, 'target_hosts': 9}, ['rate_limit', 'blast_radius']),
+])
+def test_decisions_name_the_limits_that_held_them_back(policy, subj, kwargs, exceptions):
+    decision = guardrails.decide(policy, subj, 0.9, WEDNESDAY, **kwargs)
+    assert decision['exceptions'] == exceptions
+
+
+def test_a_freeze_is_named_as_an_exception(tmp_path):
+    data = yaml.safe_load(open(DEFAULT))
+    data['freeze_windows'] = [{'name': 'always', 'days': list(guardrails.DAYS), 'from': '00:00', 'to': '23:59'}]
+    path = tmp_path / 'g.yml'
+    path.write_text(yaml.safe_dump(data))
+    decision = guardrails.decide(guardrails.load_guardrails(str(path)), subject('minimal'), 0.95, WEDNESDAY)
+    assert decision['exceptions'] == ['freeze']

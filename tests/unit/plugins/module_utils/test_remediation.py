@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from ansible_collections.aigov.core.plugins.module_utils import approvals, remediation
+from ansible_collections.aigov.core.plugins.module_utils import approvals, audit_log, remediation
 from tests.contracts import validate
 
 RECEIVED = '2026-11-25T09:00:00+00:00'
@@ -169,3 +169,51 @@ def test_agent_remediations_act_on_agents_only(name, remediation_name):
     assert (found['remediation'], found['pids']) == (remediation_name, [7])
     with pytest.raises(remediation.RemediationRefused, match='%s acts on agent assets' % remediation_name):
         plan(labelled(name, 'model_server:1'))
+
+
+class Counted(object):
+    """Entries newest first that count how many were read."""
+
+    def __init__(self, entries):
+        self.entries, self.read = entries, 0
+
+    def __iter__(self):
+        for entry in self.entries:
+            self.read += 1
+            yield entry
+
+
+def timed(entry, when):
+    return dict(entry, time=when)
+
+
+def test_the_lookup_stops_at_the_match_and_never_reads_older_entries():
+    older = [timed({'action': 'other'}, '2026-11-25T08:00:00+00:00')] * 1000
+    entries = Counted([timed(approval_entry(), '2026-11-25T09:05:00+00:00'),
+                       timed(decision_entry('review'), '2026-11-25T09:00:00.5+00:00')] + older)
+    decision, approval = remediation.find_records(entries, event('review'), 'r1')
+    assert decision['details']['decision'] == 'review' and approval['details']['verdict'] == 'approve'
+    assert entries.read == 2
+
+
+def test_the_lookup_of_a_forged_event_stops_before_the_event_was_received():
+    recent = [timed({'action': 'other'}, '2026-11-25T09:01:00+00:00')] * 5
+    # 09:00:00 received - 10 min slack: entries from 08:50 on are read, the first one before it ends the scan
+    old = [timed({'action': 'other'}, '2026-11-25T08:49:59+00:00')] * 1000
+    entries = Counted(recent + [timed({'action': 'other'}, '2026-11-25T08:50:00+00:00')] + old + [
+        timed(decision_entry(), '2026-11-25T08:00:00+00:00')])
+    assert remediation.find_records(entries, event(), None) == (None, None)
+    assert entries.read == 7
+    with pytest.raises(remediation.RemediationRefused, match='the decision is not in the audit log'):
+        plan(event(), entries=Counted(recent + old + [timed(decision_entry(), '2026-11-25T08:00:00+00:00')]))
+
+
+def test_the_lookup_reads_a_real_log_from_its_tail(tmp_path):
+    path = str(tmp_path / 'audit.jsonl')
+    audit_log.append_many(path, [dict(actor='ops', action='filler', subject='s', owner=None, outcome='success',
+                                      details={'n': n}, now='2026-11-25T08:00:00+00:00') for n in range(2000)])
+    entry = decision_entry()
+    audit_log.append(path, entry['actor'], 'decision', entry['subject'], 'owner-a', 'planned', ['why'], entry['details'],
+                     now='2026-11-25T09:00:01+00:00')
+    entries = Counted(audit_log.iter_newest_first(path, chunk=256))
+    assert plan(event(), entries=entries)['target'] == 'gpu-1' and entries.read == 1
