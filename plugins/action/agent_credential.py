@@ -39,6 +39,7 @@ class ActionModule(ControllerAction):
         approle_role=dict(type='str'),
         secret_id_num_uses=dict(type='int', default=0),
         renew_threshold=dict(type='float', default=0.5),
+        force=dict(type='bool', default=False),
         return_value=dict(type='bool', default=False),
         owner=dict(type='str'),
         reason=dict(type='str'),
@@ -53,7 +54,7 @@ class ActionModule(ControllerAction):
             policies=args['policies'], token_role=args['token_role'], ttl=args['ttl'],
             explicit_max_ttl=args['explicit_max_ttl'], renewable=args['renewable'], approle_role=args['approle_role'],
             approle_mount_point=args['approle_mount_point'], num_uses=args['secret_id_num_uses'],
-            renew_threshold=args['renew_threshold'], owner=args['owner'], fingerprint_key=args['fingerprint_key'],
+            renew_threshold=args['renew_threshold'], force=args['force'], owner=args['owner'], fingerprint_key=args['fingerprint_key'],
             audit_path=args['audit_log'], actor=actor(task_vars), reason=args['reason'])
         backend = open_backend(OptionAdapter.from_dict(args), warn=self._display.warning)
         changed, outcome, value = slc.ensure(backend, req, check_mode=bool(self._task.check_mode),

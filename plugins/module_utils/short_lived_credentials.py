@@ -58,7 +58,7 @@ class Request(object):
 
     def __init__(self, agent, credential_type, state='present', record_path=None, policies=None, token_role=None,
                  ttl='1h', explicit_max_ttl=0, renewable=True, approle_role=None, approle_mount_point='approle',
-                 num_uses=0, renew_threshold=0.5, owner=None, fingerprint_key=None, audit_path=None, actor='ansible',
+                 num_uses=0, renew_threshold=0.5, force=False, owner=None, fingerprint_key=None, audit_path=None, actor='ansible',
                  reason=None):
         if not agent or not _AGENT.match(agent):
             raise CredentialError('agent must be a name of letters, digits and _.@- (got %r)' % (agent,))
@@ -86,7 +86,7 @@ class Request(object):
         if self.settings['explicit_max_ttl'] and self.settings['explicit_max_ttl'] < self.ttl:
             raise CredentialError('agent %s: explicit_max_ttl (%s s) must not be shorter than ttl (%s s)'
                                   % (agent, self.settings['explicit_max_ttl'], self.ttl))
-        self.threshold = float(renew_threshold)
+        self.threshold, self.force = float(renew_threshold), bool(force)
         self.owner, self.key, self.actor, self.reason = owner, fingerprint_key or DEFAULT_FINGERPRINT_KEY, actor, reason
         self.audit_path = audit_path or audit_log.DEFAULT_PATH
 
@@ -129,6 +129,8 @@ def _decide(issuer, req, record, now):
         return 'issue', ['no credential issued yet'], None
     if record['type'] != req.type or record['settings'] != req.settings:
         return 'issue', ['credential type or settings changed'], None
+    if req.force:
+        return 'issue', ['a new credential was requested (force)'], None
     if record['previous']:
         return 'issue', ['a previous run issued %s but did not finish (not committed or rolled back): '
                          'which one the agent holds is unknown' % current['accessor']], None

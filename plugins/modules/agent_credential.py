@@ -98,6 +98,11 @@ options:
       - Renew (or replace) the credential when less than this fraction of O(ttl) remains. Between 0 and 1.
     type: float
     default: 0.5
+  force:
+    description:
+      - With O(state=present), issue a new credential even when the current one is valid (a leaked token).
+    type: bool
+    default: false
   return_value:
     description:
       - Return a credential issued by this task as RV(credential). The whole result is then C(no_log). Nothing is

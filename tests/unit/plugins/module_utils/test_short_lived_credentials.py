@@ -185,6 +185,12 @@ def test_check_mode_predicts_and_changes_nothing(env):
     assert not env.run(seconds=1, check_mode=True)[0]
 
 
+def test_force_issues_a_new_credential_while_the_current_one_is_valid(env):
+    _c, first, _v = env.run()
+    changed, result, value = env.run(seconds=1, force=True)
+    assert changed and result['action'] == 'issue' and value and result['pending_revocation'] == [first['accessor']]
+
+
 def test_settings_change_issues_a_new_credential(env):
     env.run(policies=['a'])
     changed, result, _v = env.run(seconds=1, policies=['a', 'b'])
