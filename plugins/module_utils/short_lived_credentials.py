@@ -182,7 +182,7 @@ def ensure(backend, req, check_mode=False, now=None, audit_extra=None):
         else:
             action, reasons, live = _plan_finish(req, record)
         result = dict(agent=req.agent, type=req.type, record_path=req.record_path, state=req.state, action=action,
-                      reasons=reasons, previous=_status(old, now), audit=None, role_id=None,
+                      reasons=reasons, previous=_status(old, now), audit=None, role_id=None, revoked=[],
                       pending_revocation=[item['accessor'] for item in record['previous']])
         if action == 'none':
             result.update(_status(dict(old, expire_time=live['expire_time']) if live else old, now))
@@ -190,7 +190,9 @@ def ensure(backend, req, check_mode=False, now=None, audit_extra=None):
         if check_mode:
             result.update(_predict(issuer, req, action, record, live, now))
             return True, result, None
+        before = _accessors(record)
         value, record, new = _apply(issuer, req, action, record, live, now)
+        revoked = [accessor for accessor in before if accessor not in _accessors(record)]
         try:
             backend.write(req.record_path, json.dumps(record, sort_keys=True), version)
         except SecretBackendError:
@@ -201,8 +203,9 @@ def ensure(backend, req, check_mode=False, now=None, audit_extra=None):
         if not check_mode:
             _audit_failure(req, backend, action, exc, old)
         raise CredentialError('agent %s: %s' % (req.agent, exc))
-    entry = _audit(req, backend, action, 'success', reasons, old, new or record['current'], audit_extra)
-    result.update(_status(record['current'], now), audit=dict(seq=entry['seq'], hash=entry['hash']),
+    entry = _audit(req, backend, action, 'success', reasons, old, new or record['current'],
+                   dict(audit_extra or {}, revoked_accessors=revoked))
+    result.update(_status(record['current'], now), audit=dict(seq=entry['seq'], hash=entry['hash']), revoked=revoked,
                   pending_revocation=[item['accessor'] for item in record['previous']])
     if action == 'issue' and req.type == 'approle_secret_id':
         result['role_id'] = issuer.role_id(req)
@@ -237,6 +240,10 @@ def _predict(issuer, req, action, record, live, now):
     if action == 'revoke':
         return _status(None, now)
     return _status(record['current'], now)
+
+
+def _accessors(record):
+    return [item['accessor'] for item in record['previous'] + ([record['current']] if record['current'] else [])]
 
 
 def _apply(issuer, req, action, record, live, now):

@@ -249,6 +249,11 @@ pending_revocation:
   returned: always
   type: list
   elements: str
+revoked:
+  description: Accessors revoked by this run (also in the audit entry as C(revoked_accessors)).
+  returned: always
+  type: list
+  elements: str
 role_id:
   description: The AppRole role-id, when a secret-id was issued (the agent needs it to log in).
   returned: always

@@ -222,7 +222,8 @@ def test_failed_verification_revokes_the_new_and_keeps_the_old(estate):
     assert answers(estate, 'sid', old_value) == '200'
     last = [json.loads(line) for line in open(estate['audit'])][-2:]
     assert [e['action'] for e in last] == ['agent_credential.issue', 'agent_credential.rollback']
-    assert not secret_id_alive(estate, last[1]['details']['old_accessor'])
+    assert last[1]['details']['revoked_accessors'] == [last[0]['details']['new_accessor']]
+    assert not secret_id_alive(estate, last[0]['details']['new_accessor'])
     assert testhosts.run_in(estate['host'], ['ls', '/etc/sl-sid']).stdout.split() == ['env']  # no copy left behind
 
 
@@ -235,8 +236,9 @@ def test_expired_token_refused_by_the_agent_then_replaced(estate):
     assert answers(estate, 'exp', token) == '401' and not token_alive(estate, first['accessor'])
     proc = rotate(estate, ['exp'])
     assert proc.returncode == 0, proc.stdout[-3000:]
-    issue = [json.loads(line) for line in open(estate['audit'])][-1]
+    issue, commit = [json.loads(line) for line in open(estate['audit'])][-2:]
     assert issue['action'] == 'agent_credential.issue' and 'expired or was revoked' in issue['reasons'][0]
+    assert commit['action'] == 'agent_credential.commit' and commit['details']['revoked_accessors'] == [first['accessor']]
     assert delivered(estate, 'exp') != token and answers(estate, 'exp', delivered(estate, 'exp')) == '200'
 
 

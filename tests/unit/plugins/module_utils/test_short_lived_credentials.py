@@ -144,6 +144,7 @@ def test_explicit_max_ttl_forces_a_new_token_and_commit_revokes_the_old(env):
     changed, committed, _v = env.run(seconds=17, explicit_max_ttl='25s', state='commit')
     assert changed and committed['action'] == 'commit' and committed['pending_revocation'] == []
     assert first['accessor'] not in env.vault.tokens and second['accessor'] in env.vault.tokens
+    assert committed['revoked'] == [first['accessor']] and env.entries()[-1]['details']['revoked_accessors'] == [first['accessor']]
     assert not env.run(seconds=18, explicit_max_ttl='25s', state='commit')[0]
 
 
@@ -161,6 +162,7 @@ def test_rollback_revokes_the_new_one_and_restores_the_previous(env):
     changed, rolled, _v = env.run(seconds=12, credential_type='approle_secret_id', state='rollback')
     assert changed and rolled['accessor'] == first['accessor'] and rolled['pending_revocation'] == []
     assert list(env.vault.secret_ids) == [first['accessor']]
+    assert rolled['revoked'] == [second['accessor']]
     assert env.entries()[-1]['details']['old_accessor'] == second['accessor']
 
 
