@@ -79,5 +79,5 @@ class ActionModule(ControllerAction):
 def _lines(meta):
     if not meta or not meta.get('expire_time'):
         return ''
-    return 'accessor: %s\nttl: %s\nexpire_time: %s\n' % (meta.get('accessor') or '(issued on apply)', meta.get('ttl'),
-                                                          meta.get('expire_time'))
+    accessor = meta.get('accessor') or '(issued on apply)'
+    return 'accessor: %s\nttl: %s\nexpire_time: %s\n' % (accessor, meta.get('ttl'), meta.get('expire_time'))

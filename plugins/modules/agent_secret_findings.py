@@ -21,7 +21,7 @@ description:
   - C(AIGOV-AS-002) (high), the same fingerprint is held by several agents.
   - C(AIGOV-AS-003) (high), a discovered credential (M(aigov.core.ai_asset_facts), kind C(credential)) has the
     fingerprint of an agent's secret but is not that agent's delivered environment file on that agent's host
-    (O(agents[].host) and O(agents[].env_file)), a plaintext copy outside the backend.
+    (the C(host) and C(env_file) of its O(agents) entry), a plaintext copy outside the backend.
   - Read-only. With O(check), also returns that M(aigov.core.ai_policy_check) result with these findings and rules
     added and its summary recounted, ready for M(aigov.core.ai_report).
 author:
@@ -70,6 +70,7 @@ attributes:
     description: Read-only; runs the same in check mode.
   diff_mode:
     support: none
+    description: Nothing changes, so there is no diff.
 notes:
   - The identity needs C(read) on the agents' secret and credential record paths. Values are read only to be
     fingerprinted; they never appear in a result, message or finding.

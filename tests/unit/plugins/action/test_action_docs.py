@@ -10,7 +10,8 @@ import importlib
 import pytest
 import yaml
 
-ACTIONS = ['agent_credential', 'agent_secret', 'agent_secret_findings', 'ai_asset_store', 'ai_bom', 'ai_policy_check', 'ai_report', 'audit_verify', 'audit_append',
+ACTIONS = ['agent_credential', 'agent_secret', 'agent_secret_findings',
+           'ai_asset_store', 'ai_bom', 'ai_policy_check', 'ai_report', 'audit_verify', 'audit_append',
            'remediation_plan', 'approval_queue']
 
 
