@@ -20,7 +20,7 @@ class ActionModule(ControllerAction):
     """Read-only findings over agent secrets: stale, shared, in plaintext outside the backend."""
 
     ARGUMENT_SPEC = dict(
-        agents=dict(type='list', elements='raw', required=True),
+        agents=dict(type='list', elements='raw'),
         max_age=dict(type='str'),
         assets=dict(type='list', elements='dict'),
         hosts=dict(type='list', elements='str'),
@@ -36,12 +36,13 @@ class ActionModule(ControllerAction):
         if check is not None and any(key not in check for key in CHECK_KEYS):
             raise AnsibleActionFail('check is not an aigov.core.ai_policy_check result (it needs %s); pass the '
                                     'variable registered from that task' % ', '.join(CHECK_KEYS))
-        agents = agent_secret_findings.normalize_agents(plain(args['agents']))
+        backend = open_backend(OptionAdapter.from_dict(args), warn=self._display.warning)
+        names = plain(args['agents']) if args['agents'] is not None else agent_secret_findings.agents_in_backend(backend)
+        agents = agent_secret_findings.normalize_agents(names)
         if args['store']:
             assets, scope = store_assets(args['store'])
         else:
             assets, scope = collect_assets(args['assets'], args['hosts'], task_vars)
-        backend = open_backend(OptionAdapter.from_dict(args), warn=self._display.warning)
         findings, rules = agent_secret_findings.evaluate(backend, agents, assets, max_age=args['max_age'],
                                                          fingerprint_key=args['fingerprint_key'])
         summary = policy.summarize(findings, agents)

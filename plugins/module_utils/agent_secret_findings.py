@@ -71,6 +71,14 @@ def normalize_agents(agents):
     return result
 
 
+def agents_in_backend(backend, prefix='agents'):
+    """The agent names under prefix/ (a secret, or a folder holding a short-lived credential record)."""
+    try:
+        return sorted(set(name.rstrip('/') for name in backend.list(prefix)))
+    except SecretBackendError as exc:
+        raise FindingsError('listing the agents: %s; pass agents explicitly' % exc)
+
+
 def _secret_state(backend, agent, key, now):
     """{fingerprints, version, age_days} of the agent's static secret and short-lived credential; {} parts when absent."""
     state = dict(fingerprints=[], version=None, age_days=None, created_time=None)

@@ -32,9 +32,11 @@ options:
       - The agents, as names or as dicts with C(name) and optionally C(path) (default C(agents/<name>)),
         C(record_path) (default C(agents/<name>/credential)), C(host), C(env_file) and C(owner); the role's
         O(agents) entries fit as they are.
+      - Without it, every agent under C(agents/) in the backend (a secret C(agents/<name>), or a folder with a
+        credential record); the identity then also needs C(list) on C(<mount>/metadata/agents/). Plaintext copies
+        are then found everywhere, the delivered files included, since their places are unknown.
     type: list
     elements: raw
-    required: true
   max_age:
     description:
       - Secrets older than this are stale (C(30d), C(12h), ...). Without it, C(AIGOV-AS-001) is not evaluated.
@@ -90,6 +92,12 @@ EXAMPLES = r"""
     max_age: 30d
     check: "{{ scan }}"
   register: secret_findings
+
+- name: Every agent in the backend, shared or stale (no delivered files known)
+  aigov.core.agent_secret_findings:
+    max_age: 30d
+    assets: []
+  register: backend_findings
 
 - name: One report with both
   aigov.core.ai_report:

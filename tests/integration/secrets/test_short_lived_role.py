@@ -29,7 +29,7 @@ from tests.integration.secrets.openbao import OpenBao, free_port
 AGENT = os.path.join(ROOT, 'tests', 'fixtures', 'short_lived_agent')
 ISSUER_POLICY = """
 path "secret/data/agents/*" { capabilities = ["create", "read", "update"] }
-path "secret/metadata/agents/*" { capabilities = ["read"] }
+path "secret/metadata/agents/*" { capabilities = ["read", "list"] }
 path "auth/token/create/agent-runtime" { capabilities = ["update"] }
 path "auth/token/lookup-accessor" { capabilities = ["update"] }
 path "auth/token/renew-accessor" { capabilities = ["update"] }
@@ -286,6 +286,17 @@ FINDINGS_PLAY = """
         check: "{{ secret_findings.check }}"
         dest: "{{ report_dir }}"
         formats: [json]
+
+    - name: Every agent in the backend (listed, no delivered files known)
+      aigov.core.agent_secret_findings:
+        assets: []
+      register: listed
+
+    - name: Keep what the listing found
+      ansible.builtin.copy:
+        content: "{{ listed | to_json }}"
+        dest: "{{ report_dir }}/listed.json"
+        mode: '0600'
 """
 
 
@@ -312,6 +323,9 @@ def test_findings_shared_and_plaintext_copies_in_the_report(estate):
     copies = sorted(e['path'] for f in ours if f['rule_id'] == 'AIGOV-AS-003' for e in f['evidence'] if e['type'] == 'file')
     assert shared == ['sl-static', 'sl-static2'] and copies == ['/opt/app/.env', '/opt/tok/.env']
     assert report['summary']['findings'] >= 4 and 'AIGOV-AS-003' in [r['rule_id'] for r in report['rules']]
+    listed = json.loads((estate['workdir'] / 'report' / 'listed.json').read_text())
+    assert listed['summary']['agents'] == 5  # sl-exp, sl-sid, sl-static, sl-static2, sl-tok
+    assert sorted(f['asset_name'] for f in listed['findings']) == ['sl-static', 'sl-static2']
     assert static not in proc.stdout and static not in json.dumps(report) and token not in json.dumps(report)
 
 

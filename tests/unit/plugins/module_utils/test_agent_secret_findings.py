@@ -8,6 +8,7 @@ import pytest
 from ansible_collections.aigov.core.plugins.module_utils import agent_secret_findings as engine
 from ansible_collections.aigov.core.plugins.module_utils.assets import make_asset
 from ansible_collections.aigov.core.plugins.module_utils.fingerprints import DEFAULT_FINGERPRINT_KEY, fingerprint
+from ansible_collections.aigov.core.plugins.module_utils.secret_backend import SecretBackend
 from ansible_collections.aigov.core.plugins.module_utils.secret_backend_file import FileBackend
 from tests.contracts import validate
 
@@ -80,6 +81,20 @@ def test_merge_into_a_policy_check_recounts(backend):
     merged = engine.merge_into_check(check, findings, rules)
     assert merged['summary']['findings'] == 5 and merged['summary']['threshold_exceeded'] and merged['summary']['complete']
     assert len(merged['rules']) == 3 and check['findings'] == []
+
+
+def test_agents_listed_from_the_backend(backend):
+    assert engine.agents_in_backend(backend) == ['bot-a', 'bot-b', 'bot-c', 'bot-d']
+    findings, _rules = engine.evaluate(backend, engine.agents_in_backend(backend), [])
+    assert sorted(f['asset_name'] for f in findings) == ['bot-a', 'bot-b']
+
+
+def test_a_backend_that_cannot_list_is_named(tmp_path):
+    class NoList(FileBackend):
+        list = SecretBackend.list  # the interface's default: a backend without listing
+
+    with pytest.raises(engine.FindingsError, match='this backend cannot list secrets; pass agents explicitly'):
+        engine.agents_in_backend(NoList(str(tmp_path / 'kv')))
 
 
 @pytest.mark.parametrize('agents, message', [([{'path': 'x'}], r'agents\[0\] must be'), ([''], r'agents\[0\] must be')])
