@@ -222,7 +222,8 @@ def load_waivers(packs, exception_files=()):
     return [waiver for pack in packs for waiver in pack['exceptions']] + extra
 
 
-def _finding(rule, asset, pack):
+def make_finding(rule, asset, pack):
+    """One finding (schemas/finding.v1.json) of a rule on an asset; also used by agent_secret_findings."""
     material = json.dumps([rule['id'], asset['id']])
     return {
         'schema_version': FINDING_SCHEMA_VERSION,
@@ -301,7 +302,7 @@ def evaluate(packs, assets, waivers=None, today=None):
                     _fail(rule, asset, field, exc)
                 if held is not True and (held is None or held is False or held == '' or held == [] or held == {}):
                     failed += 1
-                    finding = _finding(rule, asset, pack)
+                    finding = make_finding(rule, asset, pack)
                     waiver = rule_waivers and waiver_rules.find(rule_waivers, asset, today)
                     if waiver:
                         finding['waiver'] = waiver_rules.describe(waiver, today)

@@ -114,6 +114,14 @@ class SecretBackend(abc.ABC):
         raises CASConflict when another writer got there first.
         """
 
+    def list(self, path):
+        """Sorted names directly under path, a folder ending in '/'; [] when there is nothing.
+
+        Not abstract: a backend that cannot list raises SecretBackendError, and
+        callers then need the names given (agent_secret_findings' agents).
+        """
+        raise SecretBackendError('%s: this backend cannot list secrets' % self.where(path))
+
     def where(self, path):
         """'<kind> backend <description>, path <path>' for messages."""
         return '%s backend %s, path %s' % (self.kind, self.description, path)

@@ -66,6 +66,18 @@ class FileBackend(SecretBackend):
         versions = dict((int(n), item['created_time']) for n, item in data['versions'].items())
         return SecretMetadata(data['current_version'], versions.get(data['current_version']), versions)
 
+    def list(self, path):
+        directory = os.path.join(self.directory, *check_path(path).split('/'))
+        try:
+            entries = os.listdir(directory)
+        except FileNotFoundError:
+            return []
+        except OSError as exc:
+            raise SecretBackendError('%s: cannot list %s: %s' % (self.where(path), directory, exc.strerror))
+        names = set(entry[:-len('.json')] for entry in entries if entry.endswith('.json') and not entry.startswith('.'))
+        names.update(entry + '/' for entry in entries if os.path.isdir(os.path.join(directory, entry)))
+        return sorted(names)
+
     def write(self, path, value, expected_version):
         name = self._file(path)
         directory = os.path.dirname(name)

@@ -100,6 +100,13 @@ class VaultKV2Backend(SecretBackend):
         current = int(data.get('current_version') or 0)
         return SecretMetadata(current, versions.get(current), versions)
 
+    def list(self, path):
+        try:
+            data = self.request('LIST', self._data_path('metadata', path) + '/', 'listing', path).get('data') or {}
+        except SecretNotFound:
+            return []
+        return sorted(key for key in data.get('keys') or [] if isinstance(key, str))
+
     def write(self, path, value, expected_version):
         body = {'options': {'cas': int(expected_version)}, 'data': {VALUE_FIELD: value}}
         data = self.request('POST', self._data_path('data', path), 'writing a new version (expected current version %d)'

@@ -40,6 +40,7 @@ class OpenBao:
     root_token: str = dataclasses.field(default_factory=lambda: 'root-' + secrets.token_hex(16))
     proc: subprocess.Popen = None
     tls: bool = False  # -dev-tls: a CA and certificate generated in workdir (ca_cert)
+    config: str = None  # an HCL file for what the API cannot set (OpenBao enables audit devices only from config)
 
     @property
     def url(self):
@@ -55,7 +56,8 @@ class OpenBao:
         log = open(os.path.join(self.workdir, 'bao-%d.log' % self.port), 'w')
         self.proc = subprocess.Popen([BAO, 'server', '-dev', '-dev-root-token-id=%s' % self.root_token,
                                       '-dev-listen-address=127.0.0.1:%d' % self.port]
-                                     + (['-dev-tls', '-dev-tls-cert-dir=%s' % self.workdir] if self.tls else []), env=env, stdout=log,
+                                     + (['-dev-tls', '-dev-tls-cert-dir=%s' % self.workdir] if self.tls else [])
+                                     + (['-config=%s' % self.config] if self.config else []), env=env, stdout=log,
                                      stderr=subprocess.STDOUT, cwd=self.workdir)
         deadline = time.monotonic() + timeout
         while True:

@@ -35,6 +35,16 @@ def test_versions_with_check_and_set(openbao, kv):
         store.read('agents/kv-none')
 
 
+def test_list_names_secrets_and_folders(openbao, kv):
+    store = backend(url=openbao.url, token=openbao.root_token)
+    assert store.list('listing') == []
+    kv.write('listing/bot-a', 'list-value-1')
+    kv.write('listing/bot-b/credential', 'list-value-2')
+    assert store.list('listing') == ['bot-a', 'bot-b/']
+    with pytest.raises(sb.BackendAuthError, match='path listing: permission denied listing'):
+        backend(url=openbao.url, token=openbao.auth['read_only_token']).list('listing')
+
+
 def test_approle_login(openbao, kv):
     store = backend(url=openbao.url, auth_method='approle', role_id=openbao.auth['role_id'],
                     secret_id=openbao.auth['secret_id'])
