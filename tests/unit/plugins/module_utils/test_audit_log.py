@@ -190,3 +190,54 @@ def test_append_many_chains_in_one_write_and_refuses_all_or_nothing(tmp_path):
         audit_log.append_many(path, [record, dict(record, details={'k': 'sk-aigovTEST-9f2c4e7a1b3d5f60'})])
     assert open(path).read() == before and audit_log.append_many(path, []) == []
     assert verify(path)['ok'] and verify(path)['last_seq'] == 3
+
+
+KEYS = ('actor', 'action', 'subject', 'owner', 'outcome', 'reasons', 'details')
+GOLDEN = os.path.join(os.path.dirname(__file__), '..', '..', '..', 'fixtures', 'audit', 'written-before-fast-path.jsonl')
+
+
+def test_a_log_written_before_the_fast_path_verifies_and_is_rewritten_byte_for_byte(tmp_path):
+    """The fixture was written by the writer of commit 08ffdf6 (one json.dumps per hash and per line): the hash
+    definition is unchanged, so it verifies, and the same records appended now give the same bytes."""
+    assert verify(GOLDEN)['ok'] and verify(GOLDEN)['entries'] == 4
+    old = [json.loads(line) for line in _lines(GOLDEN)]
+    path = str(tmp_path / 'audit.jsonl')
+    writer = audit_log.Writer(path)
+    for group in (old[:1], old[1:3], old[3:]):
+        writer.append_many([dict(now=entry['time'], **dict((key, entry[key]) for key in KEYS)) for entry in group])
+    writer.close()
+    assert open(path, 'rb').read() == open(GOLDEN, 'rb').read()
+    for entry in old:
+        assert audit_log.canonical(entry) == json.dumps(entry, sort_keys=True, separators=(',', ':'),
+                                                        ensure_ascii=False).encode('utf-8')
+
+
+RECORD = dict(actor='src', action='decision', subject='a', owner='o', outcome='planned', reasons=['r'], details={'n': 1})
+
+
+def test_a_long_lived_writer_chains_after_other_writers_and_after_rotation(tmp_path):
+    path = str(tmp_path / 'audit.jsonl')
+    writer = audit_log.Writer(path)
+    writer.append_many([RECORD, RECORD])
+    audit_log.append(path, 'someone-else', 'x', 's', 'o', 'success')  # the writer's memory of the tail is stale now
+    assert [e['seq'] for e in writer.append_many([RECORD])] == [4]
+    assert verify(path)['ok'] and verify(path)['last_seq'] == 4
+    os.rename(path, path + '.1')  # rotated: the writer starts the new file, not the old one
+    assert [e['seq'] for e in writer.append_many([RECORD])] == [1]
+    assert verify(path)['ok'] and verify(path + '.1')['last_seq'] == 4
+    writer.close()
+
+
+def test_a_long_lived_writer_refuses_a_tail_damaged_since_its_last_append(tmp_path):
+    path = str(tmp_path / 'audit.jsonl')
+    writer = audit_log.Writer(path)
+    writer.append_many([RECORD, RECORD])
+    lines = _lines(path)
+    entry = json.loads(lines[-1])
+    entry['details']['n'] = 2  # same length, new content: only the file's times tell it changed
+    lines[-1] = audit_log.canonical(entry).decode()
+    _write(path, lines)
+    with pytest.raises(audit_log.AuditLogError, match='does not match its hash'):
+        writer.append_many([RECORD])
+    assert _lines(path) == lines
+    writer.close()
