@@ -144,15 +144,15 @@ class Enricher(object):
         self._by_id, self._by_host, self._matches, self._subjects = {}, {}, {}, {}
 
     def refresh(self):
-        """Re-read the store when its file changed (cheap when it did not: one stat)."""
+        """Re-read the store when its file changed (cheap when it did not: one stat); True when it read it."""
         try:
             info = os.stat(self.store_path)
         except OSError:
             self._by_id, self._by_host, self._matches, self._subjects, self._stamp = {}, {}, {}, {}, None
-            return
+            return False
         stamp = (info.st_mtime_ns, info.st_size)
         if stamp == self._stamp:
-            return
+            return False
         data = asset_store.read_inventory(open_store(self.store_path, create=False))
         names = {}
         for host in data['hosts']:
@@ -167,6 +167,7 @@ class Enricher(object):
         self._matches = {}  # registry matches of the assets, filled as alerts come
         self._subjects = {}  # subjects by what an alert is looked up by, filled as alerts come
         self._stamp = stamp
+        return True
 
     def _find(self, alert):
         if alert['asset_id']:

@@ -48,19 +48,24 @@ def canonical(entry):
     return _CANONICAL.encode(entry).encode('utf-8')
 
 
-def _hashed_line(entry):
-    """(hash, line) of an entry that has no `hash` yet, serializing it once.
+_AFTER_HASH = b',"outcome":'  # the member that follows `hash` in an entry's sorted keys
 
-    Sorted keys put `hash` between the keys before and after it: the canonical JSON of the
-    two halves, joined, is canonical(entry); with the hash spliced in between it is the line,
-    byte for byte what canonical() of the entry with its hash gives.
+
+def _hashed_line(entry):
+    """(hash, line) of an entry _prepare() made and _chain() numbered, serializing it once.
+
+    Its canonical JSON is hashed; the line is the same with `"hash":"..."` put where sorted keys
+    put it, before `outcome`: byte for byte canonical() of the entry with its hash. Every member
+    after `outcome` (owner, prev_hash, reasons, schema_version, seq, subject, time) is a string,
+    a number, null or a list of strings, so the last ',"outcome":' of the text is that member
+    (inside a JSON string a quote is always escaped).
     """
-    head = canonical({key: value for key, value in entry.items() if key < 'hash'})[:-1]  # '{...' or '{'
-    tail = canonical({key: value for key, value in entry.items() if key > 'hash'})[1:]  # '...}' or '}'
-    digest = hashlib.sha256(head + (b',' if len(head) > 1 and len(tail) > 1 else b'') + tail).hexdigest()
-    line = head + (b',' if len(head) > 1 else b'') + b'"hash":"' + digest.encode('ascii') + b'"' + \
-        (b',' if len(tail) > 1 else b'') + tail + b'\n'
-    return digest, line
+    text = canonical(entry)
+    digest = hashlib.sha256(text).hexdigest()
+    if not isinstance(entry['time'], str):  # a caller's `now` of another JSON type: splice nothing blindly
+        return digest, canonical(dict(entry, hash=digest)) + b'\n'
+    cut = text.rindex(_AFTER_HASH)
+    return digest, b'%s,"hash":"%s"%s\n' % (text[:cut], digest.encode('ascii'), text[cut:])
 
 
 def entry_hash(entry):
@@ -168,15 +173,18 @@ def check_appendable(path):
         os.close(fd)
 
 
-def _prepare(actor, action, subject, owner, outcome, reasons=(), details=None, now=None):
-    """An entry without seq and hashes; refused (AuditLogError) when it is not plain data or looks secret."""
+def _prepare(actor, action, subject, owner, outcome, reasons=(), details=None, now=None, batch_time=None):
+    """An entry without seq and hashes; refused (AuditLogError) when it is not plain data or looks secret.
+
+    Its time is now, else batch_time (the entries of one write share it), else the current time.
+    """
     if outcome not in OUTCOMES:
         raise AuditLogError('audit outcome must be one of %s, not %r' % (', '.join(OUTCOMES), outcome))
     details = dict(details or {})
     reasons = [str(reason) for reason in reasons]
     _check_no_secrets(details, 'details')
     _check_no_secrets(reasons, 'reasons')
-    return dict(schema_version=SCHEMA_VERSION, time=now or _utc_now(), actor=str(actor), action=str(action),
+    return dict(schema_version=SCHEMA_VERSION, time=now or batch_time or _utc_now(), actor=str(actor), action=str(action),
                 subject=str(subject), owner=None if owner is None else str(owner), outcome=outcome,
                 reasons=reasons, details=details)
 
@@ -218,7 +226,8 @@ class Writer(object):
 
     def append_many(self, records):
         """append_many() of this log through the open file."""
-        entries = [_prepare(**record) for record in records]
+        stamp = _utc_now()
+        entries = [_prepare(batch_time=stamp, **record) for record in records]
         return self.write(entries) if entries else []
 
     def close(self):
@@ -299,7 +308,8 @@ def append_many(path, records):
 
     Every record is checked before anything is written: one refused record appends none.
     """
-    entries = [_prepare(**record) for record in records]
+    stamp = _utc_now()
+    entries = [_prepare(batch_time=stamp, **record) for record in records]
     if not entries:
         return []
     return _write_chained(path, entries)

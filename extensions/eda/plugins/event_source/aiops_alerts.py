@@ -112,6 +112,7 @@ EXAMPLES = r"""
 
 import asyncio
 import datetime
+import gc
 import hashlib
 import json
 import logging
@@ -294,7 +295,7 @@ class Intake(object):
         except alerts.MalformedAlert as exc:
             return _reply(400, error=str(exc))
         counts = dict.fromkeys(('accepted', 'duplicate', 'flapping', 'rate_limited'), 0)
-        self.config['enricher'].refresh()
+        _load_store(self.config['enricher'])
         # One instant for the whole request: its alerts arrived together (received_at has whole seconds).
         now, clock = datetime.datetime.now(datetime.timezone.utc), time.monotonic()
         received_at = now.isoformat(timespec='seconds')
@@ -338,6 +339,15 @@ class Intake(object):
         return event
 
 
+def _load_store(enricher):
+    """Re-read the asset store if it changed. Its records (a large store is ~10^5 objects) then live until the next
+    change: they are moved out of the collector's sight (gc.freeze), so that full garbage collections, which
+    alerts' allocations trigger, do not traverse them again and again (measured: over a third of the CPU time
+    at 100 alerts per request, in pauses of tens of ms). They are still freed by reference counting when replaced."""
+    if enricher.refresh():
+        gc.freeze()
+
+
 def _recordable(text):
     """text, or its sha256 when the audit log would refuse it as secret-shaped (a sender's label is not trusted)."""
     try:
@@ -366,7 +376,7 @@ def decision_record(event):
 async def main(queue, args):
     """Serve until cancelled."""
     config = _validate(args)
-    config['enricher'].refresh()  # load the store before the first alert, not during it
+    _load_store(config['enricher'])  # before the first alert, not during it
     intake = Intake(queue, config)
     app = web.Application(client_max_size=config['max_body'])
     app.router.add_route('POST', '/{tail:.*}', intake.handle)

@@ -241,3 +241,16 @@ def test_a_long_lived_writer_refuses_a_tail_damaged_since_its_last_append(tmp_pa
         writer.append_many([RECORD])
     assert _lines(path) == lines
     writer.close()
+
+
+def test_each_line_is_the_canonical_json_of_its_entry_whatever_the_details_hold(tmp_path):
+    """The hash is spliced into the one serialization of an entry: members named like the ones around it, in
+    details or in the text of reasons, must not move it."""
+    path = str(tmp_path / 'audit.jsonl')
+    tricky = {'outcome': 'x,"outcome":y', 'z': {'a': 1, 'outcome': {'hash': ',"outcome":'}}, 'list': [{'outcome': 1}]}
+    audit_log.append_many(path, [dict(RECORD, details=tricky, reasons=['",\\"outcome\\":', ',"outcome":'], owner=None),
+                                 dict(RECORD, now='2026-11-25T10:00:00+00:00', subject=',"outcome":')])
+    for line in _lines(path):
+        entry = json.loads(line)
+        assert line.encode('utf-8') == audit_log.canonical(entry) and entry['hash'] == audit_log.entry_hash(entry)
+    assert verify(path)['ok']
