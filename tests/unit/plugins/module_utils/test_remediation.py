@@ -89,8 +89,8 @@ def test_payload_with_encoded_parts_is_the_json_of_the_whole_event_part():
     """encode_payload() with the asset and decision already encoded gives the bytes json.dumps(sort_keys) of it gives."""
     ev = event(name='Ünïcødé ✓ "q" \\ {{ x }}')
     ev['asset'] = dict(ev['asset'], note='ça\n\u2028', nested={'b': [1, 2.5, None], 'a': True})
-    whole = {'alert': dict((key, ev['alert'].get(key)) for key in ('fingerprint', 'name', 'status', 'severity',
-                                                                    'starts_at', 'source', 'confidence')),
+    keys = ('fingerprint', 'name', 'status', 'severity', 'starts_at', 'source', 'confidence')
+    whole = {'alert': dict((key, ev['alert'].get(key)) for key in keys),
              'asset': ev['asset'], 'decision': ev['decision'], 'meta': {'received_at': ev['meta']['received_at']}}
     expected = base64.b64encode(json.dumps(whole, sort_keys=True).encode('utf-8')).decode('ascii')
     assert remediation.encode_payload(ev) == expected
