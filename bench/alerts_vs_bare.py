@@ -2,7 +2,8 @@
 guardrail decision) against a bare aiohttp receiver that only parses the JSON and enqueues it
 (the floor), both driven by the same client in the same run: throughput at 1 and at 100 alerts
 per request, and p99 request latency (targets: >= 0.8x and >= 0.5x the floor's throughput,
-p99 <= 2x the floor's). Every decision is appended to the audit log (one fsync per request) before it is queued.
+p99 <= 2x the floor's). Every decision is appended to the audit log before it is queued (fsync; concurrent requests
+share one write and one fsync).
 """
 
 import asyncio

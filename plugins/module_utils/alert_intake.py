@@ -141,18 +141,18 @@ class Enricher(object):
         self.store_path = store_path
         self.registry = reg
         self._stamp = None
-        self._by_id, self._by_host, self._matches = {}, {}, {}
+        self._by_id, self._by_host, self._matches, self._subjects = {}, {}, {}, {}
 
     def refresh(self):
-        """Re-read the store when its file changed (cheap when it did not: one stat)."""
+        """Re-read the store when its file changed (cheap when it did not: one stat); True when it read it."""
         try:
             info = os.stat(self.store_path)
         except OSError:
-            self._by_id, self._by_host, self._matches, self._stamp = {}, {}, {}, None
-            return
+            self._by_id, self._by_host, self._matches, self._subjects, self._stamp = {}, {}, {}, {}, None
+            return False
         stamp = (info.st_mtime_ns, info.st_size)
         if stamp == self._stamp:
-            return
+            return False
         data = asset_store.read_inventory(open_store(self.store_path, create=False))
         names = {}
         for host in data['hosts']:
@@ -165,7 +165,9 @@ class Enricher(object):
             by_inventory_host.setdefault(row['inventory_hostname'], []).append(row['record'])
         self._by_host = dict((alias, by_inventory_host.get(name, [])) for alias, name in names.items())
         self._matches = {}  # registry matches of the assets, filled as alerts come
+        self._subjects = {}  # subjects by what an alert is looked up by, filled as alerts come
         self._stamp = stamp
+        return True
 
     def _find(self, alert):
         if alert['asset_id']:
@@ -180,7 +182,20 @@ class Enricher(object):
         return candidates[0] if len(candidates) == 1 else None
 
     def subject(self, alert):
-        """The guardrails' subject for an alert: known or not, with use case, risk tier and owners."""
+        """The guardrails' subject for an alert: known or not, with use case, risk tier and owners.
+
+        Alerts about the same asset get the same dict until the store changes: treat it as read-only.
+        """
+        key = (alert['asset_id'], alert['host'], (alert['labels'].get('instance') or '').rpartition(':')[2])
+        subject = self._subjects.get(key)
+        if subject is None:
+            subject = self._subject(alert)
+            if len(self._subjects) >= 10000:  # bounded: the keys come from senders
+                self._subjects = {}
+            self._subjects[key] = subject
+        return subject
+
+    def _subject(self, alert):
         asset = self._find(alert)
         if asset is None:
             return {'known': False, 'asset_id': alert['asset_id'], 'inventory_hostname': None, 'host': alert['host']}

@@ -45,7 +45,12 @@ def _strings(mapping, where):
         return {}
     if not isinstance(mapping, dict):
         raise MalformedAlert('%s must be an object of strings' % where)
-    return dict((str(key)[:256], _text(value, '%s.%s' % (where, key)) or '') for key, value in mapping.items())
+    strings = {}
+    for key, value in mapping.items():
+        if value.__class__ is not str or len(value) > _MAX_TEXT:  # plain short strings, most values, are kept as they are
+            value = _text(value, '%s.%s' % (where, key)) or ''
+        strings[key if key.__class__ is str and len(key) <= 256 else str(key)[:256]] = value
+    return strings
 
 
 def host_from_labels(labels):

@@ -20,6 +20,7 @@ import fcntl
 import hashlib
 import json
 import os
+import threading
 
 from ansible_collections.aigov.core.plugins.module_utils.errors import AigovError
 from ansible_collections.aigov.core.plugins.module_utils.redaction import SECRET_VALUE, URL_CREDENTIALS
@@ -38,9 +39,33 @@ class AuditLogError(AigovError):
     """The audit log cannot be read or appended to, or an entry is refused."""
 
 
+# One encoder for every entry: json.dumps with these options would build a new encoder on each call.
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(',', ':'), ensure_ascii=False)
+
+
 def canonical(entry):
     """The bytes that are hashed: sorted keys, no spaces, UTF-8."""
-    return json.dumps(entry, sort_keys=True, separators=(',', ':'), ensure_ascii=False).encode('utf-8')
+    return _CANONICAL.encode(entry).encode('utf-8')
+
+
+_AFTER_HASH = b',"outcome":'  # the member that follows `hash` in an entry's sorted keys
+
+
+def _hashed_line(entry):
+    """(hash, line) of an entry _prepare() made and _chain() numbered, serializing it once.
+
+    Its canonical JSON is hashed; the line is the same with `"hash":"..."` put where sorted keys
+    put it, before `outcome`: byte for byte canonical() of the entry with its hash. Every member
+    after `outcome` (owner, prev_hash, reasons, schema_version, seq, subject, time) is a string,
+    a number, null or a list of strings, so the last ',"outcome":' of the text is that member
+    (inside a JSON string a quote is always escaped).
+    """
+    text = canonical(entry)
+    digest = hashlib.sha256(text).hexdigest()
+    if not isinstance(entry['time'], str):  # a caller's `now` of another JSON type: splice nothing blindly
+        return digest, canonical(dict(entry, hash=digest)) + b'\n'
+    cut = text.rindex(_AFTER_HASH)
+    return digest, b'%s,"hash":"%s"%s\n' % (text[:cut], digest.encode('ascii'), text[cut:])
 
 
 def entry_hash(entry):
@@ -52,16 +77,25 @@ def _utc_now():
     return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='microseconds')
 
 
+def _secret_shaped(text):
+    return SECRET_VALUE.match(text) or ('@' in text and URL_CREDENTIALS.search(text))  # no '@', no credentials in a URL
+
+
 def _check_no_secrets(value, where):
     """Refuse values shaped like provider keys or URLs with passwords: details carry fingerprints only."""
     if isinstance(value, dict):
-        for key, item in value.items():
-            _check_no_secrets(item, '%s.%s' % (where, key))
+        items, spot = value.items(), '%s.%s'
     elif isinstance(value, (list, tuple)):
-        for index, item in enumerate(value):
-            _check_no_secrets(item, '%s[%d]' % (where, index))
-    elif isinstance(value, str) and (SECRET_VALUE.match(value) or URL_CREDENTIALS.search(value)):
-        raise AuditLogError('refusing audit entry: %s looks like a secret value; record its fingerprint instead' % where)
+        items, spot = enumerate(value), '%s[%d]'
+    else:
+        if isinstance(value, str) and _secret_shaped(value):
+            raise AuditLogError('refusing audit entry: %s looks like a secret value; record its fingerprint instead' % where)
+        return
+    for key, item in items:
+        if isinstance(item, (str, dict, list, tuple)):  # the place is named only when something is refused
+            if item.__class__ is str and not _secret_shaped(item):
+                continue
+            _check_no_secrets(item, spot % (where, key))
 
 
 def check_recordable(value):
@@ -139,15 +173,18 @@ def check_appendable(path):
         os.close(fd)
 
 
-def _prepare(actor, action, subject, owner, outcome, reasons=(), details=None, now=None):
-    """An entry without seq and hashes; refused (AuditLogError) when it is not plain data or looks secret."""
+def _prepare(actor, action, subject, owner, outcome, reasons=(), details=None, now=None, batch_time=None):
+    """An entry without seq and hashes; refused (AuditLogError) when it is not plain data or looks secret.
+
+    Its time is now, else batch_time (the entries of one write share it), else the current time.
+    """
     if outcome not in OUTCOMES:
         raise AuditLogError('audit outcome must be one of %s, not %r' % (', '.join(OUTCOMES), outcome))
     details = dict(details or {})
     reasons = [str(reason) for reason in reasons]
     _check_no_secrets(details, 'details')
     _check_no_secrets(reasons, 'reasons')
-    return dict(schema_version=SCHEMA_VERSION, time=now or _utc_now(), actor=str(actor), action=str(action),
+    return dict(schema_version=SCHEMA_VERSION, time=now or batch_time or _utc_now(), actor=str(actor), action=str(action),
                 subject=str(subject), owner=None if owner is None else str(owner), outcome=outcome,
                 reasons=reasons, details=details)
 
@@ -159,32 +196,101 @@ def _chain(entries, previous):
         entry['seq'] = 1 if previous is None else previous['seq'] + 1
         entry['prev_hash'] = GENESIS_HASH if previous is None else previous['hash']
         try:
-            entry['hash'] = hashlib.sha256(canonical(entry)).hexdigest()  # entry has no 'hash' key yet
+            entry['hash'], line = _hashed_line(entry)
         except (TypeError, ValueError) as exc:
             raise AuditLogError('audit entry details must be plain JSON data: %s' % exc)
-        lines.append(canonical(entry) + b'\n')
+        lines.append(line)
         previous = entry
     return b''.join(lines)
 
 
+def _file_state(info):
+    """What changes whenever anyone writes to the file (ctime cannot be set back by a user)."""
+    return (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
+
+
+class Writer(object):
+    """Appends to one log again and again (a long-running process such as the event source).
+
+    The file stays open between appends (reopened when it was moved or removed), and the entry
+    this writer appended last stands for the tail as long as the file is exactly as the writer
+    left it (same inode, size, mtime and ctime, checked under the lock): the tail is read and
+    checked again only after someone else wrote. Thread-safe: appends and close() take turns.
+    """
+
+    def __init__(self, path):
+        self.path = path
+        self._fd = None
+        self._last = None  # (file state after this writer's append, the entry it appended last)
+        self._turn = threading.Lock()
+
+    def append_many(self, records):
+        """append_many() of this log through the open file."""
+        stamp = _utc_now()
+        entries = [_prepare(batch_time=stamp, **record) for record in records]
+        return self.write(entries) if entries else []
+
+    def close(self):
+        """Close the file (after an append in progress in another thread); the next append opens it again."""
+        with self._turn:
+            self._close()
+
+    def _close(self):
+        if self._fd is not None:
+            os.close(self._fd)
+        self._fd, self._last = None, None
+
+    def _open(self):
+        if self._fd is not None:
+            try:
+                same = _file_state(os.stat(self.path))[:2] == _file_state(os.fstat(self._fd))[:2]
+            except OSError:
+                same = False
+            if not same:  # rotated or removed: append to what the path names now
+                self._close()
+        if self._fd is None:
+            self._fd = _open_log(self.path)
+        return self._fd
+
+    def write(self, entries):
+        """Chain and append prepared entries (_prepare) under one exclusive lock and one fsync; return them."""
+        with self._turn:
+            return self._write(entries)
+
+    def _write(self, entries):
+        fd = self._open()
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            try:
+                if self._last is not None and self._last[0] == _file_state(os.fstat(fd)):
+                    previous = self._last[1]
+                else:
+                    with os.fdopen(os.dup(fd), 'rb') as handle:
+                        previous = last_entry(handle, self.path)
+                self._last = None
+                data = _chain(entries, previous)
+                written = os.write(fd, data)
+                if written != len(data):
+                    raise AuditLogError('short write to audit log %s (%d of %d bytes)' % (self.path, written, len(data)))
+                os.fsync(fd)
+                self._last = (_file_state(os.fstat(fd)), entries[-1])
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+        except OSError as exc:
+            self._close()
+            if exc.errno == errno.ENOSPC:
+                raise AuditLogError('audit log %s: no space left on device; nothing appended' % self.path)
+            raise AuditLogError('cannot append to audit log %s: %s' % (self.path, exc.strerror))
+        return entries
+
+
 def _write_chained(path, entries):
     """Chain and append entries under one exclusive lock and one fsync; return them."""
-    fd = _open_log(path)
+    writer = Writer(path)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        with os.fdopen(os.dup(fd), 'rb') as handle:
-            data = _chain(entries, last_entry(handle, path))
-        written = os.write(fd, data)
-        if written != len(data):
-            raise AuditLogError('short write to audit log %s (%d of %d bytes)' % (path, written, len(data)))
-        os.fsync(fd)
-    except OSError as exc:
-        if exc.errno == errno.ENOSPC:
-            raise AuditLogError('audit log %s: no space left on device; nothing appended' % path)
-        raise AuditLogError('cannot append to audit log %s: %s' % (path, exc.strerror))
+        return writer.write(entries)
     finally:
-        os.close(fd)  # closing releases the lock
-    return entries
+        writer.close()
 
 
 def append(path, actor, action, subject, owner, outcome, reasons=(), details=None, now=None):
@@ -202,7 +308,8 @@ def append_many(path, records):
 
     Every record is checked before anything is written: one refused record appends none.
     """
-    entries = [_prepare(**record) for record in records]
+    stamp = _utc_now()
+    entries = [_prepare(batch_time=stamp, **record) for record in records]
     if not entries:
         return []
     return _write_chained(path, entries)

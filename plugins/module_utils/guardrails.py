@@ -134,22 +134,30 @@ def load_guardrails(path):
         raise DataFileError(path, problems)
     scope = data.get('scope', [{'kind': '*'}])
     compiled = [[(key, re.compile(fnmatch.translate(pattern))) for key, pattern in selector.items()] for selector in scope]
-    return dict(data, path=path, sha256=digest, scope=scope, freeze_windows=data.get('freeze_windows', []),
-                _scope=compiled, _scope_cache={})
+    freezes = data.get('freeze_windows', [])
+    return dict(data, path=path, sha256=digest, scope=scope, freeze_windows=freezes,
+                _scope=compiled, _scope_cache={}, _freezes=[_compile_freeze(window) for window in freezes])
+
+
+def _compile_freeze(window):
+    """A validated freeze window with its times parsed once: (name, start, end) or (name, days, from, to)."""
+    if 'start' in window:
+        return (window['name'], _parse_time(window['start']), _parse_time(window['end']))
+    return (window['name'], frozenset(DAYS.index(day) for day in window['days']), _clock(window['from']), _clock(window['to']))
 
 
 def active_freeze(policy, now):
     """The name of the freeze window `now` (aware datetime) falls in, or None."""
     utc = now.astimezone(datetime.timezone.utc)
     minute = utc.hour * 60 + utc.minute
-    for window in policy['freeze_windows']:
-        if 'start' in window:
-            if _parse_time(window['start']) <= utc < _parse_time(window['end']):
-                return window['name']
-        elif DAYS[utc.weekday()] in window['days']:
-            start, end = _clock(window['from']), _clock(window['to'])
+    for window in policy['_freezes']:
+        if len(window) == 3:
+            if window[1] <= utc < window[2]:
+                return window[0]
+        elif utc.weekday() in window[1]:
+            start, end = window[2], window[3]
             if start <= minute <= end if start <= end else (minute >= start or minute <= end):
-                return window['name']
+                return window[0]
     return None
 
 
@@ -224,5 +232,46 @@ def decide(policy, subject, confidence, now, actions_last_hour=0, target_hosts=1
         'risk_tier': subject.get('risk_tier'),
         'confidence': confidence,
         'policy': {'name': policy['name'], 'sha256': policy['sha256']},
-        'decided_at': now.astimezone(datetime.timezone.utc).isoformat(timespec='seconds'),
+        'decided_at': _decided_at(now),
     }
+
+
+def _decided_at(now):
+    return now.astimezone(datetime.timezone.utc).isoformat(timespec='seconds')
+
+
+def _subject_key(subject):
+    """Everything of a subject a decision depends on (and repeats), hashable."""
+    return (bool(subject.get('known')), subject.get('shadow'), subject.get('risk_tier'),
+            tuple(str(subject.get(key) or '') for key in SCOPE_KEYS), tuple(sorted((subject.get('owners') or {}).items())))
+
+
+class Decider(object):
+    """decide() for a stream of alerts, each about one asset and acting on one host (the event source).
+
+    A decision depends only on the subject, the confidence, the freeze window in effect, whether
+    the hourly action limit is reached and the second it is made in: it is worked out once per
+    such combination and then reused, the same dict (callers treat decisions as read-only). The
+    freeze windows are looked at once per `now` the caller passes, not once per alert.
+    """
+
+    def __init__(self, policy, max_entries=10000):
+        self.policy = policy
+        self.max_entries = max_entries
+        self._now, self._instant, self._known = None, None, {}
+
+    def decide(self, subject, confidence, now, actions_last_hour=0):
+        """decide(policy, subject, confidence, now, actions_last_hour)."""
+        if now is not self._now:
+            instant = (active_freeze(self.policy, now), _decided_at(now))
+            if instant != self._instant:
+                self._instant, self._known = instant, {}  # a new second or freeze: every decision says so
+            self._now = now
+        limit = self.policy['limits']['max_actions_per_asset_per_hour']
+        key = (_subject_key(subject), confidence, actions_last_hour if actions_last_hour >= limit else None)
+        decision = self._known.get(key)
+        if decision is None:
+            decision = decide(self.policy, subject, confidence, now, actions_last_hour=actions_last_hour)
+            if len(self._known) < self.max_entries:
+                self._known[key] = decision
+        return decision

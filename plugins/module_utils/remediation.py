@@ -77,16 +77,31 @@ class RemediationRefused(AigovError):
     """The remediation may not run; the message says which check failed."""
 
 
-def encode_payload(event):
-    """The part of an event a playbook needs, as base64 of its JSON (inert to templating)."""
+_PAYLOAD_JSON = json.JSONEncoder(sort_keys=True)  # json.dumps(value, sort_keys=True), without a new encoder per call
+
+
+def payload_json(value):
+    """The JSON text encode_payload() gives value (an event's asset or decision) inside the payload."""
+    return _PAYLOAD_JSON.encode(value)
+
+
+def encode_payload(event, asset_json=None, decision_json=None):
+    """The part of an event a playbook needs, as base64 of its JSON (inert to templating).
+
+    asset_json and decision_json: payload_json() of the event's asset and decision when the caller
+    has them already (the event source sends many events about the same asset and decision). The
+    payload is the same bytes either way: a dict's sorted JSON is its sorted members' JSON joined.
+    """
     alert = event['alert']
     labels = alert.get('labels') if isinstance(alert.get('labels'), dict) else {}
     pid = str(labels.get(PID_LABEL, ''))
-    data = {'alert': dict((key, alert.get(key)) for key in _ALERT_KEYS), 'asset': event['asset'],
-            'target': {'pid': int(pid) if _PID.match(pid) else None,
-                       'stop_protected': labels.get(STOP_PROTECTED_LABEL) == 'true'},
-            'decision': event['decision'], 'meta': {'received_at': event['meta']['received_at']}}
-    return base64.b64encode(json.dumps(data, sort_keys=True).encode('utf-8')).decode('ascii')
+    target = {'pid': int(pid) if _PID.match(pid) else None, 'stop_protected': labels.get(STOP_PROTECTED_LABEL) == 'true'}
+    text = '{"alert": %s, "asset": %s, "decision": %s, "meta": %s, "target": %s}' % (
+        _PAYLOAD_JSON.encode(dict((key, alert.get(key)) for key in _ALERT_KEYS)),
+        payload_json(event['asset']) if asset_json is None else asset_json,
+        payload_json(event['decision']) if decision_json is None else decision_json,
+        _PAYLOAD_JSON.encode({'received_at': event['meta']['received_at']}), _PAYLOAD_JSON.encode(target))
+    return base64.b64encode(text.encode('utf-8')).decode('ascii')
 
 
 def decode_payload(text):

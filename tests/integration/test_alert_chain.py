@@ -6,6 +6,8 @@ import contextlib
 import os
 import subprocess
 import time
+import types
+import urllib.request
 
 import yaml
 
@@ -38,10 +40,28 @@ def stop(procs):
             proc.kill()
 
 
+def notifications_delivered(alertmanager_port):
+    """How many webhook notifications Alertmanager has delivered (its own counters: attempted minus failed)."""
+    with urllib.request.urlopen('http://127.0.0.1:%d/metrics' % alertmanager_port, timeout=5) as response:
+        counters = dict(line.rsplit(' ', 1) for line in response.read().decode().splitlines()
+                        if line.startswith('alertmanager_notifications') and 'integration="webhook"' in line)
+    return int(float(counters['alertmanager_notifications_total{integration="webhook"}'])) - \
+        int(float(counters['alertmanager_notifications_failed_total{integration="webhook"}']))
+
+
+def wait_delivered(alertmanager_port, count, timeout=60):
+    """Wait until Alertmanager has delivered count webhook notifications."""
+    deadline = time.monotonic() + timeout
+    while notifications_delivered(alertmanager_port) < count:
+        assert time.monotonic() < deadline, 'Alertmanager delivered fewer than %d notifications' % count
+        time.sleep(0.2)
+
+
 @contextlib.contextmanager
 def alerting(tmp_path, target, source_port, token):
     """Real Prometheus (1 s scrape and evaluation; ModelServerDown when the vllm job is down) and Alertmanager
-    (posting to 127.0.0.1:source_port with a bearer token), stopped on exit; yields Prometheus's port."""
+    (posting to 127.0.0.1:source_port with a bearer token), stopped on exit; yields their ports
+    (.prometheus, .alertmanager)."""
     am_port, prom_port = free_port(), free_port()
     rules = write(tmp_path / 'rules.yml', {'groups': [{'name': 'ai', 'rules': [{
         'alert': 'ModelServerDown', 'expr': 'up{job="vllm"} == 0', 'for': '0s',
@@ -65,7 +85,7 @@ def alerting(tmp_path, target, source_port, token):
                    '--web.listen-address=127.0.0.1:%d' % prom_port], log),
         ]
         try:
-            yield prom_port
+            yield types.SimpleNamespace(prometheus=prom_port, alertmanager=am_port)
         finally:
             stop(services)
 

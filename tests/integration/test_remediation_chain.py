@@ -17,7 +17,7 @@ import urllib.request
 from ansible_collections.aigov.core.plugins.module_utils import audit_verify
 from tests.hosts import testhosts
 from tests.integration.conftest import BIN, FAKE_SERVERS, wait_listening
-from tests.integration.test_alert_chain import alerting, write
+from tests.integration.test_alert_chain import alerting, wait_delivered, write
 from tests.integration.test_event_source_rulebook import free_port, wait_port
 from tests.integration.test_remediation_rulebook import entries, no_freeze_policy, wait_entries
 
@@ -109,7 +109,8 @@ def test_alert_to_verified_remediation_automated_and_approved(ansible, ansible_e
                 'aigov_escalation_webhook': 'http://127.0.0.1:%d/' % free_port()})
 
         outputs = []
-        with alerting(tmp_path, '%s:8000' % host.address, source_port, TOKEN) as prom_port:
+        with alerting(tmp_path, '%s:8000' % host.address, source_port, TOKEN) as ports:
+            prom_port = ports.prometheus
             # 1. Minimal risk: automate.
             proc = rulebook(inventory, variables('minimal'), str(tmp_path), env)
             try:
@@ -131,6 +132,12 @@ def test_alert_to_verified_remediation_automated_and_approved(ansible, ansible_e
             proc = rulebook(inventory, variables('high'), str(tmp_path), env)
             try:
                 wait_port(source_port, proc)
+                # The same alert (same labels, same fingerprint) fires again below. Alertmanager notifies a group
+                # only when its firing alerts differ from the last notification it delivered: until it has delivered
+                # the resolution of the first outage (to the first rulebook, or after retries to this one), the new
+                # outage looks unchanged and is held back for repeat_interval (1 h). Killing before that is a race
+                # the test can lose when the resolution's delivery is slow (the receiver restarting under load).
+                wait_delivered(ports.alertmanager, 2)  # the first outage's firing and its resolution
                 testhosts.run_in(host, ['pkill', '-f', 'vllm.entrypoints'])
                 wait_state(host.address, 8000, False, 10)
                 [requested] = wait_entries(log, lambda e: e['action'] == 'approval.requested', 1, proc)

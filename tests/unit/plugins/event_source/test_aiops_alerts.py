@@ -135,6 +135,21 @@ def test_duplicates_are_counted_not_queued(store):
     assert [e['alert']['status'] for e in events] == ['firing', 'resolved']
 
 
+def test_a_store_changed_while_running_is_what_the_next_alert_is_enriched_from(store):
+    """Subjects are remembered per asset, and forgotten when discovery records the store again."""
+    gone = [dict(scan, assets=[]) for scan in json.loads(json.dumps(estate.SCANS[-1][1])) if scan['inventory_hostname'] == 'gpu-onprem-1']
+
+    async def scenario():
+        async with running(base_args(store)) as (queue, url):
+            await post(url, alertmanager(alert()), BEARER)
+            asset_store.record_scans(open_store(store), gone, '2026-11-22T08:00:00+00:00')  # its vLLM is gone
+            await post(url, alertmanager(alert(fingerprint='fp2')), BEARER)
+            return drain(queue)
+    before, after = run(scenario())
+    assert (before['asset']['known'], before['decision']['decision']) == (True, 'automate')
+    assert (after['asset']['known'], after['decision']['decision']) == (False, 'reject')
+
+
 @pytest.mark.parametrize('headers, raw, status', [
     ({}, None, 401),
     ({'Authorization': 'Bearer wrong'}, None, 403),

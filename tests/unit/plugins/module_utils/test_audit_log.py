@@ -222,3 +222,67 @@ def test_the_line_fast_path_agrees_with_the_hash_rule(tmp_path):
 def verify_links(raw, entry):
     from ansible_collections.aigov.core.plugins.module_utils.audit_verify import links
     return links(json.loads(raw), entry['seq'], entry['prev_hash'], raw)
+
+
+KEYS = ('actor', 'action', 'subject', 'owner', 'outcome', 'reasons', 'details')
+GOLDEN = os.path.join(os.path.dirname(__file__), '..', '..', '..', 'fixtures', 'audit', 'written-before-fast-path.jsonl')
+
+
+def test_a_log_written_before_the_fast_path_verifies_and_is_rewritten_byte_for_byte(tmp_path):
+    """The fixture was written by the writer of commit 08ffdf6 (one json.dumps per hash and per line): the hash
+    definition is unchanged, so it verifies, and the same records appended now give the same bytes."""
+    assert verify(GOLDEN)['ok'] and verify(GOLDEN)['entries'] == 4
+    old = [json.loads(line) for line in _lines(GOLDEN)]
+    path = str(tmp_path / 'audit.jsonl')
+    writer = audit_log.Writer(path)
+    for group in (old[:1], old[1:3], old[3:]):
+        writer.append_many([dict(now=entry['time'], **dict((key, entry[key]) for key in KEYS)) for entry in group])
+    writer.close()
+    assert open(path, 'rb').read() == open(GOLDEN, 'rb').read()
+    for entry in old:
+        assert audit_log.canonical(entry) == json.dumps(entry, sort_keys=True, separators=(',', ':'),
+                                                        ensure_ascii=False).encode('utf-8')
+
+
+RECORD = dict(actor='src', action='decision', subject='a', owner='o', outcome='planned', reasons=['r'], details={'n': 1})
+
+
+def test_a_long_lived_writer_chains_after_other_writers_and_after_rotation(tmp_path):
+    path = str(tmp_path / 'audit.jsonl')
+    writer = audit_log.Writer(path)
+    writer.append_many([RECORD, RECORD])
+    audit_log.append(path, 'someone-else', 'x', 's', 'o', 'success')  # the writer's memory of the tail is stale now
+    assert [e['seq'] for e in writer.append_many([RECORD])] == [4]
+    assert verify(path)['ok'] and verify(path)['last_seq'] == 4
+    os.rename(path, path + '.1')  # rotated: the writer starts the new file, not the old one
+    assert [e['seq'] for e in writer.append_many([RECORD])] == [1]
+    assert verify(path)['ok'] and verify(path + '.1')['last_seq'] == 4
+    writer.close()
+
+
+def test_a_long_lived_writer_refuses_a_tail_damaged_since_its_last_append(tmp_path):
+    path = str(tmp_path / 'audit.jsonl')
+    writer = audit_log.Writer(path)
+    writer.append_many([RECORD, RECORD])
+    lines = _lines(path)
+    entry = json.loads(lines[-1])
+    entry['details']['n'] = 2  # same length, new content: only the file's times tell it changed
+    lines[-1] = audit_log.canonical(entry).decode()
+    _write(path, lines)
+    with pytest.raises(audit_log.AuditLogError, match='does not match its hash'):
+        writer.append_many([RECORD])
+    assert _lines(path) == lines
+    writer.close()
+
+
+def test_each_line_is_the_canonical_json_of_its_entry_whatever_the_details_hold(tmp_path):
+    """The hash is spliced into the one serialization of an entry: members named like the ones around it, in
+    details or in the text of reasons, must not move it."""
+    path = str(tmp_path / 'audit.jsonl')
+    tricky = {'outcome': 'x,"outcome":y', 'z': {'a': 1, 'outcome': {'hash': ',"outcome":'}}, 'list': [{'outcome': 1}]}
+    audit_log.append_many(path, [dict(RECORD, details=tricky, reasons=['",\\"outcome\\":', ',"outcome":'], owner=None),
+                                 dict(RECORD, now='2026-11-25T10:00:00+00:00', subject=',"outcome":')])
+    for line in _lines(path):
+        entry = json.loads(line)
+        assert line.encode('utf-8') == audit_log.canonical(entry) and entry['hash'] == audit_log.entry_hash(entry)
+    assert verify(path)['ok']

@@ -132,3 +132,30 @@ def test_a_freeze_is_named_as_an_exception(tmp_path):
     path.write_text(yaml.safe_dump(data))
     decision = guardrails.decide(guardrails.load_guardrails(str(path)), subject('minimal'), 0.95, WEDNESDAY)
     assert decision['exceptions'] == ['freeze']
+
+
+def test_the_decider_gives_what_decide_gives_for_every_subject_confidence_and_count(policy):
+    decider = guardrails.Decider(policy)
+    subjects = [subject(tier) for tier in ('minimal', 'limited', 'high', 'prohibited', None)] + [
+        subject('minimal', shadow=True), {'known': False}, subject('minimal', kind='ai_package'),
+        subject('minimal', owners={'decision': 'someone-else'})]
+    for second in range(3):
+        now = WEDNESDAY + datetime.timedelta(seconds=second, microseconds=1000 * second)
+        for subj in subjects:
+            for confidence in (None, 0.2, 0.5, 0.9, 0.99):
+                for count in (0, 2, 3, 7):
+                    cached = decider.decide(dict(subj), confidence, now, actions_last_hour=count)
+                    assert cached == guardrails.decide(policy, subj, confidence, now, actions_last_hour=count)
+    # the same inputs in the same second are one decision, worked out once
+    assert decider.decide(subject(), 0.9, WEDNESDAY) is decider.decide(subject(), 0.9, WEDNESDAY + datetime.timedelta(microseconds=5))
+
+
+def test_the_decider_sees_a_freeze_start_within_a_second(tmp_path):
+    data = yaml.safe_load(open(DEFAULT))
+    data['freeze_windows'] = [{'name': 'cutover', 'start': '2026-11-25T10:00:00.500000+00:00', 'end': '2026-11-25T11:00:00Z'}]
+    path = tmp_path / 'g.yml'
+    path.write_text(yaml.safe_dump(data))
+    decider = guardrails.Decider(guardrails.load_guardrails(str(path)))
+    assert decider.decide(subject(), 0.9, WEDNESDAY)['decision'] == 'automate'
+    frozen = decider.decide(subject(), 0.9, WEDNESDAY + datetime.timedelta(milliseconds=600))
+    assert frozen['decision'] == 'escalate' and "'cutover'" in frozen['reasons'][0]

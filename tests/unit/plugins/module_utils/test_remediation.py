@@ -85,6 +85,20 @@ def test_payload_carries_no_label_and_no_template_syntax():
         remediation.decode_payload(base64.b64encode(b'[1]').decode())
 
 
+def test_payload_with_encoded_parts_is_the_json_of_the_whole_event_part():
+    """encode_payload() with the asset and decision already encoded gives the bytes json.dumps(sort_keys) of it gives."""
+    ev = event(name='Ünïcødé ✓ "q" \\ {{ x }}')
+    ev['alert']['labels'] = {'pid': '4242', 'aigov_stop_protected': 'true'}
+    ev['asset'] = dict(ev['asset'], note='ça\n\u2028', nested={'b': [1, 2.5, None], 'a': True})
+    keys = ('fingerprint', 'name', 'status', 'severity', 'starts_at', 'source', 'confidence')
+    whole = {'alert': dict((key, ev['alert'].get(key)) for key in keys),
+             'asset': ev['asset'], 'decision': ev['decision'], 'meta': {'received_at': ev['meta']['received_at']},
+             'target': {'pid': 4242, 'stop_protected': True}}
+    expected = base64.b64encode(json.dumps(whole, sort_keys=True).encode('utf-8')).decode('ascii')
+    assert remediation.encode_payload(ev) == expected
+    assert remediation.encode_payload(ev, remediation.payload_json(ev['asset']), remediation.payload_json(ev['decision'])) == expected
+
+
 def test_approvals_queue_requests_once_and_decides_once(tmp_path):
     path = str(tmp_path / 'q' / 'approvals.jsonl')
     ev = dict(event('review'), payload_b64='cGF5bG9hZA==')
