@@ -16,12 +16,13 @@ Plain Python, no aiohttp: the event source is the only front end that knows HTTP
 from __future__ import annotations
 
 import collections
+import datetime
 import hashlib
 import hmac
 import os
 import time
 
-from ansible_collections.aigov.core.plugins.module_utils import asset_store, registry
+from ansible_collections.aigov.core.plugins.module_utils import asset_store, audit_log, registry
 from ansible_collections.aigov.core.plugins.module_utils.asset_store_sqlite import open_store
 
 
@@ -206,3 +207,31 @@ class Enricher(object):
                 'inventory_hostname': asset.get('inventory_hostname'), 'host': asset.get('host'),
                 'use_case': match['use_case'], 'risk_tier': match['risk_tier'], 'environment': match['environment'],
                 'shadow': match['shadow'], 'owners': match['owners']}
+
+
+# Writers stamp an entry before they wait for the log's lock, so entries are not strictly in
+# time order; reading this much further back covers that.
+_ORDER_SLACK = 600
+
+
+def recent_automations(path, actor, now, window=3600):
+    """{audit subject: [age in seconds]} of the automate decisions `actor` recorded in the last `window` seconds.
+
+    What the guardrails' actions-per-asset-per-hour limit counted before this process started
+    (a restarted rulebook must not start from zero). Reads the log from its end and stops
+    at the first entry older than the window (plus slack): bounded by the hour, not the log.
+    """
+    ages = {}
+    for entry in audit_log.iter_newest_first(path):
+        try:
+            age = (now - datetime.datetime.fromisoformat(entry['time'])).total_seconds()
+        except (TypeError, KeyError, ValueError):
+            continue  # an unparseable line is the verifier's business, not the limit's
+        if age > window + _ORDER_SLACK:
+            break
+        details = entry.get('details') if isinstance(entry.get('details'), dict) else {}
+        if (0 <= age < window and entry.get('actor') == actor and entry.get('action') == 'decision'
+                and details.get('decision') == 'automate'):
+            ages.setdefault(entry.get('subject'), []).append(age)
+    return ages
+

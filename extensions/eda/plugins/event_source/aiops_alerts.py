@@ -258,11 +258,24 @@ class Intake(object):
         self.audit = GroupCommit(config['audit_log'])
         self.decider = guardrails.Decider(config['policy'])
         self.actions = alert_intake.BoundedLRU(10000)  # asset -> times of automated decisions
+        self.seeded = self._seed_actions()
         # id -> (asset or decision, its JSON in the payload): the enricher and the decider hand out the same dict
         # for the same asset and decision, so each is encoded once; holding it keeps its id from being reused.
         # The decider's decisions last one second (decided_at), its assets until the store changes.
         self.encoded = {'asset': {}, 'decision': {}}
         self.second = None
+
+    def _seed_actions(self):
+        """Count what this source automated before a restart too (the audit log's last hour); False if unreadable."""
+        clock, now = time.monotonic(), datetime.datetime.now(datetime.timezone.utc)
+        try:
+            recent = alert_intake.recent_automations(self.config['audit_log'], ACTOR, now)
+        except audit_log.AuditLogError as exc:
+            LOGGER.error('%s; the hourly action limit is counted once the log can be read', exc)
+            return False
+        for key, ages in recent.items():
+            self.actions.remember(key, sorted(clock - age for age in ages))
+        return True
 
     def _actions_last_hour(self, key, now):
         return len([t for t in self.actions.get(key, []) if now - t < 3600])
@@ -303,6 +316,8 @@ class Intake(object):
         if received_at != self.second:  # the decider starts afresh each second: so does the memory of its decisions
             self.second = received_at
             self.encoded['decision'] = {}
+        if not self.seeded:
+            self.seeded = self._seed_actions()
         admitted = []
         for alert in found:
             subject = self.config['enricher'].subject(alert)

@@ -332,3 +332,22 @@ def test_concurrent_requests_share_audit_writes_and_all_are_recorded(store):
     entries = [e for _n, e in audit_log.read_entries(audit_path(store))]
     assert sorted(e['details']['fingerprint'] for e in entries) == sorted('c%d' % i for i in range(20))
     assert audit_verify.verify(audit_path(store))['ok']
+
+
+def test_the_hourly_limit_counts_automations_from_before_a_restart(store):
+    """Three automated decisions in the past hour (max_actions_per_asset_per_hour: 3) are in the audit log from the
+    source's previous run: a restarted source must not grant a fourth."""
+    import datetime
+    log = audit_path(store)
+    now = datetime.datetime.now(datetime.timezone.utc)
+    for minutes, decision in ((70, 'automate'), (50, 'automate'), (30, 'review'), (20, 'automate'), (5, 'automate')):
+        audit_log.append(log, 'aigov.core.aiops_alerts', 'decision', 'model_server:1000000000000001', 'ml-platform',
+                         'planned', ['earlier run'], {'decision': decision, 'fingerprint': 'old-%d' % minutes},
+                         now=(now - datetime.timedelta(minutes=minutes)).isoformat())
+
+    async def scenario():
+        async with running(base_args(store)) as (queue, url):
+            await post(url, alertmanager(alert(fingerprint='after-restart')), BEARER)
+            return drain(queue)
+    [event] = run(scenario())
+    assert event['decision']['decision'] != 'automate' and 'rate_limit' in event['decision']['exceptions'], event['decision']
