@@ -12,7 +12,7 @@ from packaging.specifiers import SpecifierSet
 from tests.conftest import ROOT
 from tests.integration.conftest import BIN
 
-MODULES = ['agent_secret', 'ai_asset_facts', 'ai_asset_store', 'ai_bom', 'ai_model_quarantine', 'ai_policy_check', 'ai_report',
+MODULES = ['agent_secret', 'agent_secret_lock', 'ai_asset_facts', 'ai_asset_store', 'ai_bom', 'ai_model_quarantine', 'ai_policy_check', 'ai_report',
            'ai_secret_move', 'ai_service_harden', 'ai_service_restart', 'approval_queue', 'audit_append', 'audit_verify',
            'remediation_plan']
 INSTALLED = ('ansible_collections', 'aigov', 'core')

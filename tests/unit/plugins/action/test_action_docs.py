@@ -10,7 +10,7 @@ import importlib
 import pytest
 import yaml
 
-ACTIONS = ['agent_secret', 'ai_asset_store', 'ai_bom', 'ai_policy_check', 'ai_report', 'audit_verify', 'audit_append',
+ACTIONS = ['agent_secret', 'agent_secret_lock', 'ai_asset_store', 'ai_bom', 'ai_policy_check', 'ai_report', 'audit_verify', 'audit_append',
            'remediation_plan', 'approval_queue']
 
 
