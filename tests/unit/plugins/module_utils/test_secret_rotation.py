@@ -34,7 +34,7 @@ def test_every_problem_is_listed_with_where_it_is():
     text = str(caught.value)
     for problem in ("agent_secret_rotation_agents[2] (agent e): unknown key 'colour'",
                     'agent_secret_rotation_agents[1] (agent b): host is required',
-                    'agent_secret_rotation_agents[3] (agent a): agent a is already defined by agent_secret_rotation_agents[0]',
+                    'agent_secret_rotation_agents[3]: agent a is already defined by agent_secret_rotation_agents[0]',
                     'inventory host h2: aigov_agents[0] (agent c): restart_command must be a non-empty list of strings',
                     "inventory host h2: aigov_agents[0] (agent c): overlap must be true, false or a duration such as 1h or 30m (got 'soon')",
                     'inventory host h3: aigov_agents must be a list of agents',
