@@ -129,7 +129,7 @@ def agents(explicit, inventory=None, reg=None, force=(), leaked=()):
         seen[full['name']] = where
         match = _registry_match(reg, full)
         full.update(source=source, risk_tier=match.get('risk_tier'), use_case=match.get('use_case'),
-                     owner=full['owner'] or (match.get('owners') or {}).get('decision'))
+                    owner=full['owner'] or (match.get('owners') or {}).get('decision'))
         found.append(full)
     for option, names in (('agent_secret_rotation_force', force), ('agent_secret_rotation_leaked', leaked)):
         unknown = sorted(set(names or ()) - set(seen))
