@@ -15,9 +15,12 @@ secret ever passes through here, only versions and fingerprints.
 
 from __future__ import annotations
 
+import datetime
+
 from ansible_collections.aigov.core.plugins.module_utils import registry as registry_lib
 from ansible_collections.aigov.core.plugins.module_utils.agent_secret import parse_max_age
 from ansible_collections.aigov.core.plugins.module_utils.errors import AigovError
+from ansible_collections.aigov.core.plugins.module_utils.secret_backend import parse_time
 
 # Every key an agent may have, with its default (REQUIRED: must be given). Keep in step with
 # roles/agent_secret_rotation/meta/argument_specs.yml (a unit test compares them).
@@ -140,7 +143,7 @@ def agents(explicit, inventory=None, reg=None, force=(), leaked=()):
     return found
 
 
-def decide(agent, current, force=(), leaked=()):
+def decide(agent, current, force=(), leaked=(), now=None):
     """What to do with the agent now; current is agent_secret's state=read result.
 
     rotate and why (leaked, forced, missing, due); overlap: whether the agent
@@ -160,13 +163,15 @@ def decide(agent, current, force=(), leaked=()):
         reason = None
     seconds = overlap_seconds(agent)
     return dict(rotate=reason is not None, reason=reason, reason_text=REASONS.get(reason), overlap=seconds is not None,
-                window_closes_later=bool(seconds), window_open=_window_open(seconds, current))
+                window_closes_later=bool(seconds), window_open=_window_open(seconds, current, now))
 
 
-def _window_open(seconds, current):
-    if not seconds or not current.get('exists') or (current.get('version') or 0) < 2 or current.get('age_days') is None:
+def _window_open(seconds, current, now=None):
+    if not seconds or not current.get('exists') or (current.get('version') or 0) < 2 or not current.get('created_time'):
         return False
-    return current['age_days'] * 86400.0 < seconds
+    # From created_time, not age_days: that is rounded to a thousandth of a day (86 s).
+    now = now or datetime.datetime.now(datetime.timezone.utc)
+    return (now - parse_time(current['created_time'])).total_seconds() < seconds
 
 
 def outcome(agent, result, before=None, after=None, message=None, reason=None):

@@ -1,5 +1,6 @@
 """The rotation role's bookkeeping: which agents, why each rotates, what became of each, and the run's summary."""
 
+import datetime
 import os
 
 import pytest
@@ -58,15 +59,21 @@ def test_decision_reasons(current, force, leaked, reason):
     assert (plan['reason_text'] is None) == (reason is None)
 
 
-@pytest.mark.parametrize('overlap, age_days, version, expected', [
-    (False, 0.0, 2, (False, False, False)),
-    (True, 0.0, 2, (True, False, False)),           # closes right after verification
-    ('1h', 0.01, 2, (True, True, True)),            # 14 minutes old: the previous key is still delivered
-    ('1h', 0.05, 2, (True, True, False)),           # 72 minutes old: the window is over
-    ('1h', 0.0, 1, (True, True, False)),            # a first version has no previous one
+NOW = datetime.datetime(2026, 11, 25, 12, 0, 0, tzinfo=datetime.timezone.utc)
+
+
+@pytest.mark.parametrize('overlap, created, version, expected', [
+    (False, '2026-11-25T12:00:00Z', 2, (False, False, False)),
+    (True, '2026-11-25T12:00:00Z', 2, (True, False, False)),    # closes right after verification
+    ('1h', '2026-11-25T11:46:00Z', 2, (True, True, True)),      # 14 minutes old: the previous key is still delivered
+    ('30s', '2026-11-25T11:59:31.5Z', 2, (True, True, True)),   # to the second, not to age_days' 86 s
+    ('30s', '2026-11-25T11:59:29Z', 2, (True, True, False)),
+    ('1h', '2026-11-25T10:48:00Z', 2, (True, True, False)),     # 72 minutes old: the window is over
+    ('1h', '2026-11-25T12:00:00Z', 1, (True, True, False)),     # a first version has no previous one
 ])
-def test_overlap_window(overlap, age_days, version, expected):
-    plan = decide(agents([agent(overlap=overlap)])[0], {'exists': True, 'due': False, 'version': version, 'age_days': age_days})
+def test_overlap_window(overlap, created, version, expected):
+    plan = decide(agents([agent(overlap=overlap)])[0], {'exists': True, 'due': False, 'version': version, 'created_time': created},
+                  now=NOW)
     assert (plan['overlap'], plan['window_closes_later'], plan['window_open']) == expected
 
 
