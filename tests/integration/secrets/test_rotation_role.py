@@ -218,7 +218,9 @@ def test_a_failed_agent_is_rolled_back_and_the_others_still_rotate(estate, kv):
     testhosts.run_in(host, ['touch', '/etc/rot-3/frozen'])  # its restart now keeps the old key
     seq = last_seq(estate)
     try:
-        proc = rotate(estate, force=['rot-3', 'rot-1'])  # rot-3 comes after rot-1 and before rot-4 in the run
+        # rot-3 first: the agents after the failing one (rot-1, rot-2, then rot-4 from the inventory) are still processed.
+        first = [estate['agents'][2], estate['agents'][0], estate['agents'][1]]
+        proc = rotate(estate, force=['rot-3', 'rot-1'], agents=first)
     finally:
         testhosts.run_in(host, ['rm', '-f', '/etc/rot-3/frozen'])
     assert proc.returncode == 2
@@ -254,6 +256,23 @@ def test_run_killed_after_the_backend_write_converges(estate, kv):
     assert rotation_entries(estate, seq) == [('rot-1', 'team-rot-1', 'success', 'converged')]
     proc = rotate(estate)
     assert proc.returncode == 0 and recap_changed(proc) == ['0']
+
+
+def test_an_agent_that_cannot_take_the_current_version_is_reported_failed(estate, kv):
+    kv.write('agents/rot-2', 'sk-agent-WRITTENbyhandNOTdelivered0123')
+    _name, host, _port = estate['placement'][1]
+    testhosts.run_in(host, ['touch', '/etc/rot-2/frozen'])  # its restart keeps the old key
+    seq = last_seq(estate)
+    try:
+        proc = rotate(estate)
+    finally:
+        testhosts.run_in(host, ['rm', '-f', '/etc/rot-2/frozen'])
+    assert proc.returncode == 2
+    assert 'rot-2 on %s: failed' % host.name in proc.stdout and 'the current version could not be delivered and verified' in proc.stdout
+    assert rotation_entries(estate, seq) == [('rot-2', 'team-rot-2', 'failure', 'failed')]
+    proc = rotate(estate)  # fixed: the next run converges it
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert 'rot-2 on %s: converged' % host.name in proc.stdout and check_agent(estate, kv, 'rot-2')
 
 
 def test_two_rotations_of_one_agent_at_once(estate, kv):
@@ -313,7 +332,7 @@ def test_no_secret_value_in_any_output(estate, kv):
         for version in range(1, kv.current_version('agents/%s' % name) + 1):
             values.add(kv.read('agents/%s' % name, version)[0])
     count = len(values)
-    assert count >= 12
+    assert count >= 12  # rot-1 4, rot-2 4, rot-3 2 (its rollback restores its first value), rot-4 2
     artifacts = [str(path) for path in estate['workdir'].rglob('*') if path.is_file() and path.suffix in ('.json', '.lock', '.jsonl')]
     haystacks = list(estate['ansible'].outputs) + [open(path, errors='replace').read() for path in artifacts]
     assert verify(estate['audit'])['ok']
