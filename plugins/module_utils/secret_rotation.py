@@ -149,7 +149,7 @@ def decide(agent, current, force=(), leaked=(), now=None):
     rotate and why (leaked, forced, missing, due); overlap: whether the agent
     gets the previous secret next to the new one while the new one is
     verified; window_closes_later: whether it keeps it after (a timed window);
-    window_open: whether, not rotating, it should hold the previous one now.
+    window_open: whether, not rotating, it may still hold the previous one (if it does now).
     """
     if agent['name'] in (leaked or ()):
         reason = 'leaked'
@@ -162,8 +162,11 @@ def decide(agent, current, force=(), leaked=(), now=None):
     else:
         reason = None
     seconds = overlap_seconds(agent)
-    return dict(rotate=reason is not None, reason=reason, reason_text=REASONS.get(reason), overlap=seconds is not None,
-                window_closes_later=bool(seconds), window_open=_window_open(seconds, current, now))
+    # A leaked key must stop working now: no overlap window for it. The window of an earlier rotation stays
+    # open only while the agent still holds both keys (the role checks its file), so it is never reopened.
+    overlap = seconds is not None and reason != 'leaked'
+    return dict(rotate=reason is not None, reason=reason, reason_text=REASONS.get(reason), overlap=overlap,
+                window_closes_later=overlap and bool(seconds), window_open=_window_open(seconds, current, now))
 
 
 def _window_open(seconds, current, now=None):

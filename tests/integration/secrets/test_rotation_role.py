@@ -180,11 +180,13 @@ def test_forced_rotation_with_overlap_true_leaves_only_the_new_key(estate, kv):
     assert answers(host, port, old_value) == '401'
 
 
-def test_leaked_key_rotates_in_a_timed_overlap_window(estate, kv):
-    """rot-4 (overlap 25s): old and new key both work after the rotation; a run after the window removes the old one."""
+def test_timed_overlap_window_then_a_leaked_key_without_one(estate, kv):
+    """rot-4 (overlap 25s): old and new key both work after a rotation; a run after the window removes the old one.
+
+    A leaked key gets no window: it stops working at once, and a later run within the window does not bring it back.
+    """
     old_value = kv.read('agents/rot-4')[0]
-    seq = last_seq(estate)
-    proc = rotate(estate, leaked=['rot-4'])
+    proc = rotate(estate, force=['rot-4'])
     written = time.monotonic()
     assert proc.returncode == 0, proc.stdout[-3000:]
     new_value, version = kv.read('agents/rot-4')
@@ -193,11 +195,6 @@ def test_leaked_key_rotates_in_a_timed_overlap_window(estate, kv):
     assert env_lines(estate, 'rot-4') == {'AGENT_KEY': fp(new_value), 'AGENT_KEY_PREVIOUS': fp(old_value)}
     assert answers(host, port, old_value) == '200' and answers(host, port, new_value) == '200'
     assert answers(host, port, 'wrong-key') == '401'
-    planned = [e for e in audit(estate) if e['seq'] > seq and e['outcome'] == 'planned']
-    assert [(e['subject'], e['owner'], e['details']['reason']) for e in planned] == [('rot-4', 'team-triage', 'leaked')]
-    assert 'flagged as leaked' in planned[0]['reasons'][0]
-    write = [e for e in audit(estate) if e['seq'] > seq and e['action'] == 'agent_secret.rotate'][0]
-    assert any('leaked' in reason for reason in write['reasons'])
     # Within the window a run changes nothing: the agent keeps both keys.
     proc = rotate(estate)
     assert proc.returncode == 0 and recap_changed(proc) == ['0'], proc.stdout[-3000:]
@@ -209,6 +206,21 @@ def test_leaked_key_rotates_in_a_timed_overlap_window(estate, kv):
     assert list(env_lines(estate, 'rot-4')) == ['AGENT_KEY']
     assert answers(host, port, old_value) == '401' and answers(host, port, new_value) == '200'
     assert kv.current_version('agents/rot-4') == 2
+
+    seq = last_seq(estate)
+    proc = rotate(estate, leaked=['rot-4'])
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    leaked_value, version = kv.read('agents/rot-4')
+    assert version == 3 and list(env_lines(estate, 'rot-4')) == ['AGENT_KEY']
+    assert answers(host, port, new_value) == '401' and answers(host, port, leaked_value) == '200'
+    planned = [e for e in audit(estate) if e['seq'] > seq and e['outcome'] == 'planned']
+    assert [(e['subject'], e['owner'], e['details']['reason']) for e in planned] == [('rot-4', 'team-triage', 'leaked')]
+    assert 'flagged as leaked' in planned[0]['reasons'][0]
+    write = [e for e in audit(estate) if e['seq'] > seq and e['action'] == 'agent_secret.rotate'][0]
+    assert any('leaked' in reason for reason in write['reasons'])
+    proc = rotate(estate)  # the 25 s window of version 3 is open, but the leaked key is not delivered again
+    assert proc.returncode == 0 and recap_changed(proc) == ['0'], proc.stdout[-3000:]
+    assert answers(host, port, new_value) == '401'
 
 
 def test_a_failed_agent_is_rolled_back_and_the_others_still_rotate(estate, kv):
@@ -332,7 +344,7 @@ def test_no_secret_value_in_any_output(estate, kv):
         for version in range(1, kv.current_version('agents/%s' % name) + 1):
             values.add(kv.read('agents/%s' % name, version)[0])
     count = len(values)
-    assert count >= 12  # rot-1 4, rot-2 4, rot-3 2 (its rollback restores its first value), rot-4 2
+    assert count >= 13  # rot-1 4, rot-2 4, rot-3 2 (its rollback restores its first value), rot-4 3
     artifacts = [str(path) for path in estate['workdir'].rglob('*') if path.is_file() and path.suffix in ('.json', '.lock', '.jsonl')]
     haystacks = list(estate['ansible'].outputs) + [open(path, errors='replace').read() for path in artifacts]
     assert verify(estate['audit'])['ok']

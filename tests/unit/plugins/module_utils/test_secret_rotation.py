@@ -77,6 +77,14 @@ def test_overlap_window(overlap, created, version, expected):
     assert (plan['overlap'], plan['window_closes_later'], plan['window_open']) == expected
 
 
+def test_a_leaked_key_gets_no_overlap_window():
+    a = agents([agent(overlap='1h')])[0]
+    plan = decide(a, {'exists': True, 'due': False, 'version': 2, 'created_time': '2026-11-25T11:59:00Z'}, leaked=['a'], now=NOW)
+    assert (plan['reason'], plan['overlap'], plan['window_closes_later']) == ('leaked', False, False)
+    assert decide(a, {'exists': True, 'due': False, 'version': 2, 'created_time': '2026-11-25T11:59:00Z'}, force=['a'],
+                  now=NOW)['overlap']
+
+
 def test_outcomes_and_the_summary():
     a = agents([agent('a', owner='team-a')])[0]
     before, after = {'version': 1, 'fingerprint': 'hmac-sha256:1'}, {'version': 2, 'fingerprint': 'hmac-sha256:2'}
