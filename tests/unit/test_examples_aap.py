@@ -28,7 +28,7 @@ def documented_vars(playbook):
     """The variables a collection playbook lists in its header (`#   aigov_x   meaning`)."""
     with open(os.path.join(ROOT, 'playbooks', playbook)) as handle:
         header = [line for line in handle if line.startswith('#')]
-    return set(re.findall(r'^#\s+(aigov_[a-z_]+)\s', ''.join(header), re.M))
+    return set(re.findall(r'^#\s+((?:aigov|agent_secret_rotation)_[a-z_]+)\s', ''.join(header), re.M))
 
 
 CONFIG_DATA = load(CONFIG)
@@ -38,7 +38,8 @@ TEMPLATES = dict((t['name'], t) for t in CONFIG_DATA['controller_templates'])
 def test_templates_refer_to_the_project_and_its_playbooks():
     projects = set(p['name'] for p in CONFIG_DATA['controller_projects'])
     ees = set(e['name'] for e in CONFIG_DATA['controller_execution_environments'])
-    assert set(TEMPLATES) == {'compliance_scan', 'enforce_baseline', 'aigov remediate', 'aigov escalate'}
+    assert set(TEMPLATES) == {'compliance_scan', 'enforce_baseline', 'rotate_agent_secrets', 'aigov remediate',
+                              'aigov escalate'}
     for template in TEMPLATES.values():
         assert template['project'] in projects and template['execution_environment'] in ees
         playbook = load(os.path.join(PROJECT, template['playbook']))
@@ -46,7 +47,7 @@ def test_templates_refer_to_the_project_and_its_playbooks():
         assert playbook[0]['ansible.builtin.import_playbook'] == 'aigov.core.' + template['playbook'][:-4]
 
 
-@pytest.mark.parametrize('name', ['compliance_scan', 'enforce_baseline'])
+@pytest.mark.parametrize('name', ['compliance_scan', 'enforce_baseline', 'rotate_agent_secrets'])
 def test_every_survey_variable_is_one_the_playbook_documents(name):
     template = TEMPLATES[name]
     assert template['survey_enabled'] is True
@@ -124,3 +125,15 @@ def test_eda_activation_runs_a_shipped_rulebook_with_its_variables_and_secrets_f
     with open(os.path.join(ROOT, 'examples', 'decision-environment.yml')) as handle:
         de = yaml.safe_load(handle)
     assert [c['name'] for c in de['dependencies']['galaxy']['collections']] == ['aigov.core']
+
+
+def test_rotation_template_gets_its_backend_from_a_credential_not_extra_vars():
+    template = TEMPLATES['rotate_agent_secrets']
+    credentials = dict((c['name'], c) for c in CONFIG_DATA['controller_credentials'])
+    types = dict((t['name'], t) for t in CONFIG_DATA['controller_credential_types'])
+    [bao] = [credentials[name] for name in template['credentials'] if name in credentials]
+    injected = types[bao['credential_type']]['injectors']['env']
+    assert {'BAO_ADDR', 'BAO_TOKEN'} <= set(injected)  # what aigov.core.agent_secret reads from the environment
+    assert [f for f in types[bao['credential_type']]['inputs']['fields'] if f['id'] == 'token'][0]['secret'] is True
+    assert 'agent_secret_rotation_backend' not in documented_vars('rotate_agent_secrets.yml') or all(
+        q['variable'] != 'agent_secret_rotation_backend' for q in template['survey_spec']['spec'])

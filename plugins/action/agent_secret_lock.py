@@ -1,0 +1,39 @@
+# -*- coding: utf-8 -*-
+# Copyright: aigov.core contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Controller side of aigov.core.agent_secret_lock (docs: plugins/modules/agent_secret_lock.py)."""
+
+from __future__ import annotations
+
+import os
+import socket
+
+from ansible_collections.aigov.core.plugins.module_utils import rotation_lock
+from ansible_collections.aigov.core.plugins.plugin_utils.action import ControllerAction
+
+
+class ActionModule(ControllerAction):
+    """Take or drop the per-agent rotation lock on the controller."""
+
+    ARGUMENT_SPEC = dict(
+        agent=dict(type='str', required=True),
+        state=dict(type='str', default='locked', choices=['locked', 'unlocked']),
+        lock_dir=dict(type='path', default=rotation_lock.DEFAULT_DIR),
+    )
+
+    def run_on_controller(self, args, task_vars, result):
+        if self._task.check_mode:
+            result.update(changed=False, msg='agent %s: check mode, lock not %s' % (args['agent'], args['state']))
+            return result
+        # Tasks run in worker processes forked by ansible-playbook: the parent is the run, which holds
+        # the lock from one task to another and whose death makes the lock stale.
+        run_pid, machine = os.getppid(), socket.gethostname()
+        if args['state'] == 'locked':
+            changed, note = rotation_lock.acquire(args['lock_dir'], args['agent'], run_pid, machine)
+            result.update(changed=changed, msg='agent %s: lock held by this run (process %d)' % (args['agent'], run_pid))
+            if note:
+                self._display.warning('agent %s: %s' % (args['agent'], note))
+        else:
+            changed = rotation_lock.release(args['lock_dir'], args['agent'], run_pid, machine)
+            result.update(changed=changed, msg='agent %s: lock %s' % (args['agent'], 'released' if changed else 'not held by this run'))
+        return result
