@@ -166,8 +166,11 @@ def test_first_run_issues_delivers_and_verifies(estate):
     assert token_alive(estate, record(estate, 'tok')['current']['accessor'])
     assert secret_id_alive(estate, record(estate, 'sid')['current']['accessor'])
     entries = [json.loads(line) for line in open(estate['audit'])]
+    # each change by agent_credential, then the role's one entry for the agent's whole outcome
     assert [(e['action'], e['subject'], e['outcome']) for e in entries] == [
-        ('agent_credential.issue', 'sl-tok', 'success'), ('agent_credential.issue', 'sl-sid', 'success')]
+        ('agent_credential.issue', 'sl-tok', 'success'), ('agent_secret_rotation.rotate', 'sl-tok', 'success'),
+        ('agent_credential.issue', 'sl-sid', 'success'), ('agent_secret_rotation.rotate', 'sl-sid', 'success')]
+    assert entries[1]['details']['new_version'] == record(estate, 'tok')['current']['accessor']
 
 
 def test_second_run_changes_nothing(estate):
@@ -203,8 +206,9 @@ def test_near_expiry_token_renewed_and_secret_id_replaced(estate):
     assert sid['current']['accessor'] != sid_before['accessor'] and sid['previous'] == []
     assert not secret_id_alive(estate, sid_before['accessor']) and secret_id_alive(estate, sid['current']['accessor'])
     assert delivered(estate, 'sid') != old_sid and answers(estate, 'sid', delivered(estate, 'sid')) == '200'
-    actions = [json.loads(line)['action'] for line in open(estate['audit'])][-3:]
-    assert actions == ['agent_credential.renew', 'agent_credential.issue', 'agent_credential.commit']
+    actions = [json.loads(line)['action'] for line in open(estate['audit'])][-5:]
+    assert actions == ['agent_credential.renew', 'agent_secret_rotation.rotate', 'agent_credential.issue',
+                       'agent_credential.commit', 'agent_secret_rotation.rotate']
 
 
 def test_failed_verification_revokes_the_new_and_keeps_the_old(estate):
@@ -220,9 +224,12 @@ def test_failed_verification_revokes_the_new_and_keeps_the_old(estate):
     assert now['current']['accessor'] == old['accessor'] and now['previous'] == []
     assert secret_id_alive(estate, old['accessor']) and delivered(estate, 'sid') == old_value
     assert answers(estate, 'sid', old_value) == '200'
-    last = [json.loads(line) for line in open(estate['audit'])][-2:]
-    assert [e['action'] for e in last] == ['agent_credential.issue', 'agent_credential.rollback']
+    last = [json.loads(line) for line in open(estate['audit'])][-3:]
+    assert [e['action'] for e in last] == ['agent_credential.issue', 'agent_credential.rollback', 'agent_secret_rotation.rotate']
+    assert last[2]['outcome'] == 'rolled_back'
+    assert 'sl-sid on ' in proc.stdout and ': rolled_back (' in proc.stdout  # the run's summary line
     assert last[1]['details']['revoked_accessors'] == [last[0]['details']['new_accessor']]
+    assert last[2]['details']['new_version'] == last[0]['details']['new_accessor']
     assert not secret_id_alive(estate, last[0]['details']['new_accessor'])
     assert testhosts.run_in(estate['host'], ['ls', '/etc/sl-sid']).stdout.split() == ['env']  # no copy left behind
 
@@ -236,7 +243,8 @@ def test_expired_token_refused_by_the_agent_then_replaced(estate):
     assert answers(estate, 'exp', token) == '401' and not token_alive(estate, first['accessor'])
     proc = rotate(estate, ['exp'])
     assert proc.returncode == 0, proc.stdout[-3000:]
-    issue, commit = [json.loads(line) for line in open(estate['audit'])][-2:]
+    issue, commit, outcome = [json.loads(line) for line in open(estate['audit'])][-3:]
+    assert (outcome['action'], outcome['outcome']) == ('agent_secret_rotation.rotate', 'success')
     assert issue['action'] == 'agent_credential.issue' and 'expired or was revoked' in issue['reasons'][0]
     assert commit['action'] == 'agent_credential.commit' and commit['details']['revoked_accessors'] == [first['accessor']]
     assert delivered(estate, 'exp') != token and answers(estate, 'exp', delivered(estate, 'exp')) == '200'
