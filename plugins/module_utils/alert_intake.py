@@ -234,4 +234,3 @@ def recent_automations(path, actor, now, window=3600):
                 and details.get('decision') == 'automate'):
             ages.setdefault(entry.get('subject'), []).append(age)
     return ages
-
