@@ -221,6 +221,9 @@ def test_leaked_key_is_rotated_and_the_agent_verified(estate, kv):  # noqa: F811
     assert agent_answers(host, new) == '200' and agent_answers(host, old) == '401'
     rotated = [e for e in entries(estate['log'])[since:] if e['action'] == 'agent_secret.rotate']
     assert [(e['subject'], e['outcome']) for e in rotated] == [('rem-bot', 'success')]
+    planned, whole = [e for e in entries(estate['log'])[since:] if e['action'] == 'agent_secret_rotation.rotate']
+    assert (planned['outcome'], whole['subject'], whole['outcome']) == ('planned', 'rem-bot', 'success')
+    assert 'leaked' in json.dumps(whole['details'])
     assert outcomes(estate, since) == [('remediation.start', 'planned', 'rotate_agent_secret'),
                                        ('remediation.outcome', 'success', 'rotate_agent_secret')]
     estate['secrets'] = [old, new]
