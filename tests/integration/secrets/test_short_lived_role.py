@@ -220,6 +220,7 @@ def test_failed_verification_revokes_the_new_and_keeps_the_old(estate):
         testhosts.run_in(estate['host'], ['rm', '-f', '/etc/sl-sid/frozen'])
     assert proc.returncode == 2
     assert 'agent sl-sid: the new approle_secret_id' in proc.stdout and 'rolled back' in proc.stdout
+    assert 'and the agent authenticates with it' in proc.stdout  # the role verified the restored credential
     now = record(estate, 'sid')
     assert now['current']['accessor'] == old['accessor'] and now['previous'] == []
     assert secret_id_alive(estate, old['accessor']) and delivered(estate, 'sid') == old_value
