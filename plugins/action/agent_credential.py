@@ -10,14 +10,12 @@ this task (the role delivers it in a no_log task).
 
 from __future__ import annotations
 
-from ansible.module_utils.basic import env_fallback
 
-from ansible_collections.aigov.core.plugins.module_utils import audit_log
 from ansible_collections.aigov.core.plugins.module_utils import short_lived_credentials as slc
 from ansible_collections.aigov.core.plugins.module_utils._options import OptionAdapter
 from ansible_collections.aigov.core.plugins.module_utils._secret_backend_options import ARGSPEC as BACKEND_ARGSPEC
 from ansible_collections.aigov.core.plugins.module_utils._secret_backend_options import open_backend
-from ansible_collections.aigov.core.plugins.plugin_utils.action import ControllerAction, aap_job, actor
+from ansible_collections.aigov.core.plugins.plugin_utils.action import AUDIT_LOG_OPTION, ControllerAction, aap_job, actor
 
 VERBS = dict(none='unchanged', issue='issued', renew='renewed', commit='committed (previous revoked)',
              rollback='rolled back (new revoked)', revoke='revoked')
@@ -44,7 +42,7 @@ class ActionModule(ControllerAction):
         owner=dict(type='str'),
         reason=dict(type='str'),
         fingerprint_key=dict(type='str', no_log=True),
-        audit_log=dict(type='path', default=audit_log.DEFAULT_PATH, fallback=(env_fallback, [audit_log.ENV_PATH])),
+        audit_log=AUDIT_LOG_OPTION,
         **BACKEND_ARGSPEC
     )
 

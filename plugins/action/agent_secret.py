@@ -9,13 +9,12 @@ secret is ever shipped to a managed host.
 
 from __future__ import annotations
 
-from ansible.module_utils.basic import env_fallback
 
-from ansible_collections.aigov.core.plugins.module_utils import agent_secret, audit_log
+from ansible_collections.aigov.core.plugins.module_utils import agent_secret
 from ansible_collections.aigov.core.plugins.module_utils._options import OptionAdapter
 from ansible_collections.aigov.core.plugins.module_utils._secret_backend_options import ARGSPEC as BACKEND_ARGSPEC
 from ansible_collections.aigov.core.plugins.module_utils._secret_backend_options import open_backend
-from ansible_collections.aigov.core.plugins.plugin_utils.action import AAP_JOB_VARS, ControllerAction, actor
+from ansible_collections.aigov.core.plugins.plugin_utils.action import AAP_JOB_VARS, AUDIT_LOG_OPTION, ControllerAction, actor
 
 
 class ActionModule(ControllerAction):
@@ -34,7 +33,7 @@ class ActionModule(ControllerAction):
         owner=dict(type='str'),
         reason=dict(type='str'),
         fingerprint_key=dict(type='str', no_log=True),
-        audit_log=dict(type='path', default=audit_log.DEFAULT_PATH, fallback=(env_fallback, [audit_log.ENV_PATH])),
+        audit_log=AUDIT_LOG_OPTION,
         **BACKEND_ARGSPEC
     )
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from ansible.module_utils.basic import env_fallback
 
 from ansible_collections.aigov.core.plugins.module_utils import approvals, audit_log, remediation
-from ansible_collections.aigov.core.plugins.plugin_utils.action import ControllerAction, aap_job, actor, plain
+from ansible_collections.aigov.core.plugins.plugin_utils.action import AUDIT_LOG_OPTION, ControllerAction, aap_job, actor, plain
 
 DEFAULT_QUEUE = 'aigov-data/approvals.jsonl'
 
@@ -24,7 +24,7 @@ class ActionModule(ControllerAction):
         request=dict(type='str'),
         verdict=dict(type='str', choices=list(approvals.VERDICTS)),
         approver=dict(type='str'),
-        audit_log=dict(type='path', default=audit_log.DEFAULT_PATH, fallback=(env_fallback, [audit_log.ENV_PATH])),
+        audit_log=AUDIT_LOG_OPTION,
     )
     REQUIRED_IF = [('state', 'requested', ('payload',)), ('state', 'decided', ('request', 'verdict', 'approver'))]
 

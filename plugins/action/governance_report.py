@@ -9,11 +9,10 @@ import json
 import os
 
 from ansible.errors import AnsibleActionFail
-from ansible.module_utils.basic import env_fallback
 
-from ansible_collections.aigov.core.plugins.module_utils import audit_log, governance_html, governance_kpis
+from ansible_collections.aigov.core.plugins.module_utils import governance_html, governance_kpis
 from ansible_collections.aigov.core.plugins.module_utils.report import write_atomic
-from ansible_collections.aigov.core.plugins.plugin_utils.action import ControllerAction
+from ansible_collections.aigov.core.plugins.plugin_utils.action import AUDIT_LOG_OPTION, ControllerAction
 
 FILES = (('governance-report.json', lambda report: json.dumps(report, indent=2, sort_keys=True) + '\n'),
          ('governance-report.html', governance_html.render_html))
@@ -23,7 +22,7 @@ class ActionModule(ControllerAction):
     """Compute the governance KPIs from the audit log; write them as JSON and HTML when dest is given."""
 
     ARGUMENT_SPEC = dict(
-        audit_log=dict(type='path', default=audit_log.DEFAULT_PATH, fallback=(env_fallback, [audit_log.ENV_PATH])),
+        audit_log=AUDIT_LOG_OPTION,
         since=dict(type='str'),
         until=dict(type='str'),
         group_by=dict(type='str', choices=list(governance_kpis.GROUP_BY)),

@@ -16,7 +16,7 @@ from ansible.module_utils.basic import env_fallback
 from ansible_collections.aigov.core.plugins.module_utils import aap_approval, audit_log, guardrails, registry, remediation
 from ansible_collections.aigov.core.plugins.module_utils.asset_store import read_inventory
 from ansible_collections.aigov.core.plugins.module_utils.asset_store_sqlite import open_store
-from ansible_collections.aigov.core.plugins.plugin_utils.action import ControllerAction, aap_job, actor, plain
+from ansible_collections.aigov.core.plugins.plugin_utils.action import AUDIT_LOG_OPTION, ControllerAction, aap_job, actor, plain
 from ansible_collections.aigov.core.plugins.plugin_utils.data_files import resolve_data_file
 
 _PLAIN = re.compile(r'^[A-Za-z0-9_.:\[\]-]{1,253}$')
@@ -60,7 +60,7 @@ class ActionModule(ControllerAction):
         store=dict(type='path', default='aigov-data/assets.sqlite3', fallback=(env_fallback, ['AIGOV_ASSET_STORE'])),
         guardrails=dict(type='str', default='default'),
         registry=dict(type='str', default='default'),
-        audit_log=dict(type='path', default=audit_log.DEFAULT_PATH, fallback=(env_fallback, [audit_log.ENV_PATH])),
+        audit_log=AUDIT_LOG_OPTION,
         controller_host=dict(type='str', fallback=(env_fallback, ['CONTROLLER_HOST', 'TOWER_HOST'])),
         controller_oauthtoken=dict(type='str', no_log=True, fallback=(env_fallback, ['CONTROLLER_OAUTH_TOKEN', 'TOWER_OAUTH_TOKEN'])),
         controller_username=dict(type='str', fallback=(env_fallback, ['CONTROLLER_USERNAME', 'TOWER_USERNAME'])),

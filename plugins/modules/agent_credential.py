@@ -122,12 +122,8 @@ options:
       - HMAC key of the fingerprints recorded for issued credentials. Defaults to the collection's public key, so
         they compare with discovered credentials (M(aigov.core.ai_asset_facts)).
     type: str
-  audit_log:
-    description:
-      - Path of the audit log on the controller. E(AIGOV_AUDIT_LOG) is used when the option is not set.
-    type: path
-    default: aigov-data/audit.jsonl
 extends_documentation_fragment:
+  - aigov.core.audit_log
   - aigov.core.secret_backend
   - aigov.core.attributes.controller
 attributes:

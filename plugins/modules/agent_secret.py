@@ -97,13 +97,8 @@ options:
       - HMAC key of the fingerprints. Defaults to the collection's public key, so fingerprints are comparable with
         those of M(aigov.core.ai_asset_facts). Set your own to keep them site-specific.
     type: str
-  audit_log:
-    description:
-      - Path of the audit log on the controller. A relative path is relative to the current directory.
-      - The environment variable E(AIGOV_AUDIT_LOG) is used when the option is not set.
-    type: path
-    default: aigov-data/audit.jsonl
 extends_documentation_fragment:
+  - aigov.core.audit_log
   - aigov.core.secret_backend
   - aigov.core.attributes.controller
 attributes:

@@ -49,11 +49,8 @@ options:
   approver:
     description: Who decides, with O(state=decided); the actor of the audit entry.
     type: str
-  audit_log:
-    description: The audit log (E(AIGOV_AUDIT_LOG) when not set).
-    type: path
-    default: aigov-data/audit.jsonl
 extends_documentation_fragment:
+  - aigov.core.audit_log
   - aigov.core.attributes.controller
 attributes:
   check_mode:

@@ -32,12 +32,6 @@ description:
 author:
   - aigov.core maintainers (@aigov)
 options:
-  audit_log:
-    description:
-      - Path of the audit log.
-      - The environment variable E(AIGOV_AUDIT_LOG) is used when the option is not set.
-    type: path
-    default: aigov-data/audit.jsonl
   since:
     description:
       - Start of the window (ISO 8601 date or date and time; a date is its midnight, a time without offset is UTC).
@@ -78,6 +72,7 @@ options:
     default: fail
     choices: [fail, warn]
 extends_documentation_fragment:
+  - aigov.core.audit_log
   - aigov.core.attributes.controller
 attributes:
   check_mode:

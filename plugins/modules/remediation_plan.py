@@ -68,10 +68,6 @@ options:
     description: Registry of use cases (for the approved models of a rollback), a bundled name or a path.
     type: str
     default: default
-  audit_log:
-    description: The audit log (E(AIGOV_AUDIT_LOG) when not set).
-    type: path
-    default: aigov-data/audit.jsonl
   controller_host:
     description:
       - URL of the automation controller (or platform gateway) that ran the approval workflow. Only asked for a
@@ -95,6 +91,7 @@ options:
     description: CA bundle to verify the controller's certificate with.
     type: path
 extends_documentation_fragment:
+  - aigov.core.audit_log
   - aigov.core.attributes.controller
 attributes:
   check_mode:

@@ -10,10 +10,11 @@ import getpass
 import json
 
 from ansible.errors import AnsibleActionFail
+from ansible.module_utils.basic import env_fallback
 from ansible.module_utils.common.text.converters import to_text
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.aigov.core.plugins.module_utils import asset_store
+from ansible_collections.aigov.core.plugins.module_utils import asset_store, audit_log
 from ansible_collections.aigov.core.plugins.module_utils.asset_store_sqlite import open_store
 from ansible_collections.aigov.core.plugins.module_utils.errors import AigovError
 
@@ -69,6 +70,8 @@ def store_assets(path):
 # AAP puts the launching user and job id in these variables.
 AAP_USER_VARS = ('awx_user_name', 'tower_user_name')
 AAP_JOB_VARS = ('awx_job_id', 'tower_job_id')
+# The audit_log option of every controller-side module that records or reads decisions (doc fragment aigov.core.audit_log).
+AUDIT_LOG_OPTION = dict(type='path', default=audit_log.DEFAULT_PATH, fallback=(env_fallback, [audit_log.ENV_PATH]))
 
 
 def actor(task_vars):

@@ -105,6 +105,33 @@ def wait_listening(host, port, timeout=20):
     assert result.returncode == 0, 'nothing listens on %s:%d' % (host.name, port)
 
 
+# A fake vLLM on a test host, (re)started by a script as a unit's ExecStart would be: the service
+# definition the remediation modules restart it through.
+VLLM_SERVICES = {'vllm': {'env_file': '/etc/default/vllm', 'restart_command': '/usr/local/sbin/restart-vllm'}}
+_VLLM_RESTART = ('#!/bin/sh\npkill -f vllm.entrypoints && sleep 0.3\ncd / && PYTHONPATH=/opt/fake setsid nohup python3 -m '
+                 'vllm.entrypoints.openai.api_server --model facebook/opt-125m --host 0.0.0.0 --port 8000 '
+                 '>/dev/null 2>&1 </dev/null &\n')
+
+
+def serve_restartable_vllm(host, workdir):
+    """Start the fake vLLM on host (port 8000) and write workdir/hosts.json: the host with its
+    aigov_baseline_services, and localhost for the controller's plays. Returns the inventory's path."""
+    testhosts.copy_into(host, FAKE_SERVERS, '/opt/fake')
+    (workdir / 'restart-vllm').write_text(_VLLM_RESTART)
+    testhosts.copy_into(host, workdir / 'restart-vllm', '/usr/local/sbin/restart-vllm')
+    testhosts.run_in(host, ['sh', '-c', 'chmod 755 /usr/local/sbin/restart-vllm && touch /etc/default/vllm'])
+    assert testhosts.run_in(host, ['/usr/local/sbin/restart-vllm']).returncode == 0
+    wait_listening(host, 8000)
+    inventory = testhosts.write_inventory([host], workdir / 'hosts.json',
+                                          hostvars={host.name: {'aigov_baseline_services': VLLM_SERVICES}})
+    with open(str(inventory)) as handle:
+        data = json.load(handle)
+    data['all']['hosts'] = {'localhost': {'ansible_connection': 'local', 'ansible_python_interpreter': os.path.join(BIN, 'python')}}
+    with open(str(inventory), 'w') as handle:
+        json.dump(data, handle)
+    return str(inventory)
+
+
 @pytest.fixture(scope='session')
 def fleet(tmp_path_factory):
     workdir = tmp_path_factory.mktemp('fleet')

@@ -13,15 +13,11 @@ import threading
 
 from tests.contracts import validate
 from tests.hosts import testhosts
-from tests.integration.conftest import BIN, FAKE_SERVERS, wait_listening
+from tests.integration.conftest import BIN, serve_restartable_vllm
 from tests.integration.test_alert_chain import write
 from tests.integration.test_event_source_rulebook import free_port, post, wait_port
 from tests.integration.test_remediation_rulebook import TOKEN, Webhook, entries, no_freeze_policy, wait_entries
 
-RESTART = ('#!/bin/sh\npkill -f vllm.entrypoints; sleep 0.3\ncd / && PYTHONPATH=/opt/fake setsid nohup python3 -m '
-           'vllm.entrypoints.openai.api_server --model facebook/opt-125m --host 0.0.0.0 --port 8000 '
-           '>/dev/null 2>&1 </dev/null &\n')
-SERVICES = {'vllm': {'env_file': '/etc/default/vllm', 'restart_command': '/usr/local/sbin/restart-vllm'}}
 
 
 def alert(asset_id, fingerprint, confidence, starts_at):
@@ -48,17 +44,7 @@ def produce_log(ansible, ansible_env, tmp_path):
     env = dict(ansible_env, JAVA_HOME=os.environ.get('JAVA_HOME', '/usr/lib/jvm/java-17-openjdk-amd64'))
     with testhosts.test_hosts(1, 'aigov-gr-%d' % os.getpid(), str(tmp_path)) as hosts:
         host = hosts[0]
-        testhosts.copy_into(host, FAKE_SERVERS, '/opt/fake')
-        (tmp_path / 'restart-vllm').write_text(RESTART)
-        testhosts.copy_into(host, tmp_path / 'restart-vllm', '/usr/local/sbin/restart-vllm')
-        testhosts.run_in(host, ['sh', '-c', 'chmod 755 /usr/local/sbin/restart-vllm && touch /etc/default/vllm'])
-        assert testhosts.run_in(host, ['/usr/local/sbin/restart-vllm']).returncode == 0
-        wait_listening(host, 8000)
-        inventory = str(testhosts.write_inventory(hosts, tmp_path / 'hosts.json',
-                                                  hostvars={host.name: {'aigov_baseline_services': SERVICES}}))
-        data = json.load(open(inventory))
-        data['all']['hosts'] = {'localhost': {'ansible_connection': 'local', 'ansible_python_interpreter': os.path.join(BIN, 'python')}}
-        write(tmp_path / 'hosts.json', data)
+        inventory = serve_restartable_vllm(host, tmp_path)
         registry = write(tmp_path / 'registry.yml', {'schema_version': 1, 'use_cases': [
             {'id': 'lab-llm', 'risk_tier': 'minimal', 'owners': {'decision': 'lab-team', 'escalation': 'lab-on-call'},
              'assets': [{'inventory_hostname': host.name}]}]})

@@ -16,15 +16,12 @@ import urllib.request
 
 from ansible_collections.aigov.core.plugins.module_utils import audit_verify
 from tests.hosts import testhosts
-from tests.integration.conftest import BIN, FAKE_SERVERS, wait_listening
+from tests.integration.conftest import BIN, serve_restartable_vllm
 from tests.integration.test_alert_chain import alerting, wait_delivered, write
 from tests.integration.test_event_source_rulebook import free_port, wait_port
 from tests.integration.test_remediation_rulebook import entries, no_freeze_policy, wait_entries
 
 TOKEN = 'alertmanager-token-it-0006'
-RESTART = ('#!/bin/sh\ncd / && PYTHONPATH=/opt/fake setsid nohup python3 -m vllm.entrypoints.openai.api_server '
-           '--model facebook/opt-125m --host 0.0.0.0 --port 8000 >/dev/null 2>&1 </dev/null &\n')
-SERVICES = {'vllm': {'env_file': '/etc/default/vllm', 'restart_command': '/usr/local/sbin/restart-vllm'}}
 
 
 def listening(address, port):
@@ -78,17 +75,7 @@ def test_alert_to_verified_remediation_automated_and_approved(ansible, ansible_e
     env = dict(ansible_env, JAVA_HOME=os.environ.get('JAVA_HOME', '/usr/lib/jvm/java-17-openjdk-amd64'))
     with testhosts.test_hosts(1, 'aigov-rc-%d' % os.getpid(), str(tmp_path)) as hosts:
         host = hosts[0]
-        testhosts.copy_into(host, FAKE_SERVERS, '/opt/fake')
-        (tmp_path / 'restart-vllm').write_text(RESTART)
-        testhosts.copy_into(host, tmp_path / 'restart-vllm', '/usr/local/sbin/restart-vllm')
-        testhosts.run_in(host, ['sh', '-c', 'chmod 755 /usr/local/sbin/restart-vllm && touch /etc/default/vllm'])
-        assert testhosts.run_in(host, ['/usr/local/sbin/restart-vllm']).returncode == 0
-        wait_listening(host, 8000)
-        inventory = str(testhosts.write_inventory(hosts, tmp_path / 'hosts.json',
-                                                  hostvars={host.name: {'aigov_baseline_services': SERVICES}}))
-        data = json.load(open(inventory))
-        data['all']['hosts'] = {'localhost': {'ansible_connection': 'local', 'ansible_python_interpreter': os.path.join(BIN, 'python')}}
-        write(tmp_path / 'hosts.json', data)
+        inventory = serve_restartable_vllm(host, tmp_path)
         registries = {}
         for tier in ('minimal', 'high'):
             registries[tier] = write(tmp_path / ('registry-%s.yml' % tier), {'schema_version': 1, 'use_cases': [
