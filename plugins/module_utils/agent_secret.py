@@ -30,9 +30,9 @@ ALPHABETS = {
 }
 MIN_LENGTH = 16  # at least 64 bits of randomness even with the hex alphabet
 STATES = ('present', 'rotate', 'read')
-_AGE = re.compile(r'^(\d+)\s*([smhd]?)$')
+_DURATION = re.compile(r'^(\d+)\s*([smhd]?)$')
 _UNIT = dict(s=1, m=60, h=3600, d=86400)
-_AGENT = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_.@-]*$')
+AGENT_NAME = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_.@-]*$')  # how every aigov.core module names an agent
 _PREFIX = re.compile(r'^[A-Za-z0-9_.-]*$')
 
 
@@ -50,15 +50,21 @@ def generate(length, alphabet, prefix=''):
     return prefix + ''.join(secrets.choice(chars) for _position in range(length))
 
 
+def duration_seconds(text, bare_unit):
+    """Seconds from '30d', '12h', '90m', '45s', or a bare number in bare_unit ('s' or 'd'); None when it is none of them."""
+    match = _DURATION.match(str(text).strip()) if text is not None else None
+    return int(match.group(1)) * _UNIT[match.group(2) or bare_unit] if match else None
+
+
 def parse_max_age(text):
     """Seconds from '30d', '12h', '90m', '45s' or a bare number of days; None when unset."""
     if text is None or text == '':
         return None
-    match = _AGE.match(str(text).strip())
-    if not match or int(match.group(1)) == 0:
+    seconds = duration_seconds(text, 'd')
+    if not seconds:
         raise AgentSecretError("max_age must be a positive number with an optional unit s, m, h or d (days, the "
                                "default), such as 30d or 12h; got %r" % (text,))
-    return int(match.group(1)) * _UNIT[match.group(2) or 'd']
+    return seconds
 
 
 class Request(object):
@@ -66,7 +72,7 @@ class Request(object):
 
     def __init__(self, agent, state='present', path=None, value=None, length=40, alphabet='alnum', prefix='',
                  max_age=None, owner=None, fingerprint_key=None, audit_path=None, actor='ansible', reason=None):
-        if not agent or not _AGENT.match(agent):
+        if not agent or not AGENT_NAME.match(agent):
             raise AgentSecretError('agent must be a name of letters, digits and _.@- (got %r)' % (agent,))
         if state not in STATES:
             raise AgentSecretError('state must be one of %s, not %r' % (', '.join(STATES), state))

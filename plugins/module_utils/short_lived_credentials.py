@@ -22,6 +22,7 @@ import json
 import re
 
 from ansible_collections.aigov.core.plugins.module_utils import audit_log
+from ansible_collections.aigov.core.plugins.module_utils.agent_secret import AGENT_NAME, duration_seconds
 from ansible_collections.aigov.core.plugins.module_utils.errors import AigovError
 from ansible_collections.aigov.core.plugins.module_utils.fingerprints import DEFAULT_FINGERPRINT_KEY, fingerprint
 from ansible_collections.aigov.core.plugins.module_utils.secret_backend import SecretBackendError, SecretNotFound, parse_time
@@ -30,9 +31,6 @@ from ansible_collections.aigov.core.plugins.module_utils.short_lived_issuers imp
 TYPES = tuple(sorted(ISSUERS))
 STATES = ('present', 'commit', 'rollback', 'absent')
 RECORD_SCHEMA_VERSION = 1
-_DURATION = re.compile(r'^(\d+)\s*([smhd]?)$')
-_UNIT = dict(s=1, m=60, h=3600, d=86400)
-_AGENT = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_.@-]*$')
 _NAME = re.compile(r'^[A-Za-z0-9_.-]+$')
 
 
@@ -46,11 +44,11 @@ def default_record_path(agent):
 
 def parse_duration(value, name, allow_zero=False):
     """Seconds from 20, '20s', '10m', '1h' or '1d' (a bare number is seconds, as in Vault)."""
-    match = _DURATION.match(str(value).strip()) if value is not None else None
-    if not match or (int(match.group(1)) == 0 and not allow_zero):
+    seconds = duration_seconds(value, 's')
+    if seconds is None or (seconds == 0 and not allow_zero):
         raise CredentialError('%s must be a %snumber of seconds or a number with a unit s, m, h or d (such as 20s '
                               'or 1h); got %r' % (name, '' if allow_zero else 'positive ', value))
-    return int(match.group(1)) * _UNIT[match.group(2) or 's']
+    return seconds
 
 
 class Request(object):
@@ -60,7 +58,7 @@ class Request(object):
                  ttl='1h', explicit_max_ttl=0, renewable=True, approle_role=None, approle_mount_point='approle',
                  num_uses=0, renew_threshold=0.5, force=False, owner=None, fingerprint_key=None, audit_path=None, actor='ansible',
                  reason=None):
-        if not agent or not _AGENT.match(agent):
+        if not agent or not AGENT_NAME.match(agent):
             raise CredentialError('agent must be a name of letters, digits and _.@- (got %r)' % (agent,))
         if credential_type not in ISSUERS:
             raise CredentialError('agent %s: credential_type must be one of %s, not %r' % (agent, ', '.join(TYPES), credential_type))
