@@ -113,7 +113,8 @@ def estate(tmp_path_factory, openbao, ansible_env):  # noqa: F811 (the imported 
         # The agent gets its first key from the rotation playbook, which starts it.
         (workdir / 'agents.json').write_text(json.dumps({'agent_secret_rotation_agents': agents,
                                                          'agent_secret_rotation_audit_log': log}))
-        first = ansible.playbook('-i', workdir / 'inventory.json', 'aigov.core.rotate_agent_secrets', '-e', '@%s' % (workdir / 'agents.json'))
+        first = ansible.playbook('-i', workdir / 'inventory.json', 'aigov.core.rotate_agent_secrets', '-e', '@%s' % (workdir / 'agents.json'),
+                                 cwd=str(workdir))
         assert first.returncode == 0, first.stdout[-3000:]
         wait_listening(host, 9100)
         registry = write(workdir / 'registry.yml', {'schema_version': 1, 'use_cases': [
@@ -259,7 +260,7 @@ def test_agent_is_quarantined_its_credential_revoked_then_released(estate, kv): 
     assert release.returncode == 0 and '"changed": true' in release.stdout, release.stdout[-3000:]
     wait_listening(host, 9100)
     converge = estate['ansible'].playbook('-i', inventory, 'aigov.core.rotate_agent_secrets',
-                                          '-e', '@%s' % (estate['workdir'] / 'agents.json'))
+                                          '-e', '@%s' % (estate['workdir'] / 'agents.json'), cwd=str(estate['workdir']))
     assert converge.returncode == 0, converge.stdout[-3000:]
     assert agent_answers(host, revoked) == '200' and agent_answers(host, held) == '401'
 
