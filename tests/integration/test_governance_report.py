@@ -19,7 +19,6 @@ from tests.integration.test_event_source_rulebook import free_port, post, wait_p
 from tests.integration.test_remediation_rulebook import TOKEN, Webhook, entries, no_freeze_policy, wait_entries
 
 
-
 def alert(asset_id, fingerprint, confidence, starts_at):
     return {'alerts': [{'status': 'firing', 'fingerprint': fingerprint, 'startsAt': starts_at,
                         'labels': {'alertname': 'ModelServerDown', 'aigov_asset_id': asset_id, 'confidence': confidence}}]}
