@@ -9,7 +9,7 @@ from ansible.module_utils.basic import env_fallback
 
 from ansible_collections.aigov.core.plugins.module_utils import audit_log
 from ansible_collections.aigov.core.plugins.module_utils.audit_verify import verify
-from ansible_collections.aigov.core.plugins.plugin_utils.action import ControllerAction
+from ansible_collections.aigov.core.plugins.plugin_utils.action import AUDIT_ANCHOR_OPTION, ControllerAction
 
 
 class ActionModule(ControllerAction):
@@ -17,7 +17,7 @@ class ActionModule(ControllerAction):
 
     ARGUMENT_SPEC = dict(
         path=dict(type='path', default=audit_log.DEFAULT_PATH, fallback=(env_fallback, [audit_log.ENV_PATH])),
-        anchor=dict(type='dict', options=dict(seq=dict(type='int', required=True), hash=dict(type='str', required=True))),
+        anchor=AUDIT_ANCHOR_OPTION,
     )
 
     def run_on_controller(self, args, task_vars, result):

@@ -12,7 +12,7 @@ from ansible.errors import AnsibleActionFail
 
 from ansible_collections.aigov.core.plugins.module_utils import governance_html, governance_kpis
 from ansible_collections.aigov.core.plugins.module_utils.report import write_atomic
-from ansible_collections.aigov.core.plugins.plugin_utils.action import AUDIT_LOG_OPTION, ControllerAction
+from ansible_collections.aigov.core.plugins.plugin_utils.action import AUDIT_ANCHOR_OPTION, AUDIT_LOG_OPTION, ControllerAction
 
 FILES = (('governance-report.json', lambda report: json.dumps(report, indent=2, sort_keys=True) + '\n'),
          ('governance-report.html', governance_html.render_html))
@@ -26,7 +26,7 @@ class ActionModule(ControllerAction):
         since=dict(type='str'),
         until=dict(type='str'),
         group_by=dict(type='str', choices=list(governance_kpis.GROUP_BY)),
-        anchor=dict(type='dict', options=dict(seq=dict(type='int', required=True), hash=dict(type='str', required=True))),
+        anchor=AUDIT_ANCHOR_OPTION,
         dest=dict(type='path'),
         untrusted=dict(type='str', default='fail', choices=['fail', 'warn']),
     )

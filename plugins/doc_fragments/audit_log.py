@@ -17,3 +17,22 @@ options:
     type: path
     default: aigov-data/audit.jsonl
 """
+
+    # The chain's anchor: an entry known from an earlier run (plugin_utils.action.AUDIT_ANCHOR_OPTION).
+    ANCHOR = r"""
+options:
+  anchor:
+    description:
+      - An entry that must be in the chain with this hash, as an earlier run returned it (C(anchor) of
+        M(aigov.core.audit_verify), C(chain) of M(aigov.core.governance_report)). Detects a log cut before it.
+    type: dict
+    suboptions:
+      seq:
+        description: Sequence number of the anchored entry.
+        type: int
+        required: true
+      hash:
+        description: Its hash.
+        type: str
+        required: true
+"""

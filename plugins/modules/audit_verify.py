@@ -31,20 +31,8 @@ options:
       - The environment variable E(AIGOV_AUDIT_LOG) is used when the option is not set.
     type: path
     default: aigov-data/audit.jsonl
-  anchor:
-    description:
-      - An entry that must be in the chain with this hash, as returned in RV(anchor) by an earlier run.
-    type: dict
-    suboptions:
-      seq:
-        description: Sequence number of the anchored entry.
-        type: int
-        required: true
-      hash:
-        description: Its hash.
-        type: str
-        required: true
 extends_documentation_fragment:
+  - aigov.core.audit_log.anchor
   - aigov.core.attributes.controller
 attributes:
   check_mode:

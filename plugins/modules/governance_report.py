@@ -46,20 +46,6 @@ options:
       - Compute the KPIs again per owner, risk tier, remediation, or per UTC day, ISO week or month, in RV(groups).
     type: str
     choices: [owner, risk_tier, remediation, day, week, month]
-  anchor:
-    description:
-      - An entry that must be in the chain with this hash, as returned by M(aigov.core.audit_verify) in its
-        C(anchor) (or RV(chain) of an earlier report).
-    type: dict
-    suboptions:
-      seq:
-        description: Sequence number of the anchored entry.
-        type: int
-        required: true
-      hash:
-        description: Its hash.
-        type: str
-        required: true
   dest:
     description:
       - Directory to write C(governance-report.json) and C(governance-report.html) into (created when missing).
@@ -72,6 +58,7 @@ options:
     default: fail
     choices: [fail, warn]
 extends_documentation_fragment:
+  - aigov.core.audit_log.anchor
   - aigov.core.audit_log
   - aigov.core.attributes.controller
 attributes:

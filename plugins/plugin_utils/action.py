@@ -72,6 +72,8 @@ AAP_USER_VARS = ('awx_user_name', 'tower_user_name')
 AAP_JOB_VARS = ('awx_job_id', 'tower_job_id')
 # The audit_log option of every controller-side module that records or reads decisions (doc fragment aigov.core.audit_log).
 AUDIT_LOG_OPTION = dict(type='path', default=audit_log.DEFAULT_PATH, fallback=(env_fallback, [audit_log.ENV_PATH]))
+# An audit entry known from an earlier run that must still be in the chain (doc fragment aigov.core.audit_log.anchor).
+AUDIT_ANCHOR_OPTION = dict(type='dict', options=dict(seq=dict(type='int', required=True), hash=dict(type='str', required=True)))
 
 
 def actor(task_vars):
