@@ -20,6 +20,15 @@ options:
     description: The server's process ids, as discovery reported them (to find its systemd unit while it runs).
     type: list
     elements: int
+  start_times:
+    description:
+      - The start time of each of O(pids) as discovery recorded it (the asset's C(start_times); field 22 of
+        C(/proc/<pid>/stat)), keyed by pid. A pid that has another start time now is another process; a pid with
+        none cannot be told from one. Either way no systemd unit is taken from O(pids), and the module says why.
+      - A unit is taken from a pid only when its cgroup is under C(system.slice) (a user's unit of the same name is
+        not the system one) and it runs as the unit's C(User=) (root when unset).
+    type: dict
+    default: {}
   services:
     description:
       - Explicit service definitions, keyed by asset id or name. Each value has C(env_file) (a path) or C(files)

@@ -26,7 +26,7 @@ def credential_names(env_names):
 
 
 def _processes(proc_root, signatures, problems, label_of):
-    """Yield (process, signature, pids, listeners, env_names, env_values, env_readable) per process group."""
+    """Yield (process, signature, pids, start times, listeners, env_names, env_values, env_readable) per process group."""
     matched = discovery.matched_processes(proc_root, signatures)
     kept = model_servers.value_env(signatures)
     for root, pids in sorted(discovery.group_workers(matched).items()):
@@ -36,7 +36,7 @@ def _processes(proc_root, signatures, problems, label_of):
         pairs = discovery.listeners_of(proc_root, sorted(pids), problems, label)
         listeners = None if pairs is None else [
             {'address': address, 'port': port, 'loopback': procfs.is_loopback(address)} for address, port in pairs]
-        yield process, signature, sorted(pids), listeners, names, values, readable
+        yield process, signature, sorted(pids), discovery.start_times(matched, pids), listeners, names, values, readable
 
 
 def _merge(assets):
@@ -48,6 +48,7 @@ def _merge(assets):
             continue
         attrs, extra = first['attributes'], asset['attributes']
         attrs['pids'] = sorted(set(attrs['pids']) | set(extra['pids']))
+        attrs['start_times'] = dict(extra['start_times'], **attrs['start_times'])
         if attrs['listeners'] is not None and extra['listeners'] is not None:
             attrs['listeners'] = sorted({(i['address'], i['port'], i['loopback']) for i in attrs['listeners'] + extra['listeners']},
                                         key=lambda item: (item[1], item[0]))
@@ -59,7 +60,7 @@ def _merge(assets):
     return sorted(merged.values(), key=lambda asset: asset['id'])
 
 
-def _common(process, pids, listeners, names, readable):
+def _common(process, pids, started, listeners, names, readable):
     attributes = {
         'listeners': listeners,
         'exposed': None if listeners is None else any(not item['loopback'] for item in listeners),
@@ -67,6 +68,7 @@ def _common(process, pids, listeners, names, readable):
         'uid': process.uid,
         'executable': process.exe,
         'pids': pids,
+        'start_times': started,
     }
     evidence = [{'type': 'process', 'pid': process.pid, 'uid': process.uid}]
     evidence.extend({'type': 'socket', 'pid': process.pid, 'address': item['address'], 'port': item['port']}
@@ -86,9 +88,9 @@ def discover_agents(options, host, machine_id):
     """Return (assets, problems): one `agent` asset per agent runtime process (group)."""
     problems, assets = [], []
     proc_root = options['proc_root']
-    for process, signature, pids, listeners, names, values, readable in _processes(
+    for process, signature, pids, started, listeners, names, values, readable in _processes(
             proc_root, AGENT_SIGNATURES, problems, lambda p, s: '%s (pid %d)' % (s.display_name, p.pid)):
-        attributes, evidence, confidence = _common(process, pids, listeners, names, readable)
+        attributes, evidence, confidence = _common(process, pids, started, listeners, names, readable)
         cmdline = redact_argv(process.argv)
         version, source, problem = server_version(proc_root, process, values, signature)
         if problem:
@@ -103,10 +105,10 @@ def discover_agents(options, host, machine_id):
 def discover_mcp_processes(options, host, machine_id):
     """Return (assets, problems): one `mcp_server` asset with `running: true` per running MCP server."""
     problems, assets = [], []
-    for process, _signature, pids, listeners, names, _values, readable in _processes(
+    for process, _signature, pids, started, listeners, names, _values, readable in _processes(
             options['proc_root'], MCP_SIGNATURES, problems,
             lambda p, s: 'MCP server %s (pid %d)' % (mcp_server_name(p.argv), p.pid)):
-        attributes, evidence, confidence = _common(process, pids, listeners, names, readable)
+        attributes, evidence, confidence = _common(process, pids, started, listeners, names, readable)
         name = mcp_server_name(process.argv)
         attributes.update(running=True, server=name, command=redact_argv(process.argv),
                           transport=None if listeners is None else ('http' if listeners else 'stdio'))

@@ -53,23 +53,25 @@ def _write_record(path, record):
     os.rename(tmp, path)
 
 
-def quarantine(run, agent, asset_id, pids, location, record_dir, reason=None, timeout=30, proc_root='/proc',
+def quarantine(run, agent, asset_id, pids, start_times, location, record_dir, reason=None, timeout=30, proc_root='/proc',
                check_mode=False, now=None):
     """Stop the agent and record it; return (changed, result).
 
-    run(argv) -> (rc, stderr) runs a command without a shell. pids: the agent's
-    processes as discovery saw them; each must be gone afterwards.
+    run(argv) -> (rc, stderr) runs a command without a shell. pids and
+    start_times ({pid: start time}): the agent's processes as discovery saw
+    them; each must be gone afterwards. A pid that is another process now is
+    refused (process_stop.find).
     """
     path = record_path(record_dir, agent)
-    idents = [ident for ident in (process_stop.identity(proc_root, pid) for pid in pids or ()) if ident]
+    idents = [ident for ident in (process_stop.find(proc_root, pid, start_times.get(pid)) for pid in pids or ()) if ident]
     record = read_record(path)
     result = {'agent': agent, 'record_path': path, 'stop_commands': location['stop_commands'], 'running': [i[0] for i in idents]}
     if record and record.get('state') == 'quarantined' and not idents:
         return False, dict(result, record=record)
     # The stop runs even when none of PIDS is alive: the store's pids may be older than the agent's last restart.
     if not location['stop_commands']:
-        raise AigovError('no stop command for agent %s: no systemd unit found and no stop_command in services; '
-                         'nothing was stopped' % agent)
+        raise AigovError('no stop command for agent %s: %s; nothing was stopped'
+                         % (agent, location.get('problem') or 'its services entry has no stop_command'))
     now = now or datetime.datetime.now(datetime.timezone.utc)
     record = {'schema_version': RECORD_SCHEMA_VERSION, 'agent': agent, 'asset_id': asset_id, 'state': 'quarantined',
               'time': now.strftime('%Y-%m-%dT%H:%M:%SZ'), 'reason': reason, 'stopped_pids': [i[0] for i in idents],

@@ -26,7 +26,7 @@ STORE_SCHEMA_VERSION = 1
 CHANGE_KINDS = ('added', 'updated', 'reappeared', 'removed')
 # Fields that change while the asset stays the same (process ids, ages):
 # refreshed in the store, never a reason to report a change.
-_VOLATILE_ATTRIBUTES = ('pids', 'age_days', 'processes')
+_VOLATILE_ATTRIBUTES = ('pids', 'start_times', 'age_days', 'processes')
 _VOLATILE_EVIDENCE = ('pid',)
 
 

@@ -30,7 +30,8 @@ _FILE_SOURCES = ('env_file', 'token_file', 'mcp_config')
 def _service_target(asset):
     attrs = asset.get('attributes') or {}
     return {'key': asset['id'], 'asset_id': asset['id'], 'name': asset.get('name'), 'kind': asset['kind'],
-            'product': attrs.get('product'), 'pids': attrs.get('pids') or [], 'cmdline': attrs.get('cmdline') or [],
+            'product': attrs.get('product'), 'pids': attrs.get('pids') or [],
+            'start_times': attrs.get('start_times') or {}, 'cmdline': attrs.get('cmdline') or [],
             'executable': attrs.get('executable'), 'dev_mode': attrs.get('dev_mode') or [],
             'listeners': attrs.get('listeners') or []}
 

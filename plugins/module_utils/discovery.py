@@ -38,6 +38,11 @@ def matched_processes(proc_root, signatures):
     return matched
 
 
+def start_times(matched, pids):
+    """{pid (as text, a JSON key): start time} of matched processes: what tells each from a later one with its pid."""
+    return dict((str(pid), matched[pid][0].start_time) for pid in pids)
+
+
 def group_workers(matched):
     """Fold forked workers into their server: {root pid: [pids]}.
 
@@ -129,6 +134,7 @@ def _server_asset(kind, value_env, proc_root, host, machine_id, matched, root, p
         'executable': process.exe,
         'cmdline': cmdline,
         'pids': sorted(pids),
+        'start_times': start_times(matched, pids),
     }
     attributes['version'], attributes['version_source'], attributes['http'] = _version_and_http(
         proc_root, [process] + [matched[pid][0] for pid in pids if pid != root], signature, env_values, listeners,

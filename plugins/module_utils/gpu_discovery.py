@@ -11,6 +11,7 @@ import glob
 import os
 import subprocess
 
+from ansible_collections.aigov.core.plugins.module_utils import process_stop
 from ansible_collections.aigov.core.plugins.module_utils.assets import make_asset
 
 NVIDIA_SMI_DIRS = ('/usr/bin', '/usr/local/bin', '/usr/local/nvidia/bin', '/opt/nvidia/bin')
@@ -44,13 +45,20 @@ def compute_processes(binary):
     return [dict(app, pid=_int(app['pid'])) for app in _query(binary, 'compute-apps', APP_FIELDS)]
 
 
-def _from_nvidia_smi(binary):
+def _start_time(proc_root, pid):
+    ident = process_stop.identity(proc_root, pid) if pid is not None else None
+    return ident and ident[1]
+
+
+def _from_nvidia_smi(binary, proc_root):
     gpus = _query(binary, 'gpu', GPU_FIELDS)
     apps = compute_processes(binary)
     return [{
         'vendor': 'nvidia', 'model': gpu['name'], 'uuid': gpu['uuid'], 'pci_bus': gpu['pci.bus_id'],
         'memory_mib': _int(gpu['memory.total']), 'driver': gpu['driver_version'], 'source': 'nvidia-smi',
-        'processes': [{'pid': app['pid'], 'name': os.path.basename(app['process_name']), 'used_memory_mib': _int(app['used_memory'])}
+        # the start time tells the process from a later one that gets its pid (a remediation checks it)
+        'processes': [{'pid': app['pid'], 'start_time': _start_time(proc_root, app['pid']),
+                       'name': os.path.basename(app['process_name']), 'used_memory_mib': _int(app['used_memory'])}
                       for app in apps if app['gpu_uuid'] == gpu['uuid']],
     } for gpu in gpus]
 
@@ -103,7 +111,7 @@ def discover_gpus(options, host, machine_id):
     binary = find_nvidia_smi(options.get('nvidia_smi'))
     if binary:
         try:
-            gpus = _from_nvidia_smi(binary)
+            gpus = _from_nvidia_smi(binary, options.get('proc_root', '/proc'))
         except (OSError, subprocess.SubprocessError) as exc:
             problems.append('gpu: %s failed (%s); falling back to the driver files' % (binary, str(exc).splitlines()[0][:200]))
     if not gpus:

@@ -4,9 +4,10 @@
 """Stop a runaway GPU compute process, after checking that it is one (aigov.core.ai_gpu_process_stop).
 
 The pid comes from an alert, so it is trusted for nothing: it must be a whole
-number, a compute process nvidia-smi lists on that GPU right now, and not a
-protected pid (the model servers the asset store knows on the host). Only
-then is it signalled (process_stop: SIGTERM, wait, SIGKILL).
+number, still the process discovery saw (its start time), a compute process
+nvidia-smi lists on that GPU right now, and not a protected pid (the model
+servers the asset store knows on the host). Only then is it signalled
+(process_stop: SIGTERM, wait, SIGKILL, through a pidfd).
 """
 
 from __future__ import annotations
@@ -17,13 +18,16 @@ from ansible_collections.aigov.core.plugins.module_utils import gpu_discovery, p
 from ansible_collections.aigov.core.plugins.module_utils.errors import AigovError
 
 
-def stop_gpu_process(pid, gpu_uuid, protected_pids=(), nvidia_smi=None, timeout=10, proc_root='/proc',
+def stop_gpu_process(pid, gpu_uuid, start_time, protected_pids=(), nvidia_smi=None, timeout=10, proc_root='/proc',
                      check_mode=False):
-    """Return (changed, result); AigovError (nothing signalled) when a precondition fails."""
+    """Return (changed, result); AigovError (nothing signalled) when a precondition fails.
+
+    start_time: the process's start time as discovery recorded it (process_stop.find).
+    """
     if isinstance(pid, bool) or not isinstance(pid, int) or pid <= 1:
         raise AigovError('pid must be a whole number above 1, got %r' % (pid,))
     result = {'pid': pid, 'gpu_uuid': gpu_uuid, 'signals': [], 'state': 'stopped'}
-    ident = process_stop.identity(proc_root, pid)
+    ident = process_stop.find(proc_root, pid, start_time)
     if ident is None:
         result['state'] = 'absent'
         return False, result  # already gone: the post-check holds, nothing to do

@@ -19,21 +19,38 @@ TCP_LISTEN = '0A'
 
 
 class Process(object):
-    """One process as seen in /proc: pid, parent, owner and argv."""
+    """One process as seen in /proc: pid, parent, owner, argv and start time (what tells it from a later process
+    that gets the same pid)."""
 
-    __slots__ = ('pid', 'ppid', 'uid', 'argv', 'exe')
+    __slots__ = ('pid', 'ppid', 'uid', 'argv', 'exe', 'start_time')
 
-    def __init__(self, pid, ppid, uid, argv, exe=None):
+    def __init__(self, pid, ppid, uid, argv, exe=None, start_time=None):
         self.pid = pid
         self.ppid = ppid
         self.uid = uid
         self.argv = argv
         self.exe = exe
+        self.start_time = start_time
 
 
 def _read(path, mode='r'):
     with open(path, mode) as handle:
         return handle.read()
+
+
+def parse_stat(text):
+    """(state, start time) from /proc/<pid>/stat: the start time is field 22, in clock ticks since boot."""
+    # The command name (field 2) is in parentheses and may hold spaces or ')': split after the last ')'.
+    fields = text[text.rindex(')') + 2:].split()
+    return fields[0], int(fields[19])
+
+
+def parse_uid(status):
+    """The real uid from /proc/<pid>/status, or None."""
+    for line in status.splitlines():
+        if line.startswith('Uid:'):
+            return int(line.split()[1])
+    return None
 
 
 def list_pids(proc_root):
@@ -65,19 +82,15 @@ def read_process(proc_root, pid, argv=None):
     base = os.path.join(proc_root, str(pid))
     try:
         status = _read(os.path.join(base, 'status'))
+        start_time = parse_stat(_read(os.path.join(base, 'stat')))[1]
     except (IOError, OSError):
         return None
-    ppid, uid = 0, None
-    for line in status.splitlines():
-        if line.startswith('PPid:'):
-            ppid = int(line.split()[1])
-        elif line.startswith('Uid:'):
-            uid = int(line.split()[1])
+    ppid = next((int(line.split()[1]) for line in status.splitlines() if line.startswith('PPid:')), 0)
     try:
         exe = os.readlink(os.path.join(base, 'exe'))
     except (IOError, OSError):
         exe = None
-    return Process(pid, ppid, uid, argv, exe)
+    return Process(pid, ppid, parse_uid(status), argv, exe, start_time)
 
 
 def read_environ(proc_root, pid, keep_values):

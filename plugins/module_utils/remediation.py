@@ -15,8 +15,9 @@ that fails (the caller records the refusal in the audit log):
   6. the blast-radius limit of the guardrail policy holds;
   7. the remediation's own preconditions (REQUIREMENTS): the asset is of the
      kind it acts on, a rollback has approved digests to go back to, and a
-     GPU process to stop is one discovery saw on that GPU and is not a
-     protected model server's.
+     GPU process to stop is one discovery saw on that GPU (pid and start
+     time) and is not a protected model server's. No label lifts that
+     protection: what the decision did not see cannot widen the action.
 Alert label values are only compared and looked up here: nothing formats,
 templates or executes them.
 
@@ -60,10 +61,9 @@ REMEDIATIONS = {
     'stop_gpu_process': ('gpu',),
     'rotate_agent_secret': ('agent',),
 }
-# Labels a remediation may read, reduced to inert values by encode_payload(): a pid is
-# digits only; the override is the exact word true. Any other value is dropped.
+# The one label a remediation reads, reduced to an inert value by encode_payload(): a pid is
+# digits only; any other value is dropped.
 PID_LABEL = 'pid'
-STOP_PROTECTED_LABEL = 'aigov_stop_protected'
 _PID = re.compile(r'^[1-9][0-9]{0,9}$')
 # Writers take an entry's time before they wait for the log's lock, so entries
 # are not strictly in time order; this covers that and small clock steps.
@@ -95,7 +95,7 @@ def encode_payload(event, asset_json=None, decision_json=None):
     alert = event['alert']
     labels = alert.get('labels') if isinstance(alert.get('labels'), dict) else {}
     pid = str(labels.get(PID_LABEL, ''))
-    target = {'pid': int(pid) if _PID.match(pid) else None, 'stop_protected': labels.get(STOP_PROTECTED_LABEL) == 'true'}
+    target = {'pid': int(pid) if _PID.match(pid) else None}
     text = '{"alert": %s, "asset": %s, "decision": %s, "meta": %s, "target": %s}' % (
         _PAYLOAD_JSON.encode(dict((key, alert.get(key)) for key in _ALERT_KEYS)),
         payload_json(event['asset']) if asset_json is None else asset_json,
@@ -192,20 +192,23 @@ def needs_approval(event):
 
 
 def _gpu_target(event, record, protected_pids):
-    """The pid to stop on a GPU asset, checked against what discovery saw on that GPU."""
+    """The pid to stop on a GPU asset and its start time, as discovery saw them on that GPU."""
     target = event.get('target') if isinstance(event.get('target'), dict) else {}
     pid = target.get('pid')
     if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 1:
         raise RemediationRefused('the alert names no pid (label %s, a whole number) of a process to stop' % PID_LABEL)
-    seen = [item.get('pid') for item in (record.get('attributes') or {}).get('processes') or [] if isinstance(item, dict)]
+    seen = dict((item.get('pid'), item.get('start_time')) for item in (record.get('attributes') or {}).get('processes') or []
+                if isinstance(item, dict))
     if pid not in seen:
         raise RemediationRefused('pid %d is not a compute process discovery saw on GPU %s' % (pid, record['id']))
-    stop_protected = target.get('stop_protected') is True
-    if pid in protected_pids and not stop_protected:
-        raise RemediationRefused('pid %d belongs to a model server or vector database on %s (protected; an alert '
-                                 'label %s="true" allows it)' % (pid, record.get('inventory_hostname'), STOP_PROTECTED_LABEL))
-    return {'pid': pid, 'gpu_uuid': (record.get('attributes') or {}).get('uuid'),
-            'protected_pids': [] if stop_protected else sorted(protected_pids)}
+    if not isinstance(seen[pid], int) or isinstance(seen[pid], bool):
+        raise RemediationRefused('discovery recorded no start time of pid %d on GPU %s: it cannot be told from a later '
+                                 'process with the same pid (run discovery again)' % (pid, record['id']))
+    if pid in protected_pids:
+        raise RemediationRefused('pid %d belongs to a model server or vector database on %s (protected)'
+                                 % (pid, record.get('inventory_hostname')))
+    return {'pid': pid, 'start_time': seen[pid], 'gpu_uuid': (record.get('attributes') or {}).get('uuid'),
+            'protected_pids': sorted(protected_pids)}
 
 
 def _requirements(remediation, record, event, approved_models, protected_pids):
@@ -267,6 +270,7 @@ def plan(event, inventory_hosts, max_hosts, entries, actions=None, approval=None
         'asset_id': asset_record['id'],
         'asset_name': asset_record.get('name'),
         'pids': [pid for pid in (asset_record.get('attributes') or {}).get('pids') or [] if isinstance(pid, int)],
+        'start_times': (asset_record.get('attributes') or {}).get('start_times') or {},
         'ports': sorted(set(item['port'] for item in listeners if isinstance(item.get('port'), int))),
         'fingerprint': alert.get('fingerprint'),
         'alert_name': alert.get('name'),

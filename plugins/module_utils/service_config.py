@@ -7,11 +7,15 @@ Discovery reports a server's pids and command line, not its service
 definition. locate() finds it, in this order:
   1. an explicit entry in the caller's `services` mapping, keyed by the asset
      id or name: {env_file | files, restart_command, stop_command};
-  2. systemd: the unit named in /proc/<pid>/cgroup, its unit file and drop-ins
-     and their EnvironmentFile= files. Only files under /etc and /run are
-     edited (a vendor unit in /usr/lib is listed in `unedited`: override it
-     with a drop-in), the restart is `systemctl daemon-reload` then
-     `systemctl restart <unit>`, the stop `systemctl stop <unit>`.
+  2. systemd: the system unit of the server's pids (system_unit(): a cgroup
+     under system.slice, never a user's unit of the same name), trusted only
+     when every running pid is still the process discovery saw (start time)
+     and runs as the unit's User= (root when unset); else no unit, with the
+     reason. Its unit file (or template), drop-ins and their EnvironmentFile=
+     files are what is edited, only under /etc and /run (a vendor unit in
+     /usr/lib is listed in `unedited`: override it with a drop-in); the
+     restart is `systemctl daemon-reload` then `systemctl restart <unit>`,
+     the stop `systemctl stop <unit>`.
 The edits are text substitutions (FIXES) applied to every located file, so
 the same server configured by a flag in ExecStart or a variable in an env
 file is fixed either way; a file the edit does not match is left untouched.
@@ -20,9 +24,11 @@ file is fixed either way; a file the edit does not match is left untouched.
 from __future__ import annotations
 
 import os
+import pwd
 import re
 import shlex
 
+from ansible_collections.aigov.core.plugins.module_utils import process_stop, procfs
 from ansible_collections.aigov.core.plugins.module_utils.atomic_files import replace_text
 from ansible_collections.aigov.core.plugins.module_utils.errors import AigovError
 from ansible_collections.aigov.core.plugins.module_utils.redaction import redact_text
@@ -30,6 +36,7 @@ from ansible_collections.aigov.core.plugins.module_utils.redaction import redact
 UNIT_DIRS = ('/etc/systemd/system', '/run/systemd/system', '/usr/local/lib/systemd/system', '/lib/systemd/system',
              '/usr/lib/systemd/system')
 EDITABLE = ('/etc/', '/run/')
+_UNIT = re.compile(r'^[A-Za-z0-9_:.\\][A-Za-z0-9_:.\\@-]*\.service$')  # systemd's unit name characters
 _ANY = r'(?:0\.0\.0\.0|\[::\]|::|\*)'
 # --host 0.0.0.0, --host=0.0.0.0, --bind ::, OLLAMA_HOST=0.0.0.0:11434, HOST="0.0.0.0", QDRANT__SERVICE__HOST=0.0.0.0
 _REBIND = re.compile(r'''((?:--(?:host|bind|listen|address|ip|http-host|bind-address)[ =]["']?)'''
@@ -61,34 +68,110 @@ SERVER_ARGSPEC = dict(
     asset_id=dict(type='str'),
     name=dict(type='str'),
     pids=dict(type='list', elements='int'),
+    start_times=dict(type='dict', default={}),
     services=dict(type='dict', default={}),
     proc_root=dict(type='path', default='/proc'),
 )
 SERVER_REQUIRED_ONE_OF = [('asset_id', 'name', 'pids')]
 
 
-def _unit_of(proc_root, pids):
-    for pid in pids:
-        try:
-            with open(os.path.join(proc_root, str(pid), 'cgroup')) as handle:
-                lines = handle.read().splitlines()
-        except (IOError, OSError):
-            continue
-        for line in lines:
-            for part in reversed(line.rsplit(':', 1)[-1].split('/')):
-                if part.endswith('.service'):
-                    return part
-    return None
+def server_of(params, **extra):
+    """The server a module's SERVER_ARGSPEC options name, as locate() takes it."""
+    return dict(extra, asset_id=params['asset_id'], name=params['name'], pids=params['pids'] or [],
+                start_times=params['start_times'])
+
+
+def system_unit(cgroup):
+    """(unit, None) when /proc/<pid>/cgroup text CGROUP puts the process in a system service, else (None, why).
+
+    systemd's own hierarchy decides: its name=systemd line (cgroup v1, hybrid),
+    else the unified 0:: line (v2); controller lines are ignored. Only a
+    process under system.slice belongs to a system unit: the first non-slice
+    below it, after nested slices (system-foo.slice/foo@1.service). A user's
+    units (user.slice/.../user@1000.service/app.slice/dbus.service) share the
+    names of system units but are not them.
+    """
+    lines = dict(parts[1:] for parts in (line.split(':', 2) for line in cgroup.splitlines()) if len(parts) == 3)
+    path = lines.get('name=systemd', lines.get(''))
+    if path is None:
+        return None, 'has no systemd cgroup'
+    parts = path.strip('/').split('/')
+    if parts[0] != 'system.slice':
+        return None, 'runs in cgroup %s, not under system.slice: not a system service' % path
+    unit = next((part for part in parts[1:] if not part.endswith('.slice')), '')
+    if not _UNIT.match(unit):
+        return None, 'runs in cgroup %s, not in a .service unit under system.slice' % path
+    return unit, None
 
 
 def _unit_files(unit, unit_dirs):
-    fragment = next((os.path.join(d, unit) for d in unit_dirs if os.path.isfile(os.path.join(d, unit))), None)
-    dropins = []
+    """The unit file of UNIT (an instance falls back to its template foo@.service) and its drop-ins, in the order
+    systemd applies them (by file name; a higher directory masks a file of the same name)."""
+    names = [unit] + (['%s@.service' % unit.split('@', 1)[0]] if '@' in unit else [])
+    fragment = next((os.path.join(d, n) for n in names for d in unit_dirs if os.path.isfile(os.path.join(d, n))), None)
+    dropins = {}
     for directory in unit_dirs:
-        folder = os.path.join(directory, unit + '.d')
-        if os.path.isdir(folder):
-            dropins.extend(os.path.join(folder, name) for name in sorted(os.listdir(folder)) if name.endswith('.conf'))
-    return fragment, dropins
+        for name in names:
+            folder = os.path.join(directory, name + '.d')
+            if os.path.isdir(folder):
+                for conf in sorted(os.listdir(folder)):
+                    if conf.endswith('.conf'):
+                        dropins.setdefault(conf, os.path.join(folder, conf))
+    return fragment, [dropins[name] for name in sorted(dropins)]
+
+
+def _unit_uid(paths):
+    """The uid systemd runs the unit as: the last User= of its [Service] sections (root when none); None when the
+    user does not resolve."""
+    user = ''
+    for path in paths:
+        section = None
+        with open(path) as handle:
+            for line in handle:
+                key, sep, value = line.strip().partition('=')
+                if key.startswith('['):
+                    section = key
+                elif sep and section == '[Service]' and key.strip() == 'User':
+                    user = value.strip()  # an empty User= resets it to root
+    if user.isdigit() or not user:
+        return int(user or 0)
+    try:
+        return pwd.getpwnam(user).pw_uid
+    except KeyError:
+        return None
+
+
+def _systemd(server, proc_root, unit_dirs):
+    """(unit, fragment, drop-ins, None), or (None, None, [], why) when SERVER's pids give no unit to trust.
+
+    Each pid still running must be the process discovery saw (its start time),
+    in the same system unit, and run as that unit's user.
+    """
+    seen = {}
+    try:
+        times = process_stop.start_times(server.get('start_times'))
+        for pid in server.get('pids') or ():
+            files = process_stop.read_files(proc_root, pid, times.get(pid), ('cgroup', 'status'))
+            if files is not None:
+                unit, why = system_unit(files['cgroup'])
+                if why:
+                    return None, None, [], 'pid %d %s' % (pid, why)
+                seen[pid] = (unit, procfs.parse_uid(files['status']))
+    except AigovError as exc:
+        return None, None, [], str(exc)
+    units = sorted(set(unit for unit, _uid in seen.values()))
+    if len(units) != 1:
+        return None, None, [], ('pids %s run in different units (%s)' % (sorted(seen), ', '.join(units)) if units else
+                                'no services entry, and none of its pids runs to find a systemd unit by')
+    fragment, dropins = _unit_files(units[0], unit_dirs)
+    if not fragment:
+        return None, None, [], 'no unit file of %s in %s' % (units[0], ', '.join(unit_dirs))
+    want = _unit_uid([fragment] + dropins)
+    wrong = sorted(pid for pid, (_unit, uid) in seen.items() if uid != want)
+    if wrong:
+        return None, None, [], ('pid %d runs as uid %s, and %s as %s (User=): it is not that unit\'s process' % (
+            wrong[0], seen[wrong[0]][1], units[0], 'uid %d' % want if want is not None else 'a user that does not resolve'))
+    return units[0], fragment, dropins, None
 
 
 def _environment_files(paths):
@@ -116,30 +199,32 @@ def _explicit(server, services):
                 raise AigovError('services[%r] needs env_file or files (absolute paths), optional restart_command and '
                                  'stop_command%s' % (key, '; unknown keys: %s' % ', '.join(unknown) if unknown else ''))
             restart, stop = entry.get('restart_command'), entry.get('stop_command')
-            return {'source': 'services', 'key': key, 'unit': None, 'files': files, 'unedited': [],
+            return {'source': 'services', 'key': key, 'unit': None, 'problem': None, 'files': files, 'unedited': [],
                     'restart_commands': [shlex.split(restart)] if restart else [],
                     'stop_commands': [shlex.split(stop)] if stop else []}
     return None
 
 
 def locate(server, services=None, proc_root='/proc', unit_dirs=UNIT_DIRS, editable=EDITABLE):
-    """Where SERVER (a baseline target: asset_id, name, pids) is configured; source 'none' when unknown."""
+    """Where SERVER (a baseline target: asset_id, name, pids, start_times) is configured.
+
+    Source 'none' (no unit, nothing to run) with the reason in `problem` when
+    neither the services mapping nor a trusted systemd unit (_systemd) says.
+    """
     found = _explicit(server, services)
     if found:
         return found
-    unit = _unit_of(proc_root, server.get('pids') or ())
-    if unit:
-        fragment, dropins = _unit_files(unit, unit_dirs)
-        if fragment:
-            candidates = [fragment] + dropins
-            candidates += [path for path in _environment_files(candidates) if path not in candidates]
-            files = [p for p in candidates if p.startswith(tuple(editable)) or p not in [fragment] + dropins]
-            return {'source': 'systemd', 'key': unit, 'unit': unit, 'files': files,
-                    'unedited': [p for p in candidates if p not in files],
-                    'restart_commands': [['systemctl', 'daemon-reload'], ['systemctl', 'restart', unit]],
-                    'stop_commands': [['systemctl', 'stop', unit]]}
-    return {'source': 'none', 'key': None, 'unit': unit, 'files': [], 'unedited': [], 'restart_commands': [],
-            'stop_commands': []}
+    unit, fragment, dropins, problem = _systemd(server, proc_root, unit_dirs)
+    if problem:
+        return {'source': 'none', 'key': None, 'unit': None, 'problem': problem, 'files': [], 'unedited': [],
+                'restart_commands': [], 'stop_commands': []}
+    candidates = [fragment] + dropins
+    candidates += [path for path in _environment_files(candidates) if path not in candidates]
+    files = [p for p in candidates if p.startswith(tuple(editable)) or p not in [fragment] + dropins]
+    return {'source': 'systemd', 'key': unit, 'unit': unit, 'problem': None, 'files': files,
+            'unedited': [p for p in candidates if p not in files],
+            'restart_commands': [['systemctl', 'daemon-reload'], ['systemctl', 'restart', unit]],
+            'stop_commands': [['systemctl', 'stop', unit]]}
 
 
 def apply_fix(fix, server, location, check_mode=False):

@@ -12,8 +12,9 @@ short_description: Stop an AI agent through its service definition and record it
 version_added: 0.1.0
 description:
   - With O(state=quarantined), finds how the agent is run, as M(aigov.core.ai_service_restart) does (an entry of
-    O(services) keyed by the asset id or name with a C(stop_command), else the systemd unit of its O(pids)), runs
-    its stop commands without a shell, waits until every one of O(pids) is gone, and writes a record
+    O(services) keyed by the asset id or name with a C(stop_command), else the system unit of its O(pids), see
+    O(start_times)), runs its stop commands without a shell, waits until every one of O(pids) is gone, and
+    writes a record
     C(<record_dir>/<agent>.json) (mode C(0600)) with the time, the reason, the stop commands and the commands that
     start it again.
   - With O(state=released), runs the commands of the record to start the agent again and removes the record.
@@ -57,6 +58,8 @@ attributes:
     description: Reads the Linux proc filesystem and systemd unit directories.
 notes:
   - Idempotent. An agent whose record says C(quarantined) and none of whose O(pids) runs is not changed.
+  - A pid of O(pids) that is another process now (another start time than O(start_times) records) is refused:
+    nothing is stopped.
 """
 
 EXAMPLES = r"""
@@ -65,6 +68,7 @@ EXAMPLES = r"""
     agent: support-bot
     name: letta
     pids: [2211]
+    start_times: {"2211": 81234567}
     reason: alert AgentCompromised
     services:
       letta: {env_file: /etc/support-bot/env, stop_command: /usr/local/bin/support-bot-stop,
@@ -101,7 +105,8 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.aigov.core.plugins.module_utils import agent_quarantine
 from ansible_collections.aigov.core.plugins.module_utils.errors import AigovError
-from ansible_collections.aigov.core.plugins.module_utils.service_config import SERVER_ARGSPEC, locate
+from ansible_collections.aigov.core.plugins.module_utils.process_stop import start_times
+from ansible_collections.aigov.core.plugins.module_utils.service_config import SERVER_ARGSPEC, locate, server_of
 
 
 def main():
@@ -126,10 +131,11 @@ def main():
         if params['state'] == 'released':
             changed, result = agent_quarantine.release(run, params['agent'], params['record_dir'], module.check_mode)
         else:
-            server = dict(asset_id=params['asset_id'], name=params['name'], pids=params['pids'] or [])
+            server = server_of(params)
             changed, result = agent_quarantine.quarantine(
-                run, params['agent'], params['asset_id'], server['pids'], locate(server, params['services'], params['proc_root']),
-                params['record_dir'], params['reason'], params['timeout'], params['proc_root'], module.check_mode)
+                run, params['agent'], params['asset_id'], server['pids'], start_times(server['start_times']),
+                locate(server, params['services'], params['proc_root']), params['record_dir'], params['reason'],
+                params['timeout'], params['proc_root'], module.check_mode)
     except AigovError as exc:
         module.fail_json(msg=str(exc))
     verb = params['state'] if changed else 'already ' + params['state']

@@ -11,11 +11,12 @@ module: ai_gpu_process_stop
 short_description: Stop a runaway GPU compute process, after checking it is one
 version_added: 0.1.0
 description:
-  - Checks that O(pid) is a compute process that C(nvidia-smi) lists on GPU O(gpu_uuid) now, and that it is not
-    one of O(protected_pids); then sends it C(SIGTERM), waits O(timeout) seconds, and sends C(SIGKILL) if it
-    still runs. Fails unless the process is gone at the end.
-  - The process is identified by its pid and its start time, read before any signal, so a pid the kernel reuses
-    for another process in the meantime is never signalled.
+  - Checks that O(pid) is still the process discovery saw (O(start_time)), a compute process that C(nvidia-smi)
+    lists on GPU O(gpu_uuid) now, and not one of O(protected_pids); then sends it C(SIGTERM), waits O(timeout)
+    seconds, and sends C(SIGKILL) if it still runs. Fails unless the process is gone at the end.
+  - The process is identified by its pid and its start time. A pid with another start time is a process the
+    kernel gave the pid to later; the module fails and signals nothing. The signals go through a pidfd opened
+    before the check, so they never reach a later process with that pid.
   - A pid that no longer exists is not a change (RV(state=absent)).
 author:
   - aigov.core maintainers (@aigov)
@@ -27,6 +28,12 @@ options:
   gpu_uuid:
     description: UUID of the GPU (C(GPU-...)) the process must be running on, as discovery reported it.
     type: str
+    required: true
+  start_time:
+    description:
+      - The process's start time as discovery recorded it (C(start_time) of the GPU asset's process; field 22 of
+        C(/proc/<pid>/stat), clock ticks since boot). Required, because a pid alone may name a later process.
+    type: int
     required: true
   protected_pids:
     description: Process ids never signalled (the model servers and vector databases of the host).
@@ -63,6 +70,7 @@ EXAMPLES = r"""
 - name: Stop the runaway training job on GPU 0
   aigov.core.ai_gpu_process_stop:
     pid: 4242
+    start_time: 81234567
     gpu_uuid: GPU-5e1d2c3b-aaaa-bbbb-cccc-000000000001
     protected_pids: [1337]
     timeout: 30
@@ -103,6 +111,7 @@ def main():
         argument_spec=dict(
             pid=dict(type='int', required=True),
             gpu_uuid=dict(type='str', required=True),
+            start_time=dict(type='int', required=True),
             protected_pids=dict(type='list', elements='int', default=[]),
             timeout=dict(type='int', default=10),
             nvidia_smi=dict(type='path'),
@@ -112,8 +121,8 @@ def main():
     )
     params = module.params
     try:
-        changed, result = stop_gpu_process(params['pid'], params['gpu_uuid'], params['protected_pids'], params['nvidia_smi'],
-                                           params['timeout'], params['proc_root'], module.check_mode)
+        changed, result = stop_gpu_process(params['pid'], params['gpu_uuid'], params['start_time'], params['protected_pids'],
+                                           params['nvidia_smi'], params['timeout'], params['proc_root'], module.check_mode)
     except AigovError as exc:
         module.fail_json(msg=str(exc), pid=params['pid'], gpu_uuid=params['gpu_uuid'])
     verb = 'would be stopped' if module.check_mode and changed else 'stopped' if changed else 'was already gone'

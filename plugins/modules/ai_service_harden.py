@@ -15,10 +15,10 @@ description:
     it returns RV(restart_commands) for the caller (the M(aigov.core.ai_baseline) role runs them only when a
     file changed, and only when disruptive remediations are allowed).
   - "How the definition is found: first an entry of O(services) keyed by the asset id or name (C(env_file) or
-    C(files), and C(restart_command)); else systemd: the unit in C(/proc/<pid>/cgroup) of the server's
-    O(pids), its unit file, drop-ins and their C(EnvironmentFile=) files. Unit files are edited only under
-    C(/etc) and C(/run); a vendor unit elsewhere is listed in RV(unedited) (override it with a drop-in).
-    When nothing is found, RV(source) is C(none) and nothing changes."
+    C(files), and C(restart_command)); else systemd: the system unit of the server's O(pids) (see
+    O(start_times)), its unit file (or template), drop-ins and their C(EnvironmentFile=) files. Unit files are
+    edited only under C(/etc) and C(/run); a vendor unit elsewhere is listed in RV(unedited) (override it with a
+    drop-in). When nothing is found, RV(source) is C(none), RV(problem) says why, and nothing changes."
   - C(bind_loopback) replaces a wildcard bind address (C(0.0.0.0), C(::), C([::]), C(*)) after a host flag
     (C(--host), C(--bind), C(--listen), C(--address), C(--ip), C(--http-host), C(--bind-address)) or in a
     variable whose name ends in HOST, BIND, ADDR, ADDRESS or LISTEN (C(OLLAMA_HOST=0.0.0.0:11434)) with C(127.0.0.1).
@@ -71,6 +71,10 @@ unit:
   description: The systemd unit, when there is one.
   returned: always
   type: str
+problem:
+  description: Why no definition was found (RV(source=none)), e.g. a process outside C(system.slice); else null.
+  returned: always
+  type: str
 files:
   description: The files looked at.
   returned: always
@@ -97,7 +101,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.aigov.core.plugins.module_utils.errors import AigovError
 from ansible_collections.aigov.core.plugins.module_utils.service_config import (
-    FIXES, SERVER_ARGSPEC, SERVER_REQUIRED_ONE_OF, apply_fix, locate)
+    FIXES, SERVER_ARGSPEC, SERVER_REQUIRED_ONE_OF, apply_fix, locate, server_of)
 
 
 def main():
@@ -111,15 +115,15 @@ def main():
         supports_check_mode=True,
     )
     params = module.params
-    server = dict(asset_id=params['asset_id'], name=params['name'], pids=params['pids'] or [], dev_mode=params['dev_mode'])
+    server = server_of(params, dev_mode=params['dev_mode'])
     try:
         location = locate(server, params['services'], params['proc_root'])
         changed_files, diffs = apply_fix(params['fix'], server, location, module.check_mode)
     except AigovError as exc:
         module.fail_json(msg=str(exc))
     if location['source'] == 'none':
-        module.warn('no service definition found for %s (no systemd unit; set aigov_baseline_services)'
-                    % (params['asset_id'] or params['name'] or 'pids %s' % server['pids']))
+        module.warn('no service definition found for %s (%s; set aigov_baseline_services)'
+                    % (params['asset_id'] or params['name'] or 'pids %s' % server['pids'], location['problem']))
     result = dict(location, changed_files=changed_files)
     if changed_files and module._diff:
         result['diff'] = diffs

@@ -12,8 +12,10 @@ short_description: Restart a model server or vector database through its service
 version_added: 0.1.0
 description:
   - Finds how a server is run, exactly as M(aigov.core.ai_service_harden) does (an entry of O(services) keyed by
-    the asset id or name, else the systemd unit of its O(pids)), and runs its restart commands, without a shell.
-  - Fails when no service definition with a restart command is found; nothing is run then.
+    the asset id or name, else the system unit of its O(pids), see O(start_times)), and runs its restart
+    commands, without a shell.
+  - Fails when no service definition with a restart command is found, saying why (RV(problem)); nothing is run
+    then.
   - It does not check that the server is back; the caller waits for its listener (the C(aigov.core.remediate)
     playbook waits on 127.0.0.1 from the host itself).
 author:
@@ -53,6 +55,10 @@ unit:
   description: The systemd unit, when there is one.
   returned: always
   type: str
+problem:
+  description: Why no definition was found, e.g. a process outside C(system.slice) or a reused pid; else null.
+  returned: always
+  type: str
 restart_commands:
   description: The commands (argv lists) run, or that would run in check mode.
   returned: always
@@ -63,7 +69,7 @@ restart_commands:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.aigov.core.plugins.module_utils.errors import AigovError
-from ansible_collections.aigov.core.plugins.module_utils.service_config import SERVER_ARGSPEC, SERVER_REQUIRED_ONE_OF, locate
+from ansible_collections.aigov.core.plugins.module_utils.service_config import SERVER_ARGSPEC, SERVER_REQUIRED_ONE_OF, locate, server_of
 
 
 def main():
@@ -73,16 +79,17 @@ def main():
         supports_check_mode=True,
     )
     params = module.params
-    server = dict(asset_id=params['asset_id'], name=params['name'], pids=params['pids'] or [])
+    server = server_of(params)
     label = params['asset_id'] or params['name'] or 'pids %s' % server['pids']
     try:
         location = locate(server, params['services'], params['proc_root'])
     except AigovError as exc:
         module.fail_json(msg=str(exc))
-    result = dict(source=location['source'], unit=location['unit'], restart_commands=location['restart_commands'])
+    result = dict(source=location['source'], unit=location['unit'], problem=location['problem'],
+                  restart_commands=location['restart_commands'])
     if not location['restart_commands']:
-        module.fail_json(msg='no restart command for %s: no systemd unit found and no restart_command in services; '
-                             'nothing was run' % label, **result)
+        module.fail_json(msg='no restart command for %s: %s; nothing was run'
+                             % (label, location['problem'] or 'its services entry has no restart_command'), **result)
     if module.check_mode:
         module.exit_json(changed=True, msg='%s would be restarted' % label, **result)
     for argv in location['restart_commands']:

@@ -29,9 +29,9 @@ description:
   - The remediation's own preconditions hold. It acts on the kind of asset it is for (a model server, an agent,
     a GPU). A rollback (C(rollback_model)) needs approved digests, the C(approved_models) of the asset's use case
     in the O(registry). A GPU process (C(stop_gpu_process)) is named by the alert's C(pid) label (digits only;
-    any other value is dropped); it must be a compute process discovery saw on that GPU and not a process of a
-    model server or vector database the asset store knows on that host, unless the alert's
-    C(aigov_stop_protected) label is C(true).
+    any other value is dropped); it must be a compute process discovery saw on that GPU, with its start time,
+    and not a process of a model server or vector database the asset store knows on that host. No alert label
+    lifts that protection. The plan carries the start time, and the module signals only that process.
   - On success records C(remediation.start) and returns RV(plan).
   - Alert label values are data. They are compared and looked up, never templated, run or used as a host pattern.
 author:
@@ -114,8 +114,10 @@ EXAMPLES = r"""
 RETURN = r"""
 plan:
   description:
-    - C(remediation), C(target) (inventory host), C(asset_id), C(asset_name), C(pids), C(ports) (from the asset
-      store), C(fingerprint), C(alert_name), C(decision), C(approval), C(owner).
+    - C(remediation), C(target) (inventory host), C(asset_id), C(asset_name), C(pids), C(start_times), C(ports)
+      (from the asset store), C(fingerprint), C(alert_name), C(decision), C(approval), C(owner).
+    - For C(stop_gpu_process) also C(pid), its C(start_time) as discovery recorded it, C(gpu_uuid) and
+      C(protected_pids).
   returned: success
   type: dict
 """

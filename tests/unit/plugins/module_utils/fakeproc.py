@@ -20,8 +20,11 @@ class FakeProc(object):
         if not os.path.lexists(os.path.join(self.root, 'self', 'ns', 'net')):
             os.symlink('/proc/self/ns/net', os.path.join(self.root, 'self', 'ns', 'net'))
 
-    def add(self, pid, argv, ppid=1, uid=0, env=None, sockets=(), readable=True, exe=None, root='/', netns='/proc/self/ns/net'):
-        """A process; root and netns are where its root and network-namespace links point (ours by default)."""
+    def add(self, pid, argv, ppid=1, uid=0, env=None, sockets=(), readable=True, exe=None, root='/', netns='/proc/self/ns/net',
+            start_time=None, cgroup='0::/user.slice/user-0.slice/session-1.scope\n'):
+        """A process; root and netns are where its root and network-namespace links point (ours by default).
+
+        start_time: field 22 of its stat (default 1000 + pid); cgroup: its /proc/<pid>/cgroup text."""
         base = os.path.join(self.root, str(pid))
         os.makedirs(os.path.join(base, 'fd'))
         os.makedirs(os.path.join(base, 'net'))
@@ -34,6 +37,11 @@ class FakeProc(object):
             handle.write(b'\0'.join(arg.encode() for arg in argv) + b'\0')
         with open(os.path.join(base, 'status'), 'w') as handle:
             handle.write('Name:\tx\nPPid:\t%d\nUid:\t%d\t%d\t%d\t%d\n' % (ppid, uid, uid, uid, uid))
+        with open(os.path.join(base, 'stat'), 'w') as handle:
+            handle.write('%d (x y) S %d 0 0 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 %d 0 0\n'
+                         % (pid, ppid, 1000 + pid if start_time is None else start_time))
+        with open(os.path.join(base, 'cgroup'), 'w') as handle:
+            handle.write(cgroup)
         if env is not None:
             with open(os.path.join(base, 'environ'), 'wb') as handle:
                 handle.write(b''.join(('%s=%s' % item).encode() + b'\0' for item in env.items()))

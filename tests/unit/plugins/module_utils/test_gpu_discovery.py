@@ -6,6 +6,7 @@ from ansible_collections.aigov.core.plugins.module_utils import gpu_discovery
 
 from tests.conftest import ROOT
 from tests.contracts import validate
+from .fakeproc import FakeProc
 
 FAKE_SMI = os.path.join(ROOT, 'tests', 'fixtures', 'gpu', 'nvidia-smi')
 
@@ -21,12 +22,13 @@ def discover(tmp_path, **options):
 
 
 def test_nvidia_smi(tmp_path):
+    FakeProc(tmp_path / 'proc').add(4242, ['python3', 'train.py'], start_time=777)
     assets, problems = discover(tmp_path, nvidia_smi=FAKE_SMI)
     assert problems == []
     gpus = sorted((a['attributes'] for a in assets), key=lambda g: g['pci_bus'])
     assert [(g['model'], g['memory_mib'], g['driver'], g['source']) for g in gpus] == [
         ('NVIDIA A100-SXM4-80GB', 81920, '550.54.15', 'nvidia-smi')] * 2
-    assert gpus[0]['processes'] == [{'pid': 4242, 'name': 'python3', 'used_memory_mib': 40960}]
+    assert gpus[0]['processes'] == [{'pid': 4242, 'start_time': 777, 'name': 'python3', 'used_memory_mib': 40960}]
     assert gpus[1]['processes'] == []
 
 

@@ -59,25 +59,48 @@ def test_a_process_ignoring_sigterm_gets_sigkill(spawn):
     assert time.monotonic() - started < 5 and proc.wait(5) == -9
 
 
+def started(proc):
+    return process_stop.identity('/proc', proc.pid)[1]
+
+
 def test_gpu_process_is_checked_against_nvidia_smi_before_any_signal(spawn, tmp_path):
     proc, other = spawn(STUBBORN), spawn()
     binary = fake_nvidia_smi(tmp_path, [proc.pid])
+    start = started(proc)
     with pytest.raises(AigovError, match='pid %d is not a compute process of GPU %s' % (other.pid, GPU)):
-        gpu_process.stop_gpu_process(other.pid, GPU, nvidia_smi=binary)
+        gpu_process.stop_gpu_process(other.pid, GPU, started(other), nvidia_smi=binary)
     with pytest.raises(AigovError, match='is not a compute process of GPU GPU-other'):
-        gpu_process.stop_gpu_process(proc.pid, 'GPU-other', nvidia_smi=binary)
+        gpu_process.stop_gpu_process(proc.pid, 'GPU-other', start, nvidia_smi=binary)
     with pytest.raises(AigovError, match='pid %d is protected' % proc.pid):
-        gpu_process.stop_gpu_process(proc.pid, GPU, protected_pids=[proc.pid], nvidia_smi=binary)
+        gpu_process.stop_gpu_process(proc.pid, GPU, start, protected_pids=[proc.pid], nvidia_smi=binary)
     with pytest.raises(AigovError, match='nvidia-smi not found at /nonexistent'):
-        gpu_process.stop_gpu_process(proc.pid, GPU, nvidia_smi='/nonexistent/nvidia-smi')
+        gpu_process.stop_gpu_process(proc.pid, GPU, start, nvidia_smi='/nonexistent/nvidia-smi')
     with pytest.raises(AigovError, match='pid must be a whole number'):
-        gpu_process.stop_gpu_process('4242', GPU, nvidia_smi=binary)
-    assert gpu_process.stop_gpu_process(proc.pid, GPU, nvidia_smi=binary, check_mode=True)[0] is True
+        gpu_process.stop_gpu_process('4242', GPU, start, nvidia_smi=binary)
+    assert gpu_process.stop_gpu_process(proc.pid, GPU, start, nvidia_smi=binary, check_mode=True)[0] is True
     assert proc.poll() is None and other.poll() is None  # nothing signalled so far
-    changed, result = gpu_process.stop_gpu_process(proc.pid, GPU, nvidia_smi=binary, timeout=0.5)
+    changed, result = gpu_process.stop_gpu_process(proc.pid, GPU, start, nvidia_smi=binary, timeout=0.5)
     assert changed and result['signals'] == ['SIGTERM', 'SIGKILL'] and proc.wait(5) == -9 and other.poll() is None
-    assert gpu_process.stop_gpu_process(proc.pid, GPU, nvidia_smi=binary) == (False, dict(
+    assert gpu_process.stop_gpu_process(proc.pid, GPU, start, nvidia_smi=binary) == (False, dict(
         pid=proc.pid, gpu_uuid=GPU, signals=[], state='absent'))
+
+
+@pytest.mark.parametrize('shift, reason', [(-1, 'is another process now'), (None, 'has no start time')])
+def test_a_pid_with_another_start_time_is_refused_and_nothing_signalled(spawn, tmp_path, shift, reason):
+    """The pid now belongs to a process that started after discovery saw one with that pid (the kernel reused it)."""
+    proc = spawn()
+    seen = None if shift is None else started(proc) + shift
+    binary = fake_nvidia_smi(tmp_path, [proc.pid])
+    with pytest.raises(AigovError, match='pid %d %s' % (proc.pid, reason)):
+        gpu_process.stop_gpu_process(proc.pid, GPU, seen, nvidia_smi=binary, timeout=0.5)
+    with pytest.raises(AigovError, match=reason):
+        agent_quarantine.quarantine(run, 'bot-1', 'a', [proc.pid], {proc.pid: seen},
+                                    {'stop_commands': [['kill', str(proc.pid)]], 'restart_commands': []}, str(tmp_path / 'r'))
+    if seen is not None:
+        with pytest.raises(AigovError, match=reason):
+            process_stop.stop('/proc', (proc.pid, seen), 0.5)
+    time.sleep(0.2)
+    assert proc.poll() is None and not (tmp_path / 'r').exists()
 
 
 def run(argv):
@@ -90,35 +113,37 @@ def test_agent_quarantine_stops_records_and_releases(spawn, tmp_path):
     marker = tmp_path / 'started'
     location = {'stop_commands': [['kill', str(proc.pid)]], 'restart_commands': [['touch', str(marker)]]}
     records = str(tmp_path / 'records')
-    changed, result = agent_quarantine.quarantine(run, 'bot-1', 'agent:1', [proc.pid], location, records, check_mode=True)
+    seen = {proc.pid: started(proc)}
+    changed, result = agent_quarantine.quarantine(run, 'bot-1', 'agent:1', [proc.pid], seen, location, records, check_mode=True)
     assert changed and proc.poll() is None and not os.path.exists(result['record_path'])
-    changed, result = agent_quarantine.quarantine(run, 'bot-1', 'agent:1', [proc.pid], location, records, reason='leak')
+    changed, result = agent_quarantine.quarantine(run, 'bot-1', 'agent:1', [proc.pid], seen, location, records, reason='leak')
     proc.wait(5)
     assert changed and result['running'] == [] and result['record']['state'] == 'quarantined'
     assert oct(os.stat(result['record_path']).st_mode & 0o777) == '0o600'
-    assert agent_quarantine.quarantine(run, 'bot-1', 'agent:1', [proc.pid], location, records)[0] is False
+    assert agent_quarantine.quarantine(run, 'bot-1', 'agent:1', [proc.pid], seen, location, records)[0] is False
     assert agent_quarantine.release(run, 'bot-1', records)[0] is True and marker.exists()
     assert not os.path.exists(result['record_path']) and agent_quarantine.release(run, 'bot-1', records)[0] is False
 
 
 def test_agent_quarantine_refuses_without_a_stop_command_or_when_the_agent_survives(spawn, tmp_path):
     proc = spawn()
-    records = str(tmp_path / 'records')
+    records, seen = str(tmp_path / 'records'), {proc.pid: started(proc)}
     with pytest.raises(AigovError, match='no stop command for agent bot-1'):
-        agent_quarantine.quarantine(run, 'bot-1', 'a', [proc.pid], {'stop_commands': [], 'restart_commands': []}, records)
+        agent_quarantine.quarantine(run, 'bot-1', 'a', [proc.pid], seen, {'stop_commands': [], 'restart_commands': []}, records)
     with pytest.raises(AigovError, match=r'still run 1 s after its stop command; not recorded'):
-        agent_quarantine.quarantine(run, 'bot-1', 'a', [proc.pid], {'stop_commands': [['true']], 'restart_commands': []},
+        agent_quarantine.quarantine(run, 'bot-1', 'a', [proc.pid], seen, {'stop_commands': [['true']], 'restart_commands': []},
                                     records, timeout=1)
     with pytest.raises(AigovError, match='agent must be a name'):
-        agent_quarantine.quarantine(run, '../x', 'a', [], {'stop_commands': [], 'restart_commands': []}, records)
+        agent_quarantine.quarantine(run, '../x', 'a', [], {}, {'stop_commands': [], 'restart_commands': []}, records)
     assert proc.poll() is None and not os.path.exists(records)
 
 
 def test_agent_quarantine_stops_the_service_even_when_the_stores_pids_are_stale(spawn, tmp_path):
     restarted = spawn()  # the agent restarted since discovery: the store's pid is an exited one
     stale = spawn()
+    seen = {stale.pid: started(stale)}
     stale.kill()
     stale.wait()
     location = {'stop_commands': [['kill', str(restarted.pid)]], 'restart_commands': []}
-    changed, _result = agent_quarantine.quarantine(run, 'bot-1', 'a', [stale.pid], location, str(tmp_path / 'records'))
+    changed, _result = agent_quarantine.quarantine(run, 'bot-1', 'a', [stale.pid], seen, location, str(tmp_path / 'records'))
     assert changed and restarted.wait(5) != 0

@@ -10,7 +10,7 @@ from tests.contracts import validate
 
 RECEIVED = '2026-11-25T09:00:00+00:00'
 RECORD = {'id': 'model_server:1', 'kind': 'model_server', 'name': 'vllm', 'inventory_hostname': 'gpu-1',
-          'attributes': {'pids': [42], 'listeners': [{'address': '0.0.0.0', 'port': 8000}]}}
+          'attributes': {'pids': [42], 'start_times': {'42': 1042}, 'listeners': [{'address': '0.0.0.0', 'port': 8000}]}}
 
 
 def event(decision='automate', name='ModelServerDown', host='gpu-1', status='firing'):
@@ -37,8 +37,8 @@ def plan(ev, entries=None, hosts=('gpu-1', 'other'), max_hosts=5, approval=None,
 
 def test_automate_plans_a_restart_on_the_store_host():
     found = plan(event())
-    assert (found['remediation'], found['target'], found['pids'], found['ports'], found['owner']) == (
-        'restart_model_server', 'gpu-1', [42], [8000], 'owner-a')
+    assert (found['remediation'], found['target'], found['pids'], found['start_times'], found['ports'], found['owner']) == (
+        'restart_model_server', 'gpu-1', [42], {'42': 1042}, [8000], 'owner-a')
 
 
 @pytest.mark.parametrize('ev, kwargs, reason', [
@@ -93,7 +93,7 @@ def test_payload_with_encoded_parts_is_the_json_of_the_whole_event_part():
     keys = ('fingerprint', 'name', 'status', 'severity', 'starts_at', 'source', 'confidence')
     whole = {'alert': dict((key, ev['alert'].get(key)) for key in keys),
              'asset': ev['asset'], 'decision': ev['decision'], 'meta': {'received_at': ev['meta']['received_at']},
-             'target': {'pid': 4242, 'stop_protected': True}}
+             'target': {'pid': 4242}}
     expected = base64.b64encode(json.dumps(whole, sort_keys=True).encode('utf-8')).decode('ascii')
     assert remediation.encode_payload(ev) == expected
     assert remediation.encode_payload(ev, remediation.payload_json(ev['asset']), remediation.payload_json(ev['decision'])) == expected
@@ -119,7 +119,8 @@ def test_approvals_queue_requests_once_and_decides_once(tmp_path):
 
 
 GPU = {'id': 'gpu:1', 'kind': 'gpu', 'name': 'A100', 'inventory_hostname': 'gpu-1',
-       'attributes': {'uuid': 'GPU-1', 'processes': [{'pid': 4242}, {'pid': 42}]}}
+       'attributes': {'uuid': 'GPU-1', 'processes': [{'pid': 4242, 'start_time': 900}, {'pid': 42, 'start_time': 800},
+                                                     {'pid': 43, 'start_time': None}]}}
 AGENT = {'id': 'agent:1', 'kind': 'agent', 'name': 'letta', 'inventory_hostname': 'gpu-1', 'attributes': {'pids': [7]}}
 APPROVED = [{'name': 'enc', 'sha256': 'a' * 64}]
 
@@ -144,13 +145,18 @@ def test_payload_keeps_a_pid_label_only_when_it_is_digits(label, pid):
 
 def test_gpu_stop_plans_the_discovered_pid_and_protects_model_servers():
     found = plan(labelled('GpuProcessRunaway', 'gpu:1', pid='4242'), entries=entry_for('gpu:1'), record=GPU)
-    assert (found['remediation'], found['pid'], found['gpu_uuid']) == ('stop_gpu_process', 4242, 'GPU-1')
+    assert (found['remediation'], found['pid'], found['start_time'], found['gpu_uuid']) == ('stop_gpu_process', 4242, 900, 'GPU-1')
     with pytest.raises(remediation.RemediationRefused, match='pid 42 belongs to a model server'):
         remediation.plan(labelled('GpuProcessRunaway', 'gpu:1', pid='42'), ['gpu-1'], 5, entry_for('gpu:1'),
                          asset_record=GPU, protected_pids=[42])
-    allowed = remediation.plan(labelled('GpuProcessRunaway', 'gpu:1', pid='42', aigov_stop_protected='true'), ['gpu-1'], 5,
-                               entry_for('gpu:1'), asset_record=GPU, protected_pids=[42])
-    assert (allowed['pid'], allowed['protected_pids']) == (42, [])
+
+
+@pytest.mark.parametrize('label', ['aigov_stop_protected', 'stop_protected'])
+def test_no_alert_label_lifts_the_protection_of_a_model_servers_pid(label):
+    """Only discovery's records decide what is protected; the decision never saw the sender's labels."""
+    with pytest.raises(remediation.RemediationRefused, match=r'pid 42 belongs to a model server .* \(protected\)$'):
+        remediation.plan(labelled('GpuProcessRunaway', 'gpu:1', pid='42', **{label: 'true'}), ['gpu-1'], 5,
+                         entry_for('gpu:1'), asset_record=GPU, protected_pids=[42])
 
 
 @pytest.mark.parametrize('labels, reason', [
@@ -158,6 +164,7 @@ def test_gpu_stop_plans_the_discovered_pid_and_protects_model_servers():
     ({'pid': 'x; rm -rf /'}, 'the alert names no pid'),
     ({'pid': '1'}, 'the alert names no pid'),
     ({'pid': '999'}, 'pid 999 is not a compute process discovery saw on GPU gpu:1'),
+    ({'pid': '43'}, 'discovery recorded no start time of pid 43 on GPU gpu:1'),
 ])
 def test_gpu_stop_refuses_a_pid_not_discovered_on_the_gpu(labels, reason):
     with pytest.raises(remediation.RemediationRefused, match=reason):
