@@ -12,22 +12,9 @@ import pytest
 from ansible_collections.aigov.core.plugins.module_utils import safe_files
 from ansible_collections.aigov.core.plugins.module_utils.safe_files import UnsafePath
 
-NOBODY = 65534
+from .conftest import NOBODY, user_dir
+
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason='needs root to act for another user')
-
-
-@pytest.fixture
-def base(tmp_path):
-    # pytest's tmp_path parents are root-owned and not writable by others.
-    os.chmod(tmp_path, 0o755)
-    return tmp_path
-
-
-def user_dir(base, name='home'):
-    path = base / name
-    path.mkdir()
-    os.chown(path, NOBODY, NOBODY)
-    return path
 
 
 def test_root_path_is_trusted(base):
