@@ -451,21 +451,40 @@ def ensure_dir(path, mode=0o700, uid=-1, gid=-1, parents=False):
         location.close()
 
 
+def _open_leaf(path, flags, follow, mode=0o600):
+    """os.open() of PATH, O_NOFOLLOW unless FOLLOW; OSError with a clear message for a symlink or a non-regular file."""
+    try:
+        fd = os.open(path, flags | os.O_CLOEXEC | (0 if follow else os.O_NOFOLLOW), mode)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP and not follow:
+            raise OSError(errno.ELOOP, 'a symlink (not followed)', path)
+        raise
+    if not stat_module.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise OSError(errno.EINVAL, 'not a regular file', path)
+    return fd
+
+
 def open_regular(path, follow=True):
     """A binary file object for the regular file PATH, opened without blocking; OSError otherwise.
 
     For discovery: a FIFO, socket or device where a file is expected is never opened for
     reading (it could block or have side effects), only looked at through O_PATH.
     """
-    nofollow = 0 if follow else os.O_NOFOLLOW
-    handle = os.open(path, O_PATH | os.O_CLOEXEC | nofollow)
+    handle = _open_leaf(path, O_PATH | os.O_NONBLOCK, follow)
+    if O_PATH == os.O_RDONLY:  # no O_PATH (not Linux): HANDLE is already a read-only descriptor
+        return os.fdopen(handle, 'rb')
     try:
-        if not stat_module.S_ISREG(os.fstat(handle).st_mode):
-            raise OSError(0, 'not a regular file', path)
         fd = _reopen(handle, os.O_RDONLY)
     finally:
         os.close(handle)
     return os.fdopen(fd, 'rb')
+
+
+def open_append(path, mode=0o640):
+    """A descriptor (O_RDWR | O_APPEND, created with MODE if missing) of the regular file PATH, never through a
+    symlink as its last component and without blocking on a FIFO; OSError otherwise. For logs."""
+    return _open_leaf(path, os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_NONBLOCK, False, mode)
 
 
 def read_capped(path, limit, follow=True):
