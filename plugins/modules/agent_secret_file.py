@@ -27,7 +27,7 @@ options:
     type: path
     required: true
   content:
-    description: The file's content. A secret: never echoed.
+    description: The file's content, a secret (never echoed).
     type: str
   src:
     description: Absolute path of a file on the host whose content to write (to keep or restore a copy of O(path)).
