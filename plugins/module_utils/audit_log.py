@@ -22,6 +22,7 @@ import json
 import os
 import threading
 
+from ansible_collections.aigov.core.plugins.module_utils import safe_files
 from ansible_collections.aigov.core.plugins.module_utils.errors import AigovError
 from ansible_collections.aigov.core.plugins.module_utils.redaction import SECRET_VALUE, URL_CREDENTIALS
 
@@ -134,7 +135,7 @@ def _open_log(path):
     try:
         os.makedirs(directory, mode=0o750, exist_ok=True)
         created = not os.path.exists(path)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o640)
+        fd = safe_files.open_append(path, 0o640)
     except OSError as exc:
         raise AuditLogError('cannot open audit log %s for appending: %s' % (path, exc.strerror))
     if created:
@@ -326,7 +327,7 @@ def _parsed(raw):
 def iter_lines(path):
     """Stream the log: (line_number, raw line bytes, entry or None when unparseable), one line in memory at a time."""
     try:
-        handle = open(path, 'rb')
+        handle = safe_files.open_regular(path, follow=False)
     except OSError as exc:
         raise AuditLogError('cannot read audit log %s: %s' % (path, exc.strerror))
     with handle:
@@ -369,7 +370,7 @@ def iter_newest_first(path, chunk=_TAIL_CHUNK):
     A log that does not exist yet has no entries.
     """
     try:
-        handle = open(path, 'rb')
+        handle = safe_files.open_regular(path, follow=False)
     except FileNotFoundError:
         return
     except OSError as exc:

@@ -8,6 +8,11 @@ A value is read into one local variable, turned into an HMAC fingerprint and
 dropped; no record, message or exception ever holds it. The same key found in
 two places has the same fingerprint (under the same fingerprint key), which is
 how a key shared by several agents shows.
+
+.env and token files are read through module_utils/safe_files.py: a file in a
+user's directory is read with that user's uid, and a symlink the user controls
+is not followed, so ~/.env -> /root/.env is reported as a problem, never as
+the user's key.
 """
 
 from __future__ import annotations
@@ -18,8 +23,9 @@ import re
 import stat as stat_module
 import time
 
-from ansible_collections.aigov.core.plugins.module_utils import procfs
+from ansible_collections.aigov.core.plugins.module_utils import procfs, safe_files
 from ansible_collections.aigov.core.plugins.module_utils.assets import make_asset
+from ansible_collections.aigov.core.plugins.module_utils.errors import AigovError
 from ansible_collections.aigov.core.plugins.module_utils.fingerprints import fingerprint, fingerprint_key
 from ansible_collections.aigov.core.plugins.module_utils.mcp_discovery import read_configs, secret_entries
 from ansible_collections.aigov.core.plugins.module_utils.redaction import redact_argv
@@ -40,6 +46,7 @@ PROVIDER_FLAGS = {'--api-key': 'model_server', '--api-keys': 'model_server', '--
                   '--master_key': 'litellm', '--master-key': 'litellm'}
 DEFAULT_FILES = ('~/.env', '~/*/.env', '/opt/*/.env', '/opt/*/*/.env', '/srv/*/.env', '/etc/*.env')
 TOKEN_FILES = (('~/.cache/huggingface/token', 'huggingface'), ('~/.huggingface/token', 'huggingface'))
+MAX_FILE_SIZE = 1024 * 1024
 _ENV_LINE = re.compile(r'^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$')
 
 
@@ -119,11 +126,13 @@ def _file_extra(info):
 def _from_files(paths, token_files, found, problems):
     for path, provider in [(p, None) for p in paths] + token_files:
         try:
-            info = os.stat(path)
-            if not stat_module.S_ISREG(info.st_mode) or info.st_size > 1024 * 1024:
-                continue
-            with open(path, errors='replace') as handle:
-                text = handle.read()
+            with safe_files.opened(path, 'read') as (fd, info, _location, _uid):
+                if info.st_size > MAX_FILE_SIZE:
+                    continue
+                text = safe_files.read_fd(fd, MAX_FILE_SIZE).decode('utf-8', 'replace')
+        except AigovError as exc:  # a symlink or directory its user controls, a FIFO: not read
+            problems.append('credential: %s' % exc)
+            continue
         except (IOError, OSError) as exc:
             problems.append('credential: cannot read %s (%s)' % (path, exc.strerror))
             continue

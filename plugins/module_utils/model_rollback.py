@@ -9,23 +9,28 @@ kept copy is looked for at its `path` (registry) or <keep_dir>/<sha256>, and
 the first whose content really has that digest is restored. A copy whose
 digest differs is reported and never used.
 
-The switch is atomic for readers of the served path: the approved copy is
-written to a temp file beside the served file (a symlink is resolved to its
-target) and verified, the served file is hard-linked aside, the temp file is
-renamed over it, and the linked-aside file (the unapproved model) goes to
-quarantine (module_utils/quarantine.py) with the served path in its record.
-The server is restarted by the caller.
+The switch is atomic for readers of the served path and done by descriptors
+(module_utils/safe_files.py), as the served file's owner when it lies in that
+user's directory: a symlink on the served path is followed only when root owns
+it and nobody else can change where it lies; the approved copy, opened safely
+and hashed through its descriptor, is copied from that descriptor into a temp
+file created (O_EXCL) in the served file's directory with the served file's
+mode and owner; the temp file's own descriptor must give the approved digest;
+the served file is hard-linked aside and the temp file renamed over it, both
+relative to the directory's descriptor; the linked-aside file (the unapproved
+model) goes to quarantine (module_utils/quarantine.py) with the served path in
+its record. The server is restarted by the caller.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 
-from ansible_collections.aigov.core.plugins.module_utils import quarantine
+from ansible_collections.aigov.core.plugins.module_utils import quarantine, safe_files
 from ansible_collections.aigov.core.plugins.module_utils.errors import AigovError
-from ansible_collections.aigov.core.plugins.module_utils.hash_cache import sha256_file
+
+
+STAGED = '.%s.aigov-replaced'  # the served file, linked aside until it is quarantined
 
 
 def _candidates(model, keep_dir):
@@ -38,9 +43,14 @@ def choose(approved_models, keep_dir):
     for model in reversed(approved_models):
         for path in _candidates(model, keep_dir):
             looked.append(path)
-            if not os.path.isfile(path):
+            try:
+                with safe_files.opened(path, 'read the approved copy') as (fd, _info, _location, _uid):
+                    digest = safe_files.sha256_fd(fd)
+            except (FileNotFoundError, NotADirectoryError):
                 continue
-            digest = sha256_file(path)
+            except safe_files.UnsafePath as exc:
+                wrong.append(str(exc))
+                continue
             if digest == model['sha256']:
                 return model, path
             wrong.append('%s has sha256 %s, not the approved %s' % (path, digest, model['sha256']))
@@ -48,37 +58,12 @@ def choose(approved_models, keep_dir):
                      % ('; '.join(wrong) if wrong else 'none of %s exists' % ', '.join(looked)))
 
 
-def _copy_beside(source, target):
-    """A temp copy of SOURCE in TARGET's directory, with TARGET's mode and owner."""
-    info = os.stat(target)
-    fd, tmp = tempfile.mkstemp(prefix='.aigov-rollback-', dir=os.path.dirname(target))
-    os.close(fd)
-    try:
-        shutil.copyfile(source, tmp)
-        os.chmod(tmp, info.st_mode & 0o7777)
-        os.chown(tmp, info.st_uid, info.st_gid)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-    return tmp
-
-
 def _switch(real, source, approved_digest, current_digest, quarantine_dir):
-    tmp = _copy_beside(source, real)
-    staged = os.path.join(os.path.dirname(real), '.%s.aigov-replaced' % os.path.basename(real))
-    try:
-        if sha256_file(tmp) != approved_digest:
-            raise AigovError('the copy of %s at %s does not have the approved sha256 %s; nothing was switched'
-                             % (source, tmp, approved_digest))
-        if os.path.lexists(staged):
-            os.unlink(staged)  # left by an interrupted run: the served file is still in place
-        os.link(real, staged)
-        os.rename(tmp, real)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    _changed, moved = quarantine.quarantine(staged, quarantine_dir, expected_sha256=current_digest, original_path=real)
+    staged = STAGED % os.path.basename(real)
+    with safe_files.opened(source, 'read the approved copy') as (fd, _info, _location, _uid):
+        safe_files.replace_file(real, fd, sha256=approved_digest, keep_as=staged)
+    _changed, moved = quarantine.quarantine(os.path.join(os.path.dirname(real), staged), quarantine_dir,
+                                            expected_sha256=current_digest, original_path=real)
     return moved['quarantined_as']
 
 
@@ -88,10 +73,11 @@ def rollback(served, approved_models, keep_dir, quarantine_dir, check_mode=False
         raise AigovError('the served model %r is not an absolute file path: there is no file to roll back' % (served,))
     if not approved_models:
         raise AigovError('no approved model digest is known for %s; nothing was changed' % served)
-    real = os.path.realpath(served)
-    if not os.path.isfile(real):
+    try:
+        with safe_files.opened(served, 'roll back') as (fd, _info, location, _uid):
+            real, current = location.real, safe_files.sha256_fd(fd)
+    except (FileNotFoundError, NotADirectoryError):
         raise AigovError('the served model %s is not a file; nothing was changed' % served)
-    current = sha256_file(real)
     result = {'path': served, 'file': real, 'previous_sha256': current, 'sha256': current, 'approved_name': None,
               'restored_from': None, 'quarantined_as': None}
     known = dict((model['sha256'], model) for model in approved_models)
@@ -105,7 +91,4 @@ def rollback(served, approved_models, keep_dir, quarantine_dir, check_mode=False
         result['quarantined_as'] = _switch(real, source, model['sha256'], current, quarantine_dir)
     except (IOError, OSError) as exc:
         raise AigovError('cannot roll %s back to %s: %s' % (real, source, exc.strerror or exc))
-    after = sha256_file(real)
-    if after != model['sha256']:
-        raise AigovError('after the switch %s has sha256 %s, not the approved %s' % (real, after, model['sha256']))
     return True, result

@@ -7,6 +7,11 @@ The file goes to <quarantine_dir>/<sha256 prefix>-<path hash>/<basename>
 (directory 0700, file 0600) next to record.json: original path, sha256, size,
 owner, group, mode, time, rules and findings. A file already moved is
 recognised by its record, so a second run changes nothing.
+
+The file is reached and moved through module_utils/safe_files.py: it is hashed
+through the descriptor that is then moved, and the inode that arrives in
+quarantine must be that one (a user who swaps their file for a symlink while it
+is hashed gets it back, and nothing is moved or changed).
 """
 
 from __future__ import annotations
@@ -17,11 +22,10 @@ import hashlib
 import json
 import os
 import pwd
-import shutil
 import stat as stat_module
 
+from ansible_collections.aigov.core.plugins.module_utils import safe_files
 from ansible_collections.aigov.core.plugins.module_utils.errors import AigovError
-from ansible_collections.aigov.core.plugins.module_utils.hash_cache import sha256_file
 
 RECORD_SCHEMA_VERSION = 1
 RECORD_NAME = 'record.json'
@@ -44,11 +48,9 @@ def find_record(quarantine_dir, path):
     if not os.path.isdir(quarantine_dir):
         return None
     for entry in sorted(os.listdir(quarantine_dir)):
-        record_path = os.path.join(quarantine_dir, entry, RECORD_NAME)
         try:
-            with open(record_path) as handle:
-                record = json.load(handle)
-        except (IOError, OSError, ValueError):
+            record = json.loads(safe_files.read_text(os.path.join(quarantine_dir, entry, RECORD_NAME)))
+        except (AigovError, OSError, ValueError):
             continue
         if record.get('original_path') == path:
             return record
@@ -56,12 +58,8 @@ def find_record(quarantine_dir, path):
 
 
 def _write_record(slot, record):
-    tmp = os.path.join(slot, '.%s.tmp' % RECORD_NAME)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, 'w') as handle:
-        json.dump(record, handle, indent=2, sort_keys=True)
-        handle.write('\n')
-    os.rename(tmp, os.path.join(slot, RECORD_NAME))
+    text = json.dumps(record, indent=2, sort_keys=True) + '\n'
+    safe_files.replace_file(os.path.join(slot, RECORD_NAME), text.encode('utf-8'), 0o600, 0, 0)
 
 
 def quarantine(path, quarantine_dir, rule_ids=(), finding_ids=(), expected_sha256=None, check_mode=False, now=None,
@@ -82,19 +80,31 @@ def quarantine(path, quarantine_dir, rule_ids=(), finding_ids=(), expected_sha25
     if os.path.realpath(quarantine_dir).startswith(os.path.realpath(path) + os.sep):
         raise AigovError('quarantine_dir %s is inside %s' % (quarantine_dir, path))
     try:
-        info = os.lstat(path)
-    except FileNotFoundError:
+        with safe_files.opened(path, 'quarantine', follow=False) as (fd, info, location, acting):
+            digest = safe_files.sha256_fd(fd)
+            if expected_sha256 and digest != expected_sha256:
+                raise AigovError('refusing to quarantine %s: its sha256 is %s, not %s as scanned; re-run the scan'
+                                 % (path, digest, expected_sha256))
+            changed, result = _plan(path, quarantine_dir, info, digest, rule_ids, finding_ids, now, original_path)
+            if check_mode:
+                return changed, result
+            slot = os.path.dirname(result['quarantined_as'])
+            safe_files.ensure_dir(quarantine_dir, 0o700, 0, 0, parents=True)
+            safe_files.ensure_dir(slot, 0o700, 0, 0)
+            _write_record(slot, result['record'])  # first, so a crash mid-move still says where the file came from
+            safe_files.move_opened(fd, location, acting, result['quarantined_as'], 0o600, digest)
+    except FileNotFoundError as exc:
+        if exc.filename != path:
+            raise AigovError('cannot quarantine %s: %s does not exist' % (path, exc.filename))
         record = find_record(quarantine_dir, path)
         state = 'already_quarantined' if record else 'absent'
         return False, {'path': path, 'state': state, 'quarantined_as': record and record['quarantined_as'], 'record': record}
     except OSError as exc:
-        raise AigovError('cannot read %s to quarantine it: %s' % (path, exc.strerror))
-    if not stat_module.S_ISREG(info.st_mode):
-        raise AigovError('refusing to quarantine %s: not a regular file (symlinks are not followed)' % path)
-    digest = sha256_file(path)
-    if expected_sha256 and digest != expected_sha256:
-        raise AigovError('refusing to quarantine %s: its sha256 is %s, not %s as scanned; re-run the scan'
-                         % (path, digest, expected_sha256))
+        raise AigovError('cannot quarantine %s: %s' % (path, exc.strerror or exc))
+    return changed, result
+
+
+def _plan(path, quarantine_dir, info, digest, rule_ids, finding_ids, now, original_path):
     recorded = original_path or path
     slot = _slot(quarantine_dir, recorded, digest)
     dest = os.path.join(slot, os.path.basename(recorded))
@@ -106,16 +116,4 @@ def quarantine(path, quarantine_dir, rule_ids=(), finding_ids=(), expected_sha25
         'mode': '%04o' % stat_module.S_IMODE(info.st_mode), 'time': now.strftime('%Y-%m-%dT%H:%M:%SZ'),
         'rule_ids': sorted(rule_ids or ()), 'finding_ids': sorted(finding_ids or ()),
     }
-    result = {'path': path, 'state': 'quarantined', 'quarantined_as': dest, 'record': record}
-    if check_mode:
-        return True, result
-    try:
-        os.makedirs(quarantine_dir, mode=0o700, exist_ok=True)
-        os.chmod(quarantine_dir, 0o700)
-        os.makedirs(slot, mode=0o700, exist_ok=True)
-        _write_record(slot, record)  # first, so a crash mid-move still says where the file came from
-        shutil.move(path, dest)
-        os.chmod(dest, 0o600)
-    except (IOError, OSError) as exc:
-        raise AigovError('cannot quarantine %s into %s: %s' % (path, slot, exc.strerror or exc))
-    return True, result
+    return True, {'path': path, 'state': 'quarantined', 'quarantined_as': dest, 'record': record}

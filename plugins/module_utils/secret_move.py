@@ -14,6 +14,13 @@ A value is held only in local variables and written only to its secret file;
 every text this engine returns (diff, results, errors) has it replaced by
 `<redacted>`. A secret file that exists with other content is never
 overwritten: that is reported as an error.
+
+Root moves users' secrets, so every read and write goes through
+module_utils/safe_files.py: a symlink or `..` a user controls on any path is
+refused, the secret directory and files are made as the file's owner when
+they lie in that user's directory, and no existing path is ever chowned.
+Secret file names are made of [A-Za-z0-9_.-] only, and a variable name that is
+not a shell variable name is refused, so no name leaves the secret directory.
 """
 
 from __future__ import annotations
@@ -23,16 +30,19 @@ import os
 import re
 import shlex
 
-from ansible_collections.aigov.core.plugins.module_utils.atomic_files import replace_text
+from ansible_collections.aigov.core.plugins.module_utils import safe_files
 from ansible_collections.aigov.core.plugins.module_utils.credentials import PROVIDER_VARS
 from ansible_collections.aigov.core.plugins.module_utils.errors import AigovError
 from ansible_collections.aigov.core.plugins.module_utils.mcp_discovery import REFERENCE, secret_entries
 from ansible_collections.aigov.core.plugins.module_utils.redaction import is_secret_name, redact_text
 
 FORMATS = ('env_file', 'mcp_config')
+MAX_SIZE = 1024 * 1024
 SECRET_DIR_NAME = '.aigov-secrets'
 WRAPPER_MARK = ': aigov-secret-wrapper;'
+VARIABLE = re.compile(r'^[A-Za-z_][A-Za-z0-9_]*$')
 _ENV_LINE = re.compile(r'^(\s*(?:export\s+)?)([A-Za-z_][A-Za-z0-9_]*)(\s*=\s*)(.*?)(\s*)$')
+_UNSAFE_CHARS = re.compile(r'[^A-Za-z0-9_.-]')
 
 
 def _unquote(value):
@@ -48,10 +58,12 @@ def _wanted(name, variables):
 
 
 def secret_path(secret_dir, path, name, server=None):
-    """Where the value of NAME from PATH (and MCP SERVER) is kept."""
-    base = os.path.basename(path).lstrip('.') or 'secret'
-    parts = [base] + ([re.sub(r'[^A-Za-z0-9_.-]', '_', server)] if server else []) + [name]
-    return os.path.join(secret_dir, '.'.join(parts))
+    """Where the value of NAME from PATH (and MCP SERVER) is kept: one plain file name in SECRET_DIR."""
+    if not VARIABLE.match(name):
+        raise AigovError('refusing to move %s%s from %s: %r is not a valid variable name; nothing was changed'
+                         % (name, ' of server %s' % server if server else '', path, name))
+    parts = [os.path.basename(path).lstrip('.') or 'secret'] + ([server] if server else []) + [name]
+    return os.path.join(secret_dir, _UNSAFE_CHARS.sub('_', '.'.join(parts)))
 
 
 def _move_env(text, path, secret_dir, variables):
@@ -134,25 +146,16 @@ def _redact(text, moves):
 def _write_secret(target, value, uid, gid, check_mode):
     """Write VALUE to TARGET (0600, owned like the source); False if it already holds it."""
     try:
-        with open(target) as handle:
-            current = handle.read()
+        current = safe_files.read_text(target, 'read the secret file')
     except FileNotFoundError:
         current = None
-    except (IOError, OSError) as exc:
-        raise AigovError('cannot read secret file %s: %s' % (target, exc.strerror))
     if current is not None:
         if current.rstrip('\n') != value:
             raise AigovError('secret file %s exists with a different value; refusing to overwrite it' % target)
         return False
-    if check_mode:
-        return True
-    directory = os.path.dirname(target)
-    os.makedirs(directory, mode=0o700, exist_ok=True)
-    os.chown(directory, uid, gid)
-    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, 'w') as handle:
-        handle.write(value + '\n')
-    os.chown(target, uid, gid)
+    if not check_mode:
+        safe_files.ensure_dir(os.path.dirname(target), 0o700, uid, gid)
+        safe_files.create_file(target, (value + '\n').encode('utf-8', 'surrogateescape'), 0o600, uid, gid)
     return True
 
 
@@ -168,13 +171,15 @@ def move_secrets(path, file_format, variables=(), secret_dir=None, check_mode=Fa
         raise AigovError('path must be absolute, got %r' % path)
     secret_dir = secret_dir or os.path.join(os.path.dirname(path), SECRET_DIR_NAME)
     try:
-        info = os.stat(path)
-        with open(path) as handle:
-            text = handle.read()
+        with safe_files.opened(path, 'move secrets out of') as (fd, info, _location, _uid):
+            data = safe_files.read_fd(fd, MAX_SIZE + 1)
     except FileNotFoundError:
         return False, {'path': path, 'format': file_format, 'secret_dir': secret_dir, 'moved': [], 'problems': ['%s does not exist' % path]}, None
     except (IOError, OSError) as exc:
         raise AigovError('cannot read %s: %s' % (path, exc.strerror))
+    if len(data) > MAX_SIZE:
+        raise AigovError('refusing to move secrets out of %s: larger than %d bytes' % (path, MAX_SIZE))
+    text = data.decode('utf-8', 'surrogateescape')
     problems = []
     if file_format == 'env_file':
         new_text, moves = _move_env(text, path, secret_dir, list(variables or ()))
@@ -188,7 +193,7 @@ def move_secrets(path, file_format, variables=(), secret_dir=None, check_mode=Fa
         for _name, _server, target, value in moves:
             _write_secret(target, value, info.st_uid, info.st_gid, check_mode)
         if not check_mode:
-            replace_text(path, new_text)
+            safe_files.replace_file(path, new_text.encode('utf-8', 'surrogateescape'))
     except (IOError, OSError) as exc:
         raise AigovError('cannot move secrets out of %s: %s' % (path, _redact(str(exc.strerror or exc), moves)))
     diff = {'before': redact_text(_redact(text, moves)), 'after': redact_text(new_text), 'before_header': path, 'after_header': path}

@@ -28,8 +28,7 @@ import pwd
 import re
 import shlex
 
-from ansible_collections.aigov.core.plugins.module_utils import process_stop, procfs
-from ansible_collections.aigov.core.plugins.module_utils.atomic_files import replace_text
+from ansible_collections.aigov.core.plugins.module_utils import process_stop, procfs, safe_files
 from ansible_collections.aigov.core.plugins.module_utils.errors import AigovError
 from ansible_collections.aigov.core.plugins.module_utils.redaction import redact_text
 
@@ -234,8 +233,7 @@ def apply_fix(fix, server, location, check_mode=False):
     changed, diffs = [], []
     for path in location['files']:
         try:
-            with open(path) as handle:
-                before = handle.read()
+            before = safe_files.read_text(path)
         except FileNotFoundError:
             continue  # an optional EnvironmentFile=- that is absent
         except (IOError, OSError) as exc:
@@ -248,7 +246,7 @@ def apply_fix(fix, server, location, check_mode=False):
         diffs.append({'before': redact_text(before), 'after': redact_text(after), 'before_header': path, 'after_header': path})
         if not check_mode:
             try:
-                replace_text(path, after)
+                safe_files.replace_file(path, after.encode('utf-8', 'surrogateescape'))
             except (IOError, OSError) as exc:
                 raise AigovError('cannot write %s: %s' % (path, exc.strerror))
     return changed, diffs

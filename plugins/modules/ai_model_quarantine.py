@@ -45,6 +45,8 @@ options:
     type: list
     elements: str
     default: []
+extends_documentation_fragment:
+  - aigov.core.attributes.SAFE_FILES
 attributes:
   check_mode:
     support: full
@@ -52,10 +54,6 @@ attributes:
   diff_mode:
     support: full
     description: The file's state before (present) and after (absent, and where it went).
-  platform:
-    support: full
-    platforms: posix
-    description: Moves files on a POSIX filesystem.
 seealso:
   - module: aigov.core.ai_asset_facts
 """

@@ -42,6 +42,8 @@ options:
   secret_dir:
     description: Directory for the secret files. Defaults to C(.aigov-secrets) next to O(path).
     type: path
+extends_documentation_fragment:
+  - aigov.core.attributes.SAFE_FILES
 attributes:
   check_mode:
     support: full
@@ -49,10 +51,6 @@ attributes:
   diff_mode:
     support: full
     description: The file before and after, with every secret value redacted.
-  platform:
-    support: full
-    platforms: posix
-    description: Edits files on a POSIX filesystem.
 """
 
 EXAMPLES = r"""

@@ -1,6 +1,7 @@
 """Shared fakes for the engine's unit tests."""
 
 import collections
+import os
 
 import pytest
 
@@ -16,3 +17,28 @@ def user_homes(monkeypatch):
         entries = [PasswdEntry(str(home)) for home in homes]
         monkeypatch.setattr(user_paths.pwd, 'getpwall', lambda: entries)
     return use
+
+
+NOBODY = 65534  # the real unprivileged user that plays the attacker in the root tests
+
+
+@pytest.fixture
+def base(tmp_path):
+    """A root-owned directory nobody else can write (pytest's tmp_path, opened to reading)."""
+    os.chmod(tmp_path, 0o755)
+    return tmp_path
+
+
+def user_dir(base, name='home'):
+    """A directory of `nobody` under BASE: what a local user controls."""
+    path = base / name
+    path.mkdir()
+    os.chown(path, NOBODY, NOBODY)
+    return path
+
+
+def user_file(path, data, mode=0o644):
+    path.write_bytes(data)
+    os.chown(path, NOBODY, NOBODY)
+    os.chmod(path, mode)
+    return path

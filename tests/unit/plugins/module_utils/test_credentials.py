@@ -9,6 +9,7 @@ from ansible_collections.aigov.core.plugins.module_utils.fingerprints import fin
 
 from tests.contracts import validate
 
+from .conftest import NOBODY, user_dir, user_file
 from .fakeproc import FakeProc
 
 OPENAI = 'sk-proj-unitTESTvalue0000000001'
@@ -77,3 +78,20 @@ def test_fingerprint_format():
 ])
 def test_env_file_parsing(line, expected):
     assert list(credentials._env_file_values(line)) == expected  # pylint: disable=protected-access
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason='needs root to act for another user')
+def test_a_users_symlink_to_a_root_only_file_is_reported_not_read(base, user_homes):
+    """~/.env -> /root/.env must not show root's key as the user's (issue 21, low)."""
+    home = user_dir(base)
+    secret = base / 'root.env'
+    secret.write_text('OPENAI_API_KEY=%s\n' % OPENAI)
+    secret.chmod(0o600)
+    os.symlink(str(secret), str(home / '.env'))
+    os.lchown(str(home / '.env'), NOBODY, NOBODY)
+    user_file(home / 'own.env', ('ANTHROPIC_API_KEY=%s\n' % ANTHROPIC).encode(), 0o600)
+    user_homes(home)
+    assets, problems = credentials.discover_credentials(
+        {'proc_root': str(base / 'noproc'), 'credential_files': ['~/.env', '~/own.env']}, 'node1', 'mid')
+    assert [a['attributes']['variable'] for a in assets] == ['ANTHROPIC_API_KEY']  # the user's own file, read as them
+    assert [p for p in problems if str(home / '.env') in p and 'symlink' in p]

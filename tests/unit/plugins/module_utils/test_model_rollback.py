@@ -10,6 +10,8 @@ from ansible_collections.aigov.core.plugins.module_utils import quarantine
 from ansible_collections.aigov.core.plugins.module_utils.errors import AigovError
 from ansible_collections.aigov.core.plugins.module_utils.model_rollback import rollback
 
+from .conftest import NOBODY, user_dir, user_file
+
 
 def sha(data):
     return hashlib.sha256(data).hexdigest()
@@ -74,3 +76,52 @@ def test_refusals_change_nothing(host, models, served, message):
     with pytest.raises(AigovError, match=message):
         go(host, models, served=served)
     assert (host / 'srv' / 'model.bin').read_bytes() == b'tampered weights' and not (host / 'q').exists()
+
+
+# The served file lies where a local user can change it (issue 21, finding 2).
+as_root = pytest.mark.skipif(os.geteuid() != 0, reason='needs root to act for another user')
+
+
+@pytest.fixture
+def user_served(base):
+    srv = user_dir(base, 'srv')
+    (base / 'keep').mkdir()
+    (base / 'keep' / sha(b'v1 weights')).write_bytes(b'v1 weights')
+    victim = base / 'victim'
+    victim.write_bytes(b'root data')
+    victim.chmod(0o600)
+    return srv, victim
+
+
+def rollback_in(base, served):
+    return rollback(str(served), [{'name': 'v1', 'sha256': sha(b'v1 weights')}], str(base / 'keep'), str(base / 'q'))
+
+
+@as_root
+def test_a_served_symlink_to_a_root_file_is_refused(base, user_served):
+    srv, victim = user_served
+    os.symlink(str(victim), str(srv / 'model.bin'))
+    os.lchown(str(srv / 'model.bin'), NOBODY, NOBODY)
+    with pytest.raises(AigovError, match='symlink'):
+        rollback_in(base, srv / 'model.bin')
+    assert (victim.read_bytes(), victim.stat().st_uid, victim.stat().st_mode & 0o777) == (b'root data', 0, 0o600)
+    assert os.listdir(srv) == ['model.bin'] and not (base / 'q').exists()
+
+
+@as_root
+def test_a_root_file_linked_into_the_users_dir_is_refused(base, user_served):
+    srv, victim = user_served
+    os.link(str(victim), str(srv / 'model.bin'))  # what a user can do where protected_hardlinks is off
+    with pytest.raises(AigovError, match='belongs to root'):
+        rollback_in(base, srv / 'model.bin')
+    assert victim.read_bytes() == b'root data'
+
+
+@as_root
+def test_a_users_model_is_rolled_back_as_that_user(base, user_served):
+    srv, _victim = user_served
+    served = user_file(srv / 'model.bin', b'tampered weights', 0o640)
+    changed, result = rollback_in(base, served)
+    assert changed and served.read_bytes() == b'v1 weights'
+    assert (served.stat().st_uid, served.stat().st_mode & 0o777) == (NOBODY, 0o640)
+    assert open(result['quarantined_as'], 'rb').read() == b'tampered weights' and os.listdir(srv) == ['model.bin']

@@ -10,6 +10,8 @@ import pytest
 from ansible_collections.aigov.core.plugins.module_utils.errors import AigovError
 from ansible_collections.aigov.core.plugins.module_utils.quarantine import quarantine
 
+from .conftest import user_dir, user_file
+
 NOW = datetime.datetime(2026, 11, 25, 9, 0, 0, tzinfo=datetime.timezone.utc)
 
 
@@ -58,3 +60,34 @@ def test_refusals(model, tmp_path):
     with pytest.raises(AigovError, match='absolute paths'):
         quarantine('models/x.pkl', str(tmp_path / 'q'))
     assert model.exists()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason='needs root to act for another user')
+def test_a_file_swapped_for_a_symlink_while_it_is_hashed_never_changes_the_target(base, monkeypatch):
+    """A user swaps their model for a symlink to a root file while root hashes it (issue 21, finding 8)."""
+    models = user_dir(base, 'models')
+    model = user_file(models / 'poisoned.pkl', b'\x80\x04pickle-ish')
+    victim = base / 'victim'
+    victim.write_bytes(b'root data')
+    victim.chmod(0o644)
+    real_sha256 = hashlib.sha256
+
+    class SwapWhileHashing(object):
+        def __init__(self, *args):
+            self.digest = real_sha256(*args)
+
+        def update(self, data):
+            if os.path.isfile(model) and not os.path.islink(model):
+                os.unlink(model)
+                os.symlink(str(victim), str(model))
+            self.digest.update(data)
+
+        def hexdigest(self):
+            return self.digest.hexdigest()
+
+    monkeypatch.setattr(hashlib, 'sha256', SwapWhileHashing)
+    with pytest.raises(AigovError, match='replaced'):
+        quarantine(str(model), str(base / 'q'), expected_sha256=real_sha256(b'\x80\x04pickle-ish').hexdigest())
+    monkeypatch.undo()
+    assert (victim.read_bytes(), victim.stat().st_mode & 0o777, victim.stat().st_uid) == (b'root data', 0o644, 0)
+    assert os.path.islink(model)  # the user's symlink is back where they put it

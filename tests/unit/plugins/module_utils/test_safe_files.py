@@ -4,30 +4,19 @@ Runs as root (as `make test` does) with the real unprivileged user `nobody` owni
 directories an attacker would control.
 """
 
+import hashlib
 import os
 import stat
 
 import pytest
 
 from ansible_collections.aigov.core.plugins.module_utils import safe_files
+from ansible_collections.aigov.core.plugins.module_utils.errors import AigovError
 from ansible_collections.aigov.core.plugins.module_utils.safe_files import UnsafePath
 
-NOBODY = 65534
+from .conftest import NOBODY, user_dir
+
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason='needs root to act for another user')
-
-
-@pytest.fixture
-def base(tmp_path):
-    # pytest's tmp_path parents are root-owned and not writable by others.
-    os.chmod(tmp_path, 0o755)
-    return tmp_path
-
-
-def user_dir(base, name='home'):
-    path = base / name
-    path.mkdir()
-    os.chown(path, NOBODY, NOBODY)
-    return path
 
 
 def test_root_path_is_trusted(base):
@@ -162,3 +151,78 @@ def test_replace_keeps_mode_and_owner(base):
     safe_files.replace_file(str(target), b'A=2\n')
     assert (target.read_text(), stat.S_IMODE(target.stat().st_mode)) == ('A=2\n', 0o640)
     assert [n for n in os.listdir(base) if n.startswith('.')] == []
+
+
+def test_location_names_the_real_path(base):
+    (base / 'real').mkdir()
+    os.symlink(str(base / 'real'), str(base / 'abs'))
+    os.symlink('real', str(base / 'rel'))
+    for alias in ('abs', 'rel'):
+        location = safe_files.locate(str(base / alias / 'f'))
+        try:
+            assert location.real == str(base / 'real' / 'f')
+        finally:
+            location.close()
+
+
+def test_replace_from_a_descriptor_checks_the_digest_and_keeps_the_old_file_aside(base):
+    (base / 'source').write_bytes(b'approved')
+    (base / 'model').write_bytes(b'tampered')
+    os.chmod(base / 'model', 0o640)
+    digest = hashlib.sha256(b'approved').hexdigest()
+    with safe_files.opened(str(base / 'source'), 'read') as (fd, _info, _location, _uid):
+        with pytest.raises(AigovError, match='does not have the sha256'):
+            safe_files.replace_file(str(base / 'model'), fd, sha256='0' * 64, keep_as='.model.old')
+        assert sorted(os.listdir(base)) == ['model', 'source'] and (base / 'model').read_bytes() == b'tampered'
+        assert safe_files.replace_file(str(base / 'model'), fd, sha256=digest, keep_as='.model.old') == str(base / 'model')
+    assert (base / 'model').read_bytes() == b'approved' and stat.S_IMODE((base / 'model').stat().st_mode) == 0o640
+    assert (base / '.model.old').read_bytes() == b'tampered'
+
+
+def test_a_user_dir_gets_no_file_of_another_owner(base):
+    home = user_dir(base)
+    with pytest.raises(UnsafePath, match='only nobody may create'):
+        safe_files.replace_file(str(home / 'env'), b'x', 0o600, uid=0, gid=0)
+    assert os.listdir(home) == []
+
+
+def test_ensure_file_changes_only_on_a_difference(base):
+    path = str(base / 'env')
+    assert safe_files.ensure_file(path, b'K=1\n', 0o600, NOBODY, NOBODY, check_mode=True) is True
+    assert not os.path.exists(path)
+    assert safe_files.ensure_file(path, b'K=1\n', 0o600, NOBODY, NOBODY) is True
+    assert safe_files.ensure_file(path, b'K=1\n', 0o600, NOBODY, NOBODY) is False
+    assert safe_files.ensure_file(path, b'K=1\n', 0o640, NOBODY, NOBODY) is True
+    info = os.stat(path)
+    assert (info.st_uid, stat.S_IMODE(info.st_mode), open(path, 'rb').read()) == (NOBODY, 0o640, b'K=1\n')
+
+
+def test_move_opened_moves_the_checked_inode_only(base):
+    home = user_dir(base)
+    (base / 'q').mkdir(mode=0o700)
+    victim = base / 'victim'
+    victim.write_text('root data')
+    model = home / 'model'
+    model.write_text('weights')
+    os.chown(model, NOBODY, NOBODY)
+    with safe_files.opened(str(model), 'quarantine') as (fd, _info, location, uid):
+        os.rename(str(model), str(home / 'kept'))  # the user swaps their file for a symlink
+        os.symlink(str(victim), str(model))
+        with pytest.raises(UnsafePath, match='replaced while it was being checked'):
+            safe_files.move_opened(fd, location, uid, str(base / 'q' / 'model'))
+    assert os.path.islink(model) and os.listdir(base / 'q') == [] and victim.read_text() == 'root data'
+    os.unlink(model)
+    os.rename(str(home / 'kept'), str(model))
+    with safe_files.opened(str(model), 'quarantine') as (fd, _info, location, uid):
+        safe_files.move_opened(fd, location, uid, str(base / 'q' / 'model'))
+    moved = (base / 'q' / 'model').stat()
+    assert not model.exists() and (moved.st_uid, stat.S_IMODE(moved.st_mode)) == (NOBODY, 0o600)
+
+
+def test_move_opened_refuses_a_destination_users_control(base):
+    home = user_dir(base)
+    (base / 'f').write_text('x')
+    with safe_files.opened(str(base / 'f'), 'quarantine') as (fd, _info, location, uid):
+        with pytest.raises(UnsafePath, match='can change that directory'):
+            safe_files.move_opened(fd, location, uid, str(home / 'f'))
+    assert (base / 'f').exists()

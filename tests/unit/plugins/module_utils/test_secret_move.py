@@ -9,6 +9,8 @@ import pytest
 from ansible_collections.aigov.core.plugins.module_utils import secret_move as sm
 from ansible_collections.aigov.core.plugins.module_utils.errors import AigovError
 
+from .conftest import NOBODY, user_dir, user_file
+
 KEY = 'sk-proj-aigovUNITenvfile00000001'
 TOKEN = 'ghp_aigovUNITmcp000000000000000000002'
 
@@ -79,3 +81,46 @@ def test_malformed_mcp_config(tmp_path):
     config.write_text('{"mcpServers": ')
     with pytest.raises(AigovError, match='not valid JSON'):
         sm.move_secrets(str(config), 'mcp_config')
+
+
+# Root moves a user's secrets: nothing the user controls may turn that into root acting elsewhere (issue 21, finding 1).
+as_root = pytest.mark.skipif(os.geteuid() != 0, reason='needs root to act for another user')
+
+
+@as_root
+def test_a_secret_dir_symlinked_to_a_system_dir_is_refused_and_the_dir_keeps_its_owner(base):
+    home = user_dir(base)
+    env = user_file(home / '.env', ('OPENAI_API_KEY=%s\n' % KEY).encode())
+    system = base / 'ssl'
+    system.mkdir()
+    (system / 'cert.pem').write_text('root cert')
+    os.symlink(str(system), str(home / sm.SECRET_DIR_NAME))
+    os.lchown(str(home / sm.SECRET_DIR_NAME), NOBODY, NOBODY)
+    for check_mode in (False, True):
+        with pytest.raises(AigovError, match='symlink') as raised:
+            sm.move_secrets(str(env), 'env_file', check_mode=check_mode)
+        assert KEY not in str(raised.value)
+    assert (os.stat(system).st_uid, os.stat(system).st_mode & 0o777, os.listdir(system)) == (0, 0o755, ['cert.pem'])
+    assert env.read_text() == 'OPENAI_API_KEY=%s\n' % KEY
+
+
+@as_root
+def test_an_mcp_env_name_that_would_leave_the_secret_dir_is_refused(base):
+    home = user_dir(base)
+    config = user_file(home / 'mcp.json', json.dumps({'mcpServers': {'gh': {
+        'command': 'npx', 'env': {'../../../planted_API_KEY': TOKEN}}}}).encode())
+    with pytest.raises(AigovError, match='not a valid variable name'):
+        sm.move_secrets(str(config), 'mcp_config')
+    assert not (base / 'planted_API_KEY').exists() and sorted(os.listdir(home)) == ['mcp.json']
+    assert TOKEN in config.read_text()
+
+
+@as_root
+def test_a_users_secrets_move_as_that_user(base):
+    home = user_dir(base)
+    env = user_file(home / '.env', ('OPENAI_API_KEY=%s\n' % KEY).encode(), 0o640)
+    assert sm.move_secrets(str(env), 'env_file')[0]
+    secret_dir, secret = home / sm.SECRET_DIR_NAME, home / sm.SECRET_DIR_NAME / 'env.OPENAI_API_KEY'
+    assert [(p.stat().st_uid, p.stat().st_mode & 0o777) for p in (secret_dir, secret, env)] == [
+        (NOBODY, 0o700), (NOBODY, 0o600), (NOBODY, 0o640)]
+    assert secret.read_text() == KEY + '\n'

@@ -69,3 +69,38 @@ def test_bad_invocation_is_a_clear_error(tmp_path, name, args, message):
     result, proc = run_module(tmp_path, name, args)
     assert result['failed'] is True and message in result['msg'], result['msg']
     assert 'Traceback' not in proc.stdout + proc.stderr
+
+
+def test_file_mode_check_diff_then_apply(tmp_path):
+    model = tmp_path / 'model.gguf'
+    model.write_text('weights')
+    model.chmod(0o666)
+    result, _proc = run_module(tmp_path, 'ai_file_mode', {'path': str(model), 'mode': 'o-w'}, check=True)
+    assert result['changed'] and result['diff'] == {'before': {'mode': '0666'}, 'after': {'mode': '0664'}}
+    assert model.stat().st_mode & 0o777 == 0o666
+    assert run_module(tmp_path, 'ai_file_mode', {'path': str(model), 'mode': 'o-w'})[0]['mode'] == '0664'
+    assert run_module(tmp_path, 'ai_file_mode', {'path': str(model), 'mode': '0664'})[0]['changed'] is False
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason='needs root to act for another user')
+def test_agent_secret_file_never_echoes_and_never_acts_through_a_users_symlink(tmp_path):
+    os.chmod(tmp_path, 0o755)
+    env = tmp_path / 'env'
+    args = {'path': str(env), 'content': 'AGENT_KEY=%s\n' % KEY, 'owner': 'nobody', 'group': 'nogroup'}
+    outputs = []
+    for check, changed in ((True, True), (False, True), (False, False)):
+        result, proc = run_module(tmp_path, 'agent_secret_file', args, check=check)
+        outputs.append(proc.stdout + proc.stderr)
+        assert result['changed'] is changed, result
+    info = env.stat()
+    assert (env.read_text(), info.st_uid, info.st_mode & 0o777) == ('AGENT_KEY=%s\n' % KEY, 65534, 0o600)
+    home = tmp_path / 'agent'
+    home.mkdir()
+    os.chown(home, 65534, 65534)
+    victim = tmp_path / 'victim'
+    victim.write_text('root data')
+    os.symlink(str(victim), str(home / 'env'))
+    result, proc = run_module(tmp_path, 'agent_secret_file', dict(args, path=str(home / 'env')))
+    outputs.append(proc.stdout + proc.stderr)
+    assert result['failed'] and 'symlink' in result['msg'] and victim.read_text() == 'root data'
+    assert KEY not in ''.join(outputs)
