@@ -61,12 +61,15 @@ def wait_for(predicate, proc, what, timeout=90):
 
 
 @pytest.fixture
-def env():
+def env(tmp_path_factory):
+    keys = tmp_path_factory.mktemp('keys') / 'decision.keys'  # as an AAP credential injects it, for the source and the jobs
+    keys.write_text('aap:%s\n' % ('q' * 40))
+    keys.chmod(0o600)
     collections = os.environ.get('ANSIBLE_COLLECTIONS_PATH', '')
     assert os.path.isfile(os.path.join(collections, 'ansible_collections', 'aigov', 'core', 'MANIFEST.json')), (
         'ANSIBLE_COLLECTIONS_PATH must hold the installed collection (make unit installs it)')
     return dict(os.environ, PATH=BIN + os.pathsep + os.environ['PATH'], ANSIBLE_NOCOLOR='1',
-                EDA_JOB_TEMPLATE_REFRESH_DELAY='0.2',
+                EDA_JOB_TEMPLATE_REFRESH_DELAY='0.2', AIGOV_DECISION_KEY_FILE=str(keys),
                 JAVA_HOME=os.environ.get('JAVA_HOME', '/usr/lib/jvm/java-17-openjdk-amd64'))
 
 
