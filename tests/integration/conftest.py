@@ -44,8 +44,12 @@ def collections_path(tmp_path_factory):
 def ansible_env(collections_path):
     """Environment for the ansible CLIs: only the freshly installed collection, short SSH control paths."""
     control_dir = tempfile.mkdtemp(prefix='aigov-cp-', dir='/tmp')
+    keys = os.path.join(tempfile.mkdtemp(prefix='aigov-keys-'), 'decision.keys')
+    with open(os.open(keys, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), 'w') as handle:
+        handle.write('it1:%s\n' % os.urandom(32).hex())  # as docs/remediation.md generates it
     env = dict(os.environ)
     env.update(
+        AIGOV_DECISION_KEY_FILE=keys,  # the source and the playbooks it runs read it, as in a deployment
         ANSIBLE_COLLECTIONS_PATH=collections_path,
         ANSIBLE_COLLECTIONS_SCAN_SYS_PATH='false',
         ANSIBLE_SSH_CONTROL_PATH_DIR=control_dir,
