@@ -127,11 +127,6 @@ def _check_no_secrets(value, where):
             _check_no_secrets(item, spot % (where, key))
 
 
-def check_recordable(value):
-    """Raise AuditLogError when append() would refuse value (secret-shaped) in details or reasons."""
-    _check_no_secrets(value, 'value')
-
-
 def recordable(text):
     """text, or 'sha256:' and the start of its digest when append() would refuse it as secret-shaped.
 

@@ -41,7 +41,7 @@ import json
 import re
 
 from ansible_collections.aigov.core.plugins.module_utils.audit_log import recordable
-from ansible_collections.aigov.core.plugins.module_utils.decision_keys import APPROVAL_ACTION, SOURCE_ACTOR  # noqa: F401
+from ansible_collections.aigov.core.plugins.module_utils.decision_keys import APPROVAL_ACTION, SOURCE_ACTOR
 from ansible_collections.aigov.core.plugins.module_utils.errors import AigovError
 
 START_ACTION = 'remediation.start'

@@ -78,6 +78,20 @@ class Ansible:
         return self.run('ansible-playbook', *args, **kwargs)
 
 
+def record_decision(log, event, env):
+    """Append event's decision to the audit log as the event source writes it (naming its payload, sealed with the
+    decision key of env); return the payload_b64 to hand to a playbook."""
+    from ansible_collections.aigov.core.plugins.module_utils import audit_log, decision_keys, remediation
+    payload = remediation.encode_payload(event)
+    decision = event['decision']
+    audit_log.append(log, **decision_keys.load(env['AIGOV_DECISION_KEY_FILE']).seal(dict(
+        actor=remediation.SOURCE_ACTOR, action='decision', subject=event['asset']['asset_id'], owner=decision['accountable'],
+        outcome='planned', reasons=decision['reasons'],
+        details={'fingerprint': event['alert']['fingerprint'], 'decision': decision['decision'],
+                 'received_at': event['meta']['received_at'], 'payload_sha256': remediation.payload_digest(payload)})))
+    return payload
+
+
 @pytest.fixture(scope='session')
 def ansible(ansible_env):
     return Ansible(ansible_env)
