@@ -126,8 +126,11 @@ def run(args):
     scans = [estate.scan('host-%04d' % i, host_assets(i, 'host-%04d' % i), '10.0.%d.%d' % divmod(i, 250)) for i in range(1000)]
     asset_store.record_scans(open_store(store), scans, estate.T1)
     source_main = runpy.run_path(SOURCE)['main']
+    keys = os.path.join(workdir, 'decision.keys')
+    with open(os.open(keys, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), 'w') as handle:
+        handle.write('bench:%s\n' % os.urandom(32).hex())
     source_args = {'token': TOKEN, 'store': store, 'dedup_ttl': 300, 'rate_per_minute': 1000000,
-                   'audit_log': os.path.join(workdir, 'audit.jsonl')}
+                   'audit_log': os.path.join(workdir, 'audit.jsonl'), 'decision_key_file': keys}
     figure = {'figure': 'event_source_vs_bare_aiohttp', 'requests': args.alert_requests, 'rounds': args.alert_rounds}
     print('\naiops_alerts (auth, dedup, enrichment, guardrails, audit) vs a bare aiohttp parse-and-enqueue receiver,'
           ' same client, %d requests, concurrency 8, median of %d interleaved rounds' % (args.alert_requests, args.alert_rounds))

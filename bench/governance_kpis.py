@@ -28,7 +28,7 @@ sys.path.insert(0, conftest.FARM)
 
 import json  # noqa: E402
 
-from ansible_collections.aigov.core.plugins.module_utils import audit_log, governance_kpis, remediation  # noqa: E402
+from ansible_collections.aigov.core.plugins.module_utils import audit_log, decision_keys, governance_kpis, remediation  # noqa: E402
 
 START = datetime.datetime(2026, 10, 1, tzinfo=datetime.timezone.utc)
 RECORD = {'id': 'model_server:1', 'name': 'vllm', 'inventory_hostname': 'gpu-1',
@@ -100,16 +100,21 @@ def event_at(moment, fingerprint):
             'decision': {'decision': 'automate', 'accountable': 'team-a'}, 'meta': {'received_at': _iso(moment)}}
 
 
+KEYS = decision_keys.parse('bench:%s' % ('k' * 40), 'bench keys')
+
+
 def append_decision(path, event):
-    audit_log.append(path, remediation.SOURCE_ACTOR, 'decision', 'model_server:1', 'team-a', 'planned', ['why'],
-                     dict(fingerprint=event['alert']['fingerprint'], decision='automate', status='firing',
-                          received_at=event['meta']['received_at']), now=event['meta']['received_at'])
+    audit_log.append(path, now=event['meta']['received_at'], **KEYS.seal(dict(
+        actor=remediation.SOURCE_ACTOR, action='decision', subject='model_server:1', owner='team-a', outcome='planned',
+        reasons=['why'], details=dict(fingerprint=event['alert']['fingerprint'], decision='automate', status='firing',
+                                      received_at=event['meta']['received_at'],
+                                      payload_sha256=remediation.payload_digest(remediation.encode_payload(event))))))
 
 
 def lookup(path, event, whole=False):
     entries = ([e for _n, e in reversed(audit_log.read_entries(path))] if whole else audit_log.iter_newest_first(path))
     try:
-        return remediation.plan(event, ['gpu-1'], 5, entries, asset_record=RECORD)
+        return remediation.plan(remediation.encode_payload(event), ['gpu-1'], 5, entries, KEYS, asset_record=RECORD)
     except remediation.RemediationRefused:
         return None
 

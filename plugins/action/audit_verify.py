@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from ansible.module_utils.basic import env_fallback
 
-from ansible_collections.aigov.core.plugins.module_utils import audit_log
+from ansible_collections.aigov.core.plugins.module_utils import audit_log, decision_keys
 from ansible_collections.aigov.core.plugins.module_utils.audit_verify import verify
-from ansible_collections.aigov.core.plugins.plugin_utils.action import AUDIT_ANCHOR_OPTION, ControllerAction
+from ansible_collections.aigov.core.plugins.plugin_utils.action import AUDIT_ANCHOR_OPTION, DECISION_KEY_OPTION, ControllerAction
 
 
 class ActionModule(ControllerAction):
@@ -18,14 +18,23 @@ class ActionModule(ControllerAction):
     ARGUMENT_SPEC = dict(
         path=dict(type='path', default=audit_log.DEFAULT_PATH, fallback=(env_fallback, [audit_log.ENV_PATH])),
         anchor=AUDIT_ANCHOR_OPTION,
+        decision_key_file=DECISION_KEY_OPTION,
     )
 
     def run_on_controller(self, args, task_vars, result):
-        checked = verify(args['path'], args['anchor'])
+        keyring = decision_keys.load(args['decision_key_file']) if args['decision_key_file'] else None
+        checked = verify(args['path'], args['anchor'], keyring)
         result.update(changed=False, **checked)
         if checked['ok']:
             result['anchor'] = dict(seq=checked['last_seq'], hash=checked['last_hash']) if checked['last_seq'] else None
-            result['msg'] = 'audit log %s: %d entries, chain intact' % (checked['path'], checked['entries'])
+            seals = ('' if keyring is None else ', %d seals hold' % checked['sealed'])
+            if checked['state'] == 'intact':
+                result['msg'] = 'audit log %s: %d entries, chain intact, holding anchor seq %d%s' % (
+                    checked['path'], checked['entries'], args['anchor']['seq'], seals)
+            else:
+                result['msg'] = ('audit log %s: %d entries, chain intact as far as it goes%s, UNANCHORED: without an anchor, '
+                                 'entries cut from its end cannot be detected; keep the returned anchor outside the log and '
+                                 'pass it next time' % (checked['path'], checked['entries'], seals))
         else:
             result['failed'] = True
             result['msg'] = 'audit log %s is not intact (%s): %s' % (

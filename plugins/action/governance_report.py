@@ -10,9 +10,10 @@ import os
 
 from ansible.errors import AnsibleActionFail
 
-from ansible_collections.aigov.core.plugins.module_utils import governance_html, governance_kpis
+from ansible_collections.aigov.core.plugins.module_utils import decision_keys, governance_html, governance_kpis
 from ansible_collections.aigov.core.plugins.module_utils.report import write_atomic
-from ansible_collections.aigov.core.plugins.plugin_utils.action import AUDIT_ANCHOR_OPTION, AUDIT_LOG_OPTION, ControllerAction
+from ansible_collections.aigov.core.plugins.plugin_utils.action import (
+    AUDIT_ANCHOR_OPTION, AUDIT_LOG_OPTION, DECISION_KEY_OPTION, ControllerAction)
 
 FILES = (('governance-report.json', lambda report: json.dumps(report, indent=2, sort_keys=True) + '\n'),
          ('governance-report.html', governance_html.render_html))
@@ -27,12 +28,15 @@ class ActionModule(ControllerAction):
         until=dict(type='str'),
         group_by=dict(type='str', choices=list(governance_kpis.GROUP_BY)),
         anchor=AUDIT_ANCHOR_OPTION,
+        decision_key_file=DECISION_KEY_OPTION,
         dest=dict(type='path'),
         untrusted=dict(type='str', default='fail', choices=['fail', 'warn']),
     )
 
     def run_on_controller(self, args, task_vars, result):
-        report = governance_kpis.compute(args['audit_log'], args['since'], args['until'], args['group_by'], args['anchor'])
+        keyring = decision_keys.load(args['decision_key_file']) if args['decision_key_file'] else None
+        report = governance_kpis.compute(args['audit_log'], args['since'], args['until'], args['group_by'], args['anchor'],
+                                         keyring=keyring)
         dest = os.path.abspath(args['dest']) if args['dest'] else None
         files = [os.path.join(dest, name) for name, _render in FILES] if dest else []
         result.update(report, changed=bool(files), files=files)
@@ -48,6 +52,11 @@ class ActionModule(ControllerAction):
         where = (' (check mode: nothing written)' if self._task.check_mode else ', written to %s' % dest) if dest else ''
         if report['trusted']:
             result['msg'] = 'governance KPIs of %d audit entries%s' % (report['log']['in_window'], where)
+            return result
+        if report['chain']['state'] == 'unanchored':
+            message = ('the audit log %s is UNANCHORED: its chain holds as far as it goes, but without an anchor entries cut '
+                       'from its end cannot be detected; its KPIs are not called trustworthy (give anchor)%s' % (args['audit_log'], where))
+            result.update(msg=message, warnings=[message])
             return result
         problem = report['chain']['problem']
         message = ('the audit log %s is not intact (%s: %s): its KPIs are UNTRUSTWORTHY%s'

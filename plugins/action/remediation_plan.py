@@ -13,10 +13,12 @@ import time
 from ansible.errors import AnsibleActionFail
 from ansible.module_utils.basic import env_fallback
 
-from ansible_collections.aigov.core.plugins.module_utils import aap_approval, audit_log, guardrails, registry, remediation
+from ansible_collections.aigov.core.plugins.module_utils import (
+    aap_approval, audit_log, decision_keys, guardrails, registry, remediation)
 from ansible_collections.aigov.core.plugins.module_utils.asset_store import read_inventory
 from ansible_collections.aigov.core.plugins.module_utils.asset_store_sqlite import open_store
-from ansible_collections.aigov.core.plugins.plugin_utils.action import AUDIT_LOG_OPTION, ControllerAction, aap_job, actor, plain
+from ansible_collections.aigov.core.plugins.plugin_utils.action import (
+    AUDIT_LOG_OPTION, DECISION_KEY_OPTION, ControllerAction, aap_job, actor, plain)
 from ansible_collections.aigov.core.plugins.plugin_utils.data_files import resolve_data_file
 
 _PLAIN = re.compile(r'^[A-Za-z0-9_.:\[\]-]{1,253}$')
@@ -61,6 +63,7 @@ class ActionModule(ControllerAction):
         guardrails=dict(type='str', default='default'),
         registry=dict(type='str', default='default'),
         audit_log=AUDIT_LOG_OPTION,
+        decision_key_file=DECISION_KEY_OPTION,
         controller_host=dict(type='str', fallback=(env_fallback, ['CONTROLLER_HOST', 'TOWER_HOST'])),
         controller_oauthtoken=dict(type='str', no_log=True, fallback=(env_fallback, ['CONTROLLER_OAUTH_TOKEN', 'TOWER_OAUTH_TOKEN'])),
         controller_username=dict(type='str', fallback=(env_fallback, ['CONTROLLER_USERNAME', 'TOWER_USERNAME'])),
@@ -70,7 +73,7 @@ class ActionModule(ControllerAction):
     )
     MUTUALLY_EXCLUSIVE = [('controller_oauthtoken', 'controller_username')]
 
-    def _aap_approval(self, args, task_vars, event, subject):
+    def _aap_approval(self, args, task_vars, event, subject, keyring):
         """The audit entry of the approval node of this job's AAP workflow (a review decision on AAP), or None."""
         ids = next(((task_vars[wf], task_vars[job]) for wf, job in _WORKFLOW_VARS if task_vars.get(wf) and task_vars.get(job)),
                    None)
@@ -83,29 +86,31 @@ class ActionModule(ControllerAction):
             found = aap_approval.verified_approval(api, ids[0], ids[1], args['payload'])
         except aap_approval.AapApprovalError as exc:
             raise remediation.RemediationRefused('no approval in AAP workflow job %s: %s' % (ids[0], exc))
-        return dict(actor=found['approver'], action=remediation.APPROVAL_ACTION, subject=subject,
+        return keyring.seal(dict(actor=found['approver'], action=remediation.APPROVAL_ACTION, subject=subject,
                     owner=event['decision'].get('accountable'), outcome='success',
                     reasons=['%s approved in AAP workflow job %d (proposed: review)' % (found['approver'], found['workflow_job'])],
                     details=dict(request=found['request'], verdict='approve', fingerprint=event['alert'].get('fingerprint'),
                                  proposed_decision='review', override=False, workflow_job=found['workflow_job'],
-                                 approved_at=found['approved_at'], run_by=actor(task_vars)))
+                                 approved_at=found['approved_at'], run_by=actor(task_vars),
+                                 payload_sha256=remediation.payload_digest(args['payload']))))
 
     def run_on_controller(self, args, task_vars, result):
         started = time.monotonic()
         event = remediation.decode_payload(args['payload'])
+        keyring = decision_keys.load(args['decision_key_file'])
         policy = guardrails.load_guardrails(resolve_data_file('guardrail policy', args['guardrails'], os.getcwd()))
         reg = registry.load_registry(resolve_data_file('registry', args['registry'], os.getcwd()))
         audit_log.check_appendable(args['audit_log'])  # a start or a refusal the log cannot record is not made
         asset = event.get('asset') if isinstance(event.get('asset'), dict) else {}
         alert = event.get('alert') if isinstance(event.get('alert'), dict) else {}
         subject = str(asset.get('asset_id') or '')
-        details = dict(aap_job(task_vars) or {}, fingerprint=str(alert.get('fingerprint') or '')[:64],
-                       approval=args['approval'])
+        details = dict(aap_job(task_vars) or {}, fingerprint=audit_log.recordable(alert.get('fingerprint') or ''),
+                       approval=args['approval'], payload_sha256=remediation.payload_digest(args['payload']))
         checked_approval = []  # in check mode the AAP approval is not written, yet the plan must see it
         record, server_pids = _store_view(args['store'], subject)
         try:
             if not args['approval'] and remediation.needs_approval(event):
-                approved = self._aap_approval(args, task_vars, event, subject if _PLAIN.match(subject) else 'unknown')
+                approved = self._aap_approval(args, task_vars, event, subject if _PLAIN.match(subject) else 'unknown', keyring)
                 if approved:
                     if self._task.check_mode:
                         checked_approval.append(approved)
@@ -113,8 +118,8 @@ class ActionModule(ControllerAction):
                         audit_log.append(args['audit_log'], **approved)
                     args['approval'] = details['approval'] = approved['details']['request']
             found = remediation.plan(
-                event, task_vars['groups']['all'], policy['limits']['max_hosts_per_action'],
-                itertools.chain(checked_approval, audit_log.iter_newest_first(args['audit_log'])),
+                args['payload'], task_vars['groups']['all'], policy['limits']['max_hosts_per_action'],
+                itertools.chain(checked_approval, audit_log.iter_newest_first(args['audit_log'])), keyring,
                 actions=plain(args['actions']) if args['actions'] is not None else None, approval=args['approval'],
                 asset_record=record, approved_models=_approved_models(reg, record), protected_pids=server_pids)
         except remediation.RemediationRefused as refused:

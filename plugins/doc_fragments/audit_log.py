@@ -36,3 +36,15 @@ options:
         type: str
         required: true
 """
+
+    # The decision keys (plugin_utils.action.DECISION_KEY_OPTION; module_utils.decision_keys).
+    DECISION_KEY = r"""
+options:
+  decision_key_file:
+    description:
+      - File of the decision keys (C(docs/remediation.md), "The decision key"), the same file the
+        C(aigov.core.aiops_alerts) event source seals its decisions with. One C(<key id>:<key>) a line; the first
+        signs, the others are earlier keys still accepted. It must not be readable or writable by others.
+      - The environment variable E(AIGOV_DECISION_KEY_FILE) is used when the option is not set.
+    type: path
+"""

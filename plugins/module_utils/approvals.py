@@ -4,7 +4,8 @@
 """The local approvals queue: review decisions wait here for a human verdict.
 
 A JSON-lines file, append-only, written under an exclusive flock: a `request`
-line per review (its id, the proposed remediation, the event's payload_b64)
+line per review (its id, derived from the event's payload_b64, the proposed
+remediation, the payload)
 and a `verdict` line when a human approves or denies it. A request is decided
 once. On AAP the same step is a workflow approval node (docs/remediation.md).
 """
@@ -13,23 +14,28 @@ from __future__ import annotations
 
 import datetime
 import fcntl
-import hashlib
 import json
 import os
 
 from ansible_collections.aigov.core.plugins.module_utils.errors import AigovError
+from ansible_collections.aigov.core.plugins.module_utils.remediation import payload_digest
 
 SCHEMA_VERSION = 1
 VERDICTS = ('approve', 'deny')
+ID_LENGTH = 12
 
 
 class ApprovalError(AigovError):
     """The queue cannot be read or written, or a verdict is not allowed."""
 
 
-def request_id(fingerprint, received_at):
-    """Stable id of the request for one alert event (the same event queued twice is one request)."""
-    return hashlib.sha256(json.dumps([fingerprint, received_at]).encode('utf-8')).hexdigest()[:12]
+def request_id(payload):
+    """The id of the request for an event's payload_b64: the start of its digest.
+
+    The same event queued twice is one request, and a payload cannot be attached to another
+    request's id: decide() and the remediation recompute it from the payload.
+    """
+    return payload_digest(payload)[:ID_LENGTH]
 
 
 def _now():
@@ -74,7 +80,7 @@ def state(records, rid):
 
 def request(path, event, proposed_action, now=None):
     """Queue a review (event: decoded payload); return (created, record). Queuing the same event again changes nothing."""
-    rid = request_id(event['alert']['fingerprint'], event['meta']['received_at'])
+    rid = request_id(event['payload_b64'])
     record = {'schema_version': SCHEMA_VERSION, 'kind': 'request', 'id': rid, 'requested_at': now or _now(),
               'fingerprint': event['alert']['fingerprint'], 'alert_name': event['alert']['name'],
               'asset_id': event['asset'].get('asset_id'), 'inventory_hostname': event['asset'].get('inventory_hostname'),
@@ -98,6 +104,9 @@ def decide(path, rid, verdict, approver, now=None):
         found, decided = state(records, rid)
         if found is None:
             raise ApprovalError('no request %s in approvals queue %s' % (rid, path))
+        if request_id(found.get('payload_b64')) != rid:
+            raise ApprovalError('the payload queued under request %s is not the one its id was derived from: the queue was '
+                                'edited; nothing decided' % rid)
         if decided is not None:
             raise ApprovalError('request %s was already decided (%s by %s at %s)'
                                 % (rid, decided['verdict'], decided['approver'], decided['decided_at']))

@@ -20,11 +20,12 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 import threading
 
 from ansible_collections.aigov.core.plugins.module_utils import safe_files
 from ansible_collections.aigov.core.plugins.module_utils.errors import AigovError
-from ansible_collections.aigov.core.plugins.module_utils.redaction import SECRET_VALUE, URL_CREDENTIALS
+from ansible_collections.aigov.core.plugins.module_utils.redaction import SECRET_VALUE
 
 SCHEMA_VERSION = 1
 GENESIS_HASH = '0' * 64
@@ -78,8 +79,36 @@ def _utc_now():
     return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='microseconds')
 
 
+_SCHEME_CHARS = frozenset('abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+.-')
+_AFTER_SCHEME = re.compile(r'://([^/@\s]*)@')  # '://', the userinfo (no '/', '@' or space), '@'
+
+
+def _url_credentials(text):
+    """True when text holds user:password@ after a URL scheme (redaction.URL_CREDENTIALS), in linear time.
+
+    That regex, searched, rescans a long run of scheme characters from every start (quadratic: seconds
+    for 4 KB labels, hours for 1 MB). This one starts with a literal: the userinfo after each '://' is
+    scanned once (it holds no '/', so the next '://' starts at its last character at the earliest), and
+    only a candidate ending in '@' is looked at again, for its ':' and the scheme before it.
+    """
+    for found in _AFTER_SCHEME.finditer(text):
+        if ':' in found.group(1) and _has_scheme(text, found.start()):
+            return True
+    return False
+
+
+def _has_scheme(text, colon):
+    """True when a letter starts a run of scheme characters ending at text[colon] (the scheme's first character is a letter)."""
+    position = colon - 1
+    while position >= 0 and text[position] in _SCHEME_CHARS:
+        if text[position].isascii() and text[position].isalpha():
+            return True
+        position -= 1
+    return False
+
+
 def _secret_shaped(text):
-    return SECRET_VALUE.match(text) or ('@' in text and URL_CREDENTIALS.search(text))  # no '@', no credentials in a URL
+    return SECRET_VALUE.match(text) or ('@' in text and _url_credentials(text))  # no '@', no credentials in a URL
 
 
 def _check_no_secrets(value, where):
@@ -99,9 +128,16 @@ def _check_no_secrets(value, where):
             _check_no_secrets(item, spot % (where, key))
 
 
-def check_recordable(value):
-    """Raise AuditLogError when append() would refuse value (secret-shaped) in details or reasons."""
-    _check_no_secrets(value, 'value')
+def recordable(text):
+    """text, or 'sha256:' and the start of its digest when append() would refuse it as secret-shaped.
+
+    For values a sender or a host chose (an alert's fingerprint, name, start): the entry is still
+    written and still names the value by its digest. Every writer and reader of such a field uses it.
+    """
+    text = str(text)
+    if _secret_shaped(text):
+        return 'sha256:' + hashlib.sha256(text.encode('utf-8')).hexdigest()[:16]
+    return text
 
 
 def _tail_line(handle):

@@ -1,14 +1,21 @@
 # -*- coding: utf-8 -*-
 # Copyright: aigov.core contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Verification of the audit log's hash chain: names the first edited, deleted, inserted or reordered entry."""
+"""Verification of the audit log: names the first edited, deleted, inserted or reordered entry, and the first
+decision or approval without a valid seal (decision_keys).
+
+The state of a log: `broken` (a problem), `unanchored` (intact as far as it goes, but without an
+anchor nothing shows that entries were cut from its end), `intact` (intact and holding the anchor).
+"""
 
 from __future__ import annotations
 
 from ansible_collections.aigov.core.plugins.module_utils.audit_log import (
     FIELDS, GENESIS_HASH, SCHEMA_VERSION, entry_hash, line_matches_hash, read_entries)
+from ansible_collections.aigov.core.plugins.module_utils.decision_keys import sealed_kind
 
-KINDS = ('malformed', 'edited', 'deleted', 'inserted', 'reordered', 'anchor')
+KINDS = ('malformed', 'edited', 'deleted', 'inserted', 'reordered', 'anchor', 'seal')
+STATES = ('intact', 'unanchored', 'broken')
 
 
 def _well_formed(entry):
@@ -33,6 +40,32 @@ def links(entry, seq, prev_hash, raw=None):
 
 def _problem(kind, line, seq, message):
     return dict(kind=kind, line=line, seq=seq, message=message)
+
+
+class Seals(object):
+    """Checks the seal of each decision and approval entry of the chain, in order (keyring None: checks nothing).
+
+    A log written before decisions were sealed starts with unsealed ones: a missing seal is a
+    problem only after the first valid seal; a wrong seal, or one by an unknown key, always is.
+    """
+
+    def __init__(self, keyring):
+        self.keyring, self.started, self.sealed, self.problem = keyring, False, 0, None
+
+    def see(self, number, entry):
+        if self.keyring is None or self.problem is not None or not sealed_kind(entry):
+            return
+        why = self.keyring.check(entry)
+        if why is None:
+            self.started, self.sealed = True, self.sealed + 1
+        elif why != 'missing' or self.started:
+            self.problem = _problem('seal', number, entry['seq'], 'line %d (seq %d), a %s entry, has no valid seal (%s): it '
+                                    'was not written with the decision key' % (number, entry['seq'], entry['action'], why))
+
+
+def state(ok, anchor):
+    """One of STATES."""
+    return 'broken' if not ok else 'intact' if anchor else 'unanchored'
 
 
 def _classify(lines, index, seq, prev_hash, prev_line):
@@ -69,20 +102,24 @@ def _classify(lines, index, seq, prev_hash, prev_line):
     return _problem('reordered', number, own, 'line %d holds seq %d after seq %d' % (number, own, seq - 1))
 
 
-def verify(path, anchor=None):
+def verify(path, anchor=None, keyring=None):
     """Check the chain of the log at path; return a result naming the first problem.
 
     anchor ({seq, hash}, e.g. from an earlier verify kept elsewhere) must be
-    in the chain: it catches a rewritten tail and a truncated log.
-    Result: {ok, path, entries, last_seq, last_hash, problem: None or
-    {kind, line, seq, message}} with kind one of KINDS.
+    in the chain: it catches a rewritten tail and a truncated log; without one
+    the state is at best `unanchored`. keyring (decision_keys.KeyRing): check the
+    seals of decisions and approvals too (Seals).
+    Result: {ok, state, path, entries, last_seq, last_hash, sealed (None without keyring),
+    problem: None or {kind, line, seq, message}} with kind one of KINDS.
     """
     lines = read_entries(path)
     seq, prev_hash, prev_line = 1, GENESIS_HASH, None
     by_seq = {}
     problem = None
+    seals = Seals(keyring)
     for index, (number, entry) in enumerate(lines):
         if links(entry, seq, prev_hash):
+            seals.see(number, entry)
             by_seq[seq] = entry['hash']
             seq, prev_hash, prev_line = seq + 1, entry['hash'], number
             continue
@@ -97,5 +134,7 @@ def verify(path, anchor=None):
         elif anchored != anchor.get('hash'):
             problem = _problem('anchor', anchor['seq'], anchor['seq'],
                                'entry seq %d does not have the anchored hash: the log was rewritten up to it' % anchor['seq'])
-    return dict(ok=problem is None, path=path, entries=len(lines), last_seq=seq - 1 if seq > 1 else None,
-                last_hash=prev_hash if seq > 1 else None, problem=problem)
+    problem = problem or seals.problem
+    return dict(ok=problem is None, state=state(problem is None, anchor), path=path, entries=len(lines),
+                last_seq=seq - 1 if seq > 1 else None, last_hash=prev_hash if seq > 1 else None,
+                sealed=seals.sealed if keyring is not None else None, problem=problem)

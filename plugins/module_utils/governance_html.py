@@ -5,7 +5,8 @@
 
 Same page, styling, CSP and escaping as the compliance report (report_html):
 owners, remediation names and the chain problem are data and are escaped.
-A log whose chain is broken is shown as UNTRUSTWORTHY above every figure.
+A log whose chain is broken is shown as UNTRUSTWORTHY above every figure, one without an
+anchor as UNANCHORED (its end may have been cut: not called trustworthy).
 """
 
 from __future__ import annotations
@@ -40,7 +41,10 @@ def _percent(rate):
 def _header(report):
     chain, log, window = report['chain'], report['log'], report['window']
     if report['trusted']:
-        status = '<span class="status ok">CHAIN INTACT</span>'
+        status = '<span class="status ok">CHAIN INTACT AND ANCHORED</span>'
+    elif chain['state'] == 'unanchored':
+        status = ('<span class="status warn">UNANCHORED: the hash chain holds as far as it goes, but without an anchor '
+                  'entries cut from its end cannot be detected</span>')
     else:
         problem = chain.get('problem') or {}
         status = ('<span class="status bad">UNTRUSTWORTHY: the audit log\'s hash chain is broken</span> '

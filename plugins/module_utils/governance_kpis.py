@@ -7,7 +7,8 @@ compute() reads the log once, as a stream: it checks the hash chain entry by
 entry (the same rule as audit_verify) and keeps a small record of each entry
 of the window that a KPI needs. A log whose chain does not hold still gets its
 KPIs, but the report says `trusted: false` and names the first problem: figures
-from a tampered log are never passed off as sound. A line that is not a JSON
+from a tampered log are never passed off as sound. Without an anchor the log is
+`unanchored` (its end may have been cut) and not trusted either. A line that is not a JSON
 audit entry is an error naming its line number.
 
 Links between entries: the event source's `decision` entry, the remediation's
@@ -24,7 +25,7 @@ import math
 import statistics
 
 from ansible_collections.aigov.core.plugins.module_utils import audit_log
-from ansible_collections.aigov.core.plugins.module_utils.audit_verify import links, verify
+from ansible_collections.aigov.core.plugins.module_utils.audit_verify import Seals, links, state, verify
 from ansible_collections.aigov.core.plugins.module_utils.errors import AigovError
 from ansible_collections.aigov.core.plugins.module_utils.guardrails import EXCEPTIONS
 from ansible_collections.aigov.core.plugins.module_utils.remediation import SOURCE_ACTOR
@@ -91,9 +92,9 @@ def _record(entry, moment):
     return None
 
 
-def _read(path, since, until, anchor):
+def _read(path, since, until, anchor, keyring):
     """(records of the window, chain state, {entries, in_window, first_time, last_time}) in one streamed pass."""
-    records, seq, prev_hash, broken = [], 1, audit_log.GENESIS_HASH, False
+    records, seq, prev_hash, broken, seals = [], 1, audit_log.GENESIS_HASH, False, Seals(keyring)
     anchored, count, in_window, first, last = None, 0, 0, None, None
     for number, raw, entry in audit_log.iter_lines(path):
         if entry is None or not isinstance(entry.get('action'), str):
@@ -103,6 +104,7 @@ def _read(path, since, until, anchor):
         count += 1
         first, last = first or moment, moment
         if not broken and links(entry, seq, prev_hash, raw):
+            seals.see(number, entry)
             seq, prev_hash = seq + 1, entry['hash']
             if anchor and entry['seq'] == anchor.get('seq'):
                 anchored = entry['hash']
@@ -113,11 +115,12 @@ def _read(path, since, until, anchor):
             record = _record(entry, moment)
             if record is not None:
                 records.append(record)
-    ok = not broken and (not anchor or anchored == anchor.get('hash'))
-    chain = dict(ok=True, last_seq=seq - 1 if seq > 1 else None, last_hash=prev_hash if seq > 1 else None, problem=None)
+    ok = not broken and (not anchor or anchored == anchor.get('hash')) and seals.problem is None
+    chain = dict(ok=True, state=state(True, anchor), last_seq=seq - 1 if seq > 1 else None,
+                 last_hash=prev_hash if seq > 1 else None, sealed=seals.sealed if keyring is not None else None, problem=None)
     if not ok:  # rare: let the verifier classify it (it reads the log again)
-        checked = verify(path, anchor)
-        chain = dict((key, checked[key]) for key in ('ok', 'last_seq', 'last_hash', 'problem'))
+        checked = verify(path, anchor, keyring)
+        chain = dict((key, checked[key]) for key in ('ok', 'state', 'last_seq', 'last_hash', 'sealed', 'problem'))
     return records, chain, dict(entries=count, in_window=in_window, first_time=_iso(first), last_time=_iso(last))
 
 
@@ -245,12 +248,13 @@ def _group_key(record, group_by):
     return NONE_KEY if value is None else str(value)
 
 
-def compute(path, since=None, until=None, group_by=None, anchor=None, now=None):
+def compute(path, since=None, until=None, group_by=None, anchor=None, now=None, keyring=None):
     """The governance report (schemas/governance-report.v1.json) of the audit log at path.
 
     since/until: ISO 8601 text or None; the window is [since, until) of the
     entries' time. group_by: None or one of GROUP_BY: the KPIs again per owner,
-    risk tier, remediation or period. anchor: {seq, hash} the chain must hold.
+    risk tier, remediation or period. anchor: {seq, hash} the chain must hold (without it the log is at best
+    `unanchored`, never trusted). keyring: the decision keys, to check the seals of decisions and approvals.
     """
     if group_by is not None and group_by not in GROUP_BY:
         raise GovernanceReportError('group_by must be one of %s, not %r' % (', '.join(GROUP_BY), group_by))
@@ -258,7 +262,7 @@ def compute(path, since=None, until=None, group_by=None, anchor=None, now=None):
     end = parse_time(until, 'until') if until else None
     if start and end and start >= end:
         raise GovernanceReportError('since (%s) must be before until (%s)' % (since, until))
-    records, chain, seen = _read(path, start, end, anchor)
+    records, chain, seen = _read(path, start, end, anchor, keyring)
     _link(records)
     groups = {}
     if group_by:
@@ -267,7 +271,7 @@ def compute(path, since=None, until=None, group_by=None, anchor=None, now=None):
     return {
         'schema_version': SCHEMA_VERSION,
         'generated_at': _iso(now or datetime.datetime.now(datetime.timezone.utc)),
-        'trusted': chain['ok'],
+        'trusted': chain['state'] == 'intact',
         'chain': chain,
         'log': dict(seen, path=path),
         'window': dict(since=_iso(start), until=_iso(end)),

@@ -7,8 +7,12 @@ plan() checks, in this order, and raises RemediationRefused naming the first
 that fails (the caller records the refusal in the audit log):
   1. the event has an alert, an asset and a decision, and the alert is firing;
   2. the decision is automate, or review with a human approval on record;
-  3. that decision is in the audit log, written by the event source (so an
-     event cannot be forged on the command line);
+  3. that decision is in the audit log, written by the event source for this
+     very payload (details.payload_sha256: alert name, fingerprint, asset, target
+     and decision are bound) and sealed with the decision key (decision_keys), so
+     neither an event forged on the command line nor an entry appended by hand
+     passes; the approval too is sealed and names this payload; and no
+     remediation.start of this payload is on record (a decision runs once);
   4. the alert maps to a remediation in the action table (data);
   5. the target is the asset's inventory_hostname from the asset store, and it
      is exactly one host of the inventory (a pattern is never evaluated);
@@ -33,13 +37,15 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime
+import hashlib
 import json
 import re
 
+from ansible_collections.aigov.core.plugins.module_utils.audit_log import recordable
+from ansible_collections.aigov.core.plugins.module_utils.decision_keys import APPROVAL_ACTION, SOURCE_ACTOR
 from ansible_collections.aigov.core.plugins.module_utils.errors import AigovError
 
-SOURCE_ACTOR = 'aigov.core.aiops_alerts'
-APPROVAL_ACTION = 'approval.decision'
+START_ACTION = 'remediation.start'
 # alert name -> remediation; a user's table (aigov_remediation_actions) replaces it.
 ACTIONS = {
     'ModelServerDown': 'restart_model_server',
@@ -104,6 +110,11 @@ def encode_payload(event, asset_json=None, decision_json=None):
     return base64.b64encode(text.encode('utf-8')).decode('ascii')
 
 
+def payload_digest(text):
+    """sha256 hex of a payload_b64: what binds the decision, the approval and the start entries to one payload."""
+    return hashlib.sha256(str(text).encode('utf-8')).hexdigest()
+
+
 def decode_payload(text):
     """The event encode_payload() carried; RemediationRefused when it is not one."""
     try:
@@ -139,49 +150,84 @@ def _time(entry):
         return None
 
 
-def _is_decision(entry, event):
-    alert, asset, decision = event['alert'], event['asset'], event['decision']
-    details = entry.get('details') or {}
+def _details(entry):
+    return entry.get('details') if isinstance(entry.get('details'), dict) else {}
+
+
+def _is_decision_of(entry, event):
+    """True for the source's decision about this event's alert and receipt (whatever payload it names)."""
+    details = _details(entry)
     return (entry.get('actor') == SOURCE_ACTOR and entry.get('action') == 'decision'
-            and details.get('fingerprint') == alert.get('fingerprint') and details.get('decision') == decision.get('decision')
-            and entry.get('subject') == asset.get('asset_id')
+            and details.get('fingerprint') == recordable(event['alert'].get('fingerprint'))
             and details.get('received_at') == (event.get('meta') or {}).get('received_at'))
 
 
-def _is_approval(entry, request_id, fingerprint):
-    details = entry.get('details') or {}
-    return (entry.get('action') == APPROVAL_ACTION and details.get('request') == request_id
-            and details.get('verdict') == 'approve' and details.get('fingerprint') == fingerprint)
+def find_records(entries, event, digest, keyring, approval=None):
+    """What the audit log holds about the payload with this digest, as a dict:
 
+    decision: the source's decision entry naming this payload, with a valid seal, or None;
+    approval: the sealed approval.decision approving request `approval` for this payload, or None;
+    started: the remediation.start entry of this payload, or None (a decision runs once);
+    forged_decision, forged_approval: why an entry claiming to be that decision or approval has no
+    valid seal (decision_keys.KeyRing.check), or None;
+    other_payload: True when the source decided this alert (fingerprint, receipt) for another payload.
 
-def find_records(entries, event, approval=None):
-    """(the source's decision entry of this event, the approval entry of request `approval`), each or None.
-
-    entries: the audit log newest first (audit_log.iter_newest_first). The
-    source records a decision when it receives the alert (meta.received_at),
-    and an approval comes after that decision, so the scan stops at the first
-    entry older than received_at minus LOOKBACK_SLACK: the work is bounded by
-    the event's age, not by the size of the log.
+    entries: the audit log newest first (audit_log.iter_newest_first). Starts and approvals come after
+    their decision, so the scan stops at the decision, or at the first entry older than the event's
+    receipt minus LOOKBACK_SLACK: the work is bounded by the event's age, not by the size of the log.
     """
     try:
         bound = datetime.datetime.fromisoformat(str((event.get('meta') or {}).get('received_at'))) - LOOKBACK_SLACK
     except ValueError:
         bound = None  # no usable receipt time: the whole log is searched
-    decision_entry = approval_entry = None
-    fingerprint = event['alert'].get('fingerprint')
+    found = dict(decision=None, approval=None, started=None, forged_decision=None, forged_approval=None,
+                 other_payload=False)
     for entry in entries:
         if entry is None:
             continue
-        if decision_entry is None and _is_decision(entry, event):
-            decision_entry = entry
-        elif approval and approval_entry is None and _is_approval(entry, approval, fingerprint):
-            approval_entry = entry
-        if decision_entry is not None and (approval_entry is not None or not approval):
-            break
+        details = _details(entry)
+        mine = details.get('payload_sha256') == digest
+        if mine and entry.get('action') == START_ACTION:
+            found['started'] = found['started'] or entry
+        elif (mine and entry.get('action') == APPROVAL_ACTION and approval and found['approval'] is None
+              and details.get('request') == approval and details.get('verdict') == 'approve'):
+            problem = keyring.check(entry)
+            found['approval' if problem is None else 'forged_approval'] = entry if problem is None else problem
+        elif entry.get('action') == 'decision' and mine:
+            problem = keyring.check(entry) if entry.get('actor') == SOURCE_ACTOR else 'not written by the event source'
+            if problem is None:
+                found['decision'] = entry
+                break
+            found['forged_decision'] = found['forged_decision'] or problem  # the newest names it
+        elif _is_decision_of(entry, event):
+            found['other_payload'] = True
         written = _time(entry) if bound is not None else None
         if written is not None and written.tzinfo is not None and written < bound:
             break
-    return decision_entry, approval_entry
+    return found
+
+
+def _check_records(found, event, verdict, approval, remediation):
+    """Refuse unless find_records' result lets this payload run now."""
+    if found['decision'] is None:
+        if found['forged_decision']:
+            raise RemediationRefused('the decision entry of this payload has no valid seal (%s): it was not written by '
+                                     'the event source with the decision key' % found['forged_decision'])
+        if found['other_payload']:
+            raise RemediationRefused('the source decided alert %s (received %s) for another payload: alert name, asset, '
+                                     'target or decision differ from the recorded decision'
+                                     % (recordable(event['alert'].get('fingerprint')), event['meta'].get('received_at')))
+        raise RemediationRefused('the decision is not in the audit log: the event did not come from the event source')
+    if verdict == 'review':
+        if found['approval'] is None:
+            raise RemediationRefused('request %s has no approval of this payload in the audit log%s' % (
+                approval, ' with a valid seal (%s)' % found['forged_approval'] if found['forged_approval'] else ''))
+        proposed = _details(found['approval']).get('proposed_action')
+        if proposed is not None and proposed != remediation:
+            raise RemediationRefused('request %s approved %s, not %s' % (approval, proposed, remediation))
+    if found['started'] is not None:
+        raise RemediationRefused('this decision already ran: remediation.start seq %s (a decision runs once)'
+                                 % found['started'].get('seq'))
 
 
 def needs_approval(event):
@@ -226,19 +272,20 @@ def _requirements(remediation, record, event, approved_models, protected_pids):
     return {}
 
 
-def plan(event, inventory_hosts, max_hosts, entries, actions=None, approval=None, asset_record=None,
+def plan(payload, inventory_hosts, max_hosts, entries, keyring, actions=None, approval=None, asset_record=None,
          approved_models=None, protected_pids=None):
     """Return the plan {remediation, target, asset_id, ...}; raise RemediationRefused naming the failed check.
 
-    inventory_hosts: the names of the inventory's hosts. entries: the audit
-    log's entries, newest first (find_records). approval: the request id of an approved review. asset_record:
+    payload: the event's payload_b64. inventory_hosts: the names of the inventory's hosts. entries: the audit
+    log's entries, newest first (find_records). keyring: the decision keys (decision_keys.KeyRing).
+    approval: the request id of an approved review. asset_record:
     the asset as the store holds it (found by the event's asset id).
     approved_models: the registry's approved models ({name, sha256, path}) of
     the asset's use case. protected_pids: pids of the model servers and vector
     databases the store knows on the target host.
     """
-    event = _mapping(event, 'event')
-    alert, asset, decision = (_mapping(event.get(key), key) for key in ('alert', 'asset', 'decision'))
+    event = decode_payload(payload)
+    alert, asset, decision, _meta = (_mapping(event.get(key), key) for key in ('alert', 'asset', 'decision', 'meta'))
     if alert.get('status') != 'firing':
         raise RemediationRefused('the alert is %s, not firing' % alert.get('status'))
     verdict = decision.get('decision')
@@ -246,13 +293,11 @@ def plan(event, inventory_hosts, max_hosts, entries, actions=None, approval=None
         raise RemediationRefused('the decision is review and no approval was given')
     if verdict not in ('automate', 'review'):
         raise RemediationRefused('the decision is %s: only automate, or an approved review, runs' % verdict)
-    recorded, approved = find_records(entries, event, approval if verdict == 'review' else None)
-    if verdict == 'review' and approved is None:
-        raise RemediationRefused('request %s has no approval in the audit log' % approval)
-    if recorded is None:
-        raise RemediationRefused('the decision is not in the audit log: the event did not come from the event source')
+    digest = payload_digest(payload)
+    found = find_records(entries, event, digest, keyring, approval if verdict == 'review' else None)
     table = check_actions(actions if actions is not None else ACTIONS)
     remediation = table.get(alert.get('name'))
+    _check_records(found, event, verdict, approval, remediation)
     if remediation is None:
         raise RemediationRefused('no remediation is mapped to this alert name')
     target = asset.get('inventory_hostname')
@@ -272,13 +317,15 @@ def plan(event, inventory_hosts, max_hosts, entries, actions=None, approval=None
         'pids': [pid for pid in (asset_record.get('attributes') or {}).get('pids') or [] if isinstance(pid, int)],
         'start_times': (asset_record.get('attributes') or {}).get('start_times') or {},
         'ports': sorted(set(item['port'] for item in listeners if isinstance(item.get('port'), int))),
-        'fingerprint': alert.get('fingerprint'),
+        # what the audit entries name the alert by (the source's decision entry writes them the same way)
+        'fingerprint': recordable(alert.get('fingerprint')),
         'alert_name': alert.get('name'),
         'decision': verdict,
         'approval': approval,
         'owner': decision.get('accountable'),
         'risk_tier': decision.get('risk_tier'),
         # what the governance KPIs link an outcome to its alert and decision by
-        'starts_at': alert.get('starts_at'),
-        'received_at': (event.get('meta') or {}).get('received_at'),
+        'starts_at': recordable(alert['starts_at']) if alert.get('starts_at') else None,
+        'received_at': event['meta'].get('received_at'),
+        'payload_sha256': digest,
     })

@@ -17,9 +17,13 @@ description:
   - The local approvals queue is a JSON-lines file written under an exclusive lock. O(state=requested) appends a
     request for a C(review) event (its id, asset, alert fingerprint, proposed remediation and the event's
     C(payload_b64)); the same event queued again changes nothing. It records C(approval.requested) in the audit log.
-    The review decision must be in the audit log, written by the event source; a forged event is not queued.
+    The review decision must be in the audit log, written by the event source for this payload and sealed with the
+    decision key; a forged event or a decision entry appended by hand is not queued. The request id is derived
+    from the payload (the start of its sha256), so the same event queued again is the same request.
   - O(state=decided) records a verdict (C(approve) or C(deny)) on a pending request, once, and the audit entry
-    C(approval.decision) with the approver as actor; a denial is an override of the proposed remediation.
+    C(approval.decision) with the approver as actor, the payload's C(payload_sha256) and a seal made with the decision
+    key; a denial is an override of the proposed remediation. The request's id is recomputed from its queued payload
+    first, and a payload attached to another request's id (an edited queue) is refused.
   - The audit log is checked first, and nothing is queued or decided that it cannot record.
 author:
   - aigov.core maintainers (@aigov)
@@ -51,6 +55,7 @@ options:
     type: str
 extends_documentation_fragment:
   - aigov.core.audit_log
+  - aigov.core.audit_log.decision_key
   - aigov.core.attributes.controller
 attributes:
   check_mode:

@@ -18,10 +18,15 @@ description:
     entry matches its hash, that seq runs 1, 2, 3, ... and that each entry's C(prev_hash) is the hash of the
     entry before it.
   - Fails on the first problem, naming its kind (C(edited), C(deleted), C(inserted), C(reordered),
-    C(malformed), C(anchor)), the line number and the seq.
+    C(malformed), C(anchor), C(seal)), the line number and the seq.
   - The hashes are not keyed, so a rewrite of the whole log from some entry onwards yields a valid chain.
     Keep RV(anchor) of a run somewhere the log's writers cannot change (a job artifact, a ticket) and pass it
     back in O(anchor) to catch that, and entries deleted from the end.
+  - Without O(anchor) a truncated log cannot be told from an intact one. The result then says so plainly
+    (RV(state) C(unanchored), and the message says UNANCHORED) rather than calling the chain intact.
+  - With O(decision_key_file) the seals of the event source's C(decision) entries and of the C(approval.decision)
+    entries are checked too (problem kind C(seal)); an entry appended by anyone without the decision key fails.
+    Entries written before seals existed are accepted until the first sealed one.
 author:
   - aigov.core maintainers (@aigov)
 options:
@@ -33,6 +38,7 @@ options:
     default: aigov-data/audit.jsonl
 extends_documentation_fragment:
   - aigov.core.audit_log.anchor
+  - aigov.core.audit_log.decision_key
   - aigov.core.attributes.controller
 attributes:
   check_mode:
@@ -61,9 +67,20 @@ EXAMPLES = r"""
 
 RETURN = r"""
 ok:
-  description: Whether the chain is intact (and holds the anchor, when one was given).
+  description: Whether the chain is intact (and holds the anchor, when one was given, and the seals, with decision keys).
   returned: always
   type: bool
+state:
+  description:
+    - C(intact) (intact and holding O(anchor)), C(unanchored) (intact as far as it goes, but no anchor was given, so
+      entries cut from the end would not show) or C(broken).
+  returned: always
+  type: str
+  sample: unanchored
+sealed:
+  description: Number of decision and approval entries whose seal held; null without O(decision_key_file).
+  returned: always
+  type: int
 path:
   description: Path of the log that was read.
   returned: always

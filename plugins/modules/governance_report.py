@@ -27,7 +27,10 @@ description:
     tier and remediation; outcomes, secret rotations and escalations are counted too.
   - The hash chain is checked in the same pass. When it is broken (or misses O(anchor)) the KPIs are still
     computed but reported with RV(trusted) false and the first problem, and the task fails unless
-    O(untrusted=warn).
+    O(untrusted=warn). With O(decision_key_file), a decision or approval entry without a valid seal breaks it too.
+  - Without O(anchor) entries cut from the end of the log cannot be detected, so the log is never called
+    trustworthy; C(chain.state) is C(unanchored), RV(trusted) is false, the HTML page and the message say
+    UNANCHORED, and the task warns (it does not fail).
   - A line that is not an audit entry is an error naming its line number.
 author:
   - aigov.core maintainers (@aigov)
@@ -60,6 +63,7 @@ options:
 extends_documentation_fragment:
   - aigov.core.audit_log.anchor
   - aigov.core.audit_log
+  - aigov.core.audit_log.decision_key
   - aigov.core.attributes.controller
 attributes:
   check_mode:
@@ -95,11 +99,15 @@ EXAMPLES = r"""
 
 RETURN = r"""
 trusted:
-  description: Whether the audit log's chain is intact (and holds the anchor). When false the KPIs are untrustworthy.
+  description:
+    - Whether the audit log's chain is intact and holds O(anchor) (and the seals, with O(decision_key_file)). False
+      without an anchor too (C(chain.state) C(unanchored)). When false the KPIs are not to be trusted.
   returned: always
   type: bool
 chain:
-  description: C(ok), C(last_seq), C(last_hash) and the first C(problem) (kind, line, seq, message) or null.
+  description:
+    - C(ok), C(state) (C(intact), C(unanchored) or C(broken)), C(last_seq), C(last_hash), C(sealed) (seals that held,
+      null without decision keys) and the first C(problem) (kind, line, seq, message) or null.
   returned: always
   type: dict
 log:

@@ -17,7 +17,12 @@ description:
   - Checks the event that the aigov.core.aiops_alerts event source queued (its C(alert), C(asset) and
     C(decision)) and fails, recording a C(remediation.refused) audit entry, unless every check holds.
   - The alert is firing. The decision is C(automate), or C(review) with an approval (O(approval)) recorded in
-    the audit log by C(aigov.core.approve). The decision itself is in the audit log (written by the event source).
+    the audit log by C(aigov.core.approve) for this very payload, and for the remediation the plan maps.
+  - The decision itself is in the audit log, written by the event source for this very payload (its
+    C(payload_sha256) binds the alert name, fingerprint, asset, target and decision) and sealed with the decision
+    key (O(decision_key_file)); the approval entry is sealed too. A decision entry appended by anyone without the
+    key, or a decision for one alert presented under another name, is refused.
+  - A decision runs once. A payload whose C(remediation.start) is already in the audit log is refused.
   - On AAP a C(review) decision runs this in a workflow, after an approval node (rulebook
     C(aigov.core.aiops_remediation_aap)). Without O(approval), a job that AAP launched from a workflow
     (C(awx_workflow_job_id)) asks the controller that the workflow job carries this event, that its approval node
@@ -32,7 +37,9 @@ description:
     any other value is dropped); it must be a compute process discovery saw on that GPU, with its start time,
     and not a process of a model server or vector database the asset store knows on that host. No alert label
     lifts that protection. The plan carries the start time, and the module signals only that process.
-  - On success records C(remediation.start) and returns RV(plan).
+  - On success records C(remediation.start) (with the payload's C(payload_sha256)) and returns RV(plan). Alert values
+    the audit log would refuse as secret-shaped (a fingerprint shaped like a key) are recorded by their digest, so
+    a start or a refusal is always recorded.
   - Alert label values are data. They are compared and looked up, never templated, run or used as a host pattern.
 author:
   - aigov.core maintainers (@aigov)
@@ -92,6 +99,7 @@ options:
     type: path
 extends_documentation_fragment:
   - aigov.core.audit_log
+  - aigov.core.audit_log.decision_key
   - aigov.core.attributes.controller
 attributes:
   check_mode:
@@ -115,7 +123,8 @@ RETURN = r"""
 plan:
   description:
     - C(remediation), C(target) (inventory host), C(asset_id), C(asset_name), C(pids), C(start_times), C(ports)
-      (from the asset store), C(fingerprint), C(alert_name), C(decision), C(approval), C(owner).
+      (from the asset store), C(fingerprint) (as the audit log records it), C(alert_name), C(decision),
+      C(approval), C(owner), C(payload_sha256).
     - For C(stop_gpu_process) also C(pid), its C(start_time) as discovery recorded it, C(gpu_uuid) and
       C(protected_pids).
   returned: success

@@ -14,7 +14,7 @@ from ansible.module_utils.basic import env_fallback
 from ansible.module_utils.common.text.converters import to_text
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.aigov.core.plugins.module_utils import asset_store, audit_log
+from ansible_collections.aigov.core.plugins.module_utils import asset_store, audit_log, decision_keys
 from ansible_collections.aigov.core.plugins.module_utils.asset_store_sqlite import open_store
 from ansible_collections.aigov.core.plugins.module_utils.errors import AigovError
 
@@ -74,6 +74,8 @@ AAP_JOB_VARS = ('awx_job_id', 'tower_job_id')
 AUDIT_LOG_OPTION = dict(type='path', default=audit_log.DEFAULT_PATH, fallback=(env_fallback, [audit_log.ENV_PATH]))
 # An audit entry known from an earlier run that must still be in the chain (doc fragment aigov.core.audit_log.anchor).
 AUDIT_ANCHOR_OPTION = dict(type='dict', options=dict(seq=dict(type='int', required=True), hash=dict(type='str', required=True)))
+# The file of the keys that seal decisions and approvals (doc fragment aigov.core.audit_log.decision_key).
+DECISION_KEY_OPTION = dict(type='path', no_log=False, fallback=(env_fallback, [decision_keys.ENV_FILE]))
 
 
 def actor(task_vars):

@@ -44,8 +44,12 @@ def collections_path(tmp_path_factory):
 def ansible_env(collections_path):
     """Environment for the ansible CLIs: only the freshly installed collection, short SSH control paths."""
     control_dir = tempfile.mkdtemp(prefix='aigov-cp-', dir='/tmp')
+    keys = os.path.join(tempfile.mkdtemp(prefix='aigov-keys-'), 'decision.keys')
+    with open(os.open(keys, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), 'w') as handle:
+        handle.write('it1:%s\n' % os.urandom(32).hex())  # as docs/remediation.md generates it
     env = dict(os.environ)
     env.update(
+        AIGOV_DECISION_KEY_FILE=keys,  # the source and the playbooks it runs read it, as in a deployment
         ANSIBLE_COLLECTIONS_PATH=collections_path,
         ANSIBLE_COLLECTIONS_SCAN_SYS_PATH='false',
         ANSIBLE_SSH_CONTROL_PATH_DIR=control_dir,
@@ -72,6 +76,20 @@ class Ansible:
 
     def playbook(self, *args, **kwargs):
         return self.run('ansible-playbook', *args, **kwargs)
+
+
+def record_decision(log, event, env):
+    """Append event's decision to the audit log as the event source writes it (naming its payload, sealed with the
+    decision key of env); return the payload_b64 to hand to a playbook."""
+    from ansible_collections.aigov.core.plugins.module_utils import audit_log, decision_keys, remediation
+    payload = remediation.encode_payload(event)
+    decision = event['decision']
+    audit_log.append(log, **decision_keys.load(env['AIGOV_DECISION_KEY_FILE']).seal(dict(
+        actor=remediation.SOURCE_ACTOR, action='decision', subject=event['asset']['asset_id'], owner=decision['accountable'],
+        outcome='planned', reasons=decision['reasons'],
+        details={'fingerprint': event['alert']['fingerprint'], 'decision': decision['decision'],
+                 'received_at': event['meta']['received_at'], 'payload_sha256': remediation.payload_digest(payload)})))
+    return payload
 
 
 @pytest.fixture(scope='session')

@@ -112,14 +112,22 @@ def test_governance_report_of_a_real_log(ansible, ansible_env, tmp_path):
     assert check.returncode == 0 and 'automation rate 0.25' in check.stdout, check.stdout[-3000:]
     assert report_files(reports) == []  # check mode writes nothing
 
-    run = ansible.playbook(*args, cwd=str(tmp_path))
+    unanchored = ansible.playbook(*args, cwd=str(tmp_path))  # no anchor: a cut end would not show
+    assert unanchored.returncode == 0 and 'UNANCHORED' in unanchored.stdout, unanchored.stdout[-3000:]
+    report = json.load(open(os.path.join(reports, 'governance-report.json')))
+    assert (report['trusted'], report['chain']['state']) == (False, 'unanchored')
+    assert 'UNANCHORED' in open(os.path.join(reports, 'governance-report.html')).read()
+    anchor = {'aigov_audit_anchor': {'seq': report['chain']['last_seq'], 'hash': report['chain']['last_hash']}}
+    run = ansible.playbook(*(args + ['-e', json.dumps(anchor)]), cwd=str(tmp_path))
     assert run.returncode == 0, run.stdout[-3000:]
-    assert 'audit log chain intact' in run.stdout and 'override rate 0.5 (1 of 2 human decisions)' in run.stdout
+    assert 'audit log chain intact and anchored' in run.stdout and 'override rate 0.5 (1 of 2 human decisions)' in run.stdout
     assert report_files(reports) == ['governance-report.html', 'governance-report.json']
     report = json.load(open(os.path.join(reports, 'governance-report.json')))
     validate(report, 'governance-report.v1.json')
     kpis = report['kpis']
     assert report['trusted'] is True and report['log']['entries'] == len(log_entries)
+    # the key file is in the environment: every decision and approval of the run was sealed and checked
+    assert report['chain']['sealed'] == sum(1 for e in log_entries if e['action'] in ('decision', 'approval.decision'))
 
     # MTTR, recomputed here from the log and the startsAt the alerts were sent with
     outcomes = dict((e['details']['fingerprint'], e) for e in log_entries
@@ -144,7 +152,7 @@ def test_governance_report_of_a_real_log(ansible, ansible_env, tmp_path):
 
     page = open(os.path.join(reports, 'governance-report.html')).read()
     assert "Content-Security-Policy\" content=\"default-src &#x27;none&#x27;" in page and '<script' not in page
-    assert 'CHAIN INTACT' in page and '25.0 %' in page and '50.0 %' in page and 'lab-team' in page
+    assert 'CHAIN INTACT AND ANCHORED' in page and '25.0 %' in page and '50.0 %' in page and 'lab-team' in page
 
     # One entry edited (the denial turned into an approval): the report says so and the run fails.
     lines = open(log).read().splitlines()

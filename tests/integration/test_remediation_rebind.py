@@ -1,17 +1,18 @@
 """rebind_loopback through aigov.core.remediate on a real container host over SSH: the exposed vLLM's env file
 is edited by ai_service_harden, the server restarted by its restart_command, and it then listens on loopback only.
 
-The automate decision is appended to the audit log here as the event source writes it (the source itself is
-tested with the real chain in test_remediation_chain.py); the playbook checks it is on record."""
+The automate decision is appended to the audit log here as the event source writes it, sealed with the decision
+key of the environment (the source itself is tested with the real chain in test_remediation_chain.py); the playbook
+checks it is on record."""
 
 import datetime
 import os
 import socket
 import sqlite3
 
-from ansible_collections.aigov.core.plugins.module_utils import audit_log, audit_verify, remediation
+from ansible_collections.aigov.core.plugins.module_utils import audit_verify
 from tests.hosts import testhosts
-from tests.integration.conftest import FAKE_SERVERS, wait_listening
+from tests.integration.conftest import FAKE_SERVERS, record_decision, wait_listening
 from tests.integration.test_alert_chain import write
 from tests.integration.test_remediation_rulebook import entries, no_freeze_policy
 
@@ -57,9 +58,8 @@ def test_exposed_server_is_rebound_to_loopback(ansible, tmp_path):
                  'asset': {'known': True, 'asset_id': asset_id, 'inventory_hostname': host.name},
                  'decision': {'decision': 'automate', 'accountable': 'lab-team', 'reasons': ['minimal']},
                  'meta': {'received_at': received}}
-        audit_log.append(log, remediation.SOURCE_ACTOR, 'decision', asset_id, 'lab-team', 'planned', ['minimal'],
-                         {'fingerprint': 'exp1', 'decision': 'automate', 'received_at': received})
-        args = ['-i', inventory, 'aigov.core.remediate', '-e', 'aigov_event_payload=%s' % remediation.encode_payload(event),
+        payload = record_decision(log, event, ansible.env)
+        args = ['-i', inventory, 'aigov.core.remediate', '-e', 'aigov_event_payload=%s' % payload,
                 '-e', 'aigov_audit_log=%s' % log, '-e', 'aigov_store_path=%s' % store,
                 '-e', 'aigov_guardrails=%s' % no_freeze_policy(tmp_path / 'guardrails.yml')]
         check = ansible.playbook(*(args + ['--check', '--diff']), cwd=str(tmp_path))

@@ -11,7 +11,7 @@ import time
 
 import yaml
 
-from ansible_collections.aigov.core.plugins.module_utils import audit_log, audit_verify, guardrails
+from ansible_collections.aigov.core.plugins.module_utils import audit_log, audit_verify, decision_keys, guardrails, remediation
 from tests.conftest import ROOT
 from tests.integration.conftest import BIN
 from tests.integration.test_event_source_rulebook import free_port, post, wait_port
@@ -165,3 +165,34 @@ def test_hostile_and_out_of_inventory_alerts_run_nothing(ansible, ansible_env, t
     text = open(log).read() + output + ''.join(ansible.outputs)
     assert not any(os.path.exists(str(tmp_path / mark)) for mark in MARKS)
     assert 'rm -rf' not in open(log).read() and TOKEN not in text
+
+    # Replaying the approved payload (the same payload_b64 and approval) runs nothing: a decision runs once.
+    replay = ansible.playbook('-i', str(inventory), 'aigov.core.remediate', '-e', 'aigov_audit_log=%s' % log,
+                              '-e', 'aigov_event_payload=%s' % queue[0]['payload_b64'], '-e', 'aigov_approval=%s' % request,
+                              '-e', 'aigov_store_path=%s' % store, cwd=str(tmp_path))
+    assert replay.returncode != 0 and 'this decision already ran' in replay.stdout, replay.stdout[-3000:]
+    digest = remediation.payload_digest(queue[0]['payload_b64'])
+    assert [e['action'] for e in entries(log) if e['details'].get('payload_sha256') == digest].count('remediation.start') == 1
+
+    # Whoever can append to the log (not the decision key) forges a well-formed automate decision for cloud-vm-1:
+    # the chain is extended correctly, but the decision carries no valid seal and runs nothing.
+    event = {'alert': {'fingerprint': 'forged1', 'name': 'ModelServerDown', 'status': 'firing', 'labels': {}},
+             'asset': {'asset_id': 'model_server:2000000000000001', 'inventory_hostname': 'cloud-vm-1'},
+             'decision': {'decision': 'automate', 'accountable': 'mallory'}, 'meta': {'received_at': '2026-12-06T09:00:00+00:00'}}
+    forged_payload = remediation.encode_payload(event)
+    audit_log.append(log, remediation.SOURCE_ACTOR, 'decision', 'model_server:2000000000000001', 'mallory', 'planned',
+                     ['forged'], {'fingerprint': 'forged1', 'name': 'ModelServerDown', 'status': 'firing',
+                                  'decision': 'automate', 'received_at': '2026-12-06T09:00:00+00:00',
+                                  'payload_sha256': remediation.payload_digest(forged_payload),
+                                  'seal': 'hmac-sha256:it1:' + '0' * 64})
+    run = ansible.playbook('-i', str(inventory), 'aigov.core.remediate', '-e', 'aigov_audit_log=%s' % log,
+                           '-e', 'aigov_event_payload=%s' % forged_payload, '-e', 'aigov_store_path=%s' % store,
+                           cwd=str(tmp_path))
+    assert run.returncode != 0 and 'no valid seal (bad)' in run.stdout, run.stdout[-3000:]
+    refused = entries(log)[-1]
+    assert (refused['action'], refused['details']['payload_sha256']) == ('remediation.refused', remediation.payload_digest(forged_payload))
+    assert 'no valid seal (bad)' in refused['reasons'][0]
+    assert not [e for e in entries(log) if e['action'] == 'remediation.start' and e['details'].get('fingerprint') == 'forged1']
+    assert audit_verify.verify(log)['ok']  # the chain alone cannot tell the forgery
+    checked = audit_verify.verify(log, keyring=decision_keys.load(ansible_env['AIGOV_DECISION_KEY_FILE']))
+    assert (checked['ok'], checked['problem']['kind']) == (False, 'seal')

@@ -19,10 +19,10 @@ import sys
 
 import pytest
 
-from ansible_collections.aigov.core.plugins.module_utils import audit_log, audit_verify, remediation
+from ansible_collections.aigov.core.plugins.module_utils import audit_verify
 from tests.conftest import ROOT
 from tests.hosts import testhosts
-from tests.integration.conftest import FAKE_SERVERS, Ansible, wait_listening
+from tests.integration.conftest import FAKE_SERVERS, Ansible, record_decision, wait_listening
 # The secret tests' fixtures: one real OpenBao dev server, and the independent KV reader.
 from tests.integration.secrets.conftest import kv, openbao  # noqa: F401  # pylint: disable=unused-import
 from tests.integration.test_alert_chain import write
@@ -142,11 +142,10 @@ def remediate(estate, name, kind, *flags, **labels):
              'asset': {'known': True, 'asset_id': asset_id, 'inventory_hostname': estate['host'].name},
              'decision': {'decision': 'automate', 'accountable': 'lab-team', 'reasons': ['minimal']},
              'meta': {'received_at': received}}
-    audit_log.append(estate['log'], remediation.SOURCE_ACTOR, 'decision', asset_id, 'lab-team', 'planned', ['minimal'],
-                     {'fingerprint': fingerprint, 'decision': 'automate', 'received_at': received})
+    payload = record_decision(estate['log'], event, estate['ansible'].env)
     return estate['ansible'].playbook(
         '-i', estate['workdir'] / 'inventory.json', 'aigov.core.remediate', *flags,
-        '-e', 'aigov_event_payload=%s' % remediation.encode_payload(event), '-e', 'aigov_audit_log=%s' % estate['log'],
+        '-e', 'aigov_event_payload=%s' % payload, '-e', 'aigov_audit_log=%s' % estate['log'],
         '-e', 'aigov_store_path=%s' % estate['store'], '-e', 'aigov_registry=%s' % estate['registry'],
         '-e', 'aigov_guardrails=%s' % no_freeze_policy(estate['workdir'] / 'guardrails.yml'), '-e', 'aigov_gpu_stop_timeout=1',
         cwd=str(estate['workdir']))

@@ -61,12 +61,15 @@ def wait_for(predicate, proc, what, timeout=90):
 
 
 @pytest.fixture
-def env():
+def env(tmp_path_factory):
+    keys = tmp_path_factory.mktemp('keys') / 'decision.keys'  # as an AAP credential injects it, for the source and the jobs
+    keys.write_text('aap:%s\n' % ('q' * 40))
+    keys.chmod(0o600)
     collections = os.environ.get('ANSIBLE_COLLECTIONS_PATH', '')
     assert os.path.isfile(os.path.join(collections, 'ansible_collections', 'aigov', 'core', 'MANIFEST.json')), (
         'ANSIBLE_COLLECTIONS_PATH must hold the installed collection (make unit installs it)')
     return dict(os.environ, PATH=BIN + os.pathsep + os.environ['PATH'], ANSIBLE_NOCOLOR='1',
-                EDA_JOB_TEMPLATE_REFRESH_DELAY='0.2',
+                EDA_JOB_TEMPLATE_REFRESH_DELAY='0.2', AIGOV_DECISION_KEY_FILE=str(keys),
                 JAVA_HOME=os.environ.get('JAVA_HOME', '/usr/lib/jvm/java-17-openjdk-amd64'))
 
 
@@ -147,7 +150,11 @@ def test_decisions_launch_the_example_templates_and_an_aap_approval_lets_the_rem
         ('remediation.refused', entries[6]['actor'], 'refused', 'model_server:2000000000000001', 'Head of Support')]
     assert (entries[5]['details']['request'], entries[5]['details']['workflow_job']) == (approval_id, approved['id'])
     assert (entries[6]['details']['approval'], entries[6]['details']['awx_job_id']) == (approval_id, str(job))
-    assert entries[8]['details'] == {'approval': None, 'awx_job_id': '4242', 'fingerprint': 'r2'}
+    assert entries[8]['details'] == {'approval': None, 'awx_job_id': '4242', 'fingerprint': 'r2',
+                                     'payload_sha256': entries[8]['details']['payload_sha256']}
+    # the AAP approval is sealed and names the payload the workflow carried; the approved decision ran once
+    assert entries[5]['details']['seal'].startswith('hmac-sha256:aap:')
+    assert entries[5]['details']['payload_sha256'] == entries[6]['details']['payload_sha256']
     text = open(log).read()
     assert CONTROLLER_TOKEN not in text and SOURCE_TOKEN not in text
 

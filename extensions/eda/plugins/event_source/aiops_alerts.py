@@ -18,6 +18,9 @@ description:
     (automate, review, escalate or reject; schemas/decision.v1.json). Resolved alerts carry no decision.
   - Every decision is appended to the audit log (O(audit_log)) before its event is queued, so a decision
     is durable before any action on it starts; 503 when the log cannot be written.
+  - Each decision entry names the event's payload (C(payload_sha256)) and is sealed (C(seal), HMAC-SHA256) with the
+    decision key (O(decision_key_file)); the remediation, the approval queue and the audit reports accept only
+    decisions whose seal holds, so an entry appended to the log by anyone else is not a decision.
   - "Event: C({alert: ..., asset: ..., decision: ..., payload_b64: ..., meta: {received_at, path}}); ansible-rulebook
     adds C(meta.source). C(payload_b64) (firing alerts) is the alert without labels and annotations, the asset, the
     decision and the receipt time as base64 of JSON: pass it, never the event, to a playbook
@@ -84,6 +87,14 @@ options:
     description: Alerts per asset per minute passed on; the rest are counted as rate_limited.
     type: int
     default: 30
+  decision_key_file:
+    description:
+      - File of the decision keys that seal each decision entry (docs/remediation.md, "The decision key"): one
+        C(<key id>:<key>) a line, the first one signs, later lines are earlier keys still accepted. Mode 0600 or
+        0640; readable only by this source and the controller user that runs the remediation playbooks.
+      - Default the environment variable C(AIGOV_DECISION_KEY_FILE). Required. Read at start; restart the
+        rulebook after a rotation.
+    type: str
   audit_log:
     description:
       - The hash-chained audit log (docs/secrets.md) every decision is appended to (with fsync) before its
@@ -113,7 +124,6 @@ EXAMPLES = r"""
 import asyncio
 import datetime
 import gc
-import hashlib
 import json
 import logging
 import os
@@ -139,11 +149,11 @@ _import_path()
 from aiohttp import web  # noqa: E402
 
 from ansible_collections.aigov.core.plugins.module_utils import (  # noqa: E402
-    alert_intake, alerts, audit_log, guardrails, registry, remediation)
+    alert_intake, alerts, audit_log, decision_keys, guardrails, registry, remediation)
 from ansible_collections.aigov.core.plugins.plugin_utils.data_files import resolve_data_file  # noqa: E402
 
 LOGGER = logging.getLogger('aigov.core.aiops_alerts')
-ACTOR = 'aigov.core.aiops_alerts'
+ACTOR = decision_keys.SOURCE_ACTOR
 _INT_OPTIONS = ('port', 'max_body_bytes', 'replay_window', 'dedup_ttl', 'rate_per_minute')
 _PLAIN_SUBJECT = re.compile(r'^[A-Za-z0-9_.:\[\]-]{1,253}$')
 
@@ -187,6 +197,7 @@ def _validate(args):
         'policy': guardrails.load_guardrails(resolve_data_file('guardrail policy', args.get('guardrails', 'default'), base)),
         'confidence': None if confidence is None else float(confidence),
         'ssl': _ssl_context(args),
+        'keyring': decision_keys.load(args.get('decision_key_file') or os.environ.get(decision_keys.ENV_FILE)),
         'audit_log': os.path.join(base, args.get('audit_log') or os.environ.get(audit_log.ENV_PATH) or audit_log.DEFAULT_PATH),
     }
 
@@ -327,7 +338,7 @@ class Intake(object):
             if verdict == 'accepted':
                 admitted.append((key, self._event(alert, subject, key, now, clock, received_at, request.path)))
         # The decisions are on disk before any event reaches a rule: no action without its record.
-        records = [decision_record(event) for _key, event in admitted if event['decision']]
+        records = [decision_record(event, self.config['keyring']) for _key, event in admitted if event['decision']]
         try:
             if records:
                 await self.audit.record(records)
@@ -366,32 +377,24 @@ def _load_store(enricher):
     return False
 
 
-def _recordable(text):
-    """text, or its sha256 when the audit log would refuse it as secret-shaped (a sender's label is not trusted)."""
-    try:
-        audit_log.check_recordable(text)
-        return text
-    except audit_log.AuditLogError:
-        return 'sha256:' + hashlib.sha256(text.encode('utf-8')).hexdigest()[:16]
-
-
-def decision_record(event):
-    """The audit entry (append() arguments) of an event's decision: no label value beyond name and fingerprint."""
+def decision_record(event, keyring):
+    """The sealed audit entry (append() arguments) of an event's decision: no label value beyond name and fingerprint."""
     alert, asset, decision = event['alert'], event['asset'], event['decision']
     subject = asset.get('asset_id') or alert.get('host') or ''
-    return dict(
+    return keyring.seal(dict(
         actor=ACTOR, action='decision',
         subject=subject if _PLAIN_SUBJECT.match(subject) else 'unknown',
         owner=decision['accountable'],
         outcome='refused' if decision['decision'] == 'reject' else 'planned',
         reasons=decision['reasons'],
-        details={'fingerprint': _recordable(alert['fingerprint']), 'name': _recordable(alert['name']), 'status': alert['status'],
+        details={'fingerprint': audit_log.recordable(alert['fingerprint']), 'name': audit_log.recordable(alert['name']),
+                 'status': alert['status'],
                  'decision': decision['decision'], 'risk_tier': decision['risk_tier'],
                  'confidence': decision['confidence'], 'known': bool(asset.get('known')),
                  'policy': decision['policy']['name'], 'received_at': event['meta']['received_at'],
                  # for the governance KPIs: MTTR runs from starts_at; exceptions are the policy limits that held it back
-                 'starts_at': _recordable(alert['starts_at']) if alert.get('starts_at') else None,
-                 'exceptions': decision['exceptions']})
+                 'starts_at': audit_log.recordable(alert['starts_at']) if alert.get('starts_at') else None,
+                 'exceptions': decision['exceptions'], 'payload_sha256': remediation.payload_digest(event['payload_b64'])}))
 
 
 async def main(queue, args):

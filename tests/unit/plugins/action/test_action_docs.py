@@ -12,7 +12,7 @@ import yaml
 
 ACTIONS = ['agent_credential', 'agent_secret', 'agent_secret_findings', 'agent_secret_lock', 'ai_asset_store',
            'ai_bom', 'ai_policy_check', 'ai_report', 'approval_queue', 'audit_append', 'audit_verify',
-           'governance_report', 'remediation_plan']
+           'decision_verify', 'governance_report', 'remediation_plan']
 
 
 def documented_options(docs):

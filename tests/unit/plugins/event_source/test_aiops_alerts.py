@@ -11,7 +11,8 @@ import time
 import aiohttp
 import pytest
 
-from ansible_collections.aigov.core.plugins.module_utils import alert_intake, asset_store, audit_log, audit_verify
+from ansible_collections.aigov.core.plugins.module_utils import (
+    alert_intake, asset_store, audit_log, audit_verify, decision_keys, remediation)
 from ansible_collections.aigov.core.plugins.module_utils.asset_store_sqlite import open_store
 from tests.conftest import FARM
 from tests.contracts import validate
@@ -38,6 +39,16 @@ def alertmanager(*alerts):
 def alert(name='ModelServerDown', instance='10.10.0.11:8000', status='firing', fingerprint='fp1', confidence='0.9', **labels):
     return {'status': status, 'fingerprint': fingerprint, 'startsAt': '2026-11-25T09:00:00Z',
             'labels': dict({'alertname': name, 'instance': instance, 'confidence': confidence}, **labels), 'annotations': {}}
+
+
+@pytest.fixture(autouse=True)
+def decision_key_file(tmp_path_factory, monkeypatch):
+    """The key file the source seals its decisions with (found through AIGOV_DECISION_KEY_FILE)."""
+    path = tmp_path_factory.mktemp('keys') / 'decision.keys'
+    path.write_text('unit:%s\n' % ('u' * 40))
+    path.chmod(0o600)
+    monkeypatch.setenv('AIGOV_DECISION_KEY_FILE', str(path))
+    return str(path)
 
 
 @pytest.fixture
@@ -277,6 +288,17 @@ def test_every_decision_is_audited_before_its_event_is_queued(store):
     # every event was queued after all the decisions of its request were on disk
     assert all(len(seen) == 3 for _event, seen in RecordingQueue.seen) and len(RecordingQueue.seen) == 4
     assert audit_verify.verify(audit_path(store))['ok']
+    # each decision names its event's payload and is sealed with the decision key
+    ring = decision_keys.load(os.environ['AIGOV_DECISION_KEY_FILE'])
+    payloads = [event['payload_b64'] for event, _seen in RecordingQueue.seen if event.get('payload_b64')]
+    assert [e['details']['payload_sha256'] for e in entries] == [remediation.payload_digest(p) for p in payloads]
+    assert [ring.check(e) for e in entries] == [None] * 3 and audit_verify.verify(audit_path(store), keyring=ring)['sealed'] == 3
+
+
+def test_the_source_does_not_start_without_its_decision_key(store, monkeypatch):
+    monkeypatch.delenv('AIGOV_DECISION_KEY_FILE')
+    with pytest.raises(decision_keys.DecisionKeyError, match='no decision key file'):
+        run(runpy.run_path(SOURCE)['main'](asyncio.Queue(), dict(base_args(store), port=free_port())))
 
 
 def test_unwritable_audit_log_is_503_and_queues_nothing(store, tmp_path):

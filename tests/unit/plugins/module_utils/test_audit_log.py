@@ -3,11 +3,16 @@
 import json
 import multiprocessing
 import os
+import random
+import re
+import shutil
+import time
 
 import pytest
 
-from ansible_collections.aigov.core.plugins.module_utils import audit_log
+from ansible_collections.aigov.core.plugins.module_utils import audit_log, decision_keys
 from ansible_collections.aigov.core.plugins.module_utils.audit_verify import verify
+from ansible_collections.aigov.core.plugins.module_utils.redaction import URL_CREDENTIALS
 from tests.contracts import validate
 
 WRITERS, APPENDS = 8, 50
@@ -68,7 +73,8 @@ def test_entries_follow_the_schema_and_chain(tmp_path):
         assert entry['hash'] == audit_log.entry_hash(entry)
     assert entries[0]['prev_hash'] == audit_log.GENESIS_HASH and entries[0]['seq'] == 1
     assert [e['prev_hash'] for e in entries[1:]] == [e['hash'] for e in entries[:-1]]
-    assert verify(path) == dict(ok=True, path=path, entries=3, last_seq=3, last_hash=entries[-1]['hash'], problem=None)
+    assert verify(path) == dict(ok=True, state='unanchored', path=path, entries=3, last_seq=3, last_hash=entries[-1]['hash'],
+                                sealed=None, problem=None)
 
 
 def test_append_is_durable_and_returns_the_entry(tmp_path, monkeypatch):
@@ -286,3 +292,78 @@ def test_each_line_is_the_canonical_json_of_its_entry_whatever_the_details_hold(
         entry = json.loads(line)
         assert line.encode('utf-8') == audit_log.canonical(entry) and entry['hash'] == audit_log.entry_hash(entry)
     assert verify(path)['ok']
+
+
+BEFORE_SEALS = os.path.join(os.path.dirname(__file__), '..', '..', '..', 'fixtures', 'audit', 'written-before-seals.jsonl')
+RING = decision_keys.parse('k2:%s\nk1:%s' % ('n' * 32, 'o' * 32), 'test keys')
+
+
+def sealed_decision(ring, fingerprint='fp9'):
+    return ring.seal(dict(actor=decision_keys.SOURCE_ACTOR, action='decision', subject='model_server:1', owner='lab-team',
+                          outcome='planned', reasons=['why'], details={'fingerprint': fingerprint, 'decision': 'automate'}))
+
+
+def test_a_log_written_before_seals_verifies_unanchored_and_sealed_entries_after_it_are_checked(tmp_path):
+    """The fixture was written by the audit log of commit 0644690 (decisions and approvals without seals): it verifies,
+    with and without decision keys (a missing seal is accepted until the first sealed entry), and says it is unanchored."""
+    plain = verify(BEFORE_SEALS)
+    assert (plain['ok'], plain['state'], plain['entries'], plain['sealed']) == (True, 'unanchored', 7, None)
+    anchor = dict(seq=plain['last_seq'], hash=plain['last_hash'])
+    assert verify(BEFORE_SEALS, anchor)['state'] == 'intact'
+    assert (verify(BEFORE_SEALS, anchor, RING)['state'], verify(BEFORE_SEALS, anchor, RING)['sealed']) == ('intact', 0)
+    path = str(tmp_path / 'audit.jsonl')
+    shutil.copy(BEFORE_SEALS, path)
+    old_key = decision_keys.parse('k1:%s' % ('o' * 32), 'before the rotation')
+    audit_log.append(path, **sealed_decision(old_key))  # sealed by k1 before the rotation to k2: still listed
+    audit_log.append(path, **sealed_decision(RING))
+    assert verify(path, keyring=RING)['ok'] and verify(path, keyring=RING)['sealed'] == 2
+    retired = decision_keys.parse('k2:%s' % ('n' * 32), 'k1 retired')
+    assert verify(path, keyring=retired)['problem']['message'].endswith('has no valid seal (unknown key k1): it was not '
+                                                                          'written with the decision key')
+    forged = sealed_decision(RING)
+    forged['details'].pop('seal')
+    audit_log.append(path, **forged)  # appended by hand after sealing began: the chain holds, the seal does not
+    checked = verify(path, keyring=RING)
+    assert (checked['ok'], checked['state'], checked['problem']['kind'], checked['problem']['seq']) == (False, 'broken', 'seal', 10)
+    assert verify(path)['ok']  # the chain alone cannot tell
+
+
+def test_the_secret_check_finds_what_the_url_regex_finds():
+    """The linear check agrees with redaction.URL_CREDENTIALS.search on a spread of hand-made and random texts."""
+    rng = random.Random(7)
+    alphabet = 'a1:/@ .-+x\u00e9'
+    texts = ['https://u:p@h', 'x https://user:pw@host/p', 'https://user@host', '1://u:p@h', 'a1://u:p@h', 'ftp://:p@h',
+             'https://u:p/x@h', 'a://b://u:p@h', 'http://u:p @h', 'mailto:u@h', 'a+b.c-d://u:p@h']
+    texts += [''.join(rng.choice(alphabet) for _n in range(rng.randint(0, 24))) for _n in range(20000)]
+    for text in texts:
+        assert bool(audit_log._url_credentials(text)) == bool(URL_CREDENTIALS.search(text)), text
+
+
+def _seconds(function, text):
+    started = time.perf_counter()
+    function(text)
+    return time.perf_counter() - started
+
+
+WORST = [
+    'a' * 1048575 + '@',                      # a run of scheme characters rescanned from every start
+    'a://' + ':' * 1048570 + '@',             # one userinfo run
+    ('a://b:c' * 149796)[:1048575] + '@',     # many schemes, each with a userinfo
+    '1://b:c@' * 131072,                      # many candidates, each without a scheme
+    'sk-' + 'a' * 1048572 + '!',              # a provider-key prefix with a non-key end
+    'eyJ' + 'a' * 524284 + '.' + 'b' * 524284 + '!',
+    ('1' * 1000 + '://') * 1040 + 'x:y@',     # long digit runs before each '://'
+]
+
+
+@pytest.mark.parametrize('worst', WORST)
+def test_the_secret_check_of_a_1_mb_value_is_linear(worst):
+    """The audit log's secret check (recordable(): the check, and the digest when it is secret-shaped) of 1 MB of
+    the worst inputs grows linearly: 4 times the input costs about 4 times the time (a quadratic check: 16 times;
+    the one before this fix took 0.2 s at 20 KB and would take minutes at 1 MB). Measured against the same
+    function on a quarter of the input, plus a linear floor (one regex pass over 1 MB) for the noise of tiny times."""
+    quarter = worst[:len(worst) // 4] + worst[-1]
+    floor = min(_seconds(re.compile(r'[^\n]*').match, worst) for _n in range(3))
+    small = min(_seconds(audit_log.recordable, quarter) for _n in range(3))
+    spent = min(_seconds(audit_log.recordable, worst) for _n in range(3))
+    assert spent < 8 * small + 20 * floor, (spent, small, floor)

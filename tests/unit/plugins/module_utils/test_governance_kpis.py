@@ -97,7 +97,9 @@ def test_every_kpi_of_a_known_log(log):
     report = governance_kpis.compute(log.path, now=governance_kpis.parse_time(at('15:00:00'), 'now'))
     validate(report, 'governance-report.v1.json')
     kpis = report['kpis']
-    assert report['trusted'] is True and report['chain']['ok'] and report['chain']['last_seq'] == 21
+    assert report['chain']['ok'] and report['chain']['last_seq'] == 21
+    # intact as far as it goes, but without an anchor a cut end cannot be seen: never called trustworthy
+    assert (report['trusted'], report['chain']['state'], report['chain']['sealed']) == (False, 'unanchored', None)
     assert report['log']['entries'] == report['log']['in_window'] == 21
     assert kpis['mttr'] == dict(count=3, unmeasured=0, median_s=300.0, p90_s=1200.0, mean_s=520.0, max_s=1200.0,
                                 unremediated=2, unremediated_by_decision={'escalate': 1, 'review': 1})
@@ -159,7 +161,7 @@ def test_empty_log_has_no_rates(tmp_path):
     path.write_text('')
     report = governance_kpis.compute(str(path))
     validate(report, 'governance-report.v1.json')
-    assert report['trusted'] is True and report['log']['entries'] == 0
+    assert report['chain']['state'] == 'unanchored' and report['log']['entries'] == 0
     assert report['kpis']['mttr'] == dict(count=0, unmeasured=0, median_s=None, p90_s=None, mean_s=None, max_s=None,
                                           unremediated=0, unremediated_by_decision={})
     assert report['kpis']['automation']['rate'] is None and report['kpis']['overrides']['rate'] is None
@@ -293,7 +295,9 @@ def test_html_page_is_self_contained_and_escapes_owners(log):
     assert '&lt;script&gt;alert(1)&lt;/script&gt;' in text and 'default-src &#x27;none&#x27;' in text
     for section in ('mttr', 'automation', 'overrides', 'exceptions', 'outcomes', 'actions-owner', 'groups', 'rotations'):
         assert parsed.ids.get(section) == 'section', section
-    assert 'CHAIN INTACT' in parsed.text and 'UNTRUSTWORTHY' not in parsed.text
+    assert 'UNANCHORED' in parsed.text and 'CHAIN INTACT' not in parsed.text and 'UNTRUSTWORTHY' not in parsed.text
+    anchored = governance_kpis.compute(log.path, anchor=dict(seq=report['chain']['last_seq'], hash=report['chain']['last_hash']))
+    assert anchored['trusted'] and 'CHAIN INTACT AND ANCHORED' in Page(governance_html.render_html(anchored)).text
     assert '5.0 min' in parsed.text and '20.0 min' in parsed.text and '40.0 %' in parsed.text  # median, p90, automation
 
 

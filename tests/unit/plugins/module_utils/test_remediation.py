@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from ansible_collections.aigov.core.plugins.module_utils import approvals, audit_log, remediation
+from ansible_collections.aigov.core.plugins.module_utils import approvals, audit_log, decision_keys, remediation
 from tests.contracts import validate
 
 RECEIVED = '2026-11-25T09:00:00+00:00'
@@ -19,20 +19,36 @@ def event(decision='automate', name='ModelServerDown', host='gpu-1', status='fir
             'decision': {'decision': decision, 'accountable': 'owner-a'}, 'meta': {'received_at': RECEIVED}}
 
 
-def decision_entry(decision='automate'):
-    return {'actor': remediation.SOURCE_ACTOR, 'action': 'decision', 'subject': 'model_server:1',
-            'details': {'fingerprint': 'fp1', 'decision': decision, 'received_at': RECEIVED}}
+KEYS = decision_keys.parse('k2:%s\nk1:%s' % ('b' * 32, 'a' * 32), 'test keys')
+OLD_KEYS = decision_keys.parse('k1:%s' % ('a' * 32), 'old keys')
 
 
-def approval_entry(request='r1', verdict='approve'):
-    return {'actor': 'alice', 'action': 'approval.decision', 'details': {'request': request, 'verdict': verdict,
-                                                                         'fingerprint': 'fp1'}}
+def payload(ev):
+    return ev if isinstance(ev, str) else remediation.encode_payload(ev)
+
+
+def decision_entry(decision='automate', ev=None, keys=KEYS):
+    """The source's sealed decision entry of ev (default: event(decision))."""
+    text = payload(ev or event(decision))
+    data = remediation.decode_payload(text)
+    return dict(keys.seal({'actor': remediation.SOURCE_ACTOR, 'action': 'decision', 'subject': data['asset']['asset_id'],
+                           'owner': 'owner-a', 'outcome': 'planned', 'reasons': ['why'],
+                           'details': {'fingerprint': audit_log.recordable(data['alert']['fingerprint']),
+                                       'name': data['alert']['name'], 'decision': decision, 'received_at': RECEIVED,
+                                       'payload_sha256': remediation.payload_digest(text)}}), seq=1)
+
+
+def approval_entry(request='r1', verdict='approve', ev=None, proposed='restart_model_server'):
+    return KEYS.seal({'actor': 'alice', 'action': 'approval.decision', 'subject': 'model_server:1', 'owner': 'owner-a',
+                      'outcome': 'success', 'reasons': [],
+                      'details': {'request': request, 'verdict': verdict, 'fingerprint': 'fp1', 'proposed_action': proposed,
+                                  'payload_sha256': remediation.payload_digest(payload(ev or event('review')))}})
 
 
 def plan(ev, entries=None, hosts=('gpu-1', 'other'), max_hosts=5, approval=None, record='default', actions=None):
     record = RECORD if record == 'default' else record
-    return remediation.plan(ev, list(hosts), max_hosts, [decision_entry()] if entries is None else entries,
-                            actions=actions, approval=approval, asset_record=record)
+    return remediation.plan(payload(ev), list(hosts), max_hosts, [decision_entry(ev=ev)] if entries is None else entries,
+                            KEYS, actions=actions, approval=approval, asset_record=record)
 
 
 def test_automate_plans_a_restart_on_the_store_host():
@@ -46,10 +62,10 @@ def test_automate_plans_a_restart_on_the_store_host():
     (event('escalate'), {}, 'the decision is escalate'),
     (event('reject'), {}, 'the decision is reject'),
     (event('review'), {'entries': [decision_entry('review')]}, 'no approval was given'),
-    (event('review'), {'entries': [decision_entry('review'), approval_entry(verdict='deny')], 'approval': 'r1'},
-     'request r1 has no approval in the audit log'),
+    (event('review'), {'entries': [approval_entry(verdict='deny'), decision_entry('review')], 'approval': 'r1'},
+     'request r1 has no approval of this payload in the audit log'),
     (event(), {'entries': []}, 'the decision is not in the audit log'),
-    (event(), {'entries': [decision_entry('review')]}, 'the decision is not in the audit log'),
+    (event(), {'entries': [decision_entry('review')]}, 'the source decided alert fp1 .* for another payload'),
     (event(name="{{ lookup('pipe','id') }}"), {}, 'no remediation is mapped to this alert name'),
     (event(host='all'), {}, 'the asset is not on a host of this inventory'),
     (event(host='*'), {}, 'the asset is not on a host of this inventory'),
@@ -60,15 +76,15 @@ def test_automate_plans_a_restart_on_the_store_host():
     (event(), {'record': None}, 'does not hold asset'),
     (event(), {'max_hosts': 0}, 'blast-radius limit of 0'),
     (event(), {'actions': {'ModelServerDown': 'rm -rf /'}}, 'maps ModelServerDown to no known remediation'),
-    ({'alert': 'x'}, {}, 'the event has no alert object'),
+    (base64.b64encode(b'{"alert": "x"}').decode(), {'entries': []}, 'the event has no alert object'),
 ])
 def test_each_check_refuses_with_its_reason(ev, kwargs, reason):
-    with pytest.raises(remediation.RemediationRefused, match=reason.replace('*', r'\*')):
+    with pytest.raises(remediation.RemediationRefused, match=reason.replace('*', r'\*') if '.*' not in reason else reason):
         plan(ev, **kwargs)
 
 
 def test_approved_review_plans():
-    found = plan(event('review'), entries=[decision_entry('review'), approval_entry()], approval='r1')
+    found = plan(event('review'), entries=[approval_entry(), decision_entry('review')], approval='r1')
     assert (found['decision'], found['approval']) == ('review', 'r1')
 
 
@@ -129,34 +145,34 @@ def labelled(name, asset_id, **labels):
     ev = event(name=name)
     ev['alert']['labels'] = labels
     ev['asset']['asset_id'] = asset_id
-    return remediation.decode_payload(remediation.encode_payload(ev))
+    return remediation.encode_payload(ev)
 
 
-def entry_for(asset_id):
-    return [dict(decision_entry(), subject=asset_id)]
+def entry_for(ev):
+    return [decision_entry(ev=ev)]
 
 
 @pytest.mark.parametrize('label, pid', [('4242', 4242), ('x; rm -rf /', None), ("{{ lookup('pipe','id') }}", None),
                                         ('-1', None), ('0', None), ('4242 ', None), ('１２', None), (4242, 4242)])
 def test_payload_keeps_a_pid_label_only_when_it_is_digits(label, pid):
-    payload = labelled('GpuProcessRunaway', 'gpu:1', pid=label)
-    assert payload['target']['pid'] == pid and "lookup" not in json.dumps(payload)
+    data = remediation.decode_payload(labelled('GpuProcessRunaway', 'gpu:1', pid=label))
+    assert data['target']['pid'] == pid and "lookup" not in json.dumps(data)
 
 
 def test_gpu_stop_plans_the_discovered_pid_and_protects_model_servers():
-    found = plan(labelled('GpuProcessRunaway', 'gpu:1', pid='4242'), entries=entry_for('gpu:1'), record=GPU)
+    found = plan(labelled('GpuProcessRunaway', 'gpu:1', pid='4242'), record=GPU)
     assert (found['remediation'], found['pid'], found['start_time'], found['gpu_uuid']) == ('stop_gpu_process', 4242, 900, 'GPU-1')
+    protected = labelled('GpuProcessRunaway', 'gpu:1', pid='42')
     with pytest.raises(remediation.RemediationRefused, match='pid 42 belongs to a model server'):
-        remediation.plan(labelled('GpuProcessRunaway', 'gpu:1', pid='42'), ['gpu-1'], 5, entry_for('gpu:1'),
-                         asset_record=GPU, protected_pids=[42])
+        remediation.plan(protected, ['gpu-1'], 5, entry_for(protected), KEYS, asset_record=GPU, protected_pids=[42])
 
 
 @pytest.mark.parametrize('label', ['aigov_stop_protected', 'stop_protected'])
 def test_no_alert_label_lifts_the_protection_of_a_model_servers_pid(label):
     """Only discovery's records decide what is protected; the decision never saw the sender's labels."""
+    lifted = labelled('GpuProcessRunaway', 'gpu:1', pid='42', **{label: 'true'})
     with pytest.raises(remediation.RemediationRefused, match=r'pid 42 belongs to a model server .* \(protected\)$'):
-        remediation.plan(labelled('GpuProcessRunaway', 'gpu:1', pid='42', **{label: 'true'}), ['gpu-1'], 5,
-                         entry_for('gpu:1'), asset_record=GPU, protected_pids=[42])
+        remediation.plan(lifted, ['gpu-1'], 5, entry_for(lifted), KEYS, asset_record=GPU, protected_pids=[42])
 
 
 @pytest.mark.parametrize('labels, reason', [
@@ -168,25 +184,25 @@ def test_no_alert_label_lifts_the_protection_of_a_model_servers_pid(label):
 ])
 def test_gpu_stop_refuses_a_pid_not_discovered_on_the_gpu(labels, reason):
     with pytest.raises(remediation.RemediationRefused, match=reason):
-        plan(labelled('GpuProcessRunaway', 'gpu:1', **labels), entries=entry_for('gpu:1'), record=GPU)
+        plan(labelled('GpuProcessRunaway', 'gpu:1', **labels), record=GPU)
 
 
 def test_rollback_needs_approved_digests_and_a_model_server():
     ev = labelled('ModelDigestMismatch', 'model_server:1')
     record = dict(RECORD, attributes=dict(RECORD['attributes'], model='/srv/m.bin'))
     with pytest.raises(remediation.RemediationRefused, match='no approved model digest is known for asset model_server:1'):
-        remediation.plan(ev, ['gpu-1'], 5, [decision_entry()], asset_record=record, approved_models=[])
-    found = remediation.plan(ev, ['gpu-1'], 5, [decision_entry()], asset_record=record, approved_models=APPROVED)
+        remediation.plan(ev, ['gpu-1'], 5, entry_for(ev), KEYS, asset_record=record, approved_models=[])
+    found = remediation.plan(ev, ['gpu-1'], 5, entry_for(ev), KEYS, asset_record=record, approved_models=APPROVED)
     assert (found['remediation'], found['model'], found['approved_models']) == ('rollback_model', '/srv/m.bin', APPROVED)
     with pytest.raises(remediation.RemediationRefused, match='rollback_model acts on model_server assets, and asset agent:1 is a agent'):
-        remediation.plan(labelled('ModelDigestMismatch', 'agent:1'), ['gpu-1'], 5, entry_for('agent:1'), asset_record=AGENT,
-                         approved_models=APPROVED)
+        agent = labelled('ModelDigestMismatch', 'agent:1')
+        remediation.plan(agent, ['gpu-1'], 5, entry_for(agent), KEYS, asset_record=AGENT, approved_models=APPROVED)
 
 
 @pytest.mark.parametrize('name, remediation_name', [('AgentCompromised', 'quarantine_agent'),
                                                     ('AgentCredentialLeaked', 'rotate_agent_secret')])
 def test_agent_remediations_act_on_agents_only(name, remediation_name):
-    found = plan(labelled(name, 'agent:1'), entries=entry_for('agent:1'), record=AGENT)
+    found = plan(labelled(name, 'agent:1'), record=AGENT)
     assert (found['remediation'], found['pids']) == (remediation_name, [7])
     with pytest.raises(remediation.RemediationRefused, match='%s acts on agent assets' % remediation_name):
         plan(labelled(name, 'model_server:1'))
@@ -212,8 +228,8 @@ def test_the_lookup_stops_at_the_match_and_never_reads_older_entries():
     older = [timed({'action': 'other'}, '2026-11-25T08:00:00+00:00')] * 1000
     entries = Counted([timed(approval_entry(), '2026-11-25T09:05:00+00:00'),
                        timed(decision_entry('review'), '2026-11-25T09:00:00.5+00:00')] + older)
-    decision, approval = remediation.find_records(entries, event('review'), 'r1')
-    assert decision['details']['decision'] == 'review' and approval['details']['verdict'] == 'approve'
+    found = remediation.find_records(entries, event('review'), remediation.payload_digest(payload(event('review'))), KEYS, 'r1')
+    assert found['decision']['details']['decision'] == 'review' and found['approval']['details']['verdict'] == 'approve'
     assert entries.read == 2
 
 
@@ -223,7 +239,8 @@ def test_the_lookup_of_a_forged_event_stops_before_the_event_was_received():
     old = [timed({'action': 'other'}, '2026-11-25T08:49:59+00:00')] * 1000
     entries = Counted(recent + [timed({'action': 'other'}, '2026-11-25T08:50:00+00:00')] + old + [
         timed(decision_entry(), '2026-11-25T08:00:00+00:00')])
-    assert remediation.find_records(entries, event(), None) == (None, None)
+    found = remediation.find_records(entries, event(), remediation.payload_digest(payload(event())), KEYS)
+    assert (found['decision'], found['approval'], found['started']) == (None, None, None)
     assert entries.read == 7
     with pytest.raises(remediation.RemediationRefused, match='the decision is not in the audit log'):
         plan(event(), entries=Counted(recent + old + [timed(decision_entry(), '2026-11-25T08:00:00+00:00')]))
@@ -235,6 +252,6 @@ def test_the_lookup_reads_a_real_log_from_its_tail(tmp_path):
                                       details={'n': n}, now='2026-11-25T08:00:00+00:00') for n in range(2000)])
     entry = decision_entry()
     audit_log.append(path, entry['actor'], 'decision', entry['subject'], 'owner-a', 'planned', ['why'], entry['details'],
-                     now='2026-11-25T09:00:01+00:00')
+                     now='2026-11-25T09:00:01+00:00')  # the seal covers no seq, time or hash: it holds once written
     entries = Counted(audit_log.iter_newest_first(path, chunk=256))
     assert plan(event(), entries=entries)['target'] == 'gpu-1' and entries.read == 1

@@ -1,0 +1,169 @@
+"""remediation_plan and approval_queue on the controller, against a real audit log: a decision appended by hand is
+refused and the refusal recorded, a decision runs once, a secret-shaped fingerprint is still recorded, and an
+approvals queue edited to attach another request's payload is refused."""
+
+import json
+import os
+import runpy
+import types
+
+import pytest
+from ansible.errors import AnsibleActionFail
+
+from ansible_collections.aigov.core.plugins.action.approval_queue import ActionModule as ApprovalQueue
+from ansible_collections.aigov.core.plugins.action.remediation_plan import ActionModule as RemediationPlan
+from ansible_collections.aigov.core.plugins.module_utils import (
+    approvals, asset_store, audit_log, audit_verify, decision_keys, remediation)
+from ansible_collections.aigov.core.plugins.module_utils.asset_store_sqlite import open_store
+from ansible_collections.aigov.core.plugins.module_utils.errors import AigovError
+from tests.fixtures.inventory import estate
+from tests.unit.plugins.event_source.test_aiops_alerts import SOURCE as SOURCE_PATH
+
+ASSET = 'model_server:1000000000000001'  # the estate's vLLM on gpu-onprem-1
+RECEIVED = '2026-11-25T09:00:00+00:00'
+decision_record = runpy.run_path(SOURCE_PATH)['decision_record']  # the event source's own
+
+
+@pytest.fixture
+def site(tmp_path):
+    """A store with the estate, a key file (0600), an empty audit log path."""
+    store = str(tmp_path / 'assets.sqlite3')
+    for when, scans in estate.SCANS:
+        asset_store.record_scans(open_store(store), json.loads(json.dumps(scans)), when)
+    keys = tmp_path / 'decision.keys'
+    keys.write_text('k1:%s\n' % ('k' * 40))
+    os.chmod(str(keys), 0o600)
+    return types.SimpleNamespace(store=store, keys=str(keys), log=str(tmp_path / 'audit.jsonl'),
+                                 queue=str(tmp_path / 'approvals.jsonl'), ring=decision_keys.load(str(keys)))
+
+
+def event(decision='automate', name='ModelServerDown', fingerprint='fp1'):
+    ev = {'alert': {'fingerprint': fingerprint, 'name': name, 'status': 'firing', 'labels': {}},
+          'asset': {'asset_id': ASSET, 'inventory_hostname': 'gpu-onprem-1', 'known': True},
+          'decision': {'decision': decision, 'accountable': 'ml-platform', 'reasons': ['why'], 'risk_tier': 'minimal',
+                       'confidence': 0.95, 'policy': {'name': 'default'}, 'exceptions': []},
+          'meta': {'received_at': RECEIVED}}
+    ev['payload_b64'] = remediation.encode_payload(ev)
+    return ev
+
+
+def decide(site, ev):
+    """What the event source does: append the sealed decision entry (the source's own function)."""
+    audit_log.append(site.log, **decision_record(ev, site.ring))
+
+
+def run(action_class, site, **args):
+    action = action_class.__new__(action_class)
+    action._task = types.SimpleNamespace(check_mode=False)
+    full = dict((name, option.get('default')) for name, option in action_class.ARGUMENT_SPEC.items())
+    full.update(audit_log=site.log, decision_key_file=site.keys)
+    full.update(args)
+    return action.run_on_controller(full, {'groups': {'all': ['localhost', 'gpu-onprem-1']}}, {})
+
+
+def plan(site, ev, **args):
+    return run(RemediationPlan, site, payload=ev['payload_b64'], store=site.store, **args)
+
+
+def entries(site):
+    return [entry for _line, entry in audit_log.read_entries(site.log)]
+
+
+def test_a_sealed_decision_plans_once_and_the_second_start_is_refused_and_recorded(site):
+    ev = event()
+    decide(site, ev)
+    assert plan(site, ev)['plan']['target'] == 'gpu-onprem-1'
+    with pytest.raises(AnsibleActionFail, match=r'this decision already ran: remediation.start seq 2 \(a decision runs once\)'):
+        plan(site, ev)
+    assert [(e['action'], e['outcome']) for e in entries(site)] == [
+        ('decision', 'planned'), ('remediation.start', 'planned'), ('remediation.refused', 'refused')]
+    assert audit_verify.verify(site.log, keyring=site.ring)['sealed'] == 1
+
+
+def test_a_well_formed_decision_appended_by_hand_is_refused_recorded_and_flagged(site):
+    decide(site, event(fingerprint='other'))  # the source sealed something: a missing seal after it is flagged
+    ev = event()
+    forged = decision_record(ev, site.ring)
+    forged['details'].pop('seal')
+    audit_log.append(site.log, **forged)  # the chain is extended correctly: the hashes are not keyed
+    with pytest.raises(AnsibleActionFail, match=r'no valid seal \(missing\)'):
+        plan(site, ev)
+    impostor = decision_keys.parse('k1:%s' % ('x' * 40), 'impostor')
+    audit_log.append(site.log, **impostor.seal(forged))  # the right key id, the wrong key
+    with pytest.raises(AnsibleActionFail, match=r'no valid seal \(bad\)'):
+        plan(site, ev)
+    assert [e['action'] for e in entries(site)] == ['decision', 'decision', 'remediation.refused', 'decision',
+                                                    'remediation.refused']
+    checked = audit_verify.verify(site.log, keyring=site.ring)
+    assert (checked['ok'], checked['problem']['kind'], checked['problem']['seq']) == (False, 'seal', 2)
+    assert audit_verify.verify(site.log)['state'] == 'unanchored'  # without keys only the chain is checked
+
+
+def test_a_decision_for_one_alert_is_refused_under_another_alert_name(site):
+    decide(site, event(name='ModelServerDown'))
+    with pytest.raises(AnsibleActionFail, match='decided alert fp1 .* for another payload'):
+        plan(site, event(name='ModelServerExposed'))
+    assert entries(site)[-1]['action'] == 'remediation.refused'
+
+
+@pytest.mark.parametrize('fingerprint', ['sk-%s' % ('A1b2' * 8), 'ghp_%s' % ('Z9' * 12)])
+def test_a_secret_shaped_fingerprint_still_records_the_start_and_the_refusal(site, fingerprint):
+    ev = event(fingerprint=fingerprint)
+    decide(site, ev)
+    assert plan(site, ev)['plan']['fingerprint'].startswith('sha256:')
+    with pytest.raises(AnsibleActionFail, match='already ran'):
+        plan(site, ev)
+    recorded = entries(site)
+    assert [e['action'] for e in recorded] == ['decision', 'remediation.start', 'remediation.refused']
+    assert len(set(e['details']['fingerprint'] for e in recorded)) == 1 and fingerprint not in open(site.log).read()
+
+
+def review(site):
+    ev = event('review')
+    decide(site, ev)
+    created = run(ApprovalQueue, site, state='requested', path=site.queue, payload=ev['payload_b64'])
+    assert created['request']['id'] == approvals.request_id(ev['payload_b64'])
+    return ev, created['request']['id']
+
+
+def test_an_approval_runs_only_its_own_payload(site):
+    ev, request = review(site)
+    run(ApprovalQueue, site, state='decided', path=site.queue, request=request, verdict='approve', approver='alice')
+    other = event('review', fingerprint='fp2')
+    decide(site, other)
+    with pytest.raises(AnsibleActionFail, match='request %s has no approval of this payload' % request):
+        plan(site, other, approval=request)
+    assert plan(site, ev, approval=request)['plan']['approval'] == request
+
+
+def test_a_payload_attached_to_another_request_id_in_the_queue_is_refused(site):
+    denied_ev, denied = review(site)
+    wanted = event('review', fingerprint='fp2')
+    decide(site, wanted)
+    request = run(ApprovalQueue, site, state='requested', path=site.queue, payload=wanted['payload_b64'])['request']['id']
+    # A writer of the queue swaps the payloads of the two requests (the ids stay where they were).
+    records = [json.loads(line) for line in open(site.queue)]
+    records[0]['payload_b64'], records[1]['payload_b64'] = records[1]['payload_b64'], records[0]['payload_b64']
+    with open(site.queue, 'w') as handle:
+        handle.write(''.join(json.dumps(record, sort_keys=True) + '\n' for record in records))
+    for rid in (denied, request):
+        with pytest.raises(AigovError, match='the payload queued under request %s is not the one its id was derived from' % rid):
+            run(ApprovalQueue, site, state='decided', path=site.queue, request=rid, verdict='approve', approver='alice')
+    assert [e['action'] for e in entries(site)].count('approval.decision') == 0
+
+
+def test_a_forged_review_decision_is_not_queued(site):
+    ev = event('review')
+    forged = decision_record(ev, site.ring)
+    forged['details'].pop('seal')
+    audit_log.append(site.log, **forged)
+    with pytest.raises(AigovError, match=r'not in the audit log with a valid seal \(missing\)'):
+        run(ApprovalQueue, site, state='requested', path=site.queue, payload=ev['payload_b64'])
+
+
+def test_a_key_file_others_may_read_or_none_at_all_is_refused(site):
+    with pytest.raises(decision_keys.DecisionKeyError, match='no decision key file'):
+        decision_keys.load(None)
+    os.chmod(site.keys, 0o644)
+    with pytest.raises(decision_keys.DecisionKeyError, match='readable or writable by others'):
+        decision_keys.load(site.keys)
