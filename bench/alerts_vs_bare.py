@@ -26,8 +26,8 @@ sys.path.insert(0, conftest.FARM)
 
 import runpy  # noqa: E402
 
-from ansible_collections.aigov.core.plugins.module_utils import asset_store  # noqa: E402
-from ansible_collections.aigov.core.plugins.module_utils.asset_store_sqlite import open_store  # noqa: E402
+from ansible_collections.aigov.core.plugins.module_utils.store import asset_store  # noqa: E402
+from ansible_collections.aigov.core.plugins.module_utils.store.asset_store_sqlite import open_store  # noqa: E402
 from inventory_vs_static import host_assets  # noqa: E402
 from tests.fixtures.inventory import estate  # noqa: E402
 

@@ -28,7 +28,8 @@ sys.path.insert(0, conftest.FARM)
 
 import json  # noqa: E402
 
-from ansible_collections.aigov.core.plugins.module_utils import audit_log, decision_keys, governance_kpis, remediation  # noqa: E402
+from ansible_collections.aigov.core.plugins.module_utils.audit import audit_log, decision_keys, governance_kpis  # noqa: E402
+from ansible_collections.aigov.core.plugins.module_utils.remediation import remediation  # noqa: E402
 
 START = datetime.datetime(2026, 10, 1, tzinfo=datetime.timezone.utc)
 RECORD = {'id': 'model_server:1', 'name': 'vllm', 'inventory_hostname': 'gpu-1',

@@ -20,8 +20,8 @@ sys.path.insert(0, ROOT)
 from tests import conftest  # noqa: E402  (links this checkout as ansible_collections.aigov.core under FARM)
 sys.path.insert(0, conftest.FARM)
 
-from ansible_collections.aigov.core.plugins.module_utils import asset_store  # noqa: E402
-from ansible_collections.aigov.core.plugins.module_utils.asset_store_sqlite import open_store  # noqa: E402
+from ansible_collections.aigov.core.plugins.module_utils.store import asset_store  # noqa: E402
+from ansible_collections.aigov.core.plugins.module_utils.store.asset_store_sqlite import open_store  # noqa: E402
 from tests.fixtures.inventory import estate  # noqa: E402
 from tests.inventory_json import unwrap  # noqa: E402
 

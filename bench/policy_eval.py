@@ -24,7 +24,7 @@ sys.path.insert(0, conftest.FARM)
 import jmespath  # noqa: E402
 from jmespath.visitor import Options  # noqa: E402
 
-from ansible_collections.aigov.core.plugins.module_utils import policy, policy_functions  # noqa: E402
+from ansible_collections.aigov.core.plugins.module_utils.policy import policy, policy_functions  # noqa: E402
 from tests.fixtures import policy_assets as pa  # noqa: E402
 
 

@@ -11,10 +11,10 @@ this task (the role delivers it in a no_log task).
 from __future__ import annotations
 
 
-from ansible_collections.aigov.core.plugins.module_utils import short_lived_credentials as slc
-from ansible_collections.aigov.core.plugins.module_utils._options import OptionAdapter
-from ansible_collections.aigov.core.plugins.module_utils._secret_backend_options import ARGSPEC as BACKEND_ARGSPEC
-from ansible_collections.aigov.core.plugins.module_utils._secret_backend_options import open_backend
+from ansible_collections.aigov.core.plugins.module_utils.secrets import short_lived_credentials as slc
+from ansible_collections.aigov.core.plugins.module_utils.common._options import OptionAdapter
+from ansible_collections.aigov.core.plugins.module_utils.secrets._secret_backend_options import ARGSPEC as BACKEND_ARGSPEC
+from ansible_collections.aigov.core.plugins.module_utils.secrets._secret_backend_options import open_backend
 from ansible_collections.aigov.core.plugins.plugin_utils.action import AUDIT_LOG_OPTION, ControllerAction, aap_job, actor
 
 VERBS = dict(none='unchanged', issue='issued', renew='renewed', commit='committed (previous revoked)',

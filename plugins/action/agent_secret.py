@@ -10,10 +10,10 @@ secret is ever shipped to a managed host.
 from __future__ import annotations
 
 
-from ansible_collections.aigov.core.plugins.module_utils import agent_secret
-from ansible_collections.aigov.core.plugins.module_utils._options import OptionAdapter
-from ansible_collections.aigov.core.plugins.module_utils._secret_backend_options import ARGSPEC as BACKEND_ARGSPEC
-from ansible_collections.aigov.core.plugins.module_utils._secret_backend_options import open_backend
+from ansible_collections.aigov.core.plugins.module_utils.secrets import agent_secret
+from ansible_collections.aigov.core.plugins.module_utils.common._options import OptionAdapter
+from ansible_collections.aigov.core.plugins.module_utils.secrets._secret_backend_options import ARGSPEC as BACKEND_ARGSPEC
+from ansible_collections.aigov.core.plugins.module_utils.secrets._secret_backend_options import open_backend
 from ansible_collections.aigov.core.plugins.plugin_utils.action import AAP_JOB_VARS, AUDIT_LOG_OPTION, ControllerAction, actor
 
 

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleActionFail
 
-from ansible_collections.aigov.core.plugins.module_utils import agent_secret_findings, policy
-from ansible_collections.aigov.core.plugins.module_utils._options import OptionAdapter
-from ansible_collections.aigov.core.plugins.module_utils._secret_backend_options import ARGSPEC as BACKEND_ARGSPEC
-from ansible_collections.aigov.core.plugins.module_utils._secret_backend_options import open_backend
+from ansible_collections.aigov.core.plugins.module_utils.policy import policy
+from ansible_collections.aigov.core.plugins.module_utils.secrets import agent_secret_findings
+from ansible_collections.aigov.core.plugins.module_utils.common._options import OptionAdapter
+from ansible_collections.aigov.core.plugins.module_utils.secrets._secret_backend_options import ARGSPEC as BACKEND_ARGSPEC
+from ansible_collections.aigov.core.plugins.module_utils.secrets._secret_backend_options import open_backend
 from ansible_collections.aigov.core.plugins.plugin_utils.action import ControllerAction, collect_assets, plain, store_assets
 
 CHECK_KEYS = ('summary', 'findings', 'rules', 'assets')

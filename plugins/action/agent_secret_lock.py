@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import socket
 
-from ansible_collections.aigov.core.plugins.module_utils import rotation_lock
+from ansible_collections.aigov.core.plugins.module_utils.secrets import rotation_lock
 from ansible_collections.aigov.core.plugins.plugin_utils.action import ControllerAction
 
 

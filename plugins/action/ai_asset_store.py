@@ -9,8 +9,8 @@ import datetime
 
 from ansible.module_utils.basic import env_fallback
 
-from ansible_collections.aigov.core.plugins.module_utils import asset_store, registry
-from ansible_collections.aigov.core.plugins.module_utils.asset_store_sqlite import open_store
+from ansible_collections.aigov.core.plugins.module_utils.store import asset_store, registry
+from ansible_collections.aigov.core.plugins.module_utils.store.asset_store_sqlite import open_store
 from ansible_collections.aigov.core.plugins.plugin_utils.action import ControllerAction, host_scans
 from ansible_collections.aigov.core.plugins.plugin_utils.data_files import resolve_data_file
 

@@ -10,8 +10,9 @@ import os
 
 from ansible.errors import AnsibleActionFail
 
-from ansible_collections.aigov.core.plugins.module_utils import aibom, registry, report
-from ansible_collections.aigov.core.plugins.module_utils.errors import AigovError
+from ansible_collections.aigov.core.plugins.module_utils.reports import aibom, report
+from ansible_collections.aigov.core.plugins.module_utils.store import registry
+from ansible_collections.aigov.core.plugins.module_utils.common.errors import AigovError
 from ansible_collections.aigov.core.plugins.plugin_utils.action import ControllerAction, collect_assets, store_assets
 from ansible_collections.aigov.core.plugins.plugin_utils.data_files import collection_version, resolve_data_file
 

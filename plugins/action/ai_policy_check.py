@@ -9,8 +9,9 @@ import os
 
 from ansible.errors import AnsibleActionFail
 
-from ansible_collections.aigov.core.plugins.module_utils import policy, registry, waivers
-from ansible_collections.aigov.core.plugins.module_utils.errors import AigovError
+from ansible_collections.aigov.core.plugins.module_utils.policy import policy, waivers
+from ansible_collections.aigov.core.plugins.module_utils.store import registry
+from ansible_collections.aigov.core.plugins.module_utils.common.errors import AigovError
 from ansible_collections.aigov.core.plugins.plugin_utils.action import ControllerAction, collect_assets, plain, store_assets
 from ansible_collections.aigov.core.plugins.plugin_utils.data_files import resolve_data_file
 

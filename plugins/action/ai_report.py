@@ -10,7 +10,7 @@ import os
 
 from ansible.errors import AnsibleActionFail
 
-from ansible_collections.aigov.core.plugins.module_utils import report, report_history
+from ansible_collections.aigov.core.plugins.module_utils.reports import report, report_history
 from ansible_collections.aigov.core.plugins.plugin_utils.action import ControllerAction, plain
 
 REQUIRED_CHECK_KEYS = ('summary', 'scope', 'policy_packs', 'registry', 'rules', 'findings', 'assets')

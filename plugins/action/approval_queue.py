@@ -7,7 +7,9 @@ from __future__ import annotations
 
 from ansible.module_utils.basic import env_fallback
 
-from ansible_collections.aigov.core.plugins.module_utils import approvals, audit_log, decision_keys, remediation
+from ansible_collections.aigov.core.plugins.module_utils.alerts import approvals
+from ansible_collections.aigov.core.plugins.module_utils.audit import audit_log, decision_keys
+from ansible_collections.aigov.core.plugins.module_utils.remediation import remediation
 from ansible_collections.aigov.core.plugins.plugin_utils.action import (
     AUDIT_LOG_OPTION, DECISION_KEY_OPTION, ControllerAction, aap_job, actor, plain)
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from ansible.module_utils.basic import env_fallback
 
-from ansible_collections.aigov.core.plugins.module_utils import audit_log
+from ansible_collections.aigov.core.plugins.module_utils.audit import audit_log
 from ansible_collections.aigov.core.plugins.plugin_utils.action import ControllerAction, aap_job, actor, plain
 
 

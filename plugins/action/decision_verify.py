@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleActionFail
 
-from ansible_collections.aigov.core.plugins.module_utils import audit_log, decision_keys, remediation
+from ansible_collections.aigov.core.plugins.module_utils.audit import audit_log, decision_keys
+from ansible_collections.aigov.core.plugins.module_utils.remediation import remediation
 from ansible_collections.aigov.core.plugins.plugin_utils.action import AUDIT_LOG_OPTION, DECISION_KEY_OPTION, ControllerAction
 
 

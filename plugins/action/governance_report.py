@@ -10,8 +10,8 @@ import os
 
 from ansible.errors import AnsibleActionFail
 
-from ansible_collections.aigov.core.plugins.module_utils import decision_keys, governance_html, governance_kpis
-from ansible_collections.aigov.core.plugins.module_utils.report import write_atomic
+from ansible_collections.aigov.core.plugins.module_utils.audit import decision_keys, governance_html, governance_kpis
+from ansible_collections.aigov.core.plugins.module_utils.reports.report import write_atomic
 from ansible_collections.aigov.core.plugins.plugin_utils.action import (
     AUDIT_ANCHOR_OPTION, AUDIT_LOG_OPTION, DECISION_KEY_OPTION, ControllerAction)
 

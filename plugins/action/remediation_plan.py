@@ -13,10 +13,12 @@ import time
 from ansible.errors import AnsibleActionFail
 from ansible.module_utils.basic import env_fallback
 
-from ansible_collections.aigov.core.plugins.module_utils import (
-    aap_approval, audit_log, decision_keys, guardrails, registry, remediation)
-from ansible_collections.aigov.core.plugins.module_utils.asset_store import read_inventory
-from ansible_collections.aigov.core.plugins.module_utils.asset_store_sqlite import open_store
+from ansible_collections.aigov.core.plugins.module_utils.alerts import aap_approval, guardrails
+from ansible_collections.aigov.core.plugins.module_utils.audit import audit_log, decision_keys
+from ansible_collections.aigov.core.plugins.module_utils.remediation import remediation
+from ansible_collections.aigov.core.plugins.module_utils.store import registry
+from ansible_collections.aigov.core.plugins.module_utils.store.asset_store import read_inventory
+from ansible_collections.aigov.core.plugins.module_utils.store.asset_store_sqlite import open_store
 from ansible_collections.aigov.core.plugins.plugin_utils.action import (
     AUDIT_LOG_OPTION, DECISION_KEY_OPTION, ControllerAction, aap_job, actor, plain)
 from ansible_collections.aigov.core.plugins.plugin_utils.data_files import resolve_data_file

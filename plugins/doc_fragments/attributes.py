@@ -21,7 +21,7 @@ attributes:
     description: Runs on the controller whatever the managed hosts are.
 """
 
-    # Modules that change files on a managed host as root through module_utils/safe_files.py.
+    # Modules that change files on a managed host as root through module_utils/host/safe_files.py.
     SAFE_FILES = r"""
 options: {}
 attributes:

@@ -37,7 +37,7 @@ options:
         required: true
 """
 
-    # The decision keys (plugin_utils.action.DECISION_KEY_OPTION; module_utils.decision_keys).
+    # The decision keys (plugin_utils.action.DECISION_KEY_OPTION; module_utils.audit.decision_keys).
     DECISION_KEY = r"""
 options:
   decision_key_file:

@@ -8,7 +8,7 @@ from __future__ import annotations
 class ModuleDocFragment(object):
     """Secret backend and authentication options of agent_secret (module and lookup).
 
-    Kept equal to plugins/module_utils/_secret_backend_options.py (ARGSPEC, ENV) by a unit test.
+    Kept equal to plugins/module_utils/secrets/_secret_backend_options.py (ARGSPEC, ENV) by a unit test.
     """
 
     DOCUMENTATION = r"""

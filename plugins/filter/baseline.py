@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Filters behind the aigov.core.ai_baseline role: baseline_plan and baseline_outcome.
 
-The decisions live in module_utils/baseline.py; these only convert its errors.
+The decisions live in module_utils/policy/baseline.py; these only convert its errors.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from __future__ import annotations
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.parsing.convert_bool import boolean
 
-from ansible_collections.aigov.core.plugins.module_utils import baseline
-from ansible_collections.aigov.core.plugins.module_utils.errors import AigovError
+from ansible_collections.aigov.core.plugins.module_utils.policy import baseline
+from ansible_collections.aigov.core.plugins.module_utils.common.errors import AigovError
 
 
 def _names(value):

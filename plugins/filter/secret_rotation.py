@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Filters behind the agent_secret_rotation role: rotation_agents, rotation_decision, rotation_outcome, rotation_report.
 
-The bookkeeping lives in module_utils/secret_rotation.py; these only adapt
+The bookkeeping lives in module_utils/secrets/secret_rotation.py; these only adapt
 Ansible's variables to it and convert its errors.
 """
 
@@ -13,9 +13,9 @@ import os
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.aigov.core.plugins.module_utils import registry as registry_lib
-from ansible_collections.aigov.core.plugins.module_utils import secret_rotation
-from ansible_collections.aigov.core.plugins.module_utils.errors import AigovError
+from ansible_collections.aigov.core.plugins.module_utils.store import registry as registry_lib
+from ansible_collections.aigov.core.plugins.module_utils.secrets import secret_rotation
+from ansible_collections.aigov.core.plugins.module_utils.common.errors import AigovError
 from ansible_collections.aigov.core.plugins.plugin_utils.action import plain
 from ansible_collections.aigov.core.plugins.plugin_utils.data_files import resolve_data_file
 

@@ -114,9 +114,10 @@ import os
 from ansible.errors import AnsibleParserError
 from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
 
-from ansible_collections.aigov.core.plugins.module_utils import asset_inventory, asset_store, policy, registry
-from ansible_collections.aigov.core.plugins.module_utils.asset_store_sqlite import open_store
-from ansible_collections.aigov.core.plugins.module_utils.errors import AigovError
+from ansible_collections.aigov.core.plugins.module_utils.policy import policy
+from ansible_collections.aigov.core.plugins.module_utils.store import asset_inventory, asset_store, registry
+from ansible_collections.aigov.core.plugins.module_utils.store.asset_store_sqlite import open_store
+from ansible_collections.aigov.core.plugins.module_utils.common.errors import AigovError
 from ansible_collections.aigov.core.plugins.plugin_utils.data_files import resolve_data_file
 
 SUFFIXES = ('ai_assets.yml', 'ai_assets.yaml')

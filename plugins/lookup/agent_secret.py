@@ -60,11 +60,11 @@ from ansible.errors import AnsibleLookupError
 from ansible.plugins.lookup import LookupBase
 from ansible.utils.display import Display
 
-from ansible_collections.aigov.core.plugins.module_utils import agent_secret
-from ansible_collections.aigov.core.plugins.module_utils._options import OptionAdapter
-from ansible_collections.aigov.core.plugins.module_utils._secret_backend_options import open_backend
-from ansible_collections.aigov.core.plugins.module_utils.errors import AigovError
-from ansible_collections.aigov.core.plugins.module_utils.secret_backend import SecretNotFound
+from ansible_collections.aigov.core.plugins.module_utils.secrets import agent_secret
+from ansible_collections.aigov.core.plugins.module_utils.common._options import OptionAdapter
+from ansible_collections.aigov.core.plugins.module_utils.secrets._secret_backend_options import open_backend
+from ansible_collections.aigov.core.plugins.module_utils.common.errors import AigovError
+from ansible_collections.aigov.core.plugins.module_utils.secrets.secret_backend import SecretNotFound
 
 display = Display()
 

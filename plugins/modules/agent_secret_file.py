@@ -77,9 +77,9 @@ import pwd
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.aigov.core.plugins.module_utils import safe_files
-from ansible_collections.aigov.core.plugins.module_utils.errors import AigovError
-from ansible_collections.aigov.core.plugins.module_utils.file_mode import parse_mode
+from ansible_collections.aigov.core.plugins.module_utils.host import safe_files
+from ansible_collections.aigov.core.plugins.module_utils.common.errors import AigovError
+from ansible_collections.aigov.core.plugins.module_utils.host.file_mode import parse_mode
 
 
 def _id(name, lookup, attr, kind):

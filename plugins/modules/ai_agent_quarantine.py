@@ -103,10 +103,10 @@ running:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.aigov.core.plugins.module_utils import agent_quarantine
-from ansible_collections.aigov.core.plugins.module_utils.errors import AigovError
-from ansible_collections.aigov.core.plugins.module_utils.process_stop import start_times
-from ansible_collections.aigov.core.plugins.module_utils.service_config import SERVER_ARGSPEC, locate, server_of
+from ansible_collections.aigov.core.plugins.module_utils.remediation import agent_quarantine
+from ansible_collections.aigov.core.plugins.module_utils.common.errors import AigovError
+from ansible_collections.aigov.core.plugins.module_utils.remediation.process_stop import start_times
+from ansible_collections.aigov.core.plugins.module_utils.remediation.service_config import SERVER_ARGSPEC, locate, server_of
 
 
 def main():

@@ -271,11 +271,11 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.aigov.core.plugins.module_utils.artifact_discovery import DEFAULT_ROOTS
-from ansible_collections.aigov.core.plugins.module_utils.assets import host_identity
-from ansible_collections.aigov.core.plugins.module_utils.credentials import DEFAULT_FILES
-from ansible_collections.aigov.core.plugins.module_utils.package_discovery import DEFAULT_VENV_ROOTS
-from ansible_collections.aigov.core.plugins.module_utils.probes import PROBE_NAMES, PROBES, default_hash_cache
+from ansible_collections.aigov.core.plugins.module_utils.discovery.artifact_discovery import DEFAULT_ROOTS
+from ansible_collections.aigov.core.plugins.module_utils.store.assets import host_identity
+from ansible_collections.aigov.core.plugins.module_utils.discovery.credentials import DEFAULT_FILES
+from ansible_collections.aigov.core.plugins.module_utils.discovery.package_discovery import DEFAULT_VENV_ROOTS
+from ansible_collections.aigov.core.plugins.module_utils.discovery.probes import PROBE_NAMES, PROBES, default_hash_cache
 
 
 def main():

@@ -102,8 +102,8 @@ signals:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.aigov.core.plugins.module_utils.errors import AigovError
-from ansible_collections.aigov.core.plugins.module_utils.gpu_process import stop_gpu_process
+from ansible_collections.aigov.core.plugins.module_utils.common.errors import AigovError
+from ansible_collections.aigov.core.plugins.module_utils.remediation.gpu_process import stop_gpu_process
 
 
 def main():

@@ -86,8 +86,8 @@ record:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.aigov.core.plugins.module_utils.errors import AigovError
-from ansible_collections.aigov.core.plugins.module_utils.quarantine import quarantine
+from ansible_collections.aigov.core.plugins.module_utils.common.errors import AigovError
+from ansible_collections.aigov.core.plugins.module_utils.remediation.quarantine import quarantine
 
 
 def main():

@@ -110,9 +110,9 @@ quarantined_as:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.aigov.core.plugins.module_utils.errors import AigovError
-from ansible_collections.aigov.core.plugins.module_utils.model_rollback import rollback
-from ansible_collections.aigov.core.plugins.module_utils.registry import SHA256
+from ansible_collections.aigov.core.plugins.module_utils.common.errors import AigovError
+from ansible_collections.aigov.core.plugins.module_utils.remediation.model_rollback import rollback
+from ansible_collections.aigov.core.plugins.module_utils.store.registry import SHA256
 
 
 def main():

@@ -68,8 +68,8 @@ restart_commands:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.aigov.core.plugins.module_utils.errors import AigovError
-from ansible_collections.aigov.core.plugins.module_utils.service_config import SERVER_ARGSPEC, SERVER_REQUIRED_ONE_OF, locate, server_of
+from ansible_collections.aigov.core.plugins.module_utils.common.errors import AigovError
+from ansible_collections.aigov.core.plugins.module_utils.remediation.service_config import SERVER_ARGSPEC, SERVER_REQUIRED_ONE_OF, locate, server_of
 
 
 def main():

@@ -14,9 +14,10 @@ from ansible.module_utils.basic import env_fallback
 from ansible.module_utils.common.text.converters import to_text
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.aigov.core.plugins.module_utils import asset_store, audit_log, decision_keys
-from ansible_collections.aigov.core.plugins.module_utils.asset_store_sqlite import open_store
-from ansible_collections.aigov.core.plugins.module_utils.errors import AigovError
+from ansible_collections.aigov.core.plugins.module_utils.audit import audit_log, decision_keys
+from ansible_collections.aigov.core.plugins.module_utils.store import asset_store
+from ansible_collections.aigov.core.plugins.module_utils.store.asset_store_sqlite import open_store
+from ansible_collections.aigov.core.plugins.module_utils.common.errors import AigovError
 
 
 def host_scans(hosts, task_vars):

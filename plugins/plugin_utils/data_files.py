@@ -9,7 +9,7 @@ import json
 import os
 import re
 
-from ansible_collections.aigov.core.plugins.module_utils.errors import AigovError
+from ansible_collections.aigov.core.plugins.module_utils.common.errors import AigovError
 
 COLLECTION_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BUNDLED_NAME = re.compile(r'^[a-z0-9][a-z0-9_-]*$')

@@ -3,7 +3,7 @@
 import json
 import sys
 
-from ansible_collections.aigov.core.plugins.module_utils import audit_log
+from ansible_collections.aigov.core.plugins.module_utils.audit import audit_log
 
 PLAYBOOK = """
 - name: Verify the audit log

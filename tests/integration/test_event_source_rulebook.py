@@ -9,7 +9,7 @@ import urllib.request
 
 import yaml
 
-from ansible_collections.aigov.core.plugins.module_utils import audit_log, audit_verify
+from ansible_collections.aigov.core.plugins.module_utils.audit import audit_log, audit_verify
 from tests.conftest import ROOT
 from tests.integration.conftest import BIN
 from tests.integration.test_inventory_plugin import seed_store

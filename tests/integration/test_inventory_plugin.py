@@ -37,8 +37,8 @@ CONFIGS = {
 
 def seed_store(path):
     """Record the fixture's scans through the engine, as ai_asset_store does."""
-    from ansible_collections.aigov.core.plugins.module_utils import asset_store
-    from ansible_collections.aigov.core.plugins.module_utils.asset_store_sqlite import open_store
+    from ansible_collections.aigov.core.plugins.module_utils.store import asset_store
+    from ansible_collections.aigov.core.plugins.module_utils.store.asset_store_sqlite import open_store
     for when, scans in estate.SCANS:
         asset_store.record_scans(open_store(path), json.loads(json.dumps(scans)), when)
 
@@ -152,8 +152,8 @@ def test_cache_keeps_the_store_read_but_rebuilds_groups(ansible, workdir):
     first = normalized(inventory_list(ansible, config))
     assert os.listdir(str(workdir / 'cache'))
     # The estate changes (a new host is scanned) and the registry gains a use case for the workstation.
-    from ansible_collections.aigov.core.plugins.module_utils import asset_store
-    from ansible_collections.aigov.core.plugins.module_utils.asset_store_sqlite import open_store
+    from ansible_collections.aigov.core.plugins.module_utils.store import asset_store
+    from ansible_collections.aigov.core.plugins.module_utils.store.asset_store_sqlite import open_store
     asset_store.record_scans(open_store(str(workdir / 'aigov-data' / 'assets.sqlite3')),
                              [estate.scan('new-host', [], '10.0.0.99')], estate.T2)
     registry = yaml.safe_load((workdir / 'registry.yml').read_text())
@@ -180,8 +180,8 @@ def test_verify_file_takes_only_its_own_suffix(ansible, workdir):
 
 def test_discovered_text_is_never_templated(ansible, workdir, tmp_path):
     """A process name or model planted on a host is data: a template in it must not run on the controller."""
-    from ansible_collections.aigov.core.plugins.module_utils import asset_store
-    from ansible_collections.aigov.core.plugins.module_utils.asset_store_sqlite import open_store
+    from ansible_collections.aigov.core.plugins.module_utils.store import asset_store
+    from ansible_collections.aigov.core.plugins.module_utils.store.asset_store_sqlite import open_store
     marker = tmp_path / 'templated'
     hostile = estate.server('5000000000000001', 'evil', 'vllm', '0.0.0.0', 8000, 'none',
                             "{{ lookup('ansible.builtin.pipe', 'touch %s') }}" % marker)

@@ -9,7 +9,7 @@ Real pid reuse cannot be driven here: the containers' pid namespaces wrap at pid
 read-only, no CAP_SYS_ADMIN for ns_last_pid), so the reuse is emulated by naming the new pid with the old start
 time, which is what a reused pid looks like to the module. The containers run no systemd and their cgroup tree is
 read-only, so a process cannot be put under a forged user@UID.service/.../dbus.service either: the cgroup rule is
-covered by unit tests over /proc-format cgroup files (tests/unit/plugins/module_utils/test_service_config.py).
+covered by unit tests over /proc-format cgroup files (tests/unit/plugins/module_utils/remediation/test_service_config.py).
 Checks go around the collection: the start time from /proc/<pid>/stat read with cat, ps.
 """
 

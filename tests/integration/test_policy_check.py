@@ -26,8 +26,8 @@ EXCEPTIONS = {'schema_version': 1, 'exceptions': [
 
 @pytest.fixture
 def workdir(tmp_path):
-    from ansible_collections.aigov.core.plugins.module_utils import asset_store
-    from ansible_collections.aigov.core.plugins.module_utils.asset_store_sqlite import open_store
+    from ansible_collections.aigov.core.plugins.module_utils.store import asset_store
+    from ansible_collections.aigov.core.plugins.module_utils.store.asset_store_sqlite import open_store
     for when, scans in estate.SCANS:
         asset_store.record_scans(open_store(str(tmp_path / 'assets.sqlite3')), json.loads(json.dumps(scans)), when)
     with open(os.path.join(FIXTURES, 'registry.yml')) as handle:

@@ -14,7 +14,7 @@ import time
 import urllib.parse
 import urllib.request
 
-from ansible_collections.aigov.core.plugins.module_utils import audit_verify
+from ansible_collections.aigov.core.plugins.module_utils.audit import audit_verify
 from tests.hosts import testhosts
 from tests.integration.conftest import BIN, serve_restartable_vllm
 from tests.integration.test_alert_chain import alerting, wait_delivered, write

@@ -10,7 +10,7 @@ import os
 import socket
 import sqlite3
 
-from ansible_collections.aigov.core.plugins.module_utils import audit_verify
+from ansible_collections.aigov.core.plugins.module_utils.audit import audit_verify
 from tests.hosts import testhosts
 from tests.integration.conftest import FAKE_SERVERS, record_decision, wait_listening
 from tests.integration.test_alert_chain import write

@@ -11,7 +11,9 @@ import time
 
 import yaml
 
-from ansible_collections.aigov.core.plugins.module_utils import audit_log, audit_verify, decision_keys, guardrails, remediation
+from ansible_collections.aigov.core.plugins.module_utils.alerts import guardrails
+from ansible_collections.aigov.core.plugins.module_utils.audit import audit_log, audit_verify, decision_keys
+from ansible_collections.aigov.core.plugins.module_utils.remediation import remediation
 from tests.conftest import ROOT
 from tests.integration.conftest import BIN
 from tests.integration.test_event_source_rulebook import free_port, post, wait_port
@@ -35,7 +37,7 @@ class Webhook(http.server.BaseHTTPRequestHandler):
 
 
 def no_freeze_policy(path):
-    policy = yaml.safe_load(open(guardrails.__file__.replace('plugins/module_utils/guardrails.py', 'guardrails/default.yml')))
+    policy = yaml.safe_load(open(guardrails.__file__.replace('plugins/module_utils/alerts/guardrails.py', 'guardrails/default.yml')))
     policy['freeze_windows'] = []
     path.write_text(yaml.safe_dump(policy))
     return str(path)

@@ -19,7 +19,7 @@ import sys
 
 import pytest
 
-from ansible_collections.aigov.core.plugins.module_utils import audit_verify
+from ansible_collections.aigov.core.plugins.module_utils.audit import audit_verify
 from tests.conftest import ROOT
 from tests.hosts import testhosts
 from tests.integration.conftest import FAKE_SERVERS, Ansible, record_decision, wait_listening

@@ -81,7 +81,7 @@ def test_the_aap_rulebook_finds_its_templates_and_they_take_the_event():
 
 
 def test_fail_on_choices_are_the_engine_severities():
-    from ansible_collections.aigov.core.plugins.module_utils.policy import SEVERITIES
+    from ansible_collections.aigov.core.plugins.module_utils.policy.policy import SEVERITIES
     [fail_on] = [q for q in TEMPLATES['compliance_scan']['survey_spec']['spec'] if q['variable'] == 'aigov_fail_on']
     assert fail_on['choices'] == ['none'] + list(SEVERITIES)
 

@@ -5,7 +5,7 @@ Regenerate after changing policies/default.yml: AIGOV_UPDATE_DOCS=1 .venv/bin/py
 
 import os
 
-from ansible_collections.aigov.core.plugins.module_utils import policy
+from ansible_collections.aigov.core.plugins.module_utils.policy import policy
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DOC = os.path.join(ROOT, 'docs', 'policy-packs.md')

@@ -5,7 +5,7 @@ import re
 
 import yaml
 
-from ansible_collections.aigov.core.plugins.module_utils.baseline import MODES, REMEDIATIONS
+from ansible_collections.aigov.core.plugins.module_utils.policy.baseline import MODES, REMEDIATIONS
 from tests.conftest import ROOT
 
 ROLE = os.path.join(ROOT, 'roles', 'ai_baseline')

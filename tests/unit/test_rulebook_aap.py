@@ -18,8 +18,10 @@ import urllib.request
 import pytest
 import yaml
 
-from ansible_collections.aigov.core.plugins.module_utils import asset_store, audit_log, audit_verify, remediation
-from ansible_collections.aigov.core.plugins.module_utils.asset_store_sqlite import open_store
+from ansible_collections.aigov.core.plugins.module_utils.audit import audit_log, audit_verify
+from ansible_collections.aigov.core.plugins.module_utils.remediation import remediation
+from ansible_collections.aigov.core.plugins.module_utils.store import asset_store
+from ansible_collections.aigov.core.plugins.module_utils.store.asset_store_sqlite import open_store
 from tests.aap_controller import Controller
 from tests.conftest import ROOT
 from tests.fixtures.inventory import estate

@@ -13,12 +13,12 @@ import threading
 import pytest
 import yaml
 
-from ansible_collections.aigov.core.plugins.module_utils import agent_secret as engine
-from ansible_collections.aigov.core.plugins.module_utils._options import OptionAdapter
-from ansible_collections.aigov.core.plugins.module_utils._secret_backend_options import open_backend
-from ansible_collections.aigov.core.plugins.module_utils.audit_verify import verify
-from ansible_collections.aigov.core.plugins.module_utils.fingerprints import DEFAULT_FINGERPRINT_KEY, fingerprint
-from ansible_collections.aigov.core.plugins.module_utils.secret_backend_vault import VaultKV2Backend
+from ansible_collections.aigov.core.plugins.module_utils.secrets import agent_secret as engine
+from ansible_collections.aigov.core.plugins.module_utils.common._options import OptionAdapter
+from ansible_collections.aigov.core.plugins.module_utils.secrets._secret_backend_options import open_backend
+from ansible_collections.aigov.core.plugins.module_utils.audit.audit_verify import verify
+from ansible_collections.aigov.core.plugins.module_utils.common.fingerprints import DEFAULT_FINGERPRINT_KEY, fingerprint
+from ansible_collections.aigov.core.plugins.module_utils.secrets.secret_backend_vault import VaultKV2Backend
 from tests.integration.conftest import Ansible
 from tests.integration.secrets.openbao import free_port
 

@@ -18,8 +18,8 @@ import time
 
 import pytest
 
-from ansible_collections.aigov.core.plugins.module_utils.audit_verify import verify
-from ansible_collections.aigov.core.plugins.module_utils.fingerprints import DEFAULT_FINGERPRINT_KEY, fingerprint
+from ansible_collections.aigov.core.plugins.module_utils.audit.audit_verify import verify
+from ansible_collections.aigov.core.plugins.module_utils.common.fingerprints import DEFAULT_FINGERPRINT_KEY, fingerprint
 from tests.conftest import ROOT
 from tests.hosts import testhosts
 from tests.integration.conftest import Ansible

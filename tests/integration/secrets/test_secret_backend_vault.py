@@ -5,9 +5,9 @@ import warnings
 import pytest
 import urllib3
 
-from ansible_collections.aigov.core.plugins.module_utils import secret_backend as sb
-from ansible_collections.aigov.core.plugins.module_utils._options import OptionAdapter
-from ansible_collections.aigov.core.plugins.module_utils._secret_backend_options import open_backend
+from ansible_collections.aigov.core.plugins.module_utils.secrets import secret_backend as sb
+from ansible_collections.aigov.core.plugins.module_utils.common._options import OptionAdapter
+from ansible_collections.aigov.core.plugins.module_utils.secrets._secret_backend_options import open_backend
 from tests.integration.secrets.openbao import OpenBao, free_port
 
 

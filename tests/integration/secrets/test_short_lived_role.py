@@ -19,8 +19,8 @@ import time
 import pytest
 import requests
 
-from ansible_collections.aigov.core.plugins.module_utils.audit_verify import verify
-from ansible_collections.aigov.core.plugins.module_utils.secret_backend import parse_time
+from ansible_collections.aigov.core.plugins.module_utils.audit.audit_verify import verify
+from ansible_collections.aigov.core.plugins.module_utils.secrets.secret_backend import parse_time
 from tests.conftest import ROOT
 from tests.hosts import testhosts
 from tests.integration.conftest import Ansible

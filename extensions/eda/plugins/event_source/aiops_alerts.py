@@ -148,8 +148,10 @@ _import_path()
 
 from aiohttp import web  # noqa: E402
 
-from ansible_collections.aigov.core.plugins.module_utils import (  # noqa: E402
-    alert_intake, alerts, audit_log, decision_keys, guardrails, registry, remediation)
+from ansible_collections.aigov.core.plugins.module_utils.alerts import alert_intake, alerts, guardrails  # noqa: E402
+from ansible_collections.aigov.core.plugins.module_utils.audit import audit_log, decision_keys  # noqa: E402
+from ansible_collections.aigov.core.plugins.module_utils.remediation import remediation  # noqa: E402
+from ansible_collections.aigov.core.plugins.module_utils.store import registry  # noqa: E402
 from ansible_collections.aigov.core.plugins.plugin_utils.data_files import resolve_data_file  # noqa: E402
 
 LOGGER = logging.getLogger('aigov.core.aiops_alerts')

@@ -10,8 +10,8 @@ import pytest
 from ansible.errors import AnsibleActionFail
 
 from ansible_collections.aigov.core.plugins.action.ai_report import ActionModule
-from ansible_collections.aigov.core.plugins.module_utils import report_history
-from ansible_collections.aigov.core.plugins.module_utils.errors import AigovError
+from ansible_collections.aigov.core.plugins.module_utils.reports import report_history
+from ansible_collections.aigov.core.plugins.module_utils.common.errors import AigovError
 
 from tests.contracts import sarif_errors, validate
 from tests.unit.plugins.module_utils import reportdata

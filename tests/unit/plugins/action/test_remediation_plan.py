@@ -12,10 +12,12 @@ from ansible.errors import AnsibleActionFail
 
 from ansible_collections.aigov.core.plugins.action.approval_queue import ActionModule as ApprovalQueue
 from ansible_collections.aigov.core.plugins.action.remediation_plan import ActionModule as RemediationPlan
-from ansible_collections.aigov.core.plugins.module_utils import (
-    approvals, asset_store, audit_log, audit_verify, decision_keys, remediation)
-from ansible_collections.aigov.core.plugins.module_utils.asset_store_sqlite import open_store
-from ansible_collections.aigov.core.plugins.module_utils.errors import AigovError
+from ansible_collections.aigov.core.plugins.module_utils.alerts import approvals
+from ansible_collections.aigov.core.plugins.module_utils.audit import audit_log, audit_verify, decision_keys
+from ansible_collections.aigov.core.plugins.module_utils.remediation import remediation
+from ansible_collections.aigov.core.plugins.module_utils.store import asset_store
+from ansible_collections.aigov.core.plugins.module_utils.store.asset_store_sqlite import open_store
+from ansible_collections.aigov.core.plugins.module_utils.common.errors import AigovError
 from tests.fixtures.inventory import estate
 from tests.unit.plugins.event_source.test_aiops_alerts import SOURCE as SOURCE_PATH
 

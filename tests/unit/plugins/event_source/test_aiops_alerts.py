@@ -11,9 +11,11 @@ import time
 import aiohttp
 import pytest
 
-from ansible_collections.aigov.core.plugins.module_utils import (
-    alert_intake, asset_store, audit_log, audit_verify, decision_keys, remediation)
-from ansible_collections.aigov.core.plugins.module_utils.asset_store_sqlite import open_store
+from ansible_collections.aigov.core.plugins.module_utils.alerts import alert_intake
+from ansible_collections.aigov.core.plugins.module_utils.audit import audit_log, audit_verify, decision_keys
+from ansible_collections.aigov.core.plugins.module_utils.remediation import remediation
+from ansible_collections.aigov.core.plugins.module_utils.store import asset_store
+from ansible_collections.aigov.core.plugins.module_utils.store.asset_store_sqlite import open_store
 from tests.conftest import FARM
 from tests.contracts import validate
 from tests.fixtures.inventory import estate

@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from ansible_collections.aigov.core.plugins.module_utils import user_paths
+from ansible_collections.aigov.core.plugins.module_utils.host import user_paths
 
 PasswdEntry = collections.namedtuple('PasswdEntry', 'pw_dir')
 

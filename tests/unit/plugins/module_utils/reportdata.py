@@ -4,7 +4,8 @@ default pack evaluated by the real policy engine, then report.build_report."""
 import copy
 import os
 
-from ansible_collections.aigov.core.plugins.module_utils import policy, report, report_history
+from ansible_collections.aigov.core.plugins.module_utils.policy import policy
+from ansible_collections.aigov.core.plugins.module_utils.reports import report, report_history
 
 ROOT = os.path.join(os.path.dirname(__file__), '..', '..', '..', '..')
 DEFAULT_PACK = os.path.join(ROOT, 'tests', 'fixtures', 'reports', 'pack.yml')  # frozen: counts must not move with the bundled pack

@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from ansible_collections.aigov.core.plugins.module_utils import audit_log
+from ansible_collections.aigov.core.plugins.module_utils.audit import audit_log
 
 
 def append(path):

@@ -10,7 +10,7 @@ import os
 
 import pytest
 
-from ansible_collections.aigov.core.plugins.module_utils import policy
+from ansible_collections.aigov.core.plugins.module_utils.policy import policy
 
 from tests.contracts import validate
 from tests.fixtures import policy_assets as pa

@@ -3,8 +3,8 @@
 import jmespath
 import pytest
 
-from ansible_collections.aigov.core.plugins.module_utils import fleet, policy, policy_functions
-from ansible_collections.aigov.core.plugins.module_utils.errors import AigovError, DataFileError
+from ansible_collections.aigov.core.plugins.module_utils.policy import fleet, policy, policy_functions
+from ansible_collections.aigov.core.plugins.module_utils.common.errors import AigovError, DataFileError
 
 from tests.contracts import validate
 from tests.fixtures import policy_assets as pa
@@ -71,7 +71,7 @@ def test_exceptions_file_and_status(tmp_path):
     waivers = policy.load_waivers(packs, [path])
     findings = policy.evaluate(packs, [exposed()], waivers, today='2026-06-01')[0]
     assert findings[0]['waived'] is True  # the active waiver wins over the expired one
-    from ansible_collections.aigov.core.plugins.module_utils import waivers as waiver_rules
+    from ansible_collections.aigov.core.plugins.module_utils.policy import waivers as waiver_rules
     assert [(w['status'], w['findings']) for w in waiver_rules.status(waivers, findings, '2026-06-01')] == [
         ('active', 1), ('expired', 0)]
 

@@ -4,10 +4,10 @@ import pytest
 import yaml
 
 from ansible_collections.aigov.core.plugins.doc_fragments.secret_backend import ModuleDocFragment
-from ansible_collections.aigov.core.plugins.module_utils import _secret_backend_options as options
-from ansible_collections.aigov.core.plugins.module_utils._options import OptionAdapter, OptionGroup, generate_argspec
-from ansible_collections.aigov.core.plugins.module_utils.secret_backend_file import FileBackend
-from ansible_collections.aigov.core.plugins.module_utils.secret_backend_vault import VaultKV2Backend
+from ansible_collections.aigov.core.plugins.module_utils.secrets import _secret_backend_options as options
+from ansible_collections.aigov.core.plugins.module_utils.common._options import OptionAdapter, OptionGroup, generate_argspec
+from ansible_collections.aigov.core.plugins.module_utils.secrets.secret_backend_file import FileBackend
+from ansible_collections.aigov.core.plugins.module_utils.secrets.secret_backend_vault import VaultKV2Backend
 
 ENV_NAMES = sorted(set(name for names in options.ENV.values() for name in names))
 

@@ -1,0 +1,124 @@
+# -*- coding: utf-8 -*-
+# Copyright: aigov.core contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The local approvals queue: review decisions wait here for a human verdict.
+
+A JSON-lines file, append-only, written under an exclusive flock: a `request`
+line per review (its id, derived from the event's payload_b64, the proposed
+remediation, the payload)
+and a `verdict` line when a human approves or denies it. A request is decided
+once. On AAP the same step is a workflow approval node (docs/remediation.md).
+"""
+
+from __future__ import annotations
+
+import datetime
+import fcntl
+import json
+import os
+
+from ansible_collections.aigov.core.plugins.module_utils.common.errors import AigovError
+from ansible_collections.aigov.core.plugins.module_utils.remediation.remediation import payload_digest
+
+SCHEMA_VERSION = 1
+VERDICTS = ('approve', 'deny')
+ID_LENGTH = 12
+
+
+class ApprovalError(AigovError):
+    """The queue cannot be read or written, or a verdict is not allowed."""
+
+
+def request_id(payload):
+    """The id of the request for an event's payload_b64: the start of its digest.
+
+    The same event queued twice is one request, and a payload cannot be attached to another
+    request's id: decide() and the remediation recompute it from the payload.
+    """
+    return payload_digest(payload)[:ID_LENGTH]
+
+
+def _now():
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds')
+
+
+def _locked(path, change):
+    """Read every record under an exclusive lock, let change(records) return new ones, append them."""
+    directory = os.path.dirname(os.path.abspath(path))
+    try:
+        os.makedirs(directory, mode=0o750, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o640)
+    except OSError as exc:
+        raise ApprovalError('cannot open approvals queue %s: %s' % (path, exc.strerror))
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        with os.fdopen(os.dup(fd), 'rb') as handle:
+            handle.seek(0)
+            records = []
+            for number, line in enumerate(handle, start=1):
+                try:
+                    records.append(json.loads(line.decode('utf-8')))
+                except ValueError:
+                    raise ApprovalError('approvals queue %s: line %d is not JSON' % (path, number))
+        new, result = change(records)
+        if new:
+            os.write(fd, b''.join(json.dumps(r, sort_keys=True).encode('utf-8') + b'\n' for r in new))
+            os.fsync(fd)
+        return result
+    except OSError as exc:
+        raise ApprovalError('cannot write approvals queue %s: %s' % (path, exc.strerror))
+    finally:
+        os.close(fd)
+
+
+def state(records, rid):
+    """(request record, verdict record or None) of rid, or (None, None)."""
+    found = next((r for r in records if r.get('kind') == 'request' and r.get('id') == rid), None)
+    verdict = next((r for r in records if r.get('kind') == 'verdict' and r.get('id') == rid), None)
+    return found, verdict
+
+
+def request(path, event, proposed_action, now=None):
+    """Queue a review (event: decoded payload); return (created, record). Queuing the same event again changes nothing."""
+    rid = request_id(event['payload_b64'])
+    record = {'schema_version': SCHEMA_VERSION, 'kind': 'request', 'id': rid, 'requested_at': now or _now(),
+              'fingerprint': event['alert']['fingerprint'], 'alert_name': event['alert']['name'],
+              'asset_id': event['asset'].get('asset_id'), 'inventory_hostname': event['asset'].get('inventory_hostname'),
+              'decision': event['decision']['decision'], 'owner': event['decision'].get('accountable'),
+              'proposed_action': proposed_action, 'payload_b64': event['payload_b64']}
+
+    def change(records):
+        existing, _verdict = state(records, rid)
+        return ([], (False, existing)) if existing else ([record], (True, record))
+    return _locked(path, change)
+
+
+def decide(path, rid, verdict, approver, now=None):
+    """Record a human verdict on a pending request; return (request, verdict record)."""
+    if verdict not in VERDICTS:
+        raise ApprovalError('verdict must be approve or deny, got %r' % verdict)
+    if not approver:
+        raise ApprovalError('an approver must be named')
+
+    def change(records):
+        found, decided = state(records, rid)
+        if found is None:
+            raise ApprovalError('no request %s in approvals queue %s' % (rid, path))
+        if request_id(found.get('payload_b64')) != rid:
+            raise ApprovalError('the payload queued under request %s is not the one its id was derived from: the queue was '
+                                'edited; nothing decided' % rid)
+        if decided is not None:
+            raise ApprovalError('request %s was already decided (%s by %s at %s)'
+                                % (rid, decided['verdict'], decided['approver'], decided['decided_at']))
+        record = {'schema_version': SCHEMA_VERSION, 'kind': 'verdict', 'id': rid, 'verdict': verdict,
+                  'approver': approver, 'decided_at': now or _now()}
+        return [record], (found, record)
+    return _locked(path, change)
+
+
+def pending(path):
+    """The requests without a verdict."""
+    if not os.path.exists(path):
+        return []
+    return _locked(path, lambda records: ([], [r for r in records if r.get('kind') == 'request'
+                                               and state(records, r['id'])[1] is None]))

@@ -1,0 +1,427 @@
+# -*- coding: utf-8 -*-
+# Copyright: aigov.core contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The audit log: an append-only, hash-chained JSON-lines file (schemas/audit-entry.v1.json).
+
+Every decision and every action appends one entry. An entry's `hash` is the
+sha256 of its canonical JSON without `hash`; `prev_hash` is the hash of the
+entry before it (64 zeros for the first). Editing, deleting, inserting or
+reordering lines breaks the chain, and verify() names the first break.
+The hashes are not keyed: someone who rewrites the whole tail can forge a
+valid chain, so keep an anchor (seq and hash of a recent entry) elsewhere
+and pass it to verify().
+"""
+
+from __future__ import annotations
+
+import datetime
+import errno
+import fcntl
+import hashlib
+import json
+import os
+import re
+import threading
+
+from ansible_collections.aigov.core.plugins.module_utils.host import safe_files
+from ansible_collections.aigov.core.plugins.module_utils.common.errors import AigovError
+from ansible_collections.aigov.core.plugins.module_utils.common.redaction import SECRET_VALUE
+
+SCHEMA_VERSION = 1
+GENESIS_HASH = '0' * 64
+DEFAULT_PATH = 'aigov-data/audit.jsonl'
+ENV_PATH = 'AIGOV_AUDIT_LOG'
+OUTCOMES = ('success', 'failure', 'refused', 'rolled_back', 'planned')
+FIELDS = ('schema_version', 'seq', 'time', 'actor', 'action', 'subject', 'owner', 'outcome', 'reasons', 'details',
+          'prev_hash', 'hash')
+_TAIL_CHUNK = 65536
+
+
+class AuditLogError(AigovError):
+    """The audit log cannot be read or appended to, or an entry is refused."""
+
+
+# One encoder for every entry: json.dumps with these options would build a new encoder on each call.
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(',', ':'), ensure_ascii=False)
+
+
+def canonical(entry):
+    """The bytes that are hashed: sorted keys, no spaces, UTF-8."""
+    return _CANONICAL.encode(entry).encode('utf-8')
+
+
+_AFTER_HASH = b',"outcome":'  # the member that follows `hash` in an entry's sorted keys
+
+
+def _hashed_line(entry):
+    """(hash, line) of an entry _prepare() made and _chain() numbered, serializing it once.
+
+    Its canonical JSON is hashed; the line is the same with `"hash":"..."` put where sorted keys
+    put it, before `outcome`: byte for byte canonical() of the entry with its hash. Every member
+    after `outcome` (owner, prev_hash, reasons, schema_version, seq, subject, time) is a string,
+    a number, null or a list of strings, so the last ',"outcome":' of the text is that member
+    (inside a JSON string a quote is always escaped).
+    """
+    text = canonical(entry)
+    digest = hashlib.sha256(text).hexdigest()
+    if not isinstance(entry['time'], str):  # a caller's `now` of another JSON type: splice nothing blindly
+        return digest, canonical(dict(entry, hash=digest)) + b'\n'
+    cut = text.rindex(_AFTER_HASH)
+    return digest, b'%s,"hash":"%s"%s\n' % (text[:cut], digest.encode('ascii'), text[cut:])
+
+
+def entry_hash(entry):
+    """sha256 hex of the canonical JSON of entry without its `hash` key."""
+    return hashlib.sha256(canonical(dict((k, v) for k, v in entry.items() if k != 'hash'))).hexdigest()
+
+
+def _utc_now():
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='microseconds')
+
+
+_SCHEME_CHARS = frozenset('abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+.-')
+_AFTER_SCHEME = re.compile(r'://([^/@\s]*)@')  # '://', the userinfo (no '/', '@' or space), '@'
+
+
+def _url_credentials(text):
+    """True when text holds user:password@ after a URL scheme (redaction.URL_CREDENTIALS), in linear time.
+
+    That regex, searched, rescans a long run of scheme characters from every start (quadratic: seconds
+    for 4 KB labels, hours for 1 MB). This one starts with a literal: the userinfo after each '://' is
+    scanned once (it holds no '/', so the next '://' starts at its last character at the earliest), and
+    only a candidate ending in '@' is looked at again, for its ':' and the scheme before it.
+    """
+    for found in _AFTER_SCHEME.finditer(text):
+        if ':' in found.group(1) and _has_scheme(text, found.start()):
+            return True
+    return False
+
+
+def _has_scheme(text, colon):
+    """True when a letter starts a run of scheme characters ending at text[colon] (the scheme's first character is a letter)."""
+    position = colon - 1
+    while position >= 0 and text[position] in _SCHEME_CHARS:
+        if text[position].isascii() and text[position].isalpha():
+            return True
+        position -= 1
+    return False
+
+
+def _secret_shaped(text):
+    return SECRET_VALUE.match(text) or ('@' in text and _url_credentials(text))  # no '@', no credentials in a URL
+
+
+def _check_no_secrets(value, where):
+    """Refuse values shaped like provider keys or URLs with passwords: details carry fingerprints only."""
+    if isinstance(value, dict):
+        items, spot = value.items(), '%s.%s'
+    elif isinstance(value, (list, tuple)):
+        items, spot = enumerate(value), '%s[%d]'
+    else:
+        if isinstance(value, str) and _secret_shaped(value):
+            raise AuditLogError('refusing audit entry: %s looks like a secret value; record its fingerprint instead' % where)
+        return
+    for key, item in items:
+        if isinstance(item, (str, dict, list, tuple)):  # the place is named only when something is refused
+            if item.__class__ is str and not _secret_shaped(item):
+                continue
+            _check_no_secrets(item, spot % (where, key))
+
+
+def recordable(text):
+    """text, or 'sha256:' and the start of its digest when append() would refuse it as secret-shaped.
+
+    For values a sender or a host chose (an alert's fingerprint, name, start): the entry is still
+    written and still names the value by its digest. Every writer and reader of such a field uses it.
+    """
+    text = str(text)
+    if _secret_shaped(text):
+        return 'sha256:' + hashlib.sha256(text.encode('utf-8')).hexdigest()[:16]
+    return text
+
+
+def _tail_line(handle):
+    """The last non-empty line of an open binary file, or None when it is empty."""
+    end = handle.seek(0, os.SEEK_END)
+    data = b''
+    position = end
+    while position > 0:
+        step = min(_TAIL_CHUNK, position)
+        position -= step
+        handle.seek(position)
+        data = handle.read(step) + data
+        stripped = data.rstrip(b'\n')
+        if b'\n' in stripped:
+            return stripped.rsplit(b'\n', 1)[1]
+    stripped = data.rstrip(b'\n')
+    return stripped or None
+
+
+def _fsync_dir(path):
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _open_log(path):
+    """Open (creating it and its directory) the log for locked appends; return the fd."""
+    directory = os.path.dirname(os.path.abspath(path))
+    try:
+        os.makedirs(directory, mode=0o750, exist_ok=True)
+        created = not os.path.exists(path)
+        fd = safe_files.open_append(path, 0o640)
+    except OSError as exc:
+        raise AuditLogError('cannot open audit log %s for appending: %s' % (path, exc.strerror))
+    if created:
+        _fsync_dir(directory)
+    return fd
+
+
+def last_entry(handle, path):
+    """The last entry of an open log (None when empty); a damaged tail is an error, never silently extended."""
+    line = _tail_line(handle)
+    if line is None:
+        return None
+    try:
+        entry = json.loads(line.decode('utf-8'))
+        if not isinstance(entry, dict) or not isinstance(entry.get('seq'), int) or not isinstance(entry.get('hash'), str):
+            raise ValueError('not an audit entry')
+    except ValueError:
+        raise AuditLogError('audit log %s ends with a damaged line; run aigov.core.audit_verify before appending' % path)
+    if entry_hash(entry) != entry['hash']:
+        raise AuditLogError('the last entry of audit log %s (seq %d) does not match its hash; run aigov.core.audit_verify'
+                            % (path, entry['seq']))
+    return entry
+
+
+def check_appendable(path):
+    """Raise AuditLogError unless an append to path would succeed now (writable, intact tail).
+
+    Callers that change something outside call this before they act, so a
+    change is never made that the log then cannot record.
+    """
+    fd = _open_log(path)
+    try:
+        with os.fdopen(os.dup(fd), 'rb') as handle:
+            last_entry(handle, path)
+    finally:
+        os.close(fd)
+
+
+def _prepare(actor, action, subject, owner, outcome, reasons=(), details=None, now=None, batch_time=None):
+    """An entry without seq and hashes; refused (AuditLogError) when it is not plain data or looks secret.
+
+    Its time is now, else batch_time (the entries of one write share it), else the current time.
+    """
+    if outcome not in OUTCOMES:
+        raise AuditLogError('audit outcome must be one of %s, not %r' % (', '.join(OUTCOMES), outcome))
+    details = dict(details or {})
+    reasons = [str(reason) for reason in reasons]
+    _check_no_secrets(details, 'details')
+    _check_no_secrets(reasons, 'reasons')
+    return dict(schema_version=SCHEMA_VERSION, time=now or batch_time or _utc_now(), actor=str(actor), action=str(action),
+                subject=str(subject), owner=None if owner is None else str(owner), outcome=outcome,
+                reasons=reasons, details=details)
+
+
+def _chain(entries, previous):
+    """The lines of entries chained after previous; AuditLogError (nothing written yet) when one is not JSON data."""
+    lines = []
+    for entry in entries:
+        entry['seq'] = 1 if previous is None else previous['seq'] + 1
+        entry['prev_hash'] = GENESIS_HASH if previous is None else previous['hash']
+        try:
+            entry['hash'], line = _hashed_line(entry)
+        except (TypeError, ValueError) as exc:
+            raise AuditLogError('audit entry details must be plain JSON data: %s' % exc)
+        lines.append(line)
+        previous = entry
+    return b''.join(lines)
+
+
+def _file_state(info):
+    """What changes whenever anyone writes to the file (ctime cannot be set back by a user)."""
+    return (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
+
+
+class Writer(object):
+    """Appends to one log again and again (a long-running process such as the event source).
+
+    The file stays open between appends (reopened when it was moved or removed), and the entry
+    this writer appended last stands for the tail as long as the file is exactly as the writer
+    left it (same inode, size, mtime and ctime, checked under the lock): the tail is read and
+    checked again only after someone else wrote. Thread-safe: appends and close() take turns.
+    """
+
+    def __init__(self, path):
+        self.path = path
+        self._fd = None
+        self._last = None  # (file state after this writer's append, the entry it appended last)
+        self._turn = threading.Lock()
+
+    def append_many(self, records):
+        """append_many() of this log through the open file."""
+        stamp = _utc_now()
+        entries = [_prepare(batch_time=stamp, **record) for record in records]
+        return self.write(entries) if entries else []
+
+    def close(self):
+        """Close the file (after an append in progress in another thread); the next append opens it again."""
+        with self._turn:
+            self._close()
+
+    def _close(self):
+        if self._fd is not None:
+            os.close(self._fd)
+        self._fd, self._last = None, None
+
+    def _open(self):
+        if self._fd is not None:
+            try:
+                same = _file_state(os.stat(self.path))[:2] == _file_state(os.fstat(self._fd))[:2]
+            except OSError:
+                same = False
+            if not same:  # rotated or removed: append to what the path names now
+                self._close()
+        if self._fd is None:
+            self._fd = _open_log(self.path)
+        return self._fd
+
+    def write(self, entries):
+        """Chain and append prepared entries (_prepare) under one exclusive lock and one fsync; return them."""
+        with self._turn:
+            return self._write(entries)
+
+    def _write(self, entries):
+        fd = self._open()
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            try:
+                if self._last is not None and self._last[0] == _file_state(os.fstat(fd)):
+                    previous = self._last[1]
+                else:
+                    with os.fdopen(os.dup(fd), 'rb') as handle:
+                        previous = last_entry(handle, self.path)
+                self._last = None
+                data = _chain(entries, previous)
+                written = os.write(fd, data)
+                if written != len(data):
+                    raise AuditLogError('short write to audit log %s (%d of %d bytes)' % (self.path, written, len(data)))
+                os.fsync(fd)
+                self._last = (_file_state(os.fstat(fd)), entries[-1])
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+        except OSError as exc:
+            self._close()
+            if exc.errno == errno.ENOSPC:
+                raise AuditLogError('audit log %s: no space left on device; nothing appended' % self.path)
+            raise AuditLogError('cannot append to audit log %s: %s' % (self.path, exc.strerror))
+        return entries
+
+
+def _write_chained(path, entries):
+    """Chain and append entries under one exclusive lock and one fsync; return them."""
+    writer = Writer(path)
+    try:
+        return writer.write(entries)
+    finally:
+        writer.close()
+
+
+def append(path, actor, action, subject, owner, outcome, reasons=(), details=None, now=None):
+    """Append one entry and return it; it is on disk (fsync) when this returns.
+
+    An exclusive flock around read-last-entry + write + fsync serialises
+    concurrent writers, processes or threads, on this machine.
+    """
+    entry = _prepare(actor, action, subject, owner, outcome, reasons, details, now)
+    return _write_chained(path, [entry])[0]
+
+
+def append_many(path, records):
+    """Append several entries (each a dict of append()'s keyword arguments but path) in one write and one fsync.
+
+    Every record is checked before anything is written: one refused record appends none.
+    """
+    stamp = _utc_now()
+    entries = [_prepare(batch_time=stamp, **record) for record in records]
+    if not entries:
+        return []
+    return _write_chained(path, entries)
+
+
+def _parsed(raw):
+    try:
+        entry = json.loads(raw.decode('utf-8'))
+    except ValueError:
+        return None
+    return entry if isinstance(entry, dict) else None
+
+
+def iter_lines(path):
+    """Stream the log: (line_number, raw line bytes, entry or None when unparseable), one line in memory at a time."""
+    try:
+        handle = safe_files.open_regular(path, follow=False)
+    except OSError as exc:
+        raise AuditLogError('cannot read audit log %s: %s' % (path, exc.strerror))
+    with handle:
+        try:
+            for number, raw in enumerate(handle, start=1):
+                yield number, raw, _parsed(raw)
+        except OSError as exc:
+            raise AuditLogError('cannot read audit log %s: %s' % (path, exc.strerror))
+
+
+def iter_entries(path):
+    """Stream the log: (line_number, entry or None when unparseable)."""
+    for number, _raw, entry in iter_lines(path):
+        yield number, entry
+
+
+def line_matches_hash(raw, entry):
+    """True when raw, the line entry was parsed from, hashes to entry['hash']: a reader's fast path.
+
+    The writer writes canonical(entry), so the line without its `"hash":"..."`
+    member is exactly the bytes that were hashed; hashing them saves
+    re-encoding the entry. sha256 being collision resistant, a match means
+    the line is what the writer wrote. A line in any other form does not
+    match: the caller then compares entry_hash(entry), the rule itself.
+    """
+    member = b',"hash":"' + str(entry.get('hash')).encode('utf-8') + b'"'
+    return hashlib.sha256(raw.rstrip(b'\n').replace(member, b'', 1)).hexdigest() == entry.get('hash')
+
+
+def read_entries(path):
+    """Every line of the log as (line_number, entry or None when unparseable)."""
+    return list(iter_entries(path))
+
+
+def iter_newest_first(path, chunk=_TAIL_CHUNK):
+    """The log's entries from the last line back to the first (None for an unparseable line).
+
+    Reads chunk bytes at a time from the end, so a caller that stops early
+    (the recent decision it looks for is found) reads only the tail.
+    A log that does not exist yet has no entries.
+    """
+    try:
+        handle = safe_files.open_regular(path, follow=False)
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise AuditLogError('cannot read audit log %s: %s' % (path, exc.strerror))
+    with handle:
+        position = handle.seek(0, os.SEEK_END)
+        rest = b''  # the start of a line whose beginning is in an earlier chunk
+        while position > 0:
+            step = min(chunk, position)
+            position -= step
+            handle.seek(position)
+            lines = (handle.read(step) + rest).split(b'\n')
+            rest = lines.pop(0)
+            for raw in reversed(lines):
+                if raw.strip():
+                    yield _parsed(raw)
+        if rest.strip():
+            yield _parsed(rest)

@@ -1,0 +1,331 @@
+# -*- coding: utf-8 -*-
+# Copyright: aigov.core contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Whether an alert-driven remediation may run, on which host, and what it does.
+
+plan() checks, in this order, and raises RemediationRefused naming the first
+that fails (the caller records the refusal in the audit log):
+  1. the event has an alert, an asset and a decision, and the alert is firing;
+  2. the decision is automate, or review with a human approval on record;
+  3. that decision is in the audit log, written by the event source for this
+     very payload (details.payload_sha256: alert name, fingerprint, asset, target
+     and decision are bound) and sealed with the decision key (decision_keys), so
+     neither an event forged on the command line nor an entry appended by hand
+     passes; the approval too is sealed and names this payload; and no
+     remediation.start of this payload is on record (a decision runs once);
+  4. the alert maps to a remediation in the action table (data);
+  5. the target is the asset's inventory_hostname from the asset store, and it
+     is exactly one host of the inventory (a pattern is never evaluated);
+  6. the blast-radius limit of the guardrail policy holds;
+  7. the remediation's own preconditions (REQUIREMENTS): the asset is of the
+     kind it acts on, a rollback has approved digests to go back to, and a
+     GPU process to stop is one discovery saw on that GPU (pid and start
+     time) and is not a protected model server's. No label lifts that
+     protection: what the decision did not see cannot widen the action.
+Alert label values are only compared and looked up here: nothing formats,
+templates or executes them.
+
+The playbooks receive the event as `payload_b64` (encode_payload): ansible-core
+renders template syntax found in extra variables, and ansible-rulebook passes
+the event to ansible-playbook as extra variables, so a label value such as
+"{{ lookup('pipe', 'id') }}" would run on the controller the moment a playbook
+touched it. Base64 has no template syntax; labels and annotations are left out.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime
+import hashlib
+import json
+import re
+
+from ansible_collections.aigov.core.plugins.module_utils.audit.audit_log import recordable
+from ansible_collections.aigov.core.plugins.module_utils.audit.decision_keys import APPROVAL_ACTION, SOURCE_ACTOR
+from ansible_collections.aigov.core.plugins.module_utils.common.errors import AigovError
+
+START_ACTION = 'remediation.start'
+# alert name -> remediation; a user's table (aigov_remediation_actions) replaces it.
+ACTIONS = {
+    'ModelServerDown': 'restart_model_server',
+    'ModelServerUnhealthy': 'restart_model_server',
+    'ModelServerExposed': 'rebind_loopback',
+    'ModelDigestMismatch': 'rollback_model',
+    'ModelNotApproved': 'rollback_model',
+    'AgentCompromised': 'quarantine_agent',
+    'AgentMisbehaving': 'quarantine_agent',
+    'GpuProcessRunaway': 'stop_gpu_process',
+    'AgentCredentialLeaked': 'rotate_agent_secret',
+}
+# remediation -> the asset kinds it acts on
+REMEDIATIONS = {
+    'restart_model_server': ('model_server', 'vector_db'),
+    'rebind_loopback': ('model_server', 'vector_db'),
+    'rollback_model': ('model_server',),
+    'quarantine_agent': ('agent',),
+    'stop_gpu_process': ('gpu',),
+    'rotate_agent_secret': ('agent',),
+}
+# The one label a remediation reads, reduced to an inert value by encode_payload(): a pid is
+# digits only; any other value is dropped.
+PID_LABEL = 'pid'
+_PID = re.compile(r'^[1-9][0-9]{0,9}$')
+# Writers take an entry's time before they wait for the log's lock, so entries
+# are not strictly in time order; this covers that and small clock steps.
+LOOKBACK_SLACK = datetime.timedelta(minutes=10)
+
+
+_ALERT_KEYS = ('fingerprint', 'name', 'status', 'severity', 'starts_at', 'source', 'confidence')
+
+
+class RemediationRefused(AigovError):
+    """The remediation may not run; the message says which check failed."""
+
+
+_PAYLOAD_JSON = json.JSONEncoder(sort_keys=True)  # json.dumps(value, sort_keys=True), without a new encoder per call
+
+
+def payload_json(value):
+    """The JSON text encode_payload() gives value (an event's asset or decision) inside the payload."""
+    return _PAYLOAD_JSON.encode(value)
+
+
+def encode_payload(event, asset_json=None, decision_json=None):
+    """The part of an event a playbook needs, as base64 of its JSON (inert to templating).
+
+    asset_json and decision_json: payload_json() of the event's asset and decision when the caller
+    has them already (the event source sends many events about the same asset and decision). The
+    payload is the same bytes either way: a dict's sorted JSON is its sorted members' JSON joined.
+    """
+    alert = event['alert']
+    labels = alert.get('labels') if isinstance(alert.get('labels'), dict) else {}
+    pid = str(labels.get(PID_LABEL, ''))
+    target = {'pid': int(pid) if _PID.match(pid) else None}
+    text = '{"alert": %s, "asset": %s, "decision": %s, "meta": %s, "target": %s}' % (
+        _PAYLOAD_JSON.encode(dict((key, alert.get(key)) for key in _ALERT_KEYS)),
+        payload_json(event['asset']) if asset_json is None else asset_json,
+        payload_json(event['decision']) if decision_json is None else decision_json,
+        _PAYLOAD_JSON.encode({'received_at': event['meta']['received_at']}), _PAYLOAD_JSON.encode(target))
+    return base64.b64encode(text.encode('utf-8')).decode('ascii')
+
+
+def payload_digest(text):
+    """sha256 hex of a payload_b64: what binds the decision, the approval and the start entries to one payload."""
+    return hashlib.sha256(str(text).encode('utf-8')).hexdigest()
+
+
+def decode_payload(text):
+    """The event encode_payload() carried; RemediationRefused when it is not one."""
+    try:
+        data = json.loads(base64.b64decode(str(text).encode('ascii'), validate=True).decode('utf-8'))
+    except (ValueError, UnicodeError, binascii.Error):
+        raise RemediationRefused('the event payload is not base64 of JSON (payload_b64 of an aiops_alerts event)')
+    if not isinstance(data, dict):
+        raise RemediationRefused('the event payload is not an object')
+    return data
+
+
+def _mapping(value, where):
+    if not isinstance(value, dict):
+        raise RemediationRefused('the event has no %s object' % where)
+    return value
+
+
+def check_actions(table):
+    """The action table, validated: alert name -> one of REMEDIATIONS."""
+    if not isinstance(table, dict) or not table:
+        raise RemediationRefused('the action table must map alert names to remediations')
+    wrong = sorted(str(name) for name, action in table.items() if action not in REMEDIATIONS)
+    if wrong:
+        raise RemediationRefused('the action table maps %s to no known remediation (known: %s)'
+                                 % (', '.join(wrong), ', '.join(REMEDIATIONS)))
+    return table
+
+
+def _time(entry):
+    try:
+        return datetime.datetime.fromisoformat(str(entry.get('time')))
+    except ValueError:
+        return None
+
+
+def _details(entry):
+    return entry.get('details') if isinstance(entry.get('details'), dict) else {}
+
+
+def _is_decision_of(entry, event):
+    """True for the source's decision about this event's alert and receipt (whatever payload it names)."""
+    details = _details(entry)
+    return (entry.get('actor') == SOURCE_ACTOR and entry.get('action') == 'decision'
+            and details.get('fingerprint') == recordable(event['alert'].get('fingerprint'))
+            and details.get('received_at') == (event.get('meta') or {}).get('received_at'))
+
+
+def find_records(entries, event, digest, keyring, approval=None):
+    """What the audit log holds about the payload with this digest, as a dict:
+
+    decision: the source's decision entry naming this payload, with a valid seal, or None;
+    approval: the sealed approval.decision approving request `approval` for this payload, or None;
+    started: the remediation.start entry of this payload, or None (a decision runs once);
+    forged_decision, forged_approval: why an entry claiming to be that decision or approval has no
+    valid seal (decision_keys.KeyRing.check), or None;
+    other_payload: True when the source decided this alert (fingerprint, receipt) for another payload.
+
+    entries: the audit log newest first (audit_log.iter_newest_first). Starts and approvals come after
+    their decision, so the scan stops at the decision, or at the first entry older than the event's
+    receipt minus LOOKBACK_SLACK: the work is bounded by the event's age, not by the size of the log.
+    """
+    try:
+        bound = datetime.datetime.fromisoformat(str((event.get('meta') or {}).get('received_at'))) - LOOKBACK_SLACK
+    except ValueError:
+        bound = None  # no usable receipt time: the whole log is searched
+    found = dict(decision=None, approval=None, started=None, forged_decision=None, forged_approval=None,
+                 other_payload=False)
+    for entry in entries:
+        if entry is None:
+            continue
+        details = _details(entry)
+        mine = details.get('payload_sha256') == digest
+        if mine and entry.get('action') == START_ACTION:
+            found['started'] = found['started'] or entry
+        elif (mine and entry.get('action') == APPROVAL_ACTION and approval and found['approval'] is None
+              and details.get('request') == approval and details.get('verdict') == 'approve'):
+            problem = keyring.check(entry)
+            found['approval' if problem is None else 'forged_approval'] = entry if problem is None else problem
+        elif entry.get('action') == 'decision' and mine:
+            problem = keyring.check(entry) if entry.get('actor') == SOURCE_ACTOR else 'not written by the event source'
+            if problem is None:
+                found['decision'] = entry
+                break
+            found['forged_decision'] = found['forged_decision'] or problem  # the newest names it
+        elif _is_decision_of(entry, event):
+            found['other_payload'] = True
+        written = _time(entry) if bound is not None else None
+        if written is not None and written.tzinfo is not None and written < bound:
+            break
+    return found
+
+
+def _check_records(found, event, verdict, approval, remediation):
+    """Refuse unless find_records' result lets this payload run now."""
+    if found['decision'] is None:
+        if found['forged_decision']:
+            raise RemediationRefused('the decision entry of this payload has no valid seal (%s): it was not written by '
+                                     'the event source with the decision key' % found['forged_decision'])
+        if found['other_payload']:
+            raise RemediationRefused('the source decided alert %s (received %s) for another payload: alert name, asset, '
+                                     'target or decision differ from the recorded decision'
+                                     % (recordable(event['alert'].get('fingerprint')), event['meta'].get('received_at')))
+        raise RemediationRefused('the decision is not in the audit log: the event did not come from the event source')
+    if verdict == 'review':
+        if found['approval'] is None:
+            raise RemediationRefused('request %s has no approval of this payload in the audit log%s' % (
+                approval, ' with a valid seal (%s)' % found['forged_approval'] if found['forged_approval'] else ''))
+        proposed = _details(found['approval']).get('proposed_action')
+        if proposed is not None and proposed != remediation:
+            raise RemediationRefused('request %s approved %s, not %s' % (approval, proposed, remediation))
+    if found['started'] is not None:
+        raise RemediationRefused('this decision already ran: remediation.start seq %s (a decision runs once)'
+                                 % found['started'].get('seq'))
+
+
+def needs_approval(event):
+    """True for a firing alert's review decision that holds an alert, an asset and a decision (plan() checks the rest)."""
+    parts = [event.get(key) for key in ('alert', 'asset', 'decision')] if isinstance(event, dict) else []
+    return (len(parts) == 3 and all(isinstance(part, dict) for part in parts)
+            and parts[0].get('status') == 'firing' and parts[2].get('decision') == 'review')
+
+
+def _gpu_target(event, record, protected_pids):
+    """The pid to stop on a GPU asset and its start time, as discovery saw them on that GPU."""
+    target = event.get('target') if isinstance(event.get('target'), dict) else {}
+    pid = target.get('pid')
+    if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 1:
+        raise RemediationRefused('the alert names no pid (label %s, a whole number) of a process to stop' % PID_LABEL)
+    seen = dict((item.get('pid'), item.get('start_time')) for item in (record.get('attributes') or {}).get('processes') or []
+                if isinstance(item, dict))
+    if pid not in seen:
+        raise RemediationRefused('pid %d is not a compute process discovery saw on GPU %s' % (pid, record['id']))
+    if not isinstance(seen[pid], int) or isinstance(seen[pid], bool):
+        raise RemediationRefused('discovery recorded no start time of pid %d on GPU %s: it cannot be told from a later '
+                                 'process with the same pid (run discovery again)' % (pid, record['id']))
+    if pid in protected_pids:
+        raise RemediationRefused('pid %d belongs to a model server or vector database on %s (protected)'
+                                 % (pid, record.get('inventory_hostname')))
+    return {'pid': pid, 'start_time': seen[pid], 'gpu_uuid': (record.get('attributes') or {}).get('uuid'),
+            'protected_pids': sorted(protected_pids)}
+
+
+def _requirements(remediation, record, event, approved_models, protected_pids):
+    """The remediation's own preconditions; the plan's extra fields."""
+    if record.get('kind') not in REMEDIATIONS[remediation]:
+        raise RemediationRefused('%s acts on %s assets, and asset %s is a %s' % (
+            remediation, ' or '.join(REMEDIATIONS[remediation]), record['id'], record.get('kind')))
+    if remediation == 'rollback_model':
+        if not approved_models:
+            raise RemediationRefused('no approved model digest is known for asset %s (the approved_models of its use '
+                                     'case in the registry)' % record['id'])
+        return {'model': (record.get('attributes') or {}).get('model'), 'approved_models': list(approved_models)}
+    if remediation == 'stop_gpu_process':
+        return _gpu_target(event, record, set(protected_pids or ()))
+    return {}
+
+
+def plan(payload, inventory_hosts, max_hosts, entries, keyring, actions=None, approval=None, asset_record=None,
+         approved_models=None, protected_pids=None):
+    """Return the plan {remediation, target, asset_id, ...}; raise RemediationRefused naming the failed check.
+
+    payload: the event's payload_b64. inventory_hosts: the names of the inventory's hosts. entries: the audit
+    log's entries, newest first (find_records). keyring: the decision keys (decision_keys.KeyRing).
+    approval: the request id of an approved review. asset_record:
+    the asset as the store holds it (found by the event's asset id).
+    approved_models: the registry's approved models ({name, sha256, path}) of
+    the asset's use case. protected_pids: pids of the model servers and vector
+    databases the store knows on the target host.
+    """
+    event = decode_payload(payload)
+    alert, asset, decision, _meta = (_mapping(event.get(key), key) for key in ('alert', 'asset', 'decision', 'meta'))
+    if alert.get('status') != 'firing':
+        raise RemediationRefused('the alert is %s, not firing' % alert.get('status'))
+    verdict = decision.get('decision')
+    if verdict == 'review' and not approval:
+        raise RemediationRefused('the decision is review and no approval was given')
+    if verdict not in ('automate', 'review'):
+        raise RemediationRefused('the decision is %s: only automate, or an approved review, runs' % verdict)
+    digest = payload_digest(payload)
+    found = find_records(entries, event, digest, keyring, approval if verdict == 'review' else None)
+    table = check_actions(actions if actions is not None else ACTIONS)
+    remediation = table.get(alert.get('name'))
+    _check_records(found, event, verdict, approval, remediation)
+    if remediation is None:
+        raise RemediationRefused('no remediation is mapped to this alert name')
+    target = asset.get('inventory_hostname')
+    if not isinstance(target, str) or target not in set(inventory_hosts):
+        raise RemediationRefused('the asset is not on a host of this inventory')
+    if asset_record is None or asset_record.get('inventory_hostname') != target:
+        raise RemediationRefused('the asset store does not hold asset %s on host %s' % (asset.get('asset_id'), target))
+    if 1 > max_hosts:
+        raise RemediationRefused('the action would touch 1 host, more than the blast-radius limit of %d' % max_hosts)
+    extra = _requirements(remediation, asset_record, event, approved_models, protected_pids)
+    listeners = (asset_record.get('attributes') or {}).get('listeners') or []
+    return dict(extra, **{
+        'remediation': remediation,
+        'target': target,
+        'asset_id': asset_record['id'],
+        'asset_name': asset_record.get('name'),
+        'pids': [pid for pid in (asset_record.get('attributes') or {}).get('pids') or [] if isinstance(pid, int)],
+        'start_times': (asset_record.get('attributes') or {}).get('start_times') or {},
+        'ports': sorted(set(item['port'] for item in listeners if isinstance(item.get('port'), int))),
+        # what the audit entries name the alert by (the source's decision entry writes them the same way)
+        'fingerprint': recordable(alert.get('fingerprint')),
+        'alert_name': alert.get('name'),
+        'decision': verdict,
+        'approval': approval,
+        'owner': decision.get('accountable'),
+        'risk_tier': decision.get('risk_tier'),
+        # what the governance KPIs link an outcome to its alert and decision by
+        'starts_at': recordable(alert['starts_at']) if alert.get('starts_at') else None,
+        'received_at': event['meta'].get('received_at'),
+        'payload_sha256': digest,
+    })

@@ -1,0 +1,69 @@
+# -*- coding: utf-8 -*-
+# Copyright: aigov.core contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Compliance reports: one versioned document (schemas/compliance-report.v1.json)
+and its renderers. Writing is atomic so a reader never sees half a report."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+
+from ansible_collections.aigov.core.plugins.module_utils.reports.report_html import render_html
+from ansible_collections.aigov.core.plugins.module_utils.reports.report_junit import render_junit
+from ansible_collections.aigov.core.plugins.module_utils.reports.report_sarif import render_sarif
+
+REPORT_SCHEMA = 'aigov.core/compliance-report'
+REPORT_SCHEMA_VERSION = 1
+
+
+def build_report(check, generated_at, trend=None):
+    """Build the report document from an ai_policy_check result.
+
+    trend: this scan's history record and those before it, oldest first
+    (report_history); left out of the document when None.
+    """
+    document = {
+        'schema': REPORT_SCHEMA,
+        'schema_version': REPORT_SCHEMA_VERSION,
+        'generated_at': generated_at,
+        'summary': check['summary'],
+        'scope': check['scope'],
+        'policy_packs': check['policy_packs'],
+        'registry': check['registry'],
+        'rules': check['rules'],
+        'findings': check['findings'],
+        'assets': check['assets'],
+    }
+    if trend is not None:
+        document['trend'] = trend
+    return document
+
+
+def render_json(report):
+    return json.dumps(report, indent=2, sort_keys=True) + '\n'
+
+
+# format -> (file name, renderer of a report document)
+RENDERERS = {
+    'json': ('compliance-report.json', render_json),
+    'junit': ('compliance-report.junit.xml', render_junit),
+    'sarif': ('compliance-report.sarif', render_sarif),
+    'html': ('compliance-report.html', render_html),
+}
+
+
+def write_atomic(path, text, mode=0o644):
+    """Write text to path through a temp file in the same directory and a rename."""
+    directory = os.path.dirname(os.path.abspath(path))
+    handle, temp_path = tempfile.mkstemp(prefix='.aigov-', dir=directory)
+    try:
+        with os.fdopen(handle, 'w', encoding='utf-8') as stream:
+            stream.write(text)
+        os.chmod(temp_path, mode)
+        os.rename(temp_path, path)
+    except BaseException:
+        if os.path.exists(temp_path):
+            os.unlink(temp_path)
+        raise

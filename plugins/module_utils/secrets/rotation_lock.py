@@ -1,0 +1,126 @@
+# -*- coding: utf-8 -*-
+# Copyright: aigov.core contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""One rotation of an agent at a time on a controller: a lock file per agent, held across a run's tasks.
+
+The backend's check-and-set already stops a lost update, but a whole rotation
+is several steps (write, deliver, restart, verify, maybe roll back) and two
+runs interleaving them could leave an agent holding a value the backend no
+longer calls current. So a run takes `<lock_dir>/<agent>.lock` before it reads
+the agent's secret and drops it at the end.
+
+A lock outlives the task that took it, so it cannot be an flock. It names its
+holder (the ansible-playbook process and the machine); a lock whose holder is
+a dead process on this machine (a killed run) is stale and taken over. A
+short flock on `<lock_dir>/.guard` makes check-and-take atomic.
+"""
+
+from __future__ import annotations
+
+import datetime
+import errno
+import fcntl
+import json
+import os
+import re
+
+from ansible_collections.aigov.core.plugins.module_utils.common.errors import AigovError
+
+DEFAULT_DIR = 'aigov-data/locks'
+_NAME = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_.@-]*$')
+
+
+class LockHeld(AigovError):
+    """Another live run holds the agent's lock; nothing was done."""
+
+
+class LockError(AigovError):
+    """The lock directory or file cannot be used."""
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except OSError as exc:
+        return exc.errno == errno.EPERM  # it exists, owned by someone else
+    return True
+
+
+def _path(lock_dir, agent):
+    if not _NAME.match(agent or ''):
+        raise LockError('agent must be a name of letters, digits and _.@- (got %r)' % (agent,))
+    return os.path.join(lock_dir, '%s.lock' % agent)
+
+
+def _read(path):
+    try:
+        with open(path) as handle:
+            return json.load(handle)
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError):
+        return {}  # unreadable or half-written: treated as held by an unknown run, never silently replaced
+
+
+def _guarded(lock_dir, work):
+    try:
+        os.makedirs(lock_dir, mode=0o700, exist_ok=True)
+        fd = os.open(os.path.join(lock_dir, '.guard'), os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as exc:
+        raise LockError('cannot use lock directory %s: %s' % (lock_dir, exc.strerror))
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        return work()
+    finally:
+        os.close(fd)
+
+
+def _describe(holder):
+    if not holder:
+        return 'an unknown run (unreadable lock file)'
+    return 'process %s on %s since %s' % (holder.get('pid'), holder.get('machine'), holder.get('since'))
+
+
+def acquire(lock_dir, agent, pid, machine, now=None):
+    """Take the agent's lock for process pid on machine; return (taken, note). Raise LockHeld when a live run has it.
+
+    taken is False when pid already holds it (a re-run of the task); note says
+    when a stale lock was taken over.
+    """
+    path = _path(lock_dir, agent)
+
+    def work():
+        holder, note = _read(path), None
+        if holder is not None:
+            if holder.get('pid') == pid and holder.get('machine') == machine:
+                return False, None
+            stale = holder.get('machine') == machine and isinstance(holder.get('pid'), int) and not _alive(holder['pid'])
+            if not stale:
+                raise LockHeld('agent %s: another rotation holds %s (%s); nothing done. If that run is gone, remove the '
+                               'file' % (agent, path, _describe(holder)))
+            note = 'took over the stale lock of %s (that process is gone)' % _describe(holder)
+        since = (now or datetime.datetime.now(datetime.timezone.utc)).isoformat(timespec='seconds')
+        tmp = path + '.tmp'
+        try:
+            with open(tmp, 'w') as handle:
+                json.dump(dict(agent=agent, pid=pid, machine=machine, since=since), handle)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.rename(tmp, path)
+        except OSError as exc:
+            raise LockError('agent %s: cannot write lock %s: %s' % (agent, path, exc.strerror))
+        return True, note
+    return _guarded(lock_dir, work)
+
+
+def release(lock_dir, agent, pid, machine):
+    """Drop the agent's lock if pid on machine holds it; return whether a lock was removed."""
+    path = _path(lock_dir, agent)
+
+    def work():
+        holder = _read(path)
+        if not holder or holder.get('pid') != pid or holder.get('machine') != machine:
+            return False
+        os.unlink(path)
+        return True
+    return _guarded(lock_dir, work)

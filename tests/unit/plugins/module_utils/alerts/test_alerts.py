@@ -1,0 +1,97 @@
+"""Alert normalization: Alertmanager, Grafana, CloudEvents and generic JSON in one shape."""
+
+import pytest
+
+from ansible_collections.aigov.core.plugins.module_utils.alerts import alerts
+
+ALERTMANAGER = {
+    'version': '4', 'groupKey': '{}:{alertname="ModelServerDown"}', 'truncatedAlerts': 0, 'status': 'firing',
+    'receiver': 'aigov', 'groupLabels': {'alertname': 'ModelServerDown'},
+    'commonLabels': {'alertname': 'ModelServerDown', 'severity': 'critical', 'job': 'vllm'},
+    'commonAnnotations': {'summary': 'vLLM is down'}, 'externalURL': 'http://127.0.0.1:9093',
+    'alerts': [
+        {'status': 'firing', 'labels': {'alertname': 'ModelServerDown', 'severity': 'critical', 'job': 'vllm',
+                                        'instance': '10.88.0.5:8000', 'confidence': '0.9'},
+         'annotations': {'summary': 'vLLM is down'}, 'startsAt': '2026-11-25T09:00:00.000Z',
+         'endsAt': '0001-01-01T00:00:00Z', 'generatorURL': 'http://127.0.0.1:9090/graph', 'fingerprint': 'c6b2d1e0a1b2c3d4'},
+        {'status': 'resolved', 'labels': {'alertname': 'ModelServerDown', 'instance': '[fd00::5]:8000'},
+         'annotations': {}, 'startsAt': '2026-11-25T08:00:00Z', 'endsAt': '2026-11-25T08:05:00Z', 'fingerprint': 'aa'},
+    ],
+}
+GRAFANA = {
+    'receiver': 'aigov', 'status': 'firing', 'orgId': 1, 'title': '[FIRING:1] GPU hot', 'state': 'alerting',
+    'alerts': [{'status': 'firing', 'labels': {'alertname': 'GPUHot', 'hostname': 'gpu-1'},
+                'annotations': {'confidence': '75%'}, 'startsAt': '2026-11-25T09:00:00Z', 'fingerprint': 'f00d',
+                'values': {'B': 91}}],
+}
+CLOUDEVENT = {'specversion': '1.0', 'type': 'com.example.model.drift', 'source': '/aiops/drift', 'id': 'e-1',
+              'subject': 'edge-box-1', 'data': {'severity': 'warning', 'labels': {'model': 'tiny'}}}
+
+
+def test_alertmanager_group_becomes_one_alert_each():
+    first, second = alerts.normalize(ALERTMANAGER)
+    assert (first['source'], first['fingerprint'], first['status'], first['name']) == (
+        'alertmanager', 'c6b2d1e0a1b2c3d4', 'firing', 'ModelServerDown')
+    assert (first['severity'], first['host'], first['confidence']) == ('critical', '10.88.0.5', 0.9)
+    assert first['annotations'] == {'summary': 'vLLM is down'}
+    assert (second['status'], second['host'], second['ends_at']) == ('resolved', 'fd00::5', '2026-11-25T08:05:00Z')
+    assert second['labels']['job'] == 'vllm'  # common labels apply to every alert
+    assert second['confidence'] is None
+
+
+def test_grafana_and_cloudevents_and_generic():
+    [grafana] = alerts.normalize(GRAFANA)
+    assert (grafana['source'], grafana['host'], grafana['confidence']) == ('grafana', 'gpu-1', 0.75)
+    [event] = alerts.normalize(CLOUDEVENT, default_confidence=0.5)
+    assert (event['source'], event['name'], event['host'], event['severity'], event['confidence']) == (
+        'cloudevents', 'com.example.model.drift', 'edge-box-1', 'warning', 0.5)
+    assert event['fingerprint'] == alerts.normalize(CLOUDEVENT)[0]['fingerprint']
+    generic = alerts.normalize([{'name': 'KeyLeaked', 'host': 'cloud-vm-1', 'asset_id': 'credential:00000000000000aa',
+                                 'confidence': 1}])
+    assert (generic[0]['source'], generic[0]['asset_id'], generic[0]['status']) == ('generic', 'credential:00000000000000aa', 'firing')
+
+
+@pytest.mark.parametrize('instance, host', [
+    ('gpu-1:9100', 'gpu-1'), ('gpu-1', 'gpu-1'), ('10.0.0.1:8000', '10.0.0.1'), ('[::1]:8000', '::1'),
+    ('[fd00::1]', 'fd00::1'), ('fd00::1', 'fd00::1'), ('::1', '::1'),
+])
+def test_host_from_instance_is_ipv6_safe(instance, host):
+    assert alerts.host_from_labels({'instance': instance}) == host
+
+
+def test_label_fingerprint_is_stable_and_order_free():
+    a = alerts.normalize({'name': 'X', 'labels': {'a': '1', 'b': '2'}})[0]['fingerprint']
+    b = alerts.normalize({'name': 'X', 'labels': {'b': '2', 'a': '1'}})[0]['fingerprint']
+    c = alerts.normalize({'name': 'X', 'labels': {'a': '1', 'b': '3'}})[0]['fingerprint']
+    assert a == b != c
+
+
+def test_hostile_label_values_stay_text():
+    hostile = "{{ lookup('pipe', 'id') }}; rm -rf /"
+    [alert] = alerts.normalize({'name': 'X', 'labels': {'host': hostile, 'remediation': hostile}})
+    assert alert['labels']['remediation'] == hostile and alert['host'] == hostile
+
+
+@pytest.mark.parametrize('body, problem', [
+    ({'alerts': []}, 'alerts must be a non-empty list'),
+    ({'alerts': ['x']}, 'alerts[0] must be an object'),
+    ({'alerts': [{'labels': {}}]}, 'alerts[0].labels.alertname is missing'),
+    ({'alerts': [{'labels': {'alertname': 'X'}, 'status': 'pending'}]}, 'alerts[0].status must be firing or resolved'),
+    ({'name': 'X', 'labels': ['a']}, 'body.labels must be an object of strings'),
+    ({'name': 'X', 'labels': {'a': {'nested': 1}}}, 'body.labels.a must be a string'),
+    ({'name': 'X', 'confidence': 'high'}, "confidence 'high' is not a number"),
+    ({'name': 'X', 'confidence': '150%'}, "confidence '150%' is not between 0 and 1"),
+    ({'specversion': '1.0', 'type': 't', 'source': 's'}, 'id is missing'),
+    ([], 'the list of alerts is empty'),
+    ('just text', 'body must be an object'),
+])
+def test_malformed_payloads_say_what_is_wrong_where(body, problem):
+    with pytest.raises(alerts.MalformedAlert, match=problem.replace('[', r'\[').replace(']', r'\]').replace('(', r'\(')):
+        alerts.normalize(body)
+
+
+def test_alerts_follow_the_published_schema():
+    from tests.contracts import validate
+    for body in (ALERTMANAGER, GRAFANA, CLOUDEVENT):
+        for alert in alerts.normalize(body):
+            validate(alert, 'alert.v1.json')

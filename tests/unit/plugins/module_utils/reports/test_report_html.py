@@ -1,0 +1,163 @@
+"""HTML report: self-contained, everything from data escaped, the summaries people read."""
+
+import copy
+import html.parser
+import re
+
+import pytest
+
+from ansible_collections.aigov.core.plugins.module_utils.reports import report_chart, report_html
+
+from tests.unit.plugins.module_utils import reportdata
+
+
+class Page(html.parser.HTMLParser):
+    """The page as a parser sees it: tags, text, and what would run or be fetched."""
+
+    def __init__(self, text):
+        super().__init__(convert_charrefs=True)
+        self.tags, self.texts, self.scripts, self.fetches, self.ids = [], [], [], [], {}
+        self._open = []
+        self.feed(text)
+
+    def handle_starttag(self, tag, attrs):
+        attributes = dict(attrs)
+        self.tags.append(tag)
+        if tag in ('script', 'iframe', 'object', 'embed'):
+            self.scripts.append(tag)
+        for name, value in attrs:
+            if name.startswith('on'):
+                self.scripts.append(name)
+            if name in ('src', 'href', 'action') or (name == 'rel' and value == 'stylesheet'):
+                self.fetches.append(value)
+        if 'id' in attributes:
+            self.ids[attributes['id']] = tag
+
+    def handle_data(self, data):
+        self.texts.append(data)
+
+    @property
+    def text(self):
+        return ' '.join(self.texts)
+
+
+def page(**kwargs):
+    return report_html.render_html(reportdata.document(**kwargs))
+
+
+def test_self_contained_and_script_free():
+    text = page()
+    parsed = Page(text)
+    assert parsed.scripts == [] and parsed.fetches == []
+    assert 'url(' not in text and '@import' not in text
+    assert 'content="default-src &#x27;none&#x27;;' in text  # the CSP forbids scripts and fetches even if escaping failed
+
+
+def test_hostile_asset_name_is_inert_text():
+    text = page()
+    parsed = Page(text)
+    assert '<script>' not in text
+    assert '&lt;script&gt;alert(&quot;pwn&quot;)&lt;/script&gt;&amp;amp;' in text
+    assert '<script>alert("pwn")</script>&amp;\ufffd[31m\ufffd' in parsed.text  # shown as text, control chars replaced
+    assert '\x00' not in text and '\x1b' not in text
+
+
+def test_waiver_text_is_escaped_too():
+    text = page(waive='AIGOV-MA-001')
+    assert '<b>segment</b>' not in text and 'isolated lab &lt;b&gt;segment&lt;/b&gt;' in text
+    assert 'class="finding waived"' in text
+
+
+def test_sections_people_read():
+    parsed = Page(page())
+    for section in ('summary', 'trend', 'frameworks', 'hosts', 'findings', 'sources'):
+        assert parsed.ids.get(section) == 'section', section
+    assert parsed.ids['findings-table'] == 'table'
+    text = parsed.text
+    assert 'NOT COMPLIANT' in text and 'INCOMPLETE: 1 host(s) not scanned' in text
+    assert 'Scan of 2026-11-24T03:17:02+00:00' in text
+
+
+def findings_rows(text):
+    return re.findall(r'<tr class="finding[^"]*" id="f-([0-9a-f]{16})">', text)
+
+
+@pytest.mark.parametrize('waive, first_rules', [
+    (None, ['AIGOV-MA-001']),  # critical first
+    ('AIGOV-MA-001', ['AIGOV-CR-001']),  # a waived finding goes last
+])
+def test_findings_table_worst_first(waive, first_rules):
+    document = reportdata.document(waive=waive)
+    text = report_html.render_html(document)
+    rows = findings_rows(text)
+    assert sorted(rows) == sorted(f['id'] for f in document['findings'])
+    first = [f for f in document['findings'] if f['id'] == rows[0]][0]
+    assert [first['rule_id']] == first_rules
+
+
+def test_each_finding_shows_evidence_fix_and_host():
+    text = Page(page()).text
+    for expected in ('listening on 0.0.0.0:8000', 'Bind the server to 127.0.0.1', 'gpu-1 vllm 0.0.0.0:8000',
+                     'file /srv/models/evil model.pt', 'quarantine_model_file', 'edge-1:/home/app/.env'):
+        assert expected in text, expected
+
+
+def test_summaries_by_framework_and_host():
+    text = page()
+    frameworks = text[text.index('id="frameworks"'):text.index('id="hosts"')]
+    assert re.search(r'<td>nist-csf-2.0</td><td class="num"></td><td class="num">3</td>', frameworks)
+    hosts = text[text.index('id="hosts"'):text.index('id="findings"')]
+    assert re.search(r'<td>ghost</td><td><span class="missing">not scanned</span></td><td class="num">0</td>', hosts)
+    assert re.search(r'<td>gpu-2</td><td>scanned</td><td class="num">3</td><td class="num"></td><td class="num">1</td>', hosts)
+    assert 'cannot read /proc/77/environ: permission denied' in hosts
+
+
+def history(count):
+    base = reportdata.document()['trend'][0]
+    records = []
+    for index in range(count):
+        item = copy.deepcopy(base)
+        item['generated_at'] = '2026-10-%02dT03:00:00+00:00' % (index + 1)
+        item['by_severity'].update(high=index, critical=0)
+        records.append(item)
+    return records
+
+
+def test_trend_chart_has_one_bar_group_per_scan():
+    text = page(history=history(3))
+    trend = text[text.index('id="trend"'):text.index('id="frameworks"')]
+    assert 'Trend over the last 4 scan(s)' in trend
+    bars = re.findall(r'<rect [^>]*><title>([^<]*)</title></rect>', trend)
+    # scan 1 has no high finding: no bar; the others one high bar each, and this scan also a critical one.
+    assert bars == ['2026-10-02T03:00:00+00:00: 1 high', '2026-10-03T03:00:00+00:00: 2 high',
+                    '2026-11-24T03:17:02+00:00: 3 high', '2026-11-24T03:17:02+00:00: 1 critical']
+
+
+def test_trend_table_shows_the_last_scans_newest_first():
+    text = page(history=history(30))
+    rows = re.findall(r'<tr><td>(2026-[0-9T:+-]+)</td>', text[text.index('id="trend"'):])
+    assert len(rows) == report_html.TREND_ROWS
+    assert rows[0] == '2026-11-24T03:17:02+00:00' and rows[1] == '2026-10-30T03:00:00+00:00'
+
+
+@pytest.mark.parametrize('top, expected', [(0, (4, 1)), (3, (4, 1)), (5, (8, 2)), (41, (80, 20)), (90000, (100000, 25000))])
+def test_chart_axis_is_round_and_covers_the_data(top, expected):
+    assert report_chart._nice_max(top) == expected
+
+
+def test_no_findings_page():
+    text = page(records=[reportdata.server(9, 'gpu-9', 80, 'configured')])
+    assert 'No findings.' in text and 'No unwaived finding touches a framework control.' in text
+
+
+@pytest.mark.parametrize('compliant, complete, shown', [
+    (True, True, ['COMPLIANT']),
+    (True, False, ['INCOMPLETE']),  # nothing found on the hosts that were scanned is not compliance
+    (False, True, ['NOT COMPLIANT']),
+    (False, False, ['NOT COMPLIANT', 'INCOMPLETE']),
+])
+def test_status(compliant, complete, shown):
+    document = reportdata.document()
+    document['summary'].update(compliant=compliant, complete=complete)
+    header = report_html._header(document)
+    assert re.findall(r'class="status \w+">([A-Z ]+)', header) == shown
