@@ -23,6 +23,7 @@ from ansible_collections.aigov.core.plugins.module_utils.assets import make_asse
 from ansible_collections.aigov.core.plugins.module_utils.fingerprints import fingerprint, fingerprint_key
 from ansible_collections.aigov.core.plugins.module_utils.mcp_discovery import read_configs, secret_entries
 from ansible_collections.aigov.core.plugins.module_utils.redaction import redact_argv
+from ansible_collections.aigov.core.plugins.module_utils.safe_files import read_capped
 from ansible_collections.aigov.core.plugins.module_utils.user_paths import in_every_home
 
 PROVIDER_VARS = {
@@ -122,8 +123,7 @@ def _from_files(paths, token_files, found, problems):
             info = os.stat(path)
             if not stat_module.S_ISREG(info.st_mode) or info.st_size > 1024 * 1024:
                 continue
-            with open(path, errors='replace') as handle:
-                text = handle.read()
+            text = read_capped(path, 1024 * 1024)[0].decode('utf-8', 'replace')
         except (IOError, OSError) as exc:
             problems.append('credential: cannot read %s (%s)' % (path, exc.strerror))
             continue
