@@ -81,7 +81,7 @@ options:
       - Directories searched for model files by the C(model_artifact) probe. A path starting with
         C(~/) is searched under every user's home directory. Roots that do not exist are skipped.
     type: list
-    elements: path
+    elements: str
     default: [/models, /opt/models, /srv/models, ~/.cache/huggingface/hub, ~/.ollama/models, /usr/share/ollama/.ollama/models]
   hash_cache:
     description:
@@ -297,7 +297,7 @@ def main():
         argument_spec=dict(
             probes=dict(type='list', elements='str', choices=list(PROBE_NAMES), default=list(PROBE_NAMES)),
             proc_root=dict(type='path', default='/proc'),
-            artifact_roots=dict(type='list', elements='path', default=list(DEFAULT_ROOTS)),
+            artifact_roots=dict(type='list', elements='str', default=list(DEFAULT_ROOTS)),
             hash_cache=dict(type='path'),
             hash_budget=dict(type='int', default=60),
             max_files=dict(type='int', default=10000),

@@ -59,7 +59,7 @@ PICKLES = st.builds(_mutated_pickle, JSON, st.integers(0, 5), st.lists(st.tuples
 def _zip(members):
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, 'w') as archive:
-        for name, data in members:
+        for name, data in dict(members).items():
             archive.writestr(name, data)
     return buffer.getvalue()
 
