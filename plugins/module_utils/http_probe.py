@@ -92,6 +92,7 @@ def _get(address, port, path, deadline):
         plain = connection.sock
         connection.sock = _DeadlineSocket(plain.family, plain.type, plain.proto, fileno=plain.detach())
         connection.sock.deadline = deadline
+        connection.sock.settimeout(max(deadline - time.monotonic(), 0.001))  # for sending the request
         connection.request('GET', path, headers={'Accept': 'application/json', 'User-Agent': 'aigov-discovery'})
         response = connection.getresponse()
         return response.status, response.read(MAX_BODY)

@@ -15,7 +15,6 @@ an unexpected type is taken as absent; a bad file is a problem naming it.
 
 from __future__ import annotations
 
-import os
 import re
 
 from ansible_collections.aigov.core.plugins.module_utils import bounded_json
