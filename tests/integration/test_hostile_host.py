@@ -50,6 +50,10 @@ def zip_bomb(path, size=512 * 1024 * 1024):
                 member.write(chunk)
 
 
+def of_kind(assets, kind):
+    return [asset for asset in assets if asset['kind'] == kind]
+
+
 def as_mallory(host, script):
     result = testhosts.run_in(host, ['runuser', '-u', 'mallory', '--', 'sh', '-c', script])
     assert result.returncode == 0, result.stderr
@@ -131,21 +135,19 @@ def test_discovery_survives_what_a_local_user_plants(ansible, hostile_host):
         'model_artifact: hash_budget ran out while hashing %s/huge.safetensors (68719476736 bytes); not hashed' % HUB,
         'model_artifact: /tmp/mallory-models/truncated.gguf looks like gguf but could not be parsed',
         'mcp_server: skipped malformed JSON in %s/.claude.json (JSON nested deeper than 64 levels)' % HOME,
-        'vLLM (pid ',  # the dripping server
     ]
     for start in expected:
         assert any(problem.startswith(start) for problem in problems), (start, problems)
-    assert any('port 8500' in problem and 'timed out after 1s' in problem for problem in problems), problems
+    assert any('port 8500' in problem and 'timed out after 1s' in problem for problem in problems), problems  # the drip
     assert not [problem for problem in problems if 'the probe failed' in problem or 'probe_timeout' in problem], problems
     assets = facts['ai_assets']
-    by_kind = lambda kind: [a for a in assets if a['kind'] == kind]  # noqa: E731
-    artifacts = dict((a['attributes']['path'], a['attributes']) for a in by_kind('model_artifact'))
+    artifacts = dict((a['attributes']['path'], a['attributes']) for a in of_kind(assets, 'model_artifact'))
     assert artifacts['/models/llama.gguf']['sha256'] and artifacts['/models/llama.gguf']['details']['tensor_count'] == 1
     bomb = artifacts['/tmp/mallory-models/bomb.pt']
     assert bomb['format'] == 'pytorch_zip' and 'declares' in bomb['pickle']['error']
     assert artifacts[HUB + '/huge.safetensors']['sha256'] is None
     # The host's real assets are all still reported.
-    servers = dict((a['attributes']['listeners'][0]['port'], a['attributes']) for a in by_kind('model_server'))
+    servers = dict((a['attributes']['listeners'][0]['port'], a['attributes']) for a in of_kind(assets, 'model_server'))
     assert servers[8000]['http']['models'] == ['facebook/opt-125m'] and servers[8500]['http']['models'] is None
-    assert ('openai', '/opt/agent/venv') in [(a['attributes']['package'], a['attributes']['venv']) for a in by_kind('ai_package')]
-    assert [a['attributes']['config'] for a in by_kind('mcp_server')] == ['/root/.cursor/mcp.json']
+    assert ('openai', '/opt/agent/venv') in [(a['attributes']['package'], a['attributes']['venv']) for a in of_kind(assets, 'ai_package')]
+    assert [a['attributes']['config'] for a in of_kind(assets, 'mcp_server')] == ['/root/.cursor/mcp.json']

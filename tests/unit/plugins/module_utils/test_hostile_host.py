@@ -355,4 +355,3 @@ def test_a_probe_that_blocks_is_stopped_at_its_deadline(monkeypatch, tmp_path):
         assets, problems = probes.run_probe('gpu', {'probe_timeout': 0.5}, 'n', 'm')
     assert time.monotonic() - started < 2
     assert assets == [] and problems == ['gpu: stopped after 0.5s (probe_timeout); its assets are not reported this run']
-
