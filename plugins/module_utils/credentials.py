@@ -29,6 +29,7 @@ from ansible_collections.aigov.core.plugins.module_utils.errors import AigovErro
 from ansible_collections.aigov.core.plugins.module_utils.fingerprints import fingerprint, fingerprint_key
 from ansible_collections.aigov.core.plugins.module_utils.mcp_discovery import read_configs, secret_entries
 from ansible_collections.aigov.core.plugins.module_utils.redaction import redact_argv
+from ansible_collections.aigov.core.plugins.module_utils.safe_files import read_capped
 from ansible_collections.aigov.core.plugins.module_utils.user_paths import in_every_home
 
 PROVIDER_VARS = {
