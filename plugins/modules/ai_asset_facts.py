@@ -29,7 +29,8 @@ description:
     (GGUF, safetensors, ONNX, PyTorch zip or legacy pickle, raw pickle/joblib, Keras, HDF5), with
     size, sha256, mode and owner. Pickle-based files are scanned opcode by opcode, never loaded,
     for imports that run code when the file is loaded (C(os.system), C(subprocess), C(builtins.eval), ...).
-    Digests are cached by device, inode, size and modification time, and hashing stops at O(hash_budget).
+    Digests are cached by device, inode, size, modification and change time, and hashing stops at
+    O(hash_budget), also in the middle of a file.
   - The C(credential) probe finds AI-provider credentials (OpenAI, Anthropic, Hugging Face, Gemini,
     Cohere, Mistral, ... keys and tokens) in process environments, C(--api-key) style arguments,
     C(.env) files, Hugging Face token files and MCP client configs, and reports each by an HMAC fingerprint, its
@@ -52,6 +53,10 @@ description:
     AutoGen Studio, Open Interpreter, OpenHands, Letta server, Flowise) with framework, version, redacted
     command line, user, listeners and the names, never the values, of the credentials in their environment.
   - Secret values are never reported; command lines are redacted before they are stored.
+  - What users control on the host cannot crash or hang the module. Files are opened without blocking and
+    only when they are regular files, every read and parser is bounded (size, JSON nesting, zip entries,
+    pickle bytes and opcodes), and each file, HTTP answer and probe that goes wrong becomes a problem in
+    C(ai_discovery.problems) naming it.
   - Runs without root. What a non-root user cannot see (other users' sockets and environments)
     is reported in C(ai_discovery.problems) and as warnings, and the asset's C(confidence) is
     C(unresolved); the module does not fail for it.
@@ -76,7 +81,7 @@ options:
       - Directories searched for model files by the C(model_artifact) probe. A path starting with
         C(~/) is searched under every user's home directory. Roots that do not exist are skipped.
     type: list
-    elements: path
+    elements: str
     default: [/models, /opt/models, /srv/models, ~/.cache/huggingface/hub, ~/.ollama/models, /usr/share/ollama/.ollama/models]
   hash_cache:
     description:
@@ -141,9 +146,18 @@ options:
     default: false
   http_timeout:
     description:
-      - Seconds to wait for each request of O(http_probe) (connect and answer), more than 0 and at most 30.
+      - Seconds for each request of O(http_probe), from connecting to the end of the answer (a server that
+        drips its answer is cut off at the same time), more than 0 and at most 30.
+      - All the HTTP requests of one run stop being sent after half of O(probe_timeout).
     type: float
     default: 2.0
+  probe_timeout:
+    description:
+      - Seconds each probe may run (the C(model_artifact) probe gets O(hash_budget) on top). A probe that runs
+        longer, or fails on something on the host, is reported in C(ai_discovery.problems) without its assets;
+        the other probes and the module go on. See the collection's C(docs/discovery.md) for every limit.
+    type: int
+    default: 120
 attributes:
   check_mode:
     support: full
@@ -275,7 +289,7 @@ from ansible_collections.aigov.core.plugins.module_utils.discovery.artifact_disc
 from ansible_collections.aigov.core.plugins.module_utils.store.assets import host_identity
 from ansible_collections.aigov.core.plugins.module_utils.discovery.credentials import DEFAULT_FILES
 from ansible_collections.aigov.core.plugins.module_utils.discovery.package_discovery import DEFAULT_VENV_ROOTS
-from ansible_collections.aigov.core.plugins.module_utils.discovery.probes import PROBE_NAMES, PROBES, default_hash_cache
+from ansible_collections.aigov.core.plugins.module_utils.discovery.probes import PROBE_NAMES, PROBE_TIMEOUT, default_hash_cache, run_probe
 
 
 def main():
@@ -283,7 +297,7 @@ def main():
         argument_spec=dict(
             probes=dict(type='list', elements='str', choices=list(PROBE_NAMES), default=list(PROBE_NAMES)),
             proc_root=dict(type='path', default='/proc'),
-            artifact_roots=dict(type='list', elements='path', default=list(DEFAULT_ROOTS)),
+            artifact_roots=dict(type='list', elements='str', default=list(DEFAULT_ROOTS)),
             hash_cache=dict(type='path'),
             hash_budget=dict(type='int', default=60),
             max_files=dict(type='int', default=10000),
@@ -294,6 +308,7 @@ def main():
             fingerprint_key=dict(type='str', no_log=True),
             http_probe=dict(type='bool', default=False),
             http_timeout=dict(type='float', default=2.0),
+            probe_timeout=dict(type='int', default=PROBE_TIMEOUT),
         ),
         supports_check_mode=True,
     )
@@ -303,6 +318,8 @@ def main():
     if not os.path.isdir(os.path.join(proc_root, 'self')) and not os.path.isdir(os.path.join(proc_root, '1')):
         module.fail_json(msg="proc_root '%s' does not look like a proc filesystem (no 'self' or '1' entry)" % proc_root)
 
+    if module.params['probe_timeout'] <= 0:
+        module.fail_json(msg='probe_timeout must be more than 0 seconds, got %s' % module.params['probe_timeout'])
     if not 0 < module.params['http_timeout'] <= 30:
         module.fail_json(msg='http_timeout must be more than 0 and at most 30 seconds, got %s' % module.params['http_timeout'])
     options = dict(module.params, check_mode=module.check_mode)
@@ -310,7 +327,7 @@ def main():
     host, machine_id = host_identity()
     assets, problems = [], []
     for probe in module.params['probes']:
-        found, seen_problems = PROBES[probe](options, host, machine_id)
+        found, seen_problems = run_probe(probe, options, host, machine_id)
         assets.extend(found)
         problems.extend(seen_problems)
     for problem in problems:

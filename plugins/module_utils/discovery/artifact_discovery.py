@@ -4,8 +4,10 @@
 """The model_artifact probe: model files under configured roots, as assets.
 
 Files are recognised by content (model_files.detect_format), hashed through
-the hash cache within a time budget, and pickle-based ones are scanned for
-dangerous imports. What cannot be read is a problem, never a failure.
+the hash cache within a time budget (a file the budget runs out on is not
+hashed, however large or sparse), and pickle-based ones are scanned for
+dangerous imports. What cannot be read, or breaks a parser, is a problem
+naming the file, never a failure.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ import time
 
 from ansible_collections.aigov.core.plugins.module_utils.discovery import model_files
 from ansible_collections.aigov.core.plugins.module_utils.store.assets import make_asset
-from ansible_collections.aigov.core.plugins.module_utils.host.hash_cache import HashCache, sha256_file
+from ansible_collections.aigov.core.plugins.module_utils.host.hash_cache import HashCache
+from ansible_collections.aigov.core.plugins.module_utils.host.safe_files import read_capped, sha256_within
 from ansible_collections.aigov.core.plugins.module_utils.host.user_paths import in_every_home
 
 DEFAULT_ROOTS = ('/models', '/opt/models', '/srv/models', '~/.cache/huggingface/hub', '~/.ollama/models',
@@ -65,7 +68,7 @@ def _candidate_files(roots, max_files, problems):
 def _artifact(path, info, fmt, digest, host, machine_id, problems):
     try:
         details, pickle_report = model_files.describe(path, fmt)
-    except (IOError, OSError, ValueError, KeyError) as exc:
+    except (IOError, OSError, ValueError) as exc:
         problems.append('model_artifact: %s looks like %s but could not be parsed (%s)' % (path, fmt, exc))
         details, pickle_report = {}, None
     attributes = {
@@ -85,6 +88,36 @@ def _artifact(path, info, fmt, digest, host, machine_id, problems):
     return make_asset('model_artifact', host, machine_id, (path,), os.path.basename(path), attributes, evidence)
 
 
+def _hash(path, info, cache, deadline, problems):
+    """The file's digest from the cache, else hashed while the budget lasts; None when not hashed."""
+    digest = cache.lookup(info)
+    if digest is not None or time.monotonic() >= deadline:
+        return digest
+    try:
+        digest, opened = sha256_within(path, deadline, follow=False)
+    except (IOError, OSError) as exc:
+        problems.append('model_artifact: cannot hash %s (%s)' % (path, exc.strerror))
+        return None
+    if digest is None:
+        problems.append('model_artifact: hash_budget ran out while hashing %s (%d bytes); not hashed' % (path, opened.st_size))
+    else:
+        cache.store(opened, digest)
+    return digest
+
+
+def _one_file(path, info, cache, deadline, host, machine_id, problems):
+    """The asset of one candidate file, or None when it is not a model file."""
+    try:
+        head = read_capped(path, 16, follow=False)[0]
+    except (IOError, OSError) as exc:
+        problems.append('model_artifact: cannot read %s (%s)' % (path, exc.strerror))
+        return None
+    fmt = model_files.detect_format(path, head)
+    if fmt is None:
+        return None
+    return _artifact(path, info, fmt, _hash(path, info, cache, deadline, problems), host, machine_id, problems)
+
+
 def discover_model_artifacts(options, host, machine_id):
     """Return (assets, problems) for the model files under options['artifact_roots']."""
     problems = []
@@ -92,27 +125,17 @@ def discover_model_artifacts(options, host, machine_id):
     if cache.problem:
         problems.append('model_artifact: ' + cache.problem)
     deadline = time.monotonic() + options.get('hash_budget', 60)
-    assets, pending = [], 0
+    assets = []
     for path, info in _candidate_files(expand_roots(options.get('artifact_roots', DEFAULT_ROOTS)),
                                        options.get('max_files', 10000), problems):
         try:
-            with open(path, 'rb') as handle:
-                head = handle.read(16)
-        except (IOError, OSError) as exc:
-            problems.append('model_artifact: cannot read %s (%s)' % (path, exc.strerror))
+            asset = _one_file(path, info, cache, deadline, host, machine_id, problems)
+        except Exception as exc:  # one boundary per file: a file no parser foresaw is a problem, not the probe's end
+            problems.append('model_artifact: skipped %s (%s)' % (path, type(exc).__name__))
             continue
-        fmt = model_files.detect_format(path, head)
-        if fmt is None:
-            continue
-        digest = cache.lookup(info)
-        if digest is None and time.monotonic() < deadline:
-            try:
-                digest = sha256_file(path)
-                cache.store(info, digest)
-            except (IOError, OSError) as exc:
-                problems.append('model_artifact: cannot hash %s (%s)' % (path, exc.strerror))
-        pending += digest is None
-        assets.append(_artifact(path, info, fmt, digest, host, machine_id, problems))
+        if asset is not None:
+            assets.append(asset)
+    pending = sum(asset['attributes']['sha256'] is None for asset in assets)
     if pending:
         problems.append('model_artifact: %d file(s) not hashed within hash_budget; the next run continues' % pending)
     if not options.get('check_mode'):

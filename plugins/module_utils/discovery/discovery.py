@@ -11,6 +11,7 @@ never fail a host for what a non-root user is not allowed to read.
 from __future__ import annotations
 
 import errno
+import time
 
 from ansible_collections.aigov.core.plugins.module_utils.discovery import http_probe, model_servers
 from ansible_collections.aigov.core.plugins.module_utils.host import procfs
@@ -82,7 +83,7 @@ def environment_of(proc_root, pid, problems, label, value_env):
         return set(), {}, False
 
 
-def _version_and_http(proc_root, processes, signature, env_values, listeners, http_timeout, problems, label):
+def _version_and_http(proc_root, processes, signature, env_values, listeners, http, problems, label):
     """(version, version_source, http): from package metadata, then from the server itself when probing.
 
     The group's processes are tried in turn: the root may be a wrapper (TGI's
@@ -96,11 +97,11 @@ def _version_and_http(proc_root, processes, signature, env_values, listeners, ht
         if version or problem:
             break
     process = processes[0]
-    if http_timeout is None:
+    if http is None:
         return version, source, None
     if not http_probe.same_network_namespace(proc_root, process.pid):
         return version, source, http_probe.not_probed('in another network namespace, or its namespace cannot be read')
-    http, errors = http_probe.probe(signature.http_paths, listeners, http_timeout)
+    http, errors = http_probe.probe(signature.http_paths, listeners, *http)
     problems.extend('%s: %s' % (label, error) for error in errors)
     http_version, http_source = http.pop('version', None), http.pop('version_source', None)
     if http_version:  # the running server's answer beats metadata on disk, which may have been upgraded since
@@ -108,7 +109,7 @@ def _version_and_http(proc_root, processes, signature, env_values, listeners, ht
     return version, source, http
 
 
-def _server_asset(kind, value_env, proc_root, host, machine_id, matched, root, pids, problems, http_timeout=None):
+def _server_asset(kind, value_env, proc_root, host, machine_id, matched, root, pids, problems, http=None):
     process, signature, args = matched[root]
     label = '%s (pid %d)' % (signature.display_name, process.pid)
     env_names, env_values, env_readable = environment_of(proc_root, process.pid, problems, label, value_env)
@@ -139,7 +140,7 @@ def _server_asset(kind, value_env, proc_root, host, machine_id, matched, root, p
     }
     attributes['version'], attributes['version_source'], attributes['http'] = _version_and_http(
         proc_root, [process] + [matched[pid][0] for pid in pids if pid != root], signature, env_values, listeners,
-        http_timeout, problems, label)
+        http, problems, label)
     evidence = [{'type': 'process', 'pid': process.pid, 'uid': process.uid}]
     evidence.extend({'type': 'socket', 'pid': process.pid, 'address': item['address'], 'port': item['port']}
                     for item in listeners or [])
@@ -148,14 +149,17 @@ def _server_asset(kind, value_env, proc_root, host, machine_id, matched, root, p
 
 
 def discover_servers(proc_root, host, machine_id, kind='model_server', signatures=model_servers.SIGNATURES,
-                     http_timeout=None):
+                     http_timeout=None, http_budget=None):
     """Return (assets, problems) for every server process the signatures know (model servers by default).
 
-    http_timeout: seconds per request of the HTTP probe, or None to leave the servers alone.
+    http_timeout: seconds for each answer of the HTTP probe, or None to leave the servers alone;
+    http_budget: seconds for all of this run's HTTP probing (None: no total).
     """
     problems = []
     matched = matched_processes(proc_root, signatures)
     kept = model_servers.value_env(signatures)
-    assets = [_server_asset(kind, kept, proc_root, host, machine_id, matched, root, sorted(pids), problems, http_timeout)
+    http = None if http_timeout is None else (
+        http_timeout, None if http_budget is None else time.monotonic() + http_budget)
+    assets = [_server_asset(kind, kept, proc_root, host, machine_id, matched, root, sorted(pids), problems, http)
               for root, pids in sorted(group_workers(matched).items())]
     return sorted(assets, key=lambda asset: asset['id']), problems

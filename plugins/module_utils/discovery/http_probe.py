@@ -9,15 +9,20 @@ bound address that is one of this host's own), only from the server's own
 network namespace, without any credential, with a short timeout and at most
 MAX_REQUESTS requests per server. http.client is used directly: urllib would
 honour *_proxy variables and send the request elsewhere.
+
+The server is not trusted: the timeout is a deadline for the whole answer (a
+server that drips a byte a second does not reset it), a run of the probe has a
+total budget, an answer is read up to MAX_BODY and its JSON nesting is bounded.
 """
 
 from __future__ import annotations
 
 import http.client
-import json
 import os
 import socket
+import time
 
+from ansible_collections.aigov.core.plugins.module_utils.common import bounded_json
 from ansible_collections.aigov.core.plugins.module_utils.host.procfs import is_loopback
 from ansible_collections.aigov.core.plugins.module_utils.common.redaction import redact_argv
 from ansible_collections.aigov.core.plugins.module_utils.discovery.server_versions import clean_version
@@ -66,10 +71,28 @@ def connect_address(address):
     return None
 
 
-def _get(address, port, path, timeout):
-    """(status, body) of one GET without credentials; raises on network and protocol errors."""
-    connection = http.client.HTTPConnection(address, port, timeout=timeout)
+class _DeadlineSocket(socket.socket):
+    """A connected socket whose receives all end by one deadline (time.monotonic())."""
+
+    deadline = 0.0
+
+    def recv_into(self, buffer, nbytes=0, flags=0):
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise socket.timeout('timed out')
+        self.settimeout(left)
+        return super(_DeadlineSocket, self).recv_into(buffer, nbytes, flags)
+
+
+def _get(address, port, path, deadline):
+    """(status, body) of one GET without credentials, answered by DEADLINE; raises on network and protocol errors."""
+    connection = http.client.HTTPConnection(address, port, timeout=max(deadline - time.monotonic(), 0.001))
     try:
+        connection.connect()
+        plain = connection.sock
+        connection.sock = _DeadlineSocket(plain.family, plain.type, plain.proto, fileno=plain.detach())
+        connection.sock.deadline = deadline
+        connection.sock.settimeout(max(deadline - time.monotonic(), 0.001))  # for sending the request
         connection.request('GET', path, headers={'Accept': 'application/json', 'User-Agent': 'aigov-discovery'})
         response = connection.getresponse()
         return response.status, response.read(MAX_BODY)
@@ -79,7 +102,7 @@ def _get(address, port, path, timeout):
 
 def _json(body):
     try:
-        return json.loads(body.decode('utf-8', 'replace'))
+        return bounded_json.loads(body.decode('utf-8', 'replace'))
     except ValueError:
         return None
 
@@ -131,18 +154,22 @@ def not_probed(reason):
     return {'endpoint': None, 'responses': [], 'models': None, 'auth_observed': 'unknown', 'skipped': reason}
 
 
-def probe(paths, listeners, timeout):
+def probe(paths, listeners, timeout, deadline=None):
     """Ask the server's endpoints; return (result, problems). A failed request is a problem, never raised.
 
-    result holds endpoint (where an HTTP answer came from), responses
-    ({port, path, status, error}), models, auth_observed, version and version_source.
+    timeout: seconds for each request's whole answer; deadline: time.monotonic() after which no
+    request is sent or waited for (the run's budget). result holds endpoint (where an HTTP answer came
+    from), responses ({port, path, status, error}), models, auth_observed, version and version_source.
     """
+    deadline = float('inf') if deadline is None else deadline
     if not paths:
         return not_probed('no read-only endpoint known for this product'), []
     targets = [(connect_address(item['address']), item['port']) for item in listeners or []]
     targets = [(address, port) for address, port in targets if address is not None]
     if not targets:
         return not_probed('no listener on an address of this host'), []
+    if time.monotonic() >= deadline:
+        return not_probed('the HTTP probe budget of this run was spent'), []
     result, errors, sent = dict(not_probed(None), version=None, version_source=None), [], 0
     for address, port in targets:
         for path in paths:
@@ -150,7 +177,7 @@ def probe(paths, listeners, timeout):
                 break
             sent += 1
             try:
-                status, body = _get(address, port, path, timeout)
+                status, body = _get(address, port, path, min(time.monotonic() + timeout, deadline))
             except socket.timeout:
                 error = 'timed out after %gs' % timeout
             except (IOError, OSError, http.client.HTTPException) as exc:

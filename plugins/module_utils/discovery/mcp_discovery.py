@@ -7,17 +7,21 @@ Clients keep their MCP servers in JSON files at well-known paths (Claude
 Desktop, Claude Code, Cursor, VS Code, Windsurf, Gemini CLI). Each configured
 server is an asset; secrets in its `env` or headers are reported by
 fingerprint (the credential probe reads the same files through read_configs).
+
+The configs belong to their users: each is read as a regular file without
+blocking, at most MAX_CONFIG_BYTES, its JSON nesting bounded, and any field of
+an unexpected type is taken as absent; a bad file is a problem naming it.
 """
 
 from __future__ import annotations
 
-import json
-import os
 import re
 
+from ansible_collections.aigov.core.plugins.module_utils.common import bounded_json
 from ansible_collections.aigov.core.plugins.module_utils.store.assets import make_asset
 from ansible_collections.aigov.core.plugins.module_utils.common.fingerprints import fingerprint, fingerprint_key
 from ansible_collections.aigov.core.plugins.module_utils.common.redaction import is_secret_name, redact_argv, redact_value
+from ansible_collections.aigov.core.plugins.module_utils.host.safe_files import read_capped
 from ansible_collections.aigov.core.plugins.module_utils.host.user_paths import in_every_home
 
 MCP_CONFIGS = (
@@ -34,50 +38,83 @@ MAX_CONFIG_BYTES = 8 * 1024 * 1024
 REFERENCE = re.compile(r'^\$(\{[^}]+\}|[A-Za-z_][A-Za-z0-9_]*)$')
 
 
+def _mapping(value):
+    return value if isinstance(value, dict) else {}
+
+
 def _servers(data):
     """(scope, name, server) for every server in a client config (top level and per project)."""
     for key in ('mcpServers', 'servers'):
-        for name, server in sorted((data.get(key) or {}).items()):
+        for name, server in sorted(_mapping(data.get(key)).items()):
             if isinstance(server, dict):
                 yield None, name, server
-    for project, settings in sorted((data.get('projects') or {}).items()):
-        if isinstance(settings, dict):
-            for name, server in sorted((settings.get('mcpServers') or {}).items()):
-                if isinstance(server, dict):
-                    yield project, name, server
+    for project, settings in sorted(_mapping(data.get('projects')).items()):
+        for name, server in sorted(_mapping(_mapping(settings).get('mcpServers')).items()):
+            if isinstance(server, dict):
+                yield project, name, server
+
+
+def parse_config(data):
+    """[(scope, name, server)] of a client config's bytes; ValueError when it is not a JSON object."""
+    document = bounded_json.loads(data)
+    if not isinstance(document, dict):
+        raise ValueError('top level is not a JSON object')
+    return list(_servers(document))
 
 
 def read_configs(problems):
     """Yield (client, path, scope, name, server) for every readable MCP client config on the host."""
     for client, pattern in MCP_CONFIGS:
         for path in in_every_home(pattern):
-            if not os.path.isfile(path):
-                continue
             try:
-                if os.path.getsize(path) > MAX_CONFIG_BYTES:
+                data, more = read_capped(path, MAX_CONFIG_BYTES)
+                if more:
                     problems.append('mcp_server: skipped %s (larger than %d bytes)' % (path, MAX_CONFIG_BYTES))
                     continue
-                with open(path) as handle:
-                    data = json.load(handle)
+                servers = parse_config(data)
+            except FileNotFoundError:
+                continue
             except (IOError, OSError) as exc:
                 problems.append('mcp_server: cannot read %s (%s)' % (path, exc.strerror))
                 continue
             except ValueError as exc:
                 problems.append('mcp_server: skipped malformed JSON in %s (%s)' % (path, str(exc).rsplit(':', maxsplit=1)[-1].strip()))
                 continue
-            if not isinstance(data, dict):
-                problems.append('mcp_server: skipped %s (top level is not a JSON object)' % path)
-                continue
-            for scope, name, server in _servers(data):
+            for scope, name, server in servers:
                 yield client, path, scope, name, server
 
 
 def secret_entries(server):
     """(variable, value) of literal secrets in a server's env and headers (references excluded)."""
     for section in ('env', 'headers'):
-        for key, value in sorted((server.get(section) or {}).items()):
+        for key, value in sorted(_mapping(server.get(section)).items()):
             if isinstance(value, str) and value and not REFERENCE.match(value) and (is_secret_name(key) or section == 'headers'):
                 yield key, value
+
+
+def _text(value):
+    return value if isinstance(value, str) and value else None
+
+
+def server_attributes(client, path, scope, name, server, key):
+    """The attributes of one configured server; fields of an unexpected type count as absent."""
+    args = server.get('args') if isinstance(server.get('args'), list) else []
+    command = [str(part) for part in [server.get('command')] + args if part is not None]
+    url = _text(server.get('url')) or _text(server.get('serverUrl')) or _text(server.get('httpUrl'))
+    credentials = [{'variable': variable, 'fingerprint': fingerprint(value, key)} for variable, value in secret_entries(server)]
+    return {
+        'running': False,  # configured; running MCP servers come from agent_discovery
+        'client': client,
+        'config': path,
+        'project': scope,
+        'server': name,
+        'transport': 'stdio' if command else (_text(server.get('type')) or 'http'),
+        'command': redact_argv(command) if command else None,
+        'url': redact_value(url) if url else None,
+        'env_names': sorted(_mapping(server.get('env'))),
+        'credentials': credentials,
+        'plaintext_credentials': bool(credentials),
+    }
 
 
 def discover_mcp_servers(options, host, machine_id):
@@ -85,21 +122,7 @@ def discover_mcp_servers(options, host, machine_id):
     problems, assets = [], []
     key = fingerprint_key(options)
     for client, path, scope, name, server in read_configs(problems):
-        command = [str(part) for part in [server.get('command')] + list(server.get('args') or []) if part is not None]
-        url = server.get('url') or server.get('serverUrl') or server.get('httpUrl')
-        attributes = {
-            'running': False,  # configured; running MCP servers come from agent_discovery
-            'client': client,
-            'config': path,
-            'project': scope,
-            'server': name,
-            'transport': 'stdio' if command else (server.get('type') or 'http'),
-            'command': redact_argv(command) if command else None,
-            'url': redact_value(str(url)) if url else None,
-            'env_names': sorted(str(k) for k in (server.get('env') or {})),
-            'credentials': [{'variable': variable, 'fingerprint': fingerprint(value, key)} for variable, value in secret_entries(server)],
-        }
-        attributes['plaintext_credentials'] = bool(attributes['credentials'])
+        attributes = server_attributes(client, path, scope, name, server, key)
         assets.append(make_asset('mcp_server', host, machine_id, (path, scope or '', name), name, attributes,
                                  [{'type': 'file', 'path': path}], confidence='declared'))
     return sorted(assets, key=lambda asset: asset['id']), problems

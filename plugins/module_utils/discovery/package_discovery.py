@@ -3,15 +3,18 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The ai_package probe: AI SDKs, agent frameworks and runtimes installed in
 system Python and in virtualenvs, read from their *.dist-info / *.egg-info
-folder names (no import, no pip, nothing executed)."""
+folder names (no import, no pip, nothing executed). A metadata file is read
+as a regular file without blocking and only its first METADATA_BYTES."""
 
 from __future__ import annotations
 
 import glob
 import os
 import re
+import stat as stat_module
 
 from ansible_collections.aigov.core.plugins.module_utils.store.assets import make_asset
+from ansible_collections.aigov.core.plugins.module_utils.host.safe_files import read_capped
 from ansible_collections.aigov.core.plugins.module_utils.host.user_paths import in_every_home
 
 # Normalised distribution name -> category.
@@ -35,6 +38,7 @@ DEFAULT_PYTHON_ROOTS = ('/usr/lib/python3*/site-packages', '/usr/lib/python3/dis
 DEFAULT_VENV_ROOTS = ('/opt', '/srv', '/usr/local', '~')
 _DIST = re.compile(r'^(?P<name>.+?)-(?P<version>[0-9][^-]*?)(?:-py[0-9.]+)?\.(?:dist|egg)-info$')
 VENV_DEPTH = 3  # how deep under a venv root a pyvenv.cfg is looked for
+METADATA_BYTES = 65536
 
 
 def normalise(name):
@@ -42,16 +46,21 @@ def normalise(name):
     return re.sub(r'[-_.]+', '-', name).lower()
 
 
+def metadata_version(data):
+    """The Version header of a METADATA or PKG-INFO file's bytes, or None."""
+    for line in data.decode('utf-8', 'replace').splitlines():
+        if line.startswith('Version:'):
+            return line.split(':', 1)[1].strip() or None
+        if not line:
+            break  # end of the headers
+    return None
+
+
 def _metadata_version(path):
     """Version header of a dist-info METADATA or egg-info PKG-INFO (names without a version: editable installs)."""
     for name in ('METADATA', 'PKG-INFO'):
         try:
-            with open(os.path.join(path, name), 'rb') as handle:
-                for line in handle.read(65536).decode('utf-8', 'replace').splitlines():
-                    if line.startswith('Version:'):
-                        return line.split(':', 1)[1].strip() or None
-                    if not line:
-                        break  # end of the headers
+            return metadata_version(read_capped(os.path.join(path, name), METADATA_BYTES)[0])
         except (IOError, OSError):
             continue
     return None
@@ -80,24 +89,34 @@ def distributions(directory, wanted=None):
             yield name, version, path
 
 
-def _venvs(roots):
+def _is_regular(path):
+    try:
+        return stat_module.S_ISREG(os.lstat(path).st_mode)
+    except OSError:
+        return False
+
+
+def _venvs(roots, problems):
     """Directories holding a pyvenv.cfg at most VENV_DEPTH levels under the roots (hidden ones included)."""
     found = set()
     for root in roots:
         for base in in_every_home(root):
             for directory, subdirs, names in os.walk(base):
                 if 'pyvenv.cfg' in names:
-                    found.add(directory)
                     subdirs[:] = []  # a venv's own tree holds no further venvs worth the walk
+                    if _is_regular(os.path.join(directory, 'pyvenv.cfg')):
+                        found.add(directory)
+                    else:
+                        problems.append('ai_package: skipped %s (its pyvenv.cfg is not a regular file)' % directory)
                 elif directory[len(base):].count(os.sep) >= VENV_DEPTH:
                     subdirs[:] = []
     return sorted(found)
 
 
-def site_packages(python_roots, venv_roots):
+def site_packages(python_roots, venv_roots, problems):
     """(directory, venv or None) of every site-packages to look at."""
     dirs = [(path, None) for pattern in python_roots for path in sorted(glob.glob(pattern))]
-    for venv in _venvs(venv_roots):
+    for venv in _venvs(venv_roots, problems):
         dirs.extend((path, venv) for path in sorted(glob.glob(os.path.join(venv, 'lib', 'python3*', 'site-packages'))))
     seen, unique = set(), []
     for path, venv in dirs:
@@ -112,7 +131,7 @@ def discover_ai_packages(options, host, machine_id):
     """Return (assets, problems): one asset per AI package per Python environment."""
     problems, assets = [], []
     for directory, venv in site_packages(options.get('python_roots', DEFAULT_PYTHON_ROOTS),
-                                         options.get('venv_roots', DEFAULT_VENV_ROOTS)):
+                                         options.get('venv_roots', DEFAULT_VENV_ROOTS), problems):
         try:
             found = list(distributions(directory, AI_PACKAGES))
         except OSError as exc:

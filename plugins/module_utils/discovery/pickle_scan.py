@@ -29,6 +29,10 @@ DANGEROUS_NAMES = frozenset((
 ))
 _STRING_OPS = frozenset(('SHORT_BINUNICODE', 'BINUNICODE', 'BINUNICODE8', 'UNICODE', 'SHORT_BINSTRING', 'BINSTRING', 'STRING'))
 MAX_GLOBALS = 200  # a report lists at most this many distinct imports
+# A scan reads at most this much of a stream and this many opcodes: a pickle that declares a
+# multi-GB string, or a zip member that decompresses without end, costs no more.
+MAX_BYTES = 64 * 1024 * 1024
+MAX_OPS = 1000000
 
 
 def is_dangerous(name):
@@ -38,24 +42,27 @@ def is_dangerous(name):
     return name in DANGEROUS_NAMES or module in DANGEROUS_MODULES or top in ('os', 'subprocess', 'socket', 'runpy', 'ctypes')
 
 
-def scan_pickle(stream, max_pickles=8):
+def scan_pickle(stream, max_pickles=8, max_bytes=MAX_BYTES, max_ops=MAX_OPS):
     """Return {'imports': [...], 'dangerous': [...], 'error': str|None} for a binary stream.
 
     Reads up to max_pickles consecutive pickles (legacy PyTorch files hold
     several: magic number, version, system info, then the model), stopping at
     the first later byte that does not start one. STACK_GLOBAL takes module and name
     from the stack; like modelscan, the two most recent string constants (or
-    memo fetches of them) are taken. A malformed pickle keeps what was read.
+    memo fetches of them) are taken. A malformed pickle, or one past max_bytes or
+    max_ops, keeps what was read and says why it stopped in 'error'.
     """
     imports, error = [], None
+    bounded = _Bounded(stream, max_bytes, max_ops)
     for index in range(max_pickles):
-        start = stream.read(1)
-        # Protocols 0 and 1 have no header byte: the caller vouches for the
-        # first pickle; later ones must start with PROTO.
-        if not start or (index and start != b'\x80'):
-            break
         try:
-            _read_one(_Prefixed(start, stream), imports)
+            start = bounded.read(1)
+            # Protocols 0 and 1 have no header byte: the caller vouches for the
+            # first pickle; later ones must start with PROTO.
+            if not start or (index and start != b'\x80'):
+                break
+            bounded.unread(start)
+            _read_one(bounded, imports)
         except Exception as exc:  # pickletools raises ValueError and others on garbage: keep what was read
             error = '%s: %s' % (type(exc).__name__, exc)
             break
@@ -68,28 +75,45 @@ def scan_pickle_bytes(data):
     return scan_pickle(io.BytesIO(data))
 
 
-class _Prefixed(object):
-    """A stream with one already-read byte put back in front (pickletools reads from it)."""
+class _Bounded(object):
+    """The stream pickletools reads: a byte can be put back in front, and reading stops at the limits."""
 
-    def __init__(self, first, stream):
-        self._first, self._stream = first, stream
+    def __init__(self, stream, max_bytes, max_ops):
+        self._stream, self._first = stream, b''
+        self.max_bytes, self.left, self.ops_left = max_bytes, max_bytes, max_ops
 
-    def read(self, size=-1):
-        if self._first:
-            head, self._first = self._first, b''
-            return head + (self._stream.read(size - 1) if size > 1 else b'' if size == 1 else self._stream.read())
-        return self._stream.read(size)
+    def unread(self, byte):
+        self._first, self.left = byte, self.left + len(byte)
+
+    def _past_limit(self):
+        return ValueError('stopped at the limit of %d bytes read' % self.max_bytes)
+
+    def read(self, size):
+        if size > self.left:  # a declared length past the limit is not even read
+            raise self._past_limit()
+        head, self._first = self._first[:size], self._first[size:]
+        data = head + (self._stream.read(size - len(head)) if size > len(head) else b'')
+        self.left -= len(data)
+        return data
 
     def readline(self):
-        if self._first:
-            head, self._first = self._first, b''
-            return head + (b'' if head == b'\n' else self._stream.readline())
-        return self._stream.readline()
+        head, self._first = self._first, b''
+        line = head if head == b'\n' else head + self._stream.readline(self.left + 1 - len(head))
+        self.left -= len(line)
+        if self.left < 0:
+            raise self._past_limit()
+        return line
+
+    def count_op(self):
+        self.ops_left -= 1
+        if self.ops_left < 0:
+            raise ValueError('stopped at the limit of opcodes read')
 
 
 def _read_one(stream, imports):
     strings, memo = [], {}
     for opcode, arg, _pos in pickletools.genops(stream):
+        stream.count_op()
         name = opcode.name
         if name in _STRING_OPS:
             strings.append(arg if isinstance(arg, str) else str(arg))

@@ -2,11 +2,21 @@
 # Copyright: aigov.core contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The discovery probes by name. Each takes the module's options, the host name
-and machine id, and returns (assets, problems)."""
+and machine id, and returns (assets, problems).
+
+run_probe() is the boundary around each: a probe that raises, or overruns its
+deadline (probe_timeout seconds, plus hash_budget for model_artifact), becomes a
+problem naming it, never a failed or hung module. The deadline is a SIGALRM
+timer, so it also ends a system call that blocks; the probes keep their own
+finer limits (per file, per HTTP answer) so that it is only the last resort.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
+import threading
 
 from ansible_collections.aigov.core.plugins.module_utils.discovery.agent_discovery import discover_agents, discover_mcp_processes
 from ansible_collections.aigov.core.plugins.module_utils.discovery.artifact_discovery import discover_model_artifacts
@@ -25,9 +35,12 @@ def _both(first, second, options, host, machine_id):
     return assets + more_assets, problems + more_problems
 
 
+PROBE_TIMEOUT = 120
+
 PROBES = {
     'model_server': lambda options, host, machine_id: discover_servers(
-        options['proc_root'], host, machine_id, http_timeout=options['http_timeout'] if options.get('http_probe') else None),
+        options['proc_root'], host, machine_id, http_timeout=options['http_timeout'] if options.get('http_probe') else None,
+        http_budget=options.get('probe_timeout', PROBE_TIMEOUT) / 2.0),
     'vector_db': lambda options, host, machine_id: discover_servers(options['proc_root'], host, machine_id, 'vector_db',
                                                                     VECTOR_DB_SIGNATURES),
     'model_artifact': discover_model_artifacts,
@@ -47,3 +60,37 @@ def default_hash_cache():
     if os.geteuid() == 0:
         return '/var/cache/aigov/model-hashes.json'
     return os.path.join(os.path.expanduser('~'), '.cache', 'aigov', 'model-hashes.json')
+
+
+class ProbeTimeout(Exception):
+    """A probe ran past its deadline."""
+
+
+@contextlib.contextmanager
+def _deadline(seconds):
+    """Raise ProbeTimeout in the block after SECONDS (only the main thread can take signals; elsewhere no limit)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expire(_signum, _frame):
+        raise ProbeTimeout()
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def run_probe(name, options, host, machine_id):
+    """(assets, problems) of the probe NAME; a crash or an overrun is a problem naming it, never raised."""
+    seconds = options.get('probe_timeout', PROBE_TIMEOUT) + (options.get('hash_budget', 60) if name == 'model_artifact' else 0)
+    try:
+        with _deadline(seconds):
+            return PROBES[name](options, host, machine_id)
+    except ProbeTimeout:
+        return [], ['%s: stopped after %gs (probe_timeout); its assets are not reported this run' % (name, seconds)]
+    except Exception as exc:  # the boundary: the type only, as a message could quote what was being read
+        return [], ['%s: the probe failed (%s); its assets are not reported this run' % (name, type(exc).__name__)]

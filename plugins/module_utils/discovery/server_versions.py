@@ -18,6 +18,7 @@ import os
 import re
 
 from ansible_collections.aigov.core.plugins.module_utils.discovery.package_discovery import distributions
+from ansible_collections.aigov.core.plugins.module_utils.host.safe_files import read_capped
 
 _PYTHON = re.compile(r'^python(?P<version>[0-9]+\.[0-9]+)?')
 _VERSION = re.compile(r'^v?(?P<version>[0-9]+(?:\.[0-9A-Za-z+-]+)*)$')
@@ -63,15 +64,18 @@ def _python_pattern(process):
     return 'python%s' % found.group('version') if found and found.group('version') else 'python3*'
 
 
+def parse_venv_cfg(data):
+    """The settings of a pyvenv.cfg's bytes."""
+    return dict((key.strip().lower(), value.strip()) for key, sep, value in
+                (line.partition('=') for line in data.decode('utf-8', 'replace').splitlines()) if sep)
+
+
 def _venv_cfg(root, prefix):
-    """The pyvenv.cfg settings of prefix, or None when it is not a virtualenv."""
+    """The pyvenv.cfg settings of prefix, or None when it is not a virtualenv (or it is no regular file)."""
     try:
-        with open(root + os.path.join(prefix, 'pyvenv.cfg')) as handle:
-            text = handle.read(4096)
+        return parse_venv_cfg(read_capped(root + os.path.join(prefix, 'pyvenv.cfg'), 4096)[0])
     except (IOError, OSError):
         return None
-    return dict((key.strip().lower(), value.strip()) for key, sep, value in
-                (line.partition('=') for line in text.splitlines()) if sep)
 
 
 def site_dirs(root, process, env_values):

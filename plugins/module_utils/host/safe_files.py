@@ -22,7 +22,8 @@ path such a user can change between the check and the act. So:
   moved only when the inode that arrives is the one that was checked.
 
 Reading for discovery is the other half: open_regular() opens non-blocking
-and refuses anything but a regular file, read_capped() never reads past a cap.
+and refuses anything but a regular file, read_capped() never reads past a cap,
+sha256_within() stops hashing at a deadline.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ import hashlib
 import os
 import pwd
 import stat as stat_module
+import time
 
 from ansible_collections.aigov.core.plugins.module_utils.common.errors import AigovError
 
@@ -492,3 +494,18 @@ def read_capped(path, limit, follow=True):
     with open_regular(path, follow) as handle:
         data = handle.read(limit + 1)
     return data[:limit], len(data) > limit
+
+
+def sha256_within(path, deadline, follow=True):
+    """(sha256 of the regular file PATH, or None when time.monotonic() passed DEADLINE first; its fstat).
+
+    A sparse or endless file costs no more than the time left: what is not hashed in time is None.
+    """
+    with open_regular(path, follow) as handle:
+        info = os.fstat(handle.fileno())
+        digest = hashlib.sha256()
+        for chunk in iter(lambda: handle.read(CHUNK), b''):
+            if time.monotonic() > deadline:
+                return None, info
+            digest.update(chunk)
+    return digest.hexdigest(), info

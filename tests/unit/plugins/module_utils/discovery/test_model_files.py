@@ -84,9 +84,9 @@ def test_ids_stable_and_cache_used(tmp_path, monkeypatch):
     options = {'artifact_roots': [str(tmp_path / 'models')], 'hash_cache': str(tmp_path / 'h.json')}
     first = artifact_discovery.discover_model_artifacts(options, 'node1', 'mid')[0]
 
-    def must_not_hash(_path):
+    def must_not_hash(*_args, **_kwargs):
         raise AssertionError('hashed a file whose digest was cached')
-    monkeypatch.setattr(artifact_discovery, 'sha256_file', must_not_hash)
+    monkeypatch.setattr(artifact_discovery, 'sha256_within', must_not_hash)
     second = artifact_discovery.discover_model_artifacts(options, 'node1', 'mid')[0]
     assert [(a['id'], a['attributes']['sha256']) for a in first] == [(a['id'], a['attributes']['sha256']) for a in second]
 

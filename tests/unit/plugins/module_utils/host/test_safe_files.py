@@ -7,6 +7,7 @@ directories an attacker would control.
 import hashlib
 import os
 import stat
+import time
 
 import pytest
 
@@ -126,6 +127,19 @@ def test_read_capped(base):
     (base / 'f').write_bytes(b'a' * 100)
     assert safe_files.read_capped(str(base / 'f'), 10) == (b'a' * 10, True)
     assert safe_files.read_capped(str(base / 'f'), 100) == (b'a' * 100, False)
+
+
+def test_sha256_within_hashes_until_the_deadline(base):
+    (base / 'f').write_bytes(b'a' * (3 * safe_files.CHUNK))
+    digest, info = safe_files.sha256_within(str(base / 'f'), time.monotonic() + 60)
+    assert digest == hashlib.sha256(b'a' * (3 * safe_files.CHUNK)).hexdigest() and info.st_size == 3 * safe_files.CHUNK
+    assert safe_files.sha256_within(str(base / 'f'), time.monotonic() - 1)[0] is None
+    os.mkfifo(base / 'fifo')
+    with pytest.raises(OSError):
+        safe_files.sha256_within(str(base / 'fifo'), time.monotonic() + 60)
+    os.symlink('f', base / 'link')
+    with pytest.raises(OSError):
+        safe_files.sha256_within(str(base / 'link'), time.monotonic() + 60, follow=False)
 
 
 def test_create_never_overwrites(base):

@@ -1,0 +1,36 @@
+# -*- coding: utf-8 -*-
+# Copyright: aigov.core contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""JSON from what a host or a server controls, with its nesting bounded.
+
+json.loads raises RecursionError, not ValueError, on a document nested a
+thousand levels deep, and a few hundred levels still break whoever walks the
+result later. loads() turns both into a ValueError at MAX_DEPTH.
+"""
+
+from __future__ import annotations
+
+import json
+
+MAX_DEPTH = 64
+
+
+def loads(data, max_depth=MAX_DEPTH):
+    """json.loads of DATA (str or bytes); ValueError when it is not JSON or nests deeper than MAX_DEPTH."""
+    try:
+        value = json.loads(data)
+    except RecursionError:
+        raise ValueError('JSON nested deeper than %d levels' % max_depth) from None
+    level, depth = [value], 0
+    while level:
+        level = [child for item in level for child in _children(item)]
+        depth += bool(level)
+        if depth > max_depth:
+            raise ValueError('JSON nested deeper than %d levels' % max_depth)
+    return value
+
+
+def _children(value):
+    if isinstance(value, dict):
+        return [child for child in value.values() if isinstance(child, (dict, list))]
+    return [child for child in value if isinstance(child, (dict, list))] if isinstance(value, list) else []
