@@ -31,7 +31,6 @@ class ActionModule(ControllerAction):
             raise AnsibleActionFail('the decision of this payload is not in the audit log with a valid seal%s: the event did '
                                     'not come from the event source' % (
                                         ' (%s)' % found['forged_decision'] if found['forged_decision'] else ''))
-        result.update(changed=False, decision=found['decision']['details']['decision'], seq=found['decision']['seq'],
-                      msg='decision %s recorded and sealed at seq %d' % (found['decision']['details']['decision'],
-                                                                          found['decision']['seq']))
+        decision, seq = found['decision']['details']['decision'], found['decision']['seq']
+        result.update(changed=False, decision=decision, seq=seq, msg='decision %s recorded and sealed at seq %d' % (decision, seq))
         return result

@@ -88,13 +88,14 @@ class ActionModule(ControllerAction):
             found = aap_approval.verified_approval(api, ids[0], ids[1], args['payload'])
         except aap_approval.AapApprovalError as exc:
             raise remediation.RemediationRefused('no approval in AAP workflow job %s: %s' % (ids[0], exc))
-        return keyring.seal(dict(actor=found['approver'], action=remediation.APPROVAL_ACTION, subject=subject,
-                    owner=event['decision'].get('accountable'), outcome='success',
-                    reasons=['%s approved in AAP workflow job %d (proposed: review)' % (found['approver'], found['workflow_job'])],
-                    details=dict(request=found['request'], verdict='approve', fingerprint=event['alert'].get('fingerprint'),
-                                 proposed_decision='review', override=False, workflow_job=found['workflow_job'],
-                                 approved_at=found['approved_at'], run_by=actor(task_vars),
-                                 payload_sha256=remediation.payload_digest(args['payload']))))
+        return keyring.seal(dict(
+            actor=found['approver'], action=remediation.APPROVAL_ACTION, subject=subject,
+            owner=event['decision'].get('accountable'), outcome='success',
+            reasons=['%s approved in AAP workflow job %d (proposed: review)' % (found['approver'], found['workflow_job'])],
+            details=dict(request=found['request'], verdict='approve', fingerprint=event['alert'].get('fingerprint'),
+                         proposed_decision='review', override=False, workflow_job=found['workflow_job'],
+                         approved_at=found['approved_at'], run_by=actor(task_vars),
+                         payload_sha256=remediation.payload_digest(args['payload']))))
 
     def run_on_controller(self, args, task_vars, result):
         started = time.monotonic()

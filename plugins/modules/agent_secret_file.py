@@ -52,7 +52,7 @@ attributes:
     support: none
     description: The file holds a secret.
 seealso:
-  - role: aigov.core.agent_secret_rotation
+  - module: aigov.core.agent_secret
 """
 
 EXAMPLES = r"""

@@ -58,8 +58,8 @@ attributes:
     description: Reads the Linux proc filesystem and systemd unit directories.
 notes:
   - Idempotent. An agent whose record says C(quarantined) and none of whose O(pids) runs is not changed.
-  - A pid of O(pids) that is another process now (another start time than O(start_times) records) is refused:
-    nothing is stopped.
+  - A pid of O(pids) that is another process now (another start time than O(start_times) records) is refused,
+    and nothing is stopped.
 """
 
 EXAMPLES = r"""

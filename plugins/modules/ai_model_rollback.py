@@ -11,12 +11,14 @@ module: ai_model_rollback
 short_description: Roll a served model file back to its last approved version
 version_added: 0.1.0
 description:
-  - Computes the sha256 of the model file a server serves (O(path); a symlink is followed only when root owns it and only root can change its directory). When it
+  - Computes the sha256 of the model file a server serves (O(path); a symlink is followed only when root owns it
+    and only root can change its directory). When it
     is one of O(approved_models), nothing changes.
   - Otherwise looks for a kept copy of an approved model, newest approval first (the last entry of
     O(approved_models) is the newest), at the model's C(path) or at C(<keep_dir>/<sha256>), and uses the first
     whose content has the approved digest. A copy whose digest differs is reported and never used.
-  - The approved copy, read through the descriptor that was hashed, is written to a temp file created (O_EXCL) beside the served file and verified through its own descriptor, then renamed over it (readers see the old
+  - The approved copy, read through the descriptor that was hashed, is written to a temp file created (O_EXCL)
+    beside the served file and verified through its own descriptor, then renamed over it (readers see the old
     or the new file, never a mix); the replaced file is moved to O(quarantine_dir) with a record naming the
     served path, as M(aigov.core.ai_model_quarantine) does.
   - Fails, changing nothing, when no approved digest is known or no verified copy exists.

@@ -73,8 +73,10 @@ class KeyRing(object):
     def seal(self, record):
         """record (append() arguments, or an entry) with details.seal made by the current key."""
         details = dict(record.get('details') or {})
-        details[SEAL] = '%s:%s:%s' % (ALGORITHM, self.current, self._mac(self.current, dict(record, details=details)))
-        return dict(record, details=details)
+        sealed = dict(record)
+        sealed['details'] = details
+        details[SEAL] = '%s:%s:%s' % (ALGORITHM, self.current, self._mac(self.current, sealed))
+        return sealed
 
     def check(self, entry):
         """None when the entry's seal holds; else why not: 'missing', 'unknown key <id>' or 'bad'."""

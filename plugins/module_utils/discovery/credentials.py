@@ -29,7 +29,6 @@ from ansible_collections.aigov.core.plugins.module_utils.common.errors import Ai
 from ansible_collections.aigov.core.plugins.module_utils.common.fingerprints import fingerprint, fingerprint_key
 from ansible_collections.aigov.core.plugins.module_utils.discovery.mcp_discovery import read_configs, secret_entries
 from ansible_collections.aigov.core.plugins.module_utils.common.redaction import redact_argv
-from ansible_collections.aigov.core.plugins.module_utils.host.safe_files import read_capped
 from ansible_collections.aigov.core.plugins.module_utils.host.user_paths import in_every_home
 
 PROVIDER_VARS = {

@@ -318,8 +318,8 @@ def test_a_log_written_before_seals_verifies_unanchored_and_sealed_entries_after
     audit_log.append(path, **sealed_decision(RING))
     assert verify(path, keyring=RING)['ok'] and verify(path, keyring=RING)['sealed'] == 2
     retired = decision_keys.parse('k2:%s' % ('n' * 32), 'k1 retired')
-    assert verify(path, keyring=retired)['problem']['message'].endswith('has no valid seal (unknown key k1): it was not '
-                                                                          'written with the decision key')
+    assert verify(path, keyring=retired)['problem']['message'].endswith(
+        'has no valid seal (unknown key k1): it was not written with the decision key')
     forged = sealed_decision(RING)
     forged['details'].pop('seal')
     audit_log.append(path, **forged)  # appended by hand after sealing began: the chain holds, the seal does not

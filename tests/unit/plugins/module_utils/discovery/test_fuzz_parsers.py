@@ -17,7 +17,9 @@ from hypothesis import HealthCheck, example, given, settings, strategies as st
 
 from ansible_collections.aigov.core.plugins.module_utils.alerts import alerts, guardrails
 from ansible_collections.aigov.core.plugins.module_utils.common import redaction
-from ansible_collections.aigov.core.plugins.module_utils.discovery import agents, credentials, http_probe, mcp_discovery, model_files, model_servers, package_discovery, pickle_scan, server_versions
+from ansible_collections.aigov.core.plugins.module_utils.discovery import (
+    agents, credentials, http_probe, mcp_discovery, model_files, model_servers, package_discovery, pickle_scan,
+    server_versions)
 from ansible_collections.aigov.core.plugins.module_utils.host import hash_cache
 from ansible_collections.aigov.core.plugins.module_utils.policy import policy
 from ansible_collections.aigov.core.plugins.module_utils.common.errors import AigovError

@@ -15,7 +15,8 @@ import zipfile
 import pytest
 
 from ansible_collections.aigov.core.plugins.module_utils.common import redaction
-from ansible_collections.aigov.core.plugins.module_utils.discovery import artifact_discovery, discovery, http_probe, mcp_discovery, model_files, package_discovery, probes
+from ansible_collections.aigov.core.plugins.module_utils.discovery import (
+    artifact_discovery, discovery, http_probe, mcp_discovery, model_files, package_discovery, probes)
 
 from ..fakeproc import FakeProc
 from .test_model_files import gguf_bytes, safetensors_bytes
