@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 
-from ansible_collections.aigov.core.plugins.module_utils.policy import fleet, policy_compiler, policy_functions, waivers as waiver_rules
+from ansible_collections.aigov.core.plugins.module_utils.policy import fleet, frameworks, policy_compiler, policy_functions
+from ansible_collections.aigov.core.plugins.module_utils.policy import waivers as waiver_rules
 from ansible_collections.aigov.core.plugins.module_utils.common.datafiles import check_schema_version, load_yaml_mapping
 from ansible_collections.aigov.core.plugins.module_utils.common.errors import AigovError, DataFileError
 
@@ -30,11 +32,10 @@ except ImportError:
 PACK_SCHEMA_VERSIONS = (1,)
 FINDING_SCHEMA_VERSION = 1
 SEVERITIES = ('info', 'low', 'medium', 'high', 'critical')
-FRAMEWORKS = ('nist-ai-rmf', 'nist-csf-2.0', 'owasp-llm-2025', 'owasp-agentic-2026', 'eu-ai-act', 'iso-42001')
 RULE_ID = re.compile(r'^[A-Z][A-Z0-9]*(-[A-Z0-9]+)+$')
 _REQUIRED_TEXT = ('title', 'description', 'rationale')
 _RULE_KEYS = frozenset(('id', 'severity', 'applies_to', 'condition', 'references', 'remediation', 'enabled') + _REQUIRED_TEXT)
-_PACK_KEYS = frozenset(('schema_version', 'name', 'version', 'description', 'parameters', 'rules', 'exceptions'))
+_PACK_KEYS = frozenset(('schema_version', 'name', 'version', 'description', 'parameters', 'rules', 'exceptions', 'catalogues'))
 PARAMETER_NAME = re.compile(r'^[a-z][a-z0-9_]*$')
 _NUMBERS = (int, float)
 _SCALARS = (str, int, float, bool)
@@ -65,16 +66,24 @@ def _compile(expression, where, field, problems, parameters):
     return parsed if len(problems) == before else None
 
 
-def _check_references(rule, where, problems):
-    references = rule.get('references')
-    if not isinstance(references, dict) or not references:
-        problems.append('%s: references must map at least one framework (%s) to a list of controls' % (where, ', '.join(FRAMEWORKS)))
-        return
-    for framework, controls in references.items():
-        if framework not in FRAMEWORKS:
-            problems.append('%s: unknown framework %r in references (known: %s)' % (where, framework, ', '.join(FRAMEWORKS)))
-        if not isinstance(controls, list) or not controls or not all(isinstance(c, str) and c for c in controls):
-            problems.append('%s: references.%s must be a non-empty list of control ids' % (where, framework))
+def _load_catalogues(data, path, problems):
+    """The pack's own catalogues (`catalogues:` paths, relative to the pack's directory), merged over the bundled ones."""
+    paths = data.get('catalogues', [])
+    if not isinstance(paths, list) or not all(isinstance(p, str) and p for p in paths):
+        problems.append('catalogues must be a list of catalogue file paths (relative to the pack)')
+        paths = []
+    own = []
+    for value in paths:
+        full = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(path)), os.path.expanduser(value)))
+        try:
+            own.append(frameworks.load_catalogue(full))
+        except DataFileError as exc:
+            problems.extend('catalogues: %s' % problem for problem in str(exc).splitlines())
+    try:
+        return frameworks.merge(frameworks.bundled(), own), own
+    except DataFileError as exc:
+        problems.extend('catalogues: %s' % problem for problem in str(exc).splitlines())
+        return frameworks.bundled(), []
 
 
 def _check_remediation(rule, where, problems):
@@ -92,7 +101,7 @@ def _check_remediation(rule, where, problems):
             problems.append('%s: remediation.%s must be a %s' % (where, key, expected.__name__))
 
 
-def _validate_rule(rule, index, seen_ids, problems, parameters):
+def _validate_rule(rule, index, seen_ids, problems, parameters, catalogues):
     """Validate one rule; return it with compiled expressions, or None if invalid."""
     if not isinstance(rule, dict):
         problems.append('rules[%d]: must be a mapping' % index)
@@ -115,7 +124,7 @@ def _validate_rule(rule, index, seen_ids, problems, parameters):
         problems.append('%s: enabled must be true or false' % where)
     applies_to = _compile(rule.get('applies_to'), where, 'applies_to', problems, parameters)
     condition = _compile(rule.get('condition'), where, 'condition', problems, parameters)
-    _check_references(rule, where, problems)
+    frameworks.check_references(rule.get('references'), catalogues, where, problems)
     _check_remediation(rule, where, problems)
     if len(problems) > before:
         return None
@@ -152,6 +161,7 @@ def load_pack(path, seen_ids=None):
         if not isinstance(data.get(key), str) or not data[key]:
             problems.append('%s must be a non-empty string' % key)
     parameters = _check_parameters(data, problems)
+    catalogues, own_catalogues = _load_catalogues(data, path, problems)
     rules = data.get('rules')
     if not isinstance(rules, list) or not rules:
         problems.append('rules must be a non-empty list')
@@ -159,7 +169,7 @@ def load_pack(path, seen_ids=None):
     seen_ids = {} if seen_ids is None else seen_ids
     compiled = []
     for index, rule in enumerate(rules):
-        checked = _validate_rule(rule, index, seen_ids, problems, parameters)
+        checked = _validate_rule(rule, index, seen_ids, problems, parameters, catalogues)
         if checked is not None:
             seen_ids[checked['id']] = path
             compiled.append(checked)
@@ -167,7 +177,15 @@ def load_pack(path, seen_ids=None):
     if problems:
         raise DataFileError(path, problems)
     return {'name': data['name'], 'version': data['version'], 'path': path, 'sha256': digest, 'rules': compiled,
-            'parameters': dict(parameters), 'exceptions': exceptions}
+            'parameters': dict(parameters), 'exceptions': exceptions, 'catalogues': own_catalogues}
+
+
+def catalogues_of(packs):
+    """Every catalogue the packs were checked against: the bundled ones and those the packs bring."""
+    try:
+        return frameworks.merge(frameworks.bundled(), [c for pack in packs for c in pack.get('catalogues', ())])
+    except DataFileError as exc:
+        raise AigovError('policy packs bring conflicting framework catalogues: %s' % exc)
 
 
 def _override(packs, parameters):
@@ -198,6 +216,7 @@ def load_packs(paths, parameters=None):
     """
     seen_ids = {}
     packs = [load_pack(path, seen_ids) for path in paths]
+    catalogues_of(packs)
     _override(packs, parameters)
     waiver_rules.check_rule_ids([waiver for pack in packs for waiver in pack['exceptions']], seen_ids)
     for pack in packs:

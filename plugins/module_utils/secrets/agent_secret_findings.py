@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime
 import json
 
-from ansible_collections.aigov.core.plugins.module_utils.policy import policy
+from ansible_collections.aigov.core.plugins.module_utils.policy import frameworks, policy
 from ansible_collections.aigov.core.plugins.module_utils.secrets.agent_secret import default_path, parse_max_age
 from ansible_collections.aigov.core.plugins.module_utils.store.assets import make_asset
 from ansible_collections.aigov.core.plugins.module_utils.common.errors import AigovError
@@ -27,16 +27,19 @@ from ansible_collections.aigov.core.plugins.module_utils.secrets.secret_backend 
 from ansible_collections.aigov.core.plugins.module_utils.secrets.short_lived_credentials import default_record_path
 
 PACK = 'aigov.core/agent-secrets'
-_REFERENCES = {'owasp-agentic-2026': ['ASI03 Identity and Privilege Abuse'], 'nist-csf-2.0': ['PR.AA-01', 'PR.AA-05'],
-               'iso-42001': ['A.6.2.6']}
+# Cited like a pack's rules and checked against the same catalogues (frameworks/, check_references()).
 RULES = dict(
     stale={'rule_id': 'AIGOV-AS-001', 'severity': 'medium', 'title': 'Agent secret older than its maximum age',
+           'references': {'owasp-agentic-2026': ['ASI03 Identity and Privilege Abuse'], 'nist-csf-2.0': ['PR.AA-01'],
+                          'iso-42001': ['A.6.2.6']},
            'description': 'The current version of an agent secret in the backend is older than max_age.',
            'rationale': 'A long-lived secret gives whoever copied it a long window; rotation bounds the damage of a leak.',
            'remediation': {'id': 'rotate_agent_secret', 'automatable': True, 'disruptive': True,
                            'guidance': 'Rotate it with ansible-playbook aigov.core.rotate_agent_secrets, or move the agent '
                                        'to a short-lived credential (credential_type vault_token or approle_secret_id).'}},
     shared={'rule_id': 'AIGOV-AS-002', 'severity': 'high', 'title': 'One secret used by several agents',
+            'references': {'owasp-agentic-2026': ['ASI03 Identity and Privilege Abuse'],
+                           'nist-csf-2.0': ['PR.AA-01', 'PR.AA-02'], 'iso-42001': ['A.6.2.6']},
             'description': 'Several agents hold a secret with the same fingerprint.',
             'rationale': 'A shared secret cannot be rotated or revoked for one agent without breaking the others, and '
                          'the audit trail cannot tell the agents apart.',
@@ -44,6 +47,9 @@ RULES = dict(
                             'guidance': 'Rotate each of these agents (agent_secret_rotation_force) so that each holds '
                                         'its own secret.'}},
     plaintext={'rule_id': 'AIGOV-AS-003', 'severity': 'high', 'title': 'Agent secret in plaintext outside the backend',
+               'references': {'owasp-agentic-2026': ['ASI03 Identity and Privilege Abuse'],
+                              'owasp-llm-2025': ['LLM02:2025 Sensitive Information Disclosure'],
+                              'nist-csf-2.0': ['PR.AA-01', 'PR.DS-01'], 'iso-42001': ['A.6.2.6']},
                'description': 'A credential discovered on a host has the fingerprint of an agent secret but is not the '
                               "agent's delivered environment file.",
                'rationale': 'A copy outside the backend and the delivered file survives rotation planning, is not '
@@ -56,6 +62,12 @@ RULES = dict(
 
 class FindingsError(AigovError):
     """The findings could not be computed; the message names the agent or the input."""
+
+
+def check_references():
+    """Raise AigovError unless every rule cites only controls of the bundled framework catalogues."""
+    for kind in sorted(RULES):
+        frameworks.require_references(RULES[kind]['references'], RULES[kind]['rule_id'])
 
 
 def normalize_agents(agents):
@@ -113,13 +125,14 @@ def _secret_asset(backend, agent, state):
 
 
 def _finding(kind, asset, extra_evidence=()):
-    rule = dict(RULES[kind], id=RULES[kind]['rule_id'], references=_REFERENCES)
+    rule = dict(RULES[kind], id=RULES[kind]['rule_id'])
     subject = dict(asset, evidence=list(asset.get('evidence', [])) + list(extra_evidence))
     return policy.make_finding(rule, subject, dict(name=PACK))
 
 
 def evaluate(backend, agents, credential_assets, max_age=None, fingerprint_key=None, now=None):
     """(findings, rules): rules in ai_policy_check's per-rule result shape, counting what each rule looked at."""
+    check_references()
     key, now = fingerprint_key or DEFAULT_FINGERPRINT_KEY, now or datetime.datetime.now(datetime.timezone.utc)
     max_days = parse_max_age(max_age) / 86400.0 if max_age else None
     states, assets = [], []
@@ -164,7 +177,7 @@ def evaluate(backend, agents, credential_assets, max_age=None, fingerprint_key=N
         judge('plaintext', asset, not delivered, [{'type': 'agent_secret', 'agents': sorted(a['name'] for a in holders)}])
     findings.sort(key=lambda item: (-policy.severity_rank(item['severity']), item['rule_id'], item['asset_id']))
     rules = [dict(rule_id=RULES[kind]['rule_id'], title=RULES[kind]['title'], severity=RULES[kind]['severity'],
-                  references=_REFERENCES, applied=counts[kind]['applied'], failed=counts[kind]['failed'], waived=0,
+                  references=RULES[kind]['references'], applied=counts[kind]['applied'], failed=counts[kind]['failed'], waived=0,
                   passed_assets=counts[kind]['passed'], description=RULES[kind]['description'],
                   rationale=RULES[kind]['rationale'], remediation=RULES[kind]['remediation']) for kind in RULES]
     return findings, rules
