@@ -9,7 +9,7 @@ import os
 
 from ansible.errors import AnsibleActionFail
 
-from ansible_collections.aigov.core.plugins.module_utils.policy import policy, waivers
+from ansible_collections.aigov.core.plugins.module_utils.policy import frameworks, policy, waivers
 from ansible_collections.aigov.core.plugins.module_utils.store import registry
 from ansible_collections.aigov.core.plugins.module_utils.common.errors import AigovError
 from ansible_collections.aigov.core.plugins.plugin_utils.action import ControllerAction, collect_assets, plain, store_assets
@@ -68,6 +68,7 @@ class ActionModule(ControllerAction):
             policy_packs=[dict((k, pack[k]) for k in ('name', 'version', 'path', 'sha256', 'parameters')) for pack in packs],
             waivers=waivers.status(all_waivers, findings, today),
             registry=dict(path=reg['path'], sha256=reg['sha256'], use_cases=len(reg['use_cases'])),
+            frameworks=frameworks.public(policy.catalogues_of(packs)),
             msg='%d finding(s) on %d asset(s) from %d host(s)' % (summary['findings'], len(assets), len(scope['hosts_scanned'])),
         )
         if summary['threshold_exceeded']:

@@ -10,6 +10,7 @@ import os
 
 from ansible.errors import AnsibleActionFail
 
+from ansible_collections.aigov.core.plugins.module_utils.policy import frameworks
 from ansible_collections.aigov.core.plugins.module_utils.reports import report, report_history
 from ansible_collections.aigov.core.plugins.plugin_utils.action import ControllerAction, plain
 
@@ -42,6 +43,10 @@ class ActionModule(ControllerAction):
         history_path = os.path.join(dest, report_history.HISTORY_FILE) if keep else None
         result.update(changed=True, history=history_path, summary=check['summary'],
                       files=[os.path.join(dest, report.RENDERERS[fmt][0]) for fmt in args['formats']])
+        matrix = frameworks.coverage(check.get('frameworks') or [], check['rules'])
+        result['coverage'] = [dict([(key, entry[key]) for key in ('framework', 'name', 'version', 'covered', 'total')],
+                                   uncovered=[c['id'] for c in entry['controls'] if not c['rules']]) for entry in matrix]
+        result['coverage_lines'] = frameworks.coverage_lines(matrix)
 
         if self._task.check_mode:
             # Read-only: the trend this run would show, nothing written, no lock taken.

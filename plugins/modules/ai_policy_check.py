@@ -247,4 +247,13 @@ registry:
   description: Path, sha256 and number of use cases of the registry used.
   returned: always
   type: dict
+frameworks:
+  description:
+    - The framework catalogues every rule reference was checked against (the bundled ones in
+      C(frameworks/) and those the packs bring), each with C(framework), C(name), C(version),
+      C(publication), C(source), C(scope) and its C(controls) (C(id), C(title), C(group)).
+    - M(aigov.core.ai_report) turns them and the rules into the framework coverage matrix.
+  returned: always
+  type: list
+  elements: dict
 """

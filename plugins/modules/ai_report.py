@@ -39,11 +39,12 @@ options:
     description:
       - Report formats to write.
       - C(json) writes C(compliance-report.json), C(junit) C(compliance-report.junit.xml), C(sarif)
-        C(compliance-report.sarif) and C(html) C(compliance-report.html).
+        C(compliance-report.sarif), C(html) C(compliance-report.html) and C(coverage) the framework
+        coverage matrix C(framework-coverage.json) (C(schemas/framework-coverage.v1.json)).
     type: list
     elements: str
-    choices: [html, json, junit, sarif]
-    default: [html, json, junit, sarif]
+    choices: [coverage, html, json, junit, sarif]
+    default: [coverage, html, json, junit, sarif]
   history_size:
     description:
       - How many scans C(compliance-history.jsonl) keeps, oldest dropped first.
@@ -121,4 +122,25 @@ summary:
   description: The report's summary (see M(aigov.core.ai_policy_check)).
   returned: always
   type: dict
+coverage:
+  description:
+    - Per framework catalogue the check was validated against, how many of its controls the rules
+      cite and the ids of those none cites (the full matrix is in C(framework-coverage.json) and in
+      the JSON and HTML reports). Empty for a check result that carries no catalogues.
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - {framework: owasp-llm-2025, name: OWASP Top 10 for LLM Applications, version: "2025", covered: 6, total: 10,
+       uncovered: ["LLM01:2025", "LLM05:2025", "LLM07:2025", "LLM09:2025"]}
+coverage_lines:
+  description: The coverage matrix as text lines, printed by the compliance_scan playbook when
+    C(aigov_print_coverage) is true.
+  returned: always
+  type: list
+  elements: str
+  sample:
+    - "owasp-llm-2025 (OWASP Top 10 for LLM Applications 2025): 6 of 10 controls covered"
+    - "  covered: LLM02:2025 [AIGOV-CR-001, AIGOV-MS-001]; LLM03:2025 [AIGOV-MA-001]"
+    - "  not covered: LLM01:2025, LLM05:2025, LLM07:2025, LLM09:2025"
 """

@@ -34,6 +34,9 @@ th{background:#f0f2f5;font-weight:600}td.num,th.num{text-align:right}
 ul.ev{margin:0;padding-left:16px}code{font-size:12px;background:#f0f2f5;padding:0 3px;border-radius:3px}
 table.findings{table-layout:fixed}table.findings td{overflow-wrap:anywhere}tr.waived td{color:#777}
 .small{font-size:12px;color:#555}.missing{color:#c62828;font-weight:600}
+details{margin:8px 0}summary{cursor:pointer;font-weight:600}tr.uncovered td{color:#8a1c1c}
+.bar{display:inline-block;height:10px;background:#2e7d32;vertical-align:middle}
+.barbg{display:inline-block;width:120px;height:10px;background:#e1e4e8;vertical-align:middle}
 """
 
 
@@ -82,14 +85,49 @@ def _severity_heads():
     return ''.join('<th class="num">%s</th>' % _e(s) for s in report_view.SEVERITIES)
 
 
+def _framework_label(name, catalogues):
+    catalogue = catalogues.get(name)
+    if not catalogue:
+        return _e(name)
+    return '%s<div class="small">%s %s</div>' % (_e(name), _e(catalogue['name']), _e(catalogue['version']))
+
+
 def _frameworks(report):
     table = report_view.by_framework(report)
     if not table:
         return '<section id="frameworks"><h2>By framework</h2><p>No unwaived finding touches a framework control.</p></section>'
+    catalogues = dict((c['framework'], c) for c in report.get('frameworks') or [])
     rows = ''.join('<tr><td>%s</td>%s<td class="small">%s</td></tr>' % (
-        _e(name), _count_cells(row['by_severity']), _e('; '.join(row['controls']))) for name, row in table.items())
+        _framework_label(name, catalogues), _count_cells(row['by_severity']), _e('; '.join(row['controls'])))
+        for name, row in table.items())
     return ('<section id="frameworks"><h2>By framework</h2><table><tr><th>Framework</th>%s<th>Controls affected</th></tr>'
             '%s</table></section>' % (_severity_heads(), rows))
+
+
+def _coverage_detail(entry):
+    rows = ''.join('<tr class="%s"><td><code>%s</code></td><td>%s</td><td>%s</td></tr>' % (
+        'covered' if control['rules'] else 'uncovered', _e(control['id']), _e(control['title']),
+        _e(', '.join(control['rules'])) if control['rules'] else '<span class="missing">not covered</span>')
+        for control in entry['controls'])
+    return ('<details id="coverage-%s"><summary>%s %s: %d of %d covered</summary><p class="small">Source: %s (%s)</p>'
+            '<table><tr><th>Control</th><th>Title</th><th>Rules</th></tr>%s</table></details>'
+            % (_e(entry['framework']), _e(entry['name']), _e(entry['version']), entry['covered'], entry['total'],
+               _e(entry.get('publication')), _e(entry.get('source')), rows))
+
+
+def _coverage(report):
+    matrix = report.get('coverage')
+    if not matrix:
+        return ''
+    rows = ''.join('<tr><td>%s<div class="small">%s %s</div></td><td class="num">%d</td><td class="num">%d</td>'
+                   '<td class="num">%d</td><td><span class="barbg"><span class="bar" style="width:%dpx"></span></span></td></tr>'
+                   % (_e(e['framework']), _e(e['name']), _e(e['version']), e['covered'], e['total'] - e['covered'],
+                      e['total'], round(120.0 * e['covered'] / e['total']) if e['total'] else 0) for e in matrix)
+    return ('<section id="coverage"><h2>Framework coverage</h2><p class="small">Which controls of each framework the '
+            'rules of this scan cite, and which none does: what the baseline does not address.</p>'
+            '<table id="coverage-table"><tr><th>Framework</th><th class="num">Covered</th><th class="num">Not covered</th>'
+            '<th class="num">Controls</th><th></th></tr>%s</table>%s</section>'
+            % (rows, ''.join(_coverage_detail(entry) for entry in matrix)))
 
 
 def _hosts(report):
@@ -170,5 +208,5 @@ def page(title, body):
 def render_html(report):
     """The report as one HTML document (text)."""
     body = ''.join((_header(report), '<main>', _severity_cards(report), _trend(report), _frameworks(report),
-                    _hosts(report), _findings(report), _sources(report), '</main>'))
+                    _coverage(report), _hosts(report), _findings(report), _sources(report), '</main>'))
     return page('AI compliance report %s' % report.get('generated_at'), body)

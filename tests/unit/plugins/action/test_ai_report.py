@@ -17,7 +17,7 @@ from tests.contracts import sarif_errors, validate
 from tests.unit.plugins.module_utils import reportdata
 
 FILES = ['compliance-history.jsonl', 'compliance-report.html', 'compliance-report.json', 'compliance-report.junit.xml',
-         'compliance-report.sarif']
+         'compliance-report.sarif', 'framework-coverage.json']
 
 
 def run(dest, check_mode=False, **args):
@@ -40,7 +40,7 @@ def test_writes_every_format_and_the_history(tmp_path):
     dest = tmp_path / 'reports'
     result = run(dest)
     assert sorted(name for name in os.listdir(str(dest)) if not name.startswith('.')) == FILES
-    assert result['files'] == [str(dest / name) for name in FILES[1:]]
+    assert sorted(result['files']) == [str(dest / name) for name in FILES[1:]]
     assert result['history'] == str(dest / 'compliance-history.jsonl') and len(result['trend']) == 1
     document = json.loads((dest / 'compliance-report.json').read_text())
     validate(document, 'compliance-report.v1.json')
@@ -48,6 +48,11 @@ def test_writes_every_format_and_the_history(tmp_path):
     assert sarif_errors(json.loads((dest / 'compliance-report.sarif').read_text())) == []
     junitparser.JUnitXml.fromfile(str(dest / 'compliance-report.junit.xml'))
     assert (dest / 'compliance-report.html').read_text().startswith('<!DOCTYPE html>')
+    coverage = json.loads((dest / 'framework-coverage.json').read_text())
+    validate(coverage, 'framework-coverage.v1.json')
+    assert coverage['frameworks'] == document['coverage']
+    assert [entry['framework'] for entry in result['coverage']] == [entry['framework'] for entry in coverage['frameworks']]
+    assert result['coverage_lines'][0].endswith('controls covered')
 
 
 def test_each_scan_adds_a_point_and_the_history_is_bounded(tmp_path):

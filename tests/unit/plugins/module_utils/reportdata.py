@@ -4,7 +4,7 @@ default pack evaluated by the real policy engine, then report.build_report."""
 import copy
 import os
 
-from ansible_collections.aigov.core.plugins.module_utils.policy import policy
+from ansible_collections.aigov.core.plugins.module_utils.policy import frameworks, policy
 from ansible_collections.aigov.core.plugins.module_utils.reports import report, report_history
 
 ROOT = os.path.join(os.path.dirname(__file__), '..', '..', '..', '..')
@@ -72,7 +72,8 @@ def check(waive=None, records=None):
              'hosts_missing': ['ghost'], 'problems': {'edge-1': ['cannot read /proc/77/environ: permission denied']}}
     return {'summary': summary, 'scope': scope, 'rules': rules, 'findings': findings, 'assets': records,
             'policy_packs': [{'name': 'default', 'version': pack['version'], 'path': DEFAULT_PACK, 'sha256': pack['sha256']}],
-            'registry': {'path': '/etc/aigov/registry.yml', 'sha256': 'cd' * 32, 'use_cases': 0}}
+            'registry': {'path': '/etc/aigov/registry.yml', 'sha256': 'cd' * 32, 'use_cases': 0},
+            'frameworks': frameworks.public(policy.catalogues_of([pack]))}
 
 
 def document(waive=None, history=(), records=None):

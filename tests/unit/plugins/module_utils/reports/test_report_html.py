@@ -104,8 +104,9 @@ def test_each_finding_shows_evidence_fix_and_host():
 
 def test_summaries_by_framework_and_host():
     text = page()
-    frameworks = text[text.index('id="frameworks"'):text.index('id="hosts"')]
-    assert re.search(r'<td>nist-csf-2.0</td><td class="num"></td><td class="num">3</td>', frameworks)
+    frameworks = text[text.index('id="frameworks"'):text.index('id="coverage"')]
+    assert re.search(r'<td>nist-csf-2.0<div class="small">NIST Cybersecurity Framework 2.0</div></td>'
+                     r'<td class="num"></td><td class="num">3</td>', frameworks)
     hosts = text[text.index('id="hosts"'):text.index('id="findings"')]
     assert re.search(r'<td>ghost</td><td><span class="missing">not scanned</span></td><td class="num">0</td>', hosts)
     assert re.search(r'<td>gpu-2</td><td>scanned</td><td class="num">3</td><td class="num"></td><td class="num">1</td>', hosts)
