@@ -24,7 +24,7 @@ POISONED = '/srv/models/' + HOSTILE
 ENV_FILE = '/srv/agent/.env'
 PACK = os.path.join(ROOT, 'tests', 'fixtures', 'reports', 'pack.yml')
 FILES = ['compliance-history.jsonl', 'compliance-report.html', 'compliance-report.json', 'compliance-report.junit.xml',
-         'compliance-report.sarif']
+         'compliance-report.sarif', 'framework-coverage.json']
 
 
 class RunsCommand(object):
@@ -47,10 +47,12 @@ def reports(ansible, fleet, tmp_path_factory):
     report_dir = work / 'out'
     runs = []
     try:
-        for _scan in range(2):
+        for scan in range(2):
             # The frozen five-rule pack: these tests are about the reports, not about what the baseline flags.
+            # The second scan asks for the coverage matrix on the terminal.
             proc = ansible.playbook('-i', fleet.inventory, 'aigov.core.compliance_scan', '-e', 'aigov_scan_hosts=testhosts',
-                                    '-e', 'aigov_report_dir=%s' % report_dir, '-e', json.dumps({'aigov_policy_packs': [PACK]}))
+                                    '-e', 'aigov_report_dir=%s' % report_dir, '-e', json.dumps({'aigov_policy_packs': [PACK]}),
+                                    '-e', 'aigov_print_coverage=%s' % ('true' if scan else 'false'))
             assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
             runs.append(proc)
         yield report_dir, runs
@@ -180,6 +182,62 @@ def test_html_report_renders_in_headless_chromium(reports, tmp_path):
     assert '&lt;img src=x onerror=alert(1)&gt;.pkl' in table and '<img' not in dom
     for expected in ('listening on 0.0.0.0:8000', 'Bind the server to 127.0.0.1', '/srv/agent/.env'):
         assert expected in table
+
+
+def test_coverage_is_printed_on_request_only(reports):
+    _report_dir, runs = reports
+    assert 'not covered:' not in runs[0].stdout
+    out = runs[1].stdout
+    assert 'Show the framework coverage matrix' in out
+    for line in ('owasp-llm-2025 (OWASP Top 10 for LLM Applications 2025): ', 'nist-csf-2.0 (NIST Cybersecurity Framework 2.0): '):
+        assert line in out
+    assert 'not covered: ' in out and 'LLM01:2025' in out
+
+
+def test_coverage_matrix_agrees_with_catalogue_json_and_html(reports, tmp_path):
+    report_dir, _runs = reports
+    report = json.loads(read(report_dir, 'compliance-report.json'))
+    coverage = json.loads(read(report_dir, 'framework-coverage.json'))
+    validate(coverage, 'framework-coverage.v1.json')
+    assert coverage['frameworks'] == report['coverage']
+    catalogues = dict((c['framework'], c) for c in report['frameworks'])
+    assert sorted(catalogues) == ['eu-ai-act', 'iso-42001', 'nist-ai-rmf', 'nist-csf-2.0', 'owasp-agentic-2026',
+                                  'owasp-llm-2025']
+    matrix = dict((entry['framework'], entry) for entry in report['coverage'])
+    for key, catalogue in catalogues.items():
+        assert [c['id'] for c in matrix[key]['controls']] == [c['id'] for c in catalogue['controls']]
+    # "By framework" (controls touched by unwaived findings) only names controls the matrix shows covered.
+    for finding in report['findings']:
+        for key, references in finding['references'].items():
+            for reference in references:
+                ident = next(c['id'] for c in matrix[key]['controls'] if reference == c['id'] or reference.startswith(c['id'] + ' '))
+                assert finding['rule_id'] in next(c['rules'] for c in matrix[key]['controls'] if c['id'] == ident)
+
+    # What a person sees: the coverage table and, once opened, every control with its rules or "not covered".
+    page = 'file://%s' % (report_dir / 'compliance-report.html')
+    dom = chromium(tmp_path, '--dump-dom', page).stdout.decode('utf-8')
+    section = dom[dom.index('<section id="coverage">'):]
+    section = section[:section.index('</section>')]
+    for entry in report['coverage']:
+        assert '%s %s: %d of %d covered' % (entry['name'], entry['version'], entry['covered'], entry['total']) in section
+    assert section.count('<tr class="uncovered">') == sum(e['total'] - e['covered'] for e in report['coverage'])
+    assert 'Users, services, and hardware are authenticated' in section  # titles from the catalogue, as published
+    frameworks_section = dom[dom.index('<section id="frameworks">'):dom.index('<section id="coverage">')]
+    assert 'NIST Cybersecurity Framework 2.0' in frameworks_section
+
+    # A screenshot of the section with one framework opened, kept for people to look at.
+    opened = tmp_path / 'coverage.html'
+    html = read(report_dir, 'compliance-report.html').replace('<details id="coverage-owasp-llm-2025">',
+                                                             '<details id="coverage-owasp-llm-2025" open>')
+    opened.write_text(html, encoding='utf-8')
+    shot = tmp_path / 'coverage.png'
+    proc = chromium(tmp_path, '--screenshot=%s' % shot, '--window-size=1280,2400', 'file://%s' % opened)
+    assert proc.returncode == 0 and shot.exists(), proc.stderr[-2000:]
+    width, height, distinct_rows = png_info(shot.read_bytes())
+    assert (width, height) == (1280, 2400) and distinct_rows > 300
+    keep = os.environ.get('AIGOV_SCREENSHOT_DIR')
+    if keep:
+        shutil.copy(str(shot), os.path.join(keep, 'coverage.png'))
 
 
 def test_no_planted_secret_in_any_file_or_output(reports):
