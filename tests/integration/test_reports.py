@@ -227,8 +227,8 @@ def test_coverage_matrix_agrees_with_catalogue_json_and_html(reports, tmp_path):
 
     # A screenshot of the section with one framework opened, kept for people to look at.
     opened = tmp_path / 'coverage.html'
-    html = read(report_dir, 'compliance-report.html').replace('<details id="coverage-owasp-llm-2025">',
-                                                             '<details id="coverage-owasp-llm-2025" open>')
+    html = read(report_dir, 'compliance-report.html')
+    html = html.replace('<details id="coverage-owasp-llm-2025">', '<details id="coverage-owasp-llm-2025" open>')
     opened.write_text(html, encoding='utf-8')
     shot = tmp_path / 'coverage.png'
     proc = chromium(tmp_path, '--screenshot=%s' % shot, '--window-size=1280,2400', 'file://%s' % opened)

@@ -131,9 +131,10 @@ def test_a_pack_cannot_redefine_a_bundled_framework(tmp_path):
     (tmp_path / 'fake.yml').write_text(yaml.safe_dump({
         'schema_version': 1, 'framework': 'nist-csf-2.0', 'name': 'My CSF', 'version': '2.0', 'publication': 'p',
         'source': 's', 'controls': [{'id': 'PR.AA-99', 'title': 'Anything goes'}]}))
-    (tmp_path / 'pack.yml').write_text(yaml.safe_dump({'schema_version': 1, 'name': 'x', 'version': '1', 'catalogues': ['fake.yml'],
-        'rules': [{'id': 'X-A-1', 'title': 't', 'description': 'd', 'rationale': 'r', 'severity': 'low', 'applies_to': 'kind',
-                   'condition': 'kind', 'references': {'nist-csf-2.0': ['PR.AA-99']}}]}))
+    rule = {'id': 'X-A-1', 'title': 't', 'description': 'd', 'rationale': 'r', 'severity': 'low', 'applies_to': 'kind',
+            'condition': 'kind', 'references': {'nist-csf-2.0': ['PR.AA-99']}}
+    pack = {'schema_version': 1, 'name': 'x', 'version': '1', 'catalogues': ['fake.yml'], 'rules': [rule]}
+    (tmp_path / 'pack.yml').write_text(yaml.safe_dump(pack))
     with pytest.raises(Exception, match="framework 'nist-csf-2.0' is already defined by"):
         policy.load_pack(str(tmp_path / 'pack.yml'))
 
