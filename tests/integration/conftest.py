@@ -82,7 +82,7 @@ def record_decision(log, event, env):
     """Append event's decision to the audit log as the event source writes it (naming its payload, sealed with the
     decision key of env); return the payload_b64 to hand to a playbook."""
     from ansible_collections.aigov.core.plugins.module_utils.audit import audit_log, decision_keys
-from ansible_collections.aigov.core.plugins.module_utils.remediation import remediation
+    from ansible_collections.aigov.core.plugins.module_utils.remediation import remediation
     payload = remediation.encode_payload(event)
     decision = event['decision']
     audit_log.append(log, **decision_keys.load(env['AIGOV_DECISION_KEY_FILE']).seal(dict(
