@@ -10,7 +10,7 @@ INSTALLED := $(COLLECTIONS)/ansible_collections/aigov/core/MANIFEST.json
 VERSION := $(shell sed -n 's/^version: *//p' galaxy.yml)
 TARBALL := $(CURDIR)/.cache/build/aigov-core-$(VERSION).tar.gz
 SOURCES := galaxy.yml README.md COPYING requirements.txt bindep.txt \
-	$(shell find plugins playbooks policies frameworks guardrails registry meta schemas docs examples extensions roles changelogs \
+	$(shell find plugins playbooks policies frameworks guardrails actions registry meta schemas docs examples extensions roles changelogs \
 	  -type f -not -path '*/__pycache__/*' 2>/dev/null)
 
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)

@@ -29,7 +29,7 @@ sys.path.insert(0, conftest.FARM)
 import json  # noqa: E402
 
 from ansible_collections.aigov.core.plugins.module_utils.audit import audit_log, decision_keys, governance_kpis  # noqa: E402
-from ansible_collections.aigov.core.plugins.module_utils.remediation import remediation  # noqa: E402
+from ansible_collections.aigov.core.plugins.module_utils.remediation import actions, remediation  # noqa: E402
 
 START = datetime.datetime(2026, 10, 1, tzinfo=datetime.timezone.utc)
 RECORD = {'id': 'model_server:1', 'name': 'vllm', 'inventory_hostname': 'gpu-1',
@@ -102,6 +102,7 @@ def event_at(moment, fingerprint):
 
 
 KEYS = decision_keys.parse('bench:%s' % ('k' * 40), 'bench keys')
+TABLE = actions.load_actions(os.path.join(ROOT, 'actions', 'default.yml'))
 
 
 def append_decision(path, event):
@@ -115,7 +116,7 @@ def append_decision(path, event):
 def lookup(path, event, whole=False):
     entries = ([e for _n, e in reversed(audit_log.read_entries(path))] if whole else audit_log.iter_newest_first(path))
     try:
-        return remediation.plan(remediation.encode_payload(event), ['gpu-1'], 5, entries, KEYS, asset_record=RECORD)
+        return remediation.plan(remediation.encode_payload(event), ['gpu-1'], 5, entries, KEYS, TABLE, asset_record=RECORD)
     except remediation.RemediationRefused:
         return None
 

@@ -5,13 +5,16 @@
 
 from __future__ import annotations
 
+import os
+
 from ansible.module_utils.basic import env_fallback
 
 from ansible_collections.aigov.core.plugins.module_utils.alerts import approvals
 from ansible_collections.aigov.core.plugins.module_utils.audit import audit_log, decision_keys
-from ansible_collections.aigov.core.plugins.module_utils.remediation import remediation
+from ansible_collections.aigov.core.plugins.module_utils.remediation import actions, remediation
 from ansible_collections.aigov.core.plugins.plugin_utils.action import (
     AUDIT_LOG_OPTION, DECISION_KEY_OPTION, ControllerAction, aap_job, actor, plain)
+from ansible_collections.aigov.core.plugins.plugin_utils.data_files import load_action_table
 
 DEFAULT_QUEUE = 'aigov-data/approvals.jsonl'
 
@@ -23,7 +26,7 @@ class ActionModule(ControllerAction):
         state=dict(type='str', required=True, choices=['requested', 'decided']),
         path=dict(type='path', default=DEFAULT_QUEUE, fallback=(env_fallback, ['AIGOV_APPROVALS_QUEUE'])),
         payload=dict(type='str'),
-        actions=dict(type='dict'),
+        actions=dict(type='raw', default='default'),
         request=dict(type='str'),
         verdict=dict(type='str', choices=list(approvals.VERDICTS)),
         approver=dict(type='str'),
@@ -54,8 +57,7 @@ class ActionModule(ControllerAction):
                 raise approvals.ApprovalError('the review decision is not in the audit log with a valid seal%s: the event '
                                               'did not come from the event source; nothing queued' % (
                                                   ' (%s)' % found['forged_decision'] if found['forged_decision'] else ''))
-            table = remediation.check_actions(plain(args['actions'])) if args['actions'] else remediation.ACTIONS
-            proposed = table.get((event.get('alert') or {}).get('name'))
+            proposed = actions.proposed_remediation(load_action_table(plain(args['actions']), os.getcwd()), event)
             created, record = approvals.request(args['path'], dict(event, payload_b64=args['payload']), proposed)
             if created:
                 audit_log.append(args['audit_log'], actor(task_vars), 'approval.requested', record['asset_id'] or 'unknown',

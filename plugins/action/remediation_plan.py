@@ -21,7 +21,7 @@ from ansible_collections.aigov.core.plugins.module_utils.store.asset_store impor
 from ansible_collections.aigov.core.plugins.module_utils.store.asset_store_sqlite import open_store
 from ansible_collections.aigov.core.plugins.plugin_utils.action import (
     AUDIT_LOG_OPTION, DECISION_KEY_OPTION, ControllerAction, aap_job, actor, plain)
-from ansible_collections.aigov.core.plugins.plugin_utils.data_files import resolve_data_file
+from ansible_collections.aigov.core.plugins.plugin_utils.data_files import load_action_table, resolve_data_file
 
 _PLAIN = re.compile(r'^[A-Za-z0-9_.:\[\]-]{1,253}$')
 # Set by AAP on a job a workflow launched (tower_* on older controllers).
@@ -60,7 +60,7 @@ class ActionModule(ControllerAction):
     ARGUMENT_SPEC = dict(
         payload=dict(type='str', required=True),
         approval=dict(type='str'),
-        actions=dict(type='dict'),
+        actions=dict(type='raw', default='default'),
         store=dict(type='path', default='aigov-data/assets.sqlite3', fallback=(env_fallback, ['AIGOV_ASSET_STORE'])),
         guardrails=dict(type='str', default='default'),
         registry=dict(type='str', default='default'),
@@ -103,6 +103,7 @@ class ActionModule(ControllerAction):
         keyring = decision_keys.load(args['decision_key_file'])
         policy = guardrails.load_guardrails(resolve_data_file('guardrail policy', args['guardrails'], os.getcwd()))
         reg = registry.load_registry(resolve_data_file('registry', args['registry'], os.getcwd()))
+        table = load_action_table(plain(args['actions']), os.getcwd())
         audit_log.check_appendable(args['audit_log'])  # a start or a refusal the log cannot record is not made
         asset = event.get('asset') if isinstance(event.get('asset'), dict) else {}
         alert = event.get('alert') if isinstance(event.get('alert'), dict) else {}
@@ -123,7 +124,7 @@ class ActionModule(ControllerAction):
             found = remediation.plan(
                 args['payload'], task_vars['groups']['all'], policy['limits']['max_hosts_per_action'],
                 itertools.chain(checked_approval, audit_log.iter_newest_first(args['audit_log'])), keyring,
-                actions=plain(args['actions']) if args['actions'] is not None else None, approval=args['approval'],
+                table, approval=args['approval'],
                 asset_record=record, approved_models=_approved_models(reg, record), protected_pids=server_pids)
         except remediation.RemediationRefused as refused:
             if not self._task.check_mode:

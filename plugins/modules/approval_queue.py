@@ -41,8 +41,12 @@ options:
     description: The event's C(payload_b64), with O(state=requested).
     type: str
   actions:
-    description: Alert name to remediation, to name the proposed remediation (default the bundled table).
-    type: dict
+    description:
+      - The action table (a bundled name or a path, or the older mapping of alert name to remediation), as for
+        M(aigov.core.remediation_plan). The proposed remediation is the one the decision names; a decision
+        without one (made before decisions named it) is looked up in this table by its alert name.
+    type: raw
+    default: default
   request:
     description: The request id, with O(state=decided).
     type: str

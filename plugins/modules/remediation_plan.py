@@ -28,9 +28,9 @@ description:
     (C(awx_workflow_job_id)) asks the controller that the workflow job carries this event, that its approval node
     was approved, and that this job follows that node; the approval and its approver are then recorded as an
     C(approval.decision) audit entry. The controller, not the job's variables, is the witness.
-  - The alert name maps to a remediation in O(actions). The asset is in the asset store on its
+  - The decision proposes a remediation that O(actions) holds. The asset is in the asset store on its
     C(inventory_hostname), which is exactly one host of the inventory (no pattern is evaluated). The guardrail
-    policy's blast-radius limit holds.
+    policy's blast-radius limit holds for the hosts the remediation touches.
   - The remediation's own preconditions hold. It acts on the kind of asset it is for (a model server, an agent,
     a GPU). A rollback (C(rollback_model)) needs approved digests, the C(approved_models) of the asset's use case
     in the O(registry). A GPU process (C(stop_gpu_process)) is named by the alert's C(pid) label (digits only;
@@ -56,13 +56,16 @@ options:
     type: str
   actions:
     description:
-      - Alert name to remediation (C(restart_model_server), C(rebind_loopback), C(rollback_model),
-        C(quarantine_agent), C(stop_gpu_process), C(rotate_agent_secret)).
-      - Default C(ModelServerDown) and C(ModelServerUnhealthy) to C(restart_model_server), C(ModelServerExposed)
-        to C(rebind_loopback), C(ModelDigestMismatch) and C(ModelNotApproved) to C(rollback_model),
-        C(AgentCompromised) and C(AgentMisbehaving) to C(quarantine_agent), C(GpuProcessRunaway) to
-        C(stop_gpu_process), C(AgentCredentialLeaked) to C(rotate_agent_secret).
-    type: dict
+      - The action table (docs/remediation.md), a bundled name (C(default)) or a path, as for the event source's
+        C(actions); a relative path is taken from the directory the playbook runs in.
+      - Also accepted, a mapping of alert name to remediation (the older form), with the bundled remediations
+        (C(restart_model_server), C(rebind_loopback), C(rollback_model), C(quarantine_agent), C(stop_gpu_process),
+        C(rotate_agent_secret)).
+      - The remediation run is the one the decision names (C(decision.remediation)); it must be in this table, which
+        gives the asset kinds it acts on and the hosts it touches. A decision without one (made before decisions named
+        it) runs what the table maps its alert name to.
+    type: raw
+    default: default
   store:
     description: The asset store (E(AIGOV_ASSET_STORE) when not set).
     type: path

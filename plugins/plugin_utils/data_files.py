@@ -10,10 +10,12 @@ import os
 import re
 
 from ansible_collections.aigov.core.plugins.module_utils.common.errors import AigovError
+from ansible_collections.aigov.core.plugins.module_utils.remediation import actions
 
 COLLECTION_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BUNDLED_NAME = re.compile(r'^[a-z0-9][a-z0-9_-]*$')
-BUNDLED_DIRS = {'policy pack': 'policies', 'registry': 'registry', 'guardrail policy': 'guardrails'}
+BUNDLED_DIRS = {'policy pack': 'policies', 'registry': 'registry', 'guardrail policy': 'guardrails',
+                'action table': 'actions'}
 
 
 def bundled_names(kind):
@@ -51,3 +53,15 @@ def resolve_data_file(kind, value, base_dir):
             raise AigovError('no bundled %s named %r (bundled: %s); give a path to use your own file'
                              % (kind, value, ', '.join(bundled_names(kind))))
     return path
+
+
+def load_action_table(value, base_dir):
+    """The action table an `actions` option names: a bundled name or a path (resolve_data_file), or a
+    mapping: a whole table, or the older form {alert name: remediation} with the bundled remediations."""
+    if value is None:
+        value = 'default'
+    if not isinstance(value, dict):
+        return actions.load_actions(resolve_data_file('action table', str(value), base_dir))
+    if 'actions' in value or 'remediations' in value:
+        return actions.check_table(value, 'the action table given as a mapping')
+    return actions.from_mapping(value, load_action_table('default', base_dir))

@@ -12,11 +12,9 @@ from packaging.specifiers import SpecifierSet
 from tests.conftest import ROOT
 from tests.integration.conftest import BIN
 
-MODULES = ['agent_credential', 'agent_secret', 'agent_secret_findings', 'agent_secret_lock',
-           'ai_agent_quarantine', 'ai_asset_facts', 'ai_asset_store', 'ai_bom', 'ai_gpu_process_stop',
-           'ai_model_quarantine', 'ai_model_rollback', 'ai_policy_check', 'ai_report', 'ai_secret_move',
-           'ai_service_harden', 'ai_service_restart', 'approval_queue', 'audit_append', 'audit_verify',
-           'governance_report', 'remediation_plan']
+# Every module file ships, renders its docs and is listed by ansible-doc.
+MODULES = sorted(name[:-3] for name in os.listdir(os.path.join(ROOT, 'plugins', 'modules'))
+                 if name.endswith('.py') and not name.startswith('_'))
 INSTALLED = ('ansible_collections', 'aigov', 'core')
 
 

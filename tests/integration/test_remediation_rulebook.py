@@ -89,9 +89,10 @@ def test_hostile_and_out_of_inventory_alerts_run_nothing(ansible, ansible_env, t
         wait_port(port, proc)
         # gpu-onprem-1's vLLM: automate, but the host is not in this inventory
         assert post(port, alert('ModelServerDown', '10.10.0.11:8000', 'h1', x=hostile, y='x; rm -rf /')) == 202
-        # the same asset, an alert name that is a template: automate, but no remediation is mapped to it
+        # the same asset, an alert name that is a template: no remediation is mapped to it -> escalate, nothing runs
         assert post(port, alert("{{ lookup('pipe', 'touch %s') }}" % (tmp_path / MARKS[1]), '10.10.0.11:8000', 'h2')) == 202
-        refused = wait_entries(log, lambda e: e['action'] == 'remediation.refused', 2, proc)
+        wait_entries(log, lambda e: e['action'] == 'escalation.notify', 1, proc)
+        refused = wait_entries(log, lambda e: e['action'] == 'remediation.refused', 1, proc)
         # cloud-vm-1's LiteLLM (high risk): review -> queued, nothing runs
         assert post(port, alert('ModelServerDown', '10.20.0.5:4000', 'r1', x=hostile)) == 202
         [requested] = wait_entries(log, lambda e: e['action'] == 'approval.requested', 1, proc)
@@ -105,21 +106,23 @@ def test_hostile_and_out_of_inventory_alerts_run_nothing(ansible, ansible_env, t
         low = alert("{{ lookup('pipe', 'touch %s') }}" % (tmp_path / MARKS[3]), '10.10.0.11:8000', 'e1', x=hostile)
         low['alerts'][0]['labels']['confidence'] = '0.1'
         assert post(port, low) == 202
-        [notified] = wait_entries(log, lambda e: e['action'] == 'escalation.notify', 1, proc)
+        notified = wait_entries(log, lambda e: e['action'] == 'escalation.notify', 2, proc)[-1]
         time.sleep(2)
     finally:
         proc.terminate()
         output = proc.communicate(timeout=30)[0]
         webhook.shutdown()
-    assert sorted(r['reasons'][0] for r in refused) == [
-        'no remediation is mapped to this alert name', 'the asset is not on a host of this inventory']
+    assert [r['reasons'][0] for r in refused] == ['the asset is not on a host of this inventory']
     assert all(r['subject'] == 'model_server:1000000000000001' and r['owner'] == 'ml-platform' for r in refused)
     queue = [json.loads(line) for line in open(str(tmp_path / 'approvals.jsonl'))]
     assert [(q['kind'], q['asset_id'], q['inventory_hostname'], q['proposed_action'], q['owner']) for q in queue] == [
         ('request', 'model_server:2000000000000001', 'cloud-vm-1', 'restart_model_server', 'Head of Support')] * 2
     request, denied = queue[0]['id'], queue[1]['id']
     assert (notified['outcome'], notified['owner'], notified['subject']) == ('success', 'ml-on-call', 'model_server:1000000000000001')
-    [body] = Webhook.bodies
+    unmapped, body = Webhook.bodies
+    assert (unmapped['alert']['fingerprint'], unmapped['decision']['decision'], unmapped['decision']['remediation']) == (
+        'h2', 'escalate', None)
+    assert unmapped['decision']['reasons'][0].startswith('no remediation is mapped for alert ')
     assert (body['kind'], body['decision']['decision'], body['decision']['accountable']) == ('aigov.escalation', 'escalate', 'ml-on-call')
     assert body['asset']['inventory_hostname'] == 'gpu-onprem-1' and body['alert']['fingerprint'] == 'e1'
     assert 'labels' not in json.dumps(body) and TOKEN not in json.dumps(body)
@@ -160,7 +163,8 @@ def test_hostile_and_out_of_inventory_alerts_run_nothing(ansible, ansible_env, t
 
     actions = [(e['action'], e['outcome']) for e in entries(log)]
     assert ('approval.decision', 'success') in actions and ('remediation.start', 'planned') in actions
-    assert ('remediation.outcome', 'failure') in actions and actions.count(('remediation.refused', 'refused')) == 3
+    # refused: the out-of-inventory host and the forged payload (the unmapped alert was escalated, not refused)
+    assert ('remediation.outcome', 'failure') in actions and actions.count(('remediation.refused', 'refused')) == 2
     decided = next(e for e in entries(log) if e['action'] == 'approval.decision')
     assert decided['actor'] == 'alice' and decided['details']['override'] is False
     assert audit_verify.verify(log)['ok']

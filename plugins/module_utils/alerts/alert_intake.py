@@ -215,6 +215,13 @@ class Enricher(object):
 _ORDER_SLACK = 600
 
 
+def spends_budget(decision):
+    """True for a decision (or a decision entry's details) that counts toward the hourly action limit:
+    automate, proposing a remediation (a decision of an earlier version names none and counts)."""
+    return (isinstance(decision, dict) and decision.get('decision') == 'automate'
+            and decision.get('remediation', '') is not None)
+
+
 def recent_automations(path, actor, now, window=3600):
     """{audit subject: [age in seconds]} of the automate decisions `actor` recorded in the last `window` seconds.
 
@@ -232,6 +239,6 @@ def recent_automations(path, actor, now, window=3600):
             break
         details = entry.get('details') if isinstance(entry.get('details'), dict) else {}
         if (0 <= age < window and entry.get('actor') == actor and entry.get('action') == 'decision'
-                and details.get('decision') == 'automate'):
+                and spends_budget(details)):
             ages.setdefault(entry.get('subject'), []).append(age)
     return ages

@@ -173,14 +173,19 @@ def in_scope(policy, subject):
     return known
 
 
-def decide(policy, subject, confidence, now, actions_last_hour=0, target_hosts=1, disruptive=False):
+def decide(policy, subject, confidence, now, actions_last_hour=0, target_hosts=1, disruptive=False, action=None):
     """Return the decision record (schemas/decision.v1.json) for acting on subject.
 
     subject: the asset as the store and registry know it: {known, asset_id, kind,
     inventory_hostname, use_case, risk_tier, environment, shadow, owners}; known
     is False when no asset matched. confidence: 0..1 (None = unknown).
     actions_last_hour: actions already taken on this asset in the past hour.
+    action: the proposed action (remediation.actions.propose): {alert, remediation, disruptive,
+    hosts}; it sets target_hosts and disruptive, and the record names its remediation. An
+    action without a remediation (nothing is mapped for the alert) is escalated, never automated.
     """
+    if action is not None:
+        target_hosts, disruptive = action['hosts'], action['disruptive']
     verdicts = []
     exceptions = []  # the policy's limits that held the action back (governance KPIs count them)
 
@@ -189,6 +194,8 @@ def decide(policy, subject, confidence, now, actions_last_hour=0, target_hosts=1
         if exception:
             exceptions.append(exception)
 
+    if action is not None and action['remediation'] is None:
+        verdict('escalate', 'no remediation is mapped for alert %s' % action['alert'])
     if not subject.get('known'):
         verdict('reject', 'the asset is unknown to the asset store', 'unknown_asset')
     elif not in_scope(policy, subject):
@@ -221,7 +228,7 @@ def decide(policy, subject, confidence, now, actions_last_hour=0, target_hosts=1
                 target_hosts, policy['limits']['max_hosts_per_action']), 'blast_radius')
     rank = max(item[0] for item in verdicts)
     owners = dict(subject.get('owners') or {})
-    return {
+    record = {
         'schema_version': DECISION_SCHEMA_VERSION,
         'decision': DECISIONS[rank],
         'reasons': [reason for level, _name, reason in verdicts if level == rank],
@@ -234,6 +241,9 @@ def decide(policy, subject, confidence, now, actions_last_hour=0, target_hosts=1
         'policy': {'name': policy['name'], 'sha256': policy['sha256']},
         'decided_at': _decided_at(now),
     }
+    if action is not None:
+        record['remediation'] = action['remediation']
+    return record
 
 
 def _decided_at(now):
@@ -247,10 +257,10 @@ def _subject_key(subject):
 
 
 class Decider(object):
-    """decide() for a stream of alerts, each about one asset and acting on one host (the event source).
+    """decide() for a stream of alerts, each about one asset (the event source).
 
-    A decision depends only on the subject, the confidence, the freeze window in effect, whether
-    the hourly action limit is reached and the second it is made in: it is worked out once per
+    A decision depends only on the subject, the confidence, the proposed action, the freeze window
+    in effect, whether the hourly action limit is reached and the second it is made in: it is worked out once per
     such combination and then reused, the same dict (callers treat decisions as read-only). The
     freeze windows are looked at once per `now` the caller passes, not once per alert.
     """
@@ -260,18 +270,20 @@ class Decider(object):
         self.max_entries = max_entries
         self._now, self._instant, self._known = None, None, {}
 
-    def decide(self, subject, confidence, now, actions_last_hour=0):
-        """decide(policy, subject, confidence, now, actions_last_hour)."""
+    def decide(self, subject, confidence, now, actions_last_hour=0, action=None):
+        """decide(policy, subject, confidence, now, actions_last_hour, action=action)."""
         if now is not self._now:
             instant = (active_freeze(self.policy, now), _decided_at(now))
             if instant != self._instant:
                 self._instant, self._known = instant, {}  # a new second or freeze: every decision says so
             self._now = now
         limit = self.policy['limits']['max_actions_per_asset_per_hour']
-        key = (_subject_key(subject), confidence, actions_last_hour if actions_last_hour >= limit else None)
+        key = (_subject_key(subject), confidence, actions_last_hour if actions_last_hour >= limit else None,
+               None if action is None else (action['remediation'], action['disruptive'], action['hosts'],
+                                            action['alert'] if action['remediation'] is None else None))
         decision = self._known.get(key)
         if decision is None:
-            decision = decide(self.policy, subject, confidence, now, actions_last_hour=actions_last_hour)
+            decision = decide(self.policy, subject, confidence, now, actions_last_hour=actions_last_hour, action=action)
             if len(self._known) < self.max_entries:
                 self._known[key] = decision
         return decision

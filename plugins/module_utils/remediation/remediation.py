@@ -13,11 +13,14 @@ that fails (the caller records the refusal in the audit log):
      neither an event forged on the command line nor an entry appended by hand
      passes; the approval too is sealed and names this payload; and no
      remediation.start of this payload is on record (a decision runs once);
-  4. the alert maps to a remediation in the action table (data);
+  4. the decision proposes a remediation (decision.remediation; a decision of an
+     earlier version names none: the alert name is looked up) that the action
+     table (data, actions.py) holds;
   5. the target is the asset's inventory_hostname from the asset store, and it
      is exactly one host of the inventory (a pattern is never evaluated);
-  6. the blast-radius limit of the guardrail policy holds;
-  7. the remediation's own preconditions (REQUIREMENTS): the asset is of the
+  6. the blast-radius limit of the guardrail policy holds for the hosts the
+     remediation touches (its `hosts` in the table);
+  7. the remediation's own preconditions: the asset is of the
      kind it acts on, a rollback has approved digests to go back to, and a
      GPU process to stop is one discovery saw on that GPU (pid and start
      time) and is not a protected model server's. No label lifts that
@@ -44,29 +47,9 @@ import re
 from ansible_collections.aigov.core.plugins.module_utils.audit.audit_log import recordable
 from ansible_collections.aigov.core.plugins.module_utils.audit.decision_keys import APPROVAL_ACTION, SOURCE_ACTOR
 from ansible_collections.aigov.core.plugins.module_utils.common.errors import AigovError
+from ansible_collections.aigov.core.plugins.module_utils.remediation.actions import proposed_remediation
 
 START_ACTION = 'remediation.start'
-# alert name -> remediation; a user's table (aigov_remediation_actions) replaces it.
-ACTIONS = {
-    'ModelServerDown': 'restart_model_server',
-    'ModelServerUnhealthy': 'restart_model_server',
-    'ModelServerExposed': 'rebind_loopback',
-    'ModelDigestMismatch': 'rollback_model',
-    'ModelNotApproved': 'rollback_model',
-    'AgentCompromised': 'quarantine_agent',
-    'AgentMisbehaving': 'quarantine_agent',
-    'GpuProcessRunaway': 'stop_gpu_process',
-    'AgentCredentialLeaked': 'rotate_agent_secret',
-}
-# remediation -> the asset kinds it acts on
-REMEDIATIONS = {
-    'restart_model_server': ('model_server', 'vector_db'),
-    'rebind_loopback': ('model_server', 'vector_db'),
-    'rollback_model': ('model_server',),
-    'quarantine_agent': ('agent',),
-    'stop_gpu_process': ('gpu',),
-    'rotate_agent_secret': ('agent',),
-}
 # The one label a remediation reads, reduced to an inert value by encode_payload(): a pid is
 # digits only; any other value is dropped.
 PID_LABEL = 'pid'
@@ -130,17 +113,6 @@ def _mapping(value, where):
     if not isinstance(value, dict):
         raise RemediationRefused('the event has no %s object' % where)
     return value
-
-
-def check_actions(table):
-    """The action table, validated: alert name -> one of REMEDIATIONS."""
-    if not isinstance(table, dict) or not table:
-        raise RemediationRefused('the action table must map alert names to remediations')
-    wrong = sorted(str(name) for name, action in table.items() if action not in REMEDIATIONS)
-    if wrong:
-        raise RemediationRefused('the action table maps %s to no known remediation (known: %s)'
-                                 % (', '.join(wrong), ', '.join(REMEDIATIONS)))
-    return table
 
 
 def _time(entry):
@@ -257,11 +229,11 @@ def _gpu_target(event, record, protected_pids):
             'protected_pids': sorted(protected_pids)}
 
 
-def _requirements(remediation, record, event, approved_models, protected_pids):
+def _requirements(remediation, kinds, record, event, approved_models, protected_pids):
     """The remediation's own preconditions; the plan's extra fields."""
-    if record.get('kind') not in REMEDIATIONS[remediation]:
+    if record.get('kind') not in kinds:
         raise RemediationRefused('%s acts on %s assets, and asset %s is a %s' % (
-            remediation, ' or '.join(REMEDIATIONS[remediation]), record['id'], record.get('kind')))
+            remediation, ' or '.join(kinds), record['id'], record.get('kind')))
     if remediation == 'rollback_model':
         if not approved_models:
             raise RemediationRefused('no approved model digest is known for asset %s (the approved_models of its use '
@@ -272,13 +244,13 @@ def _requirements(remediation, record, event, approved_models, protected_pids):
     return {}
 
 
-def plan(payload, inventory_hosts, max_hosts, entries, keyring, actions=None, approval=None, asset_record=None,
+def plan(payload, inventory_hosts, max_hosts, entries, keyring, actions, approval=None, asset_record=None,
          approved_models=None, protected_pids=None):
     """Return the plan {remediation, target, asset_id, ...}; raise RemediationRefused naming the failed check.
 
     payload: the event's payload_b64. inventory_hosts: the names of the inventory's hosts. entries: the audit
     log's entries, newest first (find_records). keyring: the decision keys (decision_keys.KeyRing).
-    approval: the request id of an approved review. asset_record:
+    actions: the action table (actions.load_actions). approval: the request id of an approved review. asset_record:
     the asset as the store holds it (found by the event's asset id).
     approved_models: the registry's approved models ({name, sha256, path}) of
     the asset's use case. protected_pids: pids of the model servers and vector
@@ -295,19 +267,23 @@ def plan(payload, inventory_hosts, max_hosts, entries, keyring, actions=None, ap
         raise RemediationRefused('the decision is %s: only automate, or an approved review, runs' % verdict)
     digest = payload_digest(payload)
     found = find_records(entries, event, digest, keyring, approval if verdict == 'review' else None)
-    table = check_actions(actions if actions is not None else ACTIONS)
-    remediation = table.get(alert.get('name'))
+    remediation = proposed_remediation(actions, event)
     _check_records(found, event, verdict, approval, remediation)
     if remediation is None:
         raise RemediationRefused('no remediation is mapped to this alert name')
+    props = actions['remediations'].get(remediation)
+    if props is None:
+        raise RemediationRefused('the decision proposes %s, which the action table %s does not hold (it holds %s)'
+                                 % (remediation, actions['name'], ', '.join(sorted(actions['remediations']))))
     target = asset.get('inventory_hostname')
     if not isinstance(target, str) or target not in set(inventory_hosts):
         raise RemediationRefused('the asset is not on a host of this inventory')
     if asset_record is None or asset_record.get('inventory_hostname') != target:
         raise RemediationRefused('the asset store does not hold asset %s on host %s' % (asset.get('asset_id'), target))
-    if 1 > max_hosts:
-        raise RemediationRefused('the action would touch 1 host, more than the blast-radius limit of %d' % max_hosts)
-    extra = _requirements(remediation, asset_record, event, approved_models, protected_pids)
+    if props['hosts'] > max_hosts:
+        raise RemediationRefused('the action would touch %d host%s, more than the blast-radius limit of %d'
+                                 % (props['hosts'], '' if props['hosts'] == 1 else 's', max_hosts))
+    extra = _requirements(remediation, props['kinds'], asset_record, event, approved_models, protected_pids)
     listeners = (asset_record.get('attributes') or {}).get('listeners') or []
     return dict(extra, **{
         'remediation': remediation,

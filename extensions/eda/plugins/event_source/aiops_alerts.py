@@ -16,6 +16,10 @@ description:
     over the per-asset rate (counted in the response), enriched from the asset store and the registry
     (owners, risk tier, use case, environment), and given a decision by the guardrails
     (automate, review, escalate or reject; schemas/decision.v1.json). Resolved alerts carry no decision.
+  - The decision is about the action the action table (O(actions)) proposes for the alert, named in the
+    decision's C(remediation): a disruptive one is capped per risk tier, one touching more hosts than the
+    policy's C(max_hosts_per_action) escalates, and an alert no entry maps gets C(escalate) ("no remediation is
+    mapped for alert X"), never C(automate), and does not count toward the hourly action limit.
   - Every decision is appended to the audit log (O(audit_log)) before its event is queued, so a decision
     is durable before any action on it starts; 503 when the log cannot be written.
   - Each decision entry names the event's payload (C(payload_sha256)) and is sealed (C(seal), HMAC-SHA256) with the
@@ -74,6 +78,12 @@ options:
     default: default
   guardrails:
     description: Guardrail policy, a bundled name or a path (docs/guardrails.md).
+    type: str
+    default: default
+  actions:
+    description:
+      - The action table (docs/remediation.md), a bundled name or a path. Pass the playbooks the same one
+        (the rulebook's C(aigov_remediation_actions)).
     type: str
     default: default
   default_confidence:
@@ -150,9 +160,9 @@ from aiohttp import web  # noqa: E402
 
 from ansible_collections.aigov.core.plugins.module_utils.alerts import alert_intake, alerts, guardrails  # noqa: E402
 from ansible_collections.aigov.core.plugins.module_utils.audit import audit_log, decision_keys  # noqa: E402
-from ansible_collections.aigov.core.plugins.module_utils.remediation import remediation  # noqa: E402
+from ansible_collections.aigov.core.plugins.module_utils.remediation import actions, remediation  # noqa: E402
 from ansible_collections.aigov.core.plugins.module_utils.store import registry  # noqa: E402
-from ansible_collections.aigov.core.plugins.plugin_utils.data_files import resolve_data_file  # noqa: E402
+from ansible_collections.aigov.core.plugins.plugin_utils.data_files import load_action_table, resolve_data_file  # noqa: E402
 
 LOGGER = logging.getLogger('aigov.core.aiops_alerts')
 ACTOR = decision_keys.SOURCE_ACTOR
@@ -197,6 +207,7 @@ def _validate(args):
         'enricher': alert_intake.Enricher(os.path.join(base, args.get('store', 'aigov-data/assets.sqlite3')),
                                           registry.load_registry(resolve_data_file('registry', args.get('registry', 'default'), base))),
         'policy': guardrails.load_guardrails(resolve_data_file('guardrail policy', args.get('guardrails', 'default'), base)),
+        'actions': load_action_table(args.get('actions') or 'default', base),
         'confidence': None if confidence is None else float(confidence),
         'ssl': _ssl_context(args),
         'keyring': decision_keys.load(args.get('decision_key_file') or os.environ.get(decision_keys.ENV_FILE)),
@@ -270,7 +281,7 @@ class Intake(object):
         self.queue, self.config = queue, config
         self.audit = GroupCommit(config['audit_log'])
         self.decider = guardrails.Decider(config['policy'])
-        self.actions = alert_intake.BoundedLRU(10000)  # asset -> times of automated decisions
+        self.automated = alert_intake.BoundedLRU(10000)  # asset -> times of automated decisions
         self.seeded = self._seed_actions()
         # id -> (asset or decision, its JSON in the payload): the enricher and the decider hand out the same dict
         # for the same asset and decision, so each is encoded once; holding it keeps its id from being reused.
@@ -287,11 +298,11 @@ class Intake(object):
             LOGGER.error('%s; the hourly action limit is counted once the log can be read', exc)
             return False
         for key, ages in recent.items():
-            self.actions.remember(key, sorted(clock - age for age in ages))
+            self.automated.remember(key, sorted(clock - age for age in ages))
         return True
 
     def _actions_last_hour(self, key, now):
-        return len([t for t in self.actions.get(key, []) if now - t < 3600])
+        return len([t for t in self.automated.get(key, []) if now - t < 3600])
 
     def _json(self, kind, value):
         memo = self.encoded[kind]
@@ -350,8 +361,8 @@ class Intake(object):
             LOGGER.error('queued nothing: %s', exc)
             return _reply(503, error='the decision could not be recorded in the audit log; nothing was queued')
         for key, event in admitted:
-            if event['decision'] and event['decision']['decision'] == 'automate':
-                self.actions.remember(key, self.actions.get(key, []) + [clock])
+            if alert_intake.spends_budget(event['decision']):
+                self.automated.remember(key, self.automated.get(key, []) + [clock])
             await self.queue.put(event)
         return _reply(202, **counts)
 
@@ -359,8 +370,8 @@ class Intake(object):
         """The event of an admitted alert; its asset and decision are shared with other events about the same."""
         decision = None
         if alert['status'] == 'firing':
-            decision = self.decider.decide(subject, alert['confidence'], now,
-                                           actions_last_hour=self._actions_last_hour(key, clock))
+            decision = self.decider.decide(subject, alert['confidence'], now, actions_last_hour=self._actions_last_hour(key, clock),
+                                           action=actions.propose(self.config['actions'], alert))
         event = {'alert': alert, 'asset': subject, 'decision': decision,
                  'meta': {'received_at': received_at, 'path': path}}  # ansible-rulebook adds meta.source
         if decision is not None:
@@ -396,7 +407,8 @@ def decision_record(event, keyring):
                  'policy': decision['policy']['name'], 'received_at': event['meta']['received_at'],
                  # for the governance KPIs: MTTR runs from starts_at; exceptions are the policy limits that held it back
                  'starts_at': audit_log.recordable(alert['starts_at']) if alert.get('starts_at') else None,
-                 'exceptions': decision['exceptions'], 'payload_sha256': remediation.payload_digest(event['payload_b64'])}))
+                 'exceptions': decision['exceptions'], 'remediation': decision.get('remediation'),
+                 'payload_sha256': remediation.payload_digest(event['payload_b64'])}))
 
 
 async def main(queue, args):

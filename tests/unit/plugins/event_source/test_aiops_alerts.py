@@ -375,3 +375,58 @@ def test_the_hourly_limit_counts_automations_from_before_a_restart(store):
             return drain(queue)
     [event] = run(scenario())
     assert event['decision']['decision'] != 'automate' and 'rate_limit' in event['decision']['exceptions'], event['decision']
+
+
+def test_an_alert_no_remediation_is_mapped_for_is_never_automated_and_spends_no_budget(store):
+    """gpu-onprem-1's vLLM (limited tier, confidence 0.9) would be automated; a capacity warning maps to no remediation:
+    it is escalated, and four of them leave the hourly budget (3) whole for the outage that follows."""
+    async def scenario():
+        async with running(base_args(store)) as (queue, url):
+            for index in range(4):
+                await post(url, alertmanager(alert('GpuMemoryHigh', fingerprint='cap%d' % index)), BEARER)
+            await post(url, alertmanager(alert(fingerprint='outage')), BEARER)
+            return drain(queue)
+    events = run(scenario())
+    warnings, outage = events[:4], events[4]
+    for event in warnings:
+        assert (event['decision']['decision'], event['decision']['remediation']) == ('escalate', None), event['decision']
+        assert 'no remediation is mapped for alert GpuMemoryHigh' in event['decision']['reasons']
+        validate(event['decision'], 'decision.v1.json')
+    assert (outage['decision']['decision'], outage['decision']['remediation']) == ('automate', 'restart_model_server')
+    assert outage['decision']['exceptions'] == []
+    recorded = [e['details'] for _n, e in audit_log.read_entries(audit_path(store))]
+    assert [(d['decision'], d['remediation']) for d in recorded] == [('escalate', None)] * 4 + [('automate', 'restart_model_server')]
+    assert remediation.decode_payload(outage['payload_b64'])['decision']['remediation'] == 'restart_model_server'
+
+
+def test_a_disruptive_remediation_on_a_limited_asset_goes_to_review(store):
+    async def scenario():
+        async with running(base_args(store)) as (queue, url):
+            await post(url, alertmanager(alert('ModelServerExposed', fingerprint='exp1', confidence='0.99')), BEARER)
+            return drain(queue)
+    [event] = run(scenario())
+    assert (event['decision']['decision'], event['decision']['remediation']) == ('review', 'rebind_loopback')
+    assert event['decision']['reasons'] == ['the action is disruptive; risk tier limited sends it to review']
+
+
+def test_a_users_action_table_is_what_the_source_decides_on(store, tmp_path):
+    table = tmp_path / 'actions.yml'
+    table.write_text(json.dumps({'schema_version': 1, 'name': 'wide', 'remediations': {
+        'restart_model_server': {'kinds': ['model_server'], 'disruptive': False, 'hosts': 6}},
+        'actions': [{'alertname': 'ModelServerDown', 'labels': {'team': 'ml'}, 'remediation': 'restart_model_server'}]}))
+
+    async def scenario():
+        async with running(base_args(store, actions=str(table))) as (queue, url):
+            await post(url, alertmanager(alert(fingerprint='w1', team='ml'), alert(fingerprint='w2', team='web')), BEARER)
+            return drain(queue)
+    wide, unmatched = run(scenario())
+    # max_hosts_per_action is 5 in the bundled guardrail policy
+    assert (wide['decision']['decision'], wide['decision']['exceptions']) == ('escalate', ['blast_radius'])
+    assert (unmatched['decision']['decision'], unmatched['decision']['remediation']) == ('escalate', None)
+
+
+def test_a_broken_action_table_stops_the_source_before_it_listens(store, tmp_path):
+    table = tmp_path / 'actions.yml'
+    table.write_text('schema_version: 1\nname: x\nremediations: {}\nactions: [{alertname: A, remediation: b}]\n')
+    with pytest.raises(Exception, match=r"actions\[0\].remediation 'b' is not one of"):
+        run(running(base_args(store, actions=str(table))).__aenter__())

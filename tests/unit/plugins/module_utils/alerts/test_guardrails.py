@@ -8,6 +8,7 @@ import yaml
 
 from ansible_collections.aigov.core.plugins.module_utils.alerts import guardrails
 from ansible_collections.aigov.core.plugins.module_utils.common.errors import DataFileError
+from tests.contracts import validate
 
 ROOT = os.path.join(os.path.dirname(__file__), '..', '..', '..', '..', '..')
 DEFAULT = os.path.join(ROOT, 'guardrails', 'default.yml')
@@ -159,3 +160,43 @@ def test_the_decider_sees_a_freeze_start_within_a_second(tmp_path):
     assert decider.decide(subject(), 0.9, WEDNESDAY)['decision'] == 'automate'
     frozen = decider.decide(subject(), 0.9, WEDNESDAY + datetime.timedelta(milliseconds=600))
     assert frozen['decision'] == 'escalate' and "'cutover'" in frozen['reasons'][0]
+
+
+def proposed(remediation='restart_model_server', disruptive=False, hosts=1, alert='ModelServerDown'):
+    """An action as remediation.actions.propose() gives it."""
+    return {'alert': alert, 'remediation': remediation, 'disruptive': disruptive, 'hosts': hosts}
+
+
+@pytest.mark.parametrize('tier', ['minimal', 'limited', 'high'])
+def test_an_alert_no_remediation_is_mapped_for_is_escalated_never_automated(policy, tier):
+    decision = guardrails.decide(policy, subject(tier), 1.0, WEDNESDAY, action=proposed(None, alert='GpuMemoryHigh'))
+    assert decision['decision'] == 'escalate' and decision['remediation'] is None
+    assert 'no remediation is mapped for alert GpuMemoryHigh' in decision['reasons']
+    assert decision['accountable'] == 'ml-on-call'
+    validate(decision, 'decision.v1.json')
+
+
+def test_a_disruptive_action_on_a_limited_asset_is_capped_at_review(policy):
+    assert policy['tiers']['limited']['disruptive'] == 'review'  # the bundled policy's setting this relies on
+    decision = guardrails.decide(policy, subject('limited'), 0.99, WEDNESDAY, action=proposed('stop_gpu_process', True))
+    assert (decision['decision'], decision['remediation']) == ('review', 'stop_gpu_process')
+    assert decision['reasons'] == ['the action is disruptive; risk tier limited sends it to review']
+    gentle = guardrails.decide(policy, subject('limited'), 0.99, WEDNESDAY, action=proposed())
+    assert (gentle['decision'], gentle['remediation']) == ('automate', 'restart_model_server')
+
+
+def test_an_action_over_max_hosts_per_action_escalates(policy):
+    limit = policy['limits']['max_hosts_per_action']
+    decision = guardrails.decide(policy, subject('minimal'), 0.99, WEDNESDAY, action=proposed(hosts=limit + 1))
+    assert decision['decision'] == 'escalate' and decision['exceptions'] == ['blast_radius']
+    assert guardrails.decide(policy, subject('minimal'), 0.99, WEDNESDAY, action=proposed(hosts=limit))['decision'] == 'automate'
+
+
+def test_the_decider_tells_proposed_actions_apart(policy):
+    decider = guardrails.Decider(policy)
+    seen = [decider.decide(subject('limited'), 0.99, WEDNESDAY, action=action) for action in (
+        proposed(), proposed('stop_gpu_process', True), proposed(None, alert='A'), proposed(None, alert='B'), None)]
+    assert [d['decision'] for d in seen] == ['automate', 'review', 'escalate', 'escalate', 'automate']
+    assert seen[2]['reasons'] != seen[3]['reasons'] and 'remediation' not in seen[4]
+    for action, decision in zip((proposed(), proposed('stop_gpu_process', True)), seen):
+        assert decision == guardrails.decide(policy, subject('limited'), 0.99, WEDNESDAY, action=action)

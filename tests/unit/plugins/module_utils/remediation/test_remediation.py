@@ -1,24 +1,38 @@
 """remediation.plan(): every check refuses with its reason; payloads stay inert to templating."""
 
 import base64
+import copy
 import json
+import os
 
 import pytest
 
 from ansible_collections.aigov.core.plugins.module_utils.alerts import approvals
 from ansible_collections.aigov.core.plugins.module_utils.audit import audit_log, decision_keys
-from ansible_collections.aigov.core.plugins.module_utils.remediation import remediation
+from ansible_collections.aigov.core.plugins.module_utils.remediation import actions, remediation
+from tests.conftest import ROOT
 from tests.contracts import validate
+
+TABLE = actions.load_actions(os.path.join(ROOT, 'actions', 'default.yml'))
 
 RECEIVED = '2026-11-25T09:00:00+00:00'
 RECORD = {'id': 'model_server:1', 'kind': 'model_server', 'name': 'vllm', 'inventory_hostname': 'gpu-1',
           'attributes': {'pids': [42], 'start_times': {'42': 1042}, 'listeners': [{'address': '0.0.0.0', 'port': 8000}]}}
 
 
-def event(decision='automate', name='ModelServerDown', host='gpu-1', status='firing'):
+def event(decision='automate', name='ModelServerDown', host='gpu-1', status='firing', **proposed):
+    """proposed: remediation=... as the decision names it (a decision of an earlier version names none)."""
     return {'alert': {'fingerprint': 'fp1', 'name': name, 'status': status, 'labels': {'x': "{{ lookup('pipe','id') }}"}},
             'asset': {'asset_id': 'model_server:1', 'inventory_hostname': host},
-            'decision': {'decision': decision, 'accountable': 'owner-a'}, 'meta': {'received_at': RECEIVED}}
+            'decision': dict({'decision': decision, 'accountable': 'owner-a'}, **proposed), 'meta': {'received_at': RECEIVED}}
+
+
+def table_with(**hosts):
+    """The bundled table with other host counts for some remediations."""
+    data = copy.deepcopy(dict((key, TABLE[key]) for key in ('schema_version', 'name', 'remediations', 'actions')))
+    for name, count in hosts.items():
+        data['remediations'][name]['hosts'] = count
+    return actions.check_table(data, 'test table')
 
 
 KEYS = decision_keys.parse('k2:%s\nk1:%s' % ('b' * 32, 'a' * 32), 'test keys')
@@ -47,10 +61,10 @@ def approval_entry(request='r1', verdict='approve', ev=None, proposed='restart_m
                                   'payload_sha256': remediation.payload_digest(payload(ev or event('review')))}})
 
 
-def plan(ev, entries=None, hosts=('gpu-1', 'other'), max_hosts=5, approval=None, record='default', actions=None):
+def plan(ev, entries=None, hosts=('gpu-1', 'other'), max_hosts=5, approval=None, record='default', table=TABLE):
     record = RECORD if record == 'default' else record
     return remediation.plan(payload(ev), list(hosts), max_hosts, [decision_entry(ev=ev)] if entries is None else entries,
-                            KEYS, actions=actions, approval=approval, asset_record=record)
+                            KEYS, table, approval=approval, asset_record=record)
 
 
 def test_automate_plans_a_restart_on_the_store_host():
@@ -77,12 +91,22 @@ def test_automate_plans_a_restart_on_the_store_host():
     (event(host='other'), {}, 'does not hold asset model_server:1 on host other'),
     (event(), {'record': None}, 'does not hold asset'),
     (event(), {'max_hosts': 0}, 'blast-radius limit of 0'),
-    (event(), {'actions': {'ModelServerDown': 'rm -rf /'}}, 'maps ModelServerDown to no known remediation'),
+    (event(remediation=None), {}, 'no remediation is mapped to this alert name'),
+    (event(remediation='reboot_host'), {}, 'the decision proposes reboot_host, which the action table default does not hold'),
+    (event(remediation='restart_model_server'), {'table': table_with(restart_model_server=3), 'max_hosts': 2},
+     'the action would touch 3 hosts, more than the blast-radius limit of 2'),
+    (event(remediation='stop_gpu_process'), {}, 'stop_gpu_process acts on gpu assets, and asset model_server:1 is a model_server'),
     (base64.b64encode(b'{"alert": "x"}').decode(), {'entries': []}, 'the event has no alert object'),
 ])
 def test_each_check_refuses_with_its_reason(ev, kwargs, reason):
     with pytest.raises(remediation.RemediationRefused, match=reason.replace('*', r'\*') if '.*' not in reason else reason):
         plan(ev, **kwargs)
+
+
+def test_the_plan_runs_the_remediation_the_decision_proposed():
+    """The sealed decision names the remediation (chosen on the alert's labels too): the plan runs that one."""
+    assert plan(event(remediation='rebind_loopback'))['remediation'] == 'rebind_loopback'
+    assert plan(event())['remediation'] == 'restart_model_server'  # no remediation named: the alert name's
 
 
 def test_approved_review_plans():
@@ -166,7 +190,7 @@ def test_gpu_stop_plans_the_discovered_pid_and_protects_model_servers():
     assert (found['remediation'], found['pid'], found['start_time'], found['gpu_uuid']) == ('stop_gpu_process', 4242, 900, 'GPU-1')
     protected = labelled('GpuProcessRunaway', 'gpu:1', pid='42')
     with pytest.raises(remediation.RemediationRefused, match='pid 42 belongs to a model server'):
-        remediation.plan(protected, ['gpu-1'], 5, entry_for(protected), KEYS, asset_record=GPU, protected_pids=[42])
+        remediation.plan(protected, ['gpu-1'], 5, entry_for(protected), KEYS, TABLE, asset_record=GPU, protected_pids=[42])
 
 
 @pytest.mark.parametrize('label', ['aigov_stop_protected', 'stop_protected'])
@@ -174,7 +198,7 @@ def test_no_alert_label_lifts_the_protection_of_a_model_servers_pid(label):
     """Only discovery's records decide what is protected; the decision never saw the sender's labels."""
     lifted = labelled('GpuProcessRunaway', 'gpu:1', pid='42', **{label: 'true'})
     with pytest.raises(remediation.RemediationRefused, match=r'pid 42 belongs to a model server .* \(protected\)$'):
-        remediation.plan(lifted, ['gpu-1'], 5, entry_for(lifted), KEYS, asset_record=GPU, protected_pids=[42])
+        remediation.plan(lifted, ['gpu-1'], 5, entry_for(lifted), KEYS, TABLE, asset_record=GPU, protected_pids=[42])
 
 
 @pytest.mark.parametrize('labels, reason', [
@@ -193,12 +217,12 @@ def test_rollback_needs_approved_digests_and_a_model_server():
     ev = labelled('ModelDigestMismatch', 'model_server:1')
     record = dict(RECORD, attributes=dict(RECORD['attributes'], model='/srv/m.bin'))
     with pytest.raises(remediation.RemediationRefused, match='no approved model digest is known for asset model_server:1'):
-        remediation.plan(ev, ['gpu-1'], 5, entry_for(ev), KEYS, asset_record=record, approved_models=[])
-    found = remediation.plan(ev, ['gpu-1'], 5, entry_for(ev), KEYS, asset_record=record, approved_models=APPROVED)
+        remediation.plan(ev, ['gpu-1'], 5, entry_for(ev), KEYS, TABLE, asset_record=record, approved_models=[])
+    found = remediation.plan(ev, ['gpu-1'], 5, entry_for(ev), KEYS, TABLE, asset_record=record, approved_models=APPROVED)
     assert (found['remediation'], found['model'], found['approved_models']) == ('rollback_model', '/srv/m.bin', APPROVED)
     with pytest.raises(remediation.RemediationRefused, match='rollback_model acts on model_server assets, and asset agent:1 is a agent'):
         agent = labelled('ModelDigestMismatch', 'agent:1')
-        remediation.plan(agent, ['gpu-1'], 5, entry_for(agent), KEYS, asset_record=AGENT, approved_models=APPROVED)
+        remediation.plan(agent, ['gpu-1'], 5, entry_for(agent), KEYS, TABLE, asset_record=AGENT, approved_models=APPROVED)
 
 
 @pytest.mark.parametrize('name, remediation_name', [('AgentCompromised', 'quarantine_agent'),
