@@ -5,15 +5,12 @@
 
 from __future__ import annotations
 
-from ansible.module_utils.basic import env_fallback
-
 from ansible_collections.aigov.core.plugins.module_utils.alerts import approvals
 from ansible_collections.aigov.core.plugins.module_utils.audit import audit_log, decision_keys
+from ansible_collections.aigov.core.plugins.module_utils.common import paths
 from ansible_collections.aigov.core.plugins.module_utils.remediation import remediation
 from ansible_collections.aigov.core.plugins.plugin_utils.action import (
     AUDIT_LOG_OPTION, DECISION_KEY_OPTION, ControllerAction, aap_job, actor, plain)
-
-DEFAULT_QUEUE = 'aigov-data/approvals.jsonl'
 
 
 class ActionModule(ControllerAction):
@@ -21,7 +18,7 @@ class ActionModule(ControllerAction):
 
     ARGUMENT_SPEC = dict(
         state=dict(type='str', required=True, choices=['requested', 'decided']),
-        path=dict(type='path', default=DEFAULT_QUEUE, fallback=(env_fallback, ['AIGOV_APPROVALS_QUEUE'])),
+        path=dict(type='path'),
         payload=dict(type='str'),
         actions=dict(type='dict'),
         request=dict(type='str'),
@@ -30,6 +27,7 @@ class ActionModule(ControllerAction):
         audit_log=AUDIT_LOG_OPTION,
         decision_key_file=DECISION_KEY_OPTION,
     )
+    SHARED_PATHS = dict(path=paths.APPROVALS_QUEUE)
     REQUIRED_IF = [('state', 'requested', ('payload',)), ('state', 'decided', ('request', 'verdict', 'approver'))]
 
     def run_on_controller(self, args, task_vars, result):
