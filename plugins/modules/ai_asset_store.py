@@ -45,7 +45,7 @@ options:
     description:
       - The registry of AI use cases, used to list the recorded assets that no use case claims (shadow AI)
         in RV(shadow). The name of a registry shipped with the collection (C(default)) or the path of a
-        registry file, relative to the playbook directory. The store itself keeps no registry match;
+        registry file, relative to the current directory (docs/architecture.md, "Paths"). The store itself keeps no registry match;
         readers match against the registry they are given.
     type: str
     default: default
