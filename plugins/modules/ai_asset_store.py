@@ -31,7 +31,8 @@ options:
   path:
     description:
       - Path of the store file; created with its directory (mode 0600) when missing.
-      - A relative path is relative to the current directory (the project directory of an AAP job).
+      - A relative path is relative to the current directory (the project directory of an AAP job), the rule of
+        every aigov.core path (C(docs/architecture.md), "Paths").
         On AAP, point it at persistent storage, since a job's project directory does not outlive the job.
       - The environment variable E(AIGOV_ASSET_STORE) is used when the option is not set.
     type: path

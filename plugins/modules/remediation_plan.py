@@ -64,7 +64,9 @@ options:
         C(stop_gpu_process), C(AgentCredentialLeaked) to C(rotate_agent_secret).
     type: dict
   store:
-    description: The asset store (E(AIGOV_ASSET_STORE) when not set).
+    description:
+      - The asset store (E(AIGOV_ASSET_STORE) when not set). A relative path is relative to the current directory
+        (C(docs/architecture.md), "Paths").
     type: path
     default: aigov-data/assets.sqlite3
   guardrails:

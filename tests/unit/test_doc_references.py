@@ -20,3 +20,13 @@ def test_every_referenced_file_exists():
                     if not os.path.exists(os.path.join(ROOT, reference.rstrip('.'))):
                         missing.append('%s:%d: %s' % (os.path.relpath(path, ROOT), number, reference))
     assert missing == []
+
+
+def test_the_architecture_names_every_module_role_playbook_and_rulebook():
+    with open(os.path.join(ROOT, 'docs', 'architecture.md'), encoding='utf-8') as handle:
+        architecture = handle.read()
+    names = [os.path.splitext(os.path.basename(path))[0] for pattern in (
+        'plugins/modules/*.py', 'plugins/action/*.py', 'plugins/filter/*.py', 'plugins/lookup/*.py', 'plugins/inventory/*.py',
+        'plugins/module_utils/*/*.py', 'plugins/plugin_utils/*.py', 'roles/*', 'playbooks/*.yml', 'extensions/eda/rulebooks/*.yml',
+        'extensions/eda/plugins/event_source/*.py') for path in glob.glob(os.path.join(ROOT, pattern))]
+    assert [name for name in names if name != '__init__' and name not in architecture] == []
