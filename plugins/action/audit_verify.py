@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 from ansible_collections.aigov.core.plugins.module_utils.common import paths
-from ansible_collections.aigov.core.plugins.module_utils.audit import audit_log, decision_keys
+from ansible_collections.aigov.core.plugins.module_utils.audit import decision_keys
 from ansible_collections.aigov.core.plugins.module_utils.audit.audit_verify import verify
 from ansible_collections.aigov.core.plugins.plugin_utils.action import AUDIT_ANCHOR_OPTION, DECISION_KEY_OPTION, ControllerAction
 
