@@ -5,18 +5,13 @@
 
 from __future__ import annotations
 
-import os
-
-from ansible.module_utils.basic import env_fallback
-
 from ansible_collections.aigov.core.plugins.module_utils.alerts import approvals
 from ansible_collections.aigov.core.plugins.module_utils.audit import audit_log, decision_keys
+from ansible_collections.aigov.core.plugins.module_utils.common import paths
 from ansible_collections.aigov.core.plugins.module_utils.remediation import actions, remediation
 from ansible_collections.aigov.core.plugins.plugin_utils.action import (
     AUDIT_LOG_OPTION, DECISION_KEY_OPTION, ControllerAction, aap_job, actor, plain)
-from ansible_collections.aigov.core.plugins.plugin_utils.data_files import load_action_table
-
-DEFAULT_QUEUE = 'aigov-data/approvals.jsonl'
+from ansible_collections.aigov.core.plugins.plugin_utils.data_file_locator import load_action_table
 
 
 class ActionModule(ControllerAction):
@@ -24,7 +19,7 @@ class ActionModule(ControllerAction):
 
     ARGUMENT_SPEC = dict(
         state=dict(type='str', required=True, choices=['requested', 'decided']),
-        path=dict(type='path', default=DEFAULT_QUEUE, fallback=(env_fallback, ['AIGOV_APPROVALS_QUEUE'])),
+        path=dict(type='path'),
         payload=dict(type='str'),
         actions=dict(type='raw', default='default'),
         request=dict(type='str'),
@@ -33,6 +28,7 @@ class ActionModule(ControllerAction):
         audit_log=AUDIT_LOG_OPTION,
         decision_key_file=DECISION_KEY_OPTION,
     )
+    SHARED_PATHS = dict(path=paths.APPROVALS_QUEUE)
     REQUIRED_IF = [('state', 'requested', ('payload',)), ('state', 'decided', ('request', 'verdict', 'approver'))]
 
     def run_on_controller(self, args, task_vars, result):
@@ -57,7 +53,7 @@ class ActionModule(ControllerAction):
                 raise approvals.ApprovalError('the review decision is not in the audit log with a valid seal%s: the event '
                                               'did not come from the event source; nothing queued' % (
                                                   ' (%s)' % found['forged_decision'] if found['forged_decision'] else ''))
-            proposed = actions.proposed_remediation(load_action_table(plain(args['actions']), os.getcwd()), event)
+            proposed = actions.proposed_remediation(load_action_table(plain(args['actions'])), event)
             created, record = approvals.request(args['path'], dict(event, payload_b64=args['payload']), proposed)
             if created:
                 audit_log.append(args['audit_log'], actor(task_vars), 'approval.requested', record['asset_id'] or 'unknown',

@@ -5,8 +5,7 @@
 
 from __future__ import annotations
 
-from ansible.module_utils.basic import env_fallback
-
+from ansible_collections.aigov.core.plugins.module_utils.common import paths
 from ansible_collections.aigov.core.plugins.module_utils.audit import audit_log
 from ansible_collections.aigov.core.plugins.plugin_utils.action import ControllerAction, aap_job, actor, plain
 
@@ -15,7 +14,7 @@ class ActionModule(ControllerAction):
     """Append one entry to the hash-chained audit log (fsync before the task returns)."""
 
     ARGUMENT_SPEC = dict(
-        path=dict(type='path', default=audit_log.DEFAULT_PATH, fallback=(env_fallback, [audit_log.ENV_PATH])),
+        path=dict(type='path'),
         actor=dict(type='str'),
         action=dict(type='str', required=True),
         subject=dict(type='str', required=True),
@@ -24,6 +23,7 @@ class ActionModule(ControllerAction):
         reasons=dict(type='list', elements='str', default=[]),
         details=dict(type='dict', default={}),
     )
+    SHARED_PATHS = dict(path=paths.AUDIT_LOG)
 
     def run_on_controller(self, args, task_vars, result):
         if self._task.check_mode:

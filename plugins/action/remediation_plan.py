@@ -15,13 +15,14 @@ from ansible.module_utils.basic import env_fallback
 
 from ansible_collections.aigov.core.plugins.module_utils.alerts import aap_approval, guardrails
 from ansible_collections.aigov.core.plugins.module_utils.audit import audit_log, decision_keys
+from ansible_collections.aigov.core.plugins.module_utils.common import paths
 from ansible_collections.aigov.core.plugins.module_utils.remediation import remediation
 from ansible_collections.aigov.core.plugins.module_utils.store import registry
 from ansible_collections.aigov.core.plugins.module_utils.store.asset_store import read_inventory
 from ansible_collections.aigov.core.plugins.module_utils.store.asset_store_sqlite import open_store
 from ansible_collections.aigov.core.plugins.plugin_utils.action import (
     AUDIT_LOG_OPTION, DECISION_KEY_OPTION, ControllerAction, aap_job, actor, plain)
-from ansible_collections.aigov.core.plugins.plugin_utils.data_files import load_action_table, resolve_data_file
+from ansible_collections.aigov.core.plugins.plugin_utils.data_file_locator import load_action_table, resolve_data_file
 
 _PLAIN = re.compile(r'^[A-Za-z0-9_.:\[\]-]{1,253}$')
 # Set by AAP on a job a workflow launched (tower_* on older controllers).
@@ -61,7 +62,7 @@ class ActionModule(ControllerAction):
         payload=dict(type='str', required=True),
         approval=dict(type='str'),
         actions=dict(type='raw', default='default'),
-        store=dict(type='path', default='aigov-data/assets.sqlite3', fallback=(env_fallback, ['AIGOV_ASSET_STORE'])),
+        store=dict(type='path'),
         guardrails=dict(type='str', default='default'),
         registry=dict(type='str', default='default'),
         audit_log=AUDIT_LOG_OPTION,
@@ -73,6 +74,7 @@ class ActionModule(ControllerAction):
         validate_certs=dict(type='bool', default=True, fallback=(env_fallback, ['CONTROLLER_VERIFY_SSL', 'TOWER_VERIFY_SSL'])),
         ca_path=dict(type='path'),
     )
+    SHARED_PATHS = dict(store=paths.ASSET_STORE)
     MUTUALLY_EXCLUSIVE = [('controller_oauthtoken', 'controller_username')]
 
     def _aap_approval(self, args, task_vars, event, subject, keyring):
@@ -101,9 +103,9 @@ class ActionModule(ControllerAction):
         started = time.monotonic()
         event = remediation.decode_payload(args['payload'])
         keyring = decision_keys.load(args['decision_key_file'])
-        policy = guardrails.load_guardrails(resolve_data_file('guardrail policy', args['guardrails'], os.getcwd()))
-        reg = registry.load_registry(resolve_data_file('registry', args['registry'], os.getcwd()))
-        table = load_action_table(plain(args['actions']), os.getcwd())
+        policy = guardrails.load_guardrails(resolve_data_file('guardrail policy', args['guardrails']))
+        reg = registry.load_registry(resolve_data_file('registry', args['registry']))
+        table = load_action_table(plain(args['actions']))
         audit_log.check_appendable(args['audit_log'])  # a start or a refusal the log cannot record is not made
         asset = event.get('asset') if isinstance(event.get('asset'), dict) else {}
         alert = event.get('alert') if isinstance(event.get('alert'), dict) else {}

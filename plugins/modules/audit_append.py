@@ -24,6 +24,7 @@ options:
   path:
     description:
       - Path of the audit log. The environment variable E(AIGOV_AUDIT_LOG) is used when the option is not set.
+      - A relative path is relative to the current directory (C(docs/architecture.md), "Paths").
     type: path
     default: aigov-data/audit.jsonl
   actor:

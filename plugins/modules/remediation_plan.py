@@ -67,7 +67,9 @@ options:
     type: raw
     default: default
   store:
-    description: The asset store (E(AIGOV_ASSET_STORE) when not set).
+    description:
+      - The asset store (E(AIGOV_ASSET_STORE) when not set). A relative path is relative to the current directory
+        (C(docs/architecture.md), "Paths").
     type: path
     default: aigov-data/assets.sqlite3
   guardrails:

@@ -88,7 +88,11 @@ class RequestAuth(object):
 
 
 def sign(secret, timestamp, body):
-    """The signature header value a sender puts on a request (docs/alert-intake.md)."""
+    """The X-Aigov-Signature value a sender puts on a request, with the time in X-Aigov-Timestamp.
+
+    The senders' side is documented with the event source's hmac_secret and replay_window options
+    (extensions/eda/plugins/event_source/aiops_alerts.py, DOCUMENTATION).
+    """
     return 'sha256=' + hmac.new(secret.encode('utf-8'), str(timestamp).encode('utf-8') + b'.' + body,
                                 hashlib.sha256).hexdigest()
 

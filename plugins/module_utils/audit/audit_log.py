@@ -23,14 +23,15 @@ import os
 import re
 import threading
 
+from ansible_collections.aigov.core.plugins.module_utils.common import paths
 from ansible_collections.aigov.core.plugins.module_utils.host import safe_files
 from ansible_collections.aigov.core.plugins.module_utils.common.errors import AigovError
 from ansible_collections.aigov.core.plugins.module_utils.common.redaction import SECRET_VALUE
 
 SCHEMA_VERSION = 1
 GENESIS_HASH = '0' * 64
-DEFAULT_PATH = 'aigov-data/audit.jsonl'
-ENV_PATH = 'AIGOV_AUDIT_LOG'
+DEFAULT_PATH = paths.AUDIT_LOG.default  # where the log is: paths.resolve(paths.AUDIT_LOG, ...)
+ENV_PATH = paths.AUDIT_LOG.env
 OUTCOMES = ('success', 'failure', 'refused', 'rolled_back', 'planned')
 FIELDS = ('schema_version', 'seq', 'time', 'actor', 'action', 'subject', 'owner', 'outcome', 'reasons', 'details',
           'prev_hash', 'hash')

@@ -18,6 +18,7 @@ import secrets
 import string
 
 from ansible_collections.aigov.core.plugins.module_utils.audit import audit_log
+from ansible_collections.aigov.core.plugins.module_utils.common import paths
 from ansible_collections.aigov.core.plugins.module_utils.common.errors import AigovError
 from ansible_collections.aigov.core.plugins.module_utils.common.fingerprints import DEFAULT_FINGERPRINT_KEY, fingerprint
 from ansible_collections.aigov.core.plugins.module_utils.secrets.secret_backend import (
@@ -88,7 +89,7 @@ class Request(object):
         self.value, self.length, self.alphabet, self.prefix = value, int(length), alphabet, prefix or ''
         self.max_age = parse_max_age(max_age)
         self.owner, self.key, self.actor = owner, fingerprint_key or DEFAULT_FINGERPRINT_KEY, actor
-        self.audit_path = audit_path or audit_log.DEFAULT_PATH
+        self.audit_path = paths.resolve(paths.AUDIT_LOG, audit_path)
         self.reason = reason  # the caller's why (a leak, a rollback), recorded with the engine's reasons
 
     def __repr__(self):

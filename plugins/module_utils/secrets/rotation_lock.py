@@ -24,9 +24,11 @@ import json
 import os
 import re
 
+from ansible_collections.aigov.core.plugins.module_utils.common import paths
+from ansible_collections.aigov.core.plugins.module_utils.common.atomic_write import write_atomically
 from ansible_collections.aigov.core.plugins.module_utils.common.errors import AigovError
 
-DEFAULT_DIR = 'aigov-data/locks'
+DEFAULT_DIR = paths.DATA_DIR + '/locks'  # relative to paths.base_dir(), as every aigov.core path
 _NAME = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_.@-]*$')
 
 
@@ -100,13 +102,8 @@ def acquire(lock_dir, agent, pid, machine, now=None):
                                'file' % (agent, path, _describe(holder)))
             note = 'took over the stale lock of %s (that process is gone)' % _describe(holder)
         since = (now or datetime.datetime.now(datetime.timezone.utc)).isoformat(timespec='seconds')
-        tmp = path + '.tmp'
         try:
-            with open(tmp, 'w') as handle:
-                json.dump(dict(agent=agent, pid=pid, machine=machine, since=since), handle)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.rename(tmp, path)
+            write_atomically(path, json.dumps(dict(agent=agent, pid=pid, machine=machine, since=since)))
         except OSError as exc:
             raise LockError('agent %s: cannot write lock %s: %s' % (agent, path, exc.strerror))
         return True, note

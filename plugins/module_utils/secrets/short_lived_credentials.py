@@ -22,6 +22,7 @@ import json
 import re
 
 from ansible_collections.aigov.core.plugins.module_utils.audit import audit_log
+from ansible_collections.aigov.core.plugins.module_utils.common import paths
 from ansible_collections.aigov.core.plugins.module_utils.secrets.agent_secret import AGENT_NAME, duration_seconds
 from ansible_collections.aigov.core.plugins.module_utils.common.errors import AigovError
 from ansible_collections.aigov.core.plugins.module_utils.common.fingerprints import DEFAULT_FINGERPRINT_KEY, fingerprint
@@ -86,7 +87,7 @@ class Request(object):
                                   % (agent, self.settings['explicit_max_ttl'], self.ttl))
         self.threshold, self.force = float(renew_threshold), bool(force)
         self.owner, self.key, self.actor, self.reason = owner, fingerprint_key or DEFAULT_FINGERPRINT_KEY, actor, reason
-        self.audit_path = audit_path or audit_log.DEFAULT_PATH
+        self.audit_path = paths.resolve(paths.AUDIT_LOG, audit_path)
 
     def __repr__(self):
         return '<Request agent=%r type=%r state=%r>' % (self.agent, self.type, self.state)

@@ -69,9 +69,11 @@ options:
     type: int
     default: 1048576
   store:
-    description: Path of the aigov.core asset store used for enrichment.
+    description:
+      - Path of the aigov.core asset store used for enrichment.
+      - Default the environment variable C(AIGOV_ASSET_STORE), else C(aigov-data/assets.sqlite3); a relative path
+        is taken from the directory ansible-rulebook runs in (the rule of every aigov.core path, docs/architecture.md).
     type: str
-    default: aigov-data/assets.sqlite3
   registry:
     description: Registry of use cases, a bundled name or a path.
     type: str
@@ -110,7 +112,7 @@ options:
       - The hash-chained audit log (docs/secrets.md) every decision is appended to (with fsync) before its
         event is queued. When it cannot be written the request gets 503 and no event is queued.
       - Default the environment variable C(AIGOV_AUDIT_LOG), else C(aigov-data/audit.jsonl); a relative path is
-        taken from the directory ansible-rulebook runs in.
+        taken from the directory ansible-rulebook runs in (the rule of every aigov.core path, docs/architecture.md).
     type: str
 """
 
@@ -160,9 +162,10 @@ from aiohttp import web  # noqa: E402
 
 from ansible_collections.aigov.core.plugins.module_utils.alerts import alert_intake, alerts, guardrails  # noqa: E402
 from ansible_collections.aigov.core.plugins.module_utils.audit import audit_log, decision_keys  # noqa: E402
+from ansible_collections.aigov.core.plugins.module_utils.common import paths  # noqa: E402
 from ansible_collections.aigov.core.plugins.module_utils.remediation import actions, remediation  # noqa: E402
 from ansible_collections.aigov.core.plugins.module_utils.store import registry  # noqa: E402
-from ansible_collections.aigov.core.plugins.plugin_utils.data_files import load_action_table, resolve_data_file  # noqa: E402
+from ansible_collections.aigov.core.plugins.plugin_utils.data_file_locator import load_action_table, resolve_data_file  # noqa: E402
 
 LOGGER = logging.getLogger('aigov.core.aiops_alerts')
 ACTOR = decision_keys.SOURCE_ACTOR
@@ -197,21 +200,21 @@ def _validate(args):
     for key in _INT_OPTIONS[1:]:
         if key in args and (isinstance(args[key], bool) or not isinstance(args[key], int) or args[key] < 1):
             raise ValueError('%s must be a whole number of at least 1' % key)
-    base = os.getcwd()
+    base = paths.base_dir()
     return {
         'host': args.get('host', '127.0.0.1'),
         'port': args['port'],
         'auth': alert_intake.RequestAuth(args.get('token'), args.get('hmac_secret'), args.get('replay_window', 300)),
         'max_body': args.get('max_body_bytes', 1048576),
         'gate': alert_intake.AlertGate(dedup_ttl=args.get('dedup_ttl', 300), rate_per_minute=args.get('rate_per_minute', 30)),
-        'enricher': alert_intake.Enricher(os.path.join(base, args.get('store', 'aigov-data/assets.sqlite3')),
+        'enricher': alert_intake.Enricher(paths.resolve(paths.ASSET_STORE, args.get('store'), base=base),
                                           registry.load_registry(resolve_data_file('registry', args.get('registry', 'default'), base))),
         'policy': guardrails.load_guardrails(resolve_data_file('guardrail policy', args.get('guardrails', 'default'), base)),
         'actions': load_action_table(args.get('actions') or 'default', base),
         'confidence': None if confidence is None else float(confidence),
         'ssl': _ssl_context(args),
         'keyring': decision_keys.load(args.get('decision_key_file') or os.environ.get(decision_keys.ENV_FILE)),
-        'audit_log': os.path.join(base, args.get('audit_log') or os.environ.get(audit_log.ENV_PATH) or audit_log.DEFAULT_PATH),
+        'audit_log': paths.resolve(paths.AUDIT_LOG, args.get('audit_log'), base=base),
     }
 
 
