@@ -101,7 +101,7 @@ def plain(data):
 class ControllerAction(ActionBase):
     """Base of actions that run only on the controller.
 
-    Subclasses set ARGUMENT_SPEC (and MUTUALLY_EXCLUSIVE) and implement run_on_controller(args,
+    Subclasses set ARGUMENT_SPEC (and MUTUALLY_EXCLUSIVE, REQUIRED_IF, REQUIRED_ONE_OF) and implement run_on_controller(args,
     task_vars, result). Engine errors become task failures here, once.
     """
 
@@ -109,11 +109,14 @@ class ControllerAction(ActionBase):
     _requires_connection = False
     ARGUMENT_SPEC = {}
     MUTUALLY_EXCLUSIVE = None  # e.g. [('assets', 'hosts', 'store')]
+    REQUIRED_IF = None  # e.g. [('state', 'requested', ('payload',))]
+    REQUIRED_ONE_OF = None
 
     def run(self, tmp=None, task_vars=None):
         result = super(ControllerAction, self).run(tmp, task_vars)
         _validation, args = self.validate_argument_spec(argument_spec=self.ARGUMENT_SPEC,
-                                                        mutually_exclusive=self.MUTUALLY_EXCLUSIVE)
+                                                        mutually_exclusive=self.MUTUALLY_EXCLUSIVE,
+                                                        required_if=self.REQUIRED_IF, required_one_of=self.REQUIRED_ONE_OF)
         try:
             return self.run_on_controller(args, task_vars, result)
         except AigovError as exc:

@@ -4,7 +4,6 @@ approvals queue edited to attach another request's payload is refused."""
 
 import json
 import os
-import runpy
 import types
 
 import pytest
@@ -13,17 +12,16 @@ from ansible.errors import AnsibleActionFail
 from ansible_collections.aigov.core.plugins.action.approval_queue import ActionModule as ApprovalQueue
 from ansible_collections.aigov.core.plugins.action.remediation_plan import ActionModule as RemediationPlan
 from ansible_collections.aigov.core.plugins.module_utils.alerts import approvals
-from ansible_collections.aigov.core.plugins.module_utils.audit import audit_log, audit_verify, decision_keys
+from ansible_collections.aigov.core.plugins.module_utils.audit import audit_log, audit_verify, decision_keys, entries
 from ansible_collections.aigov.core.plugins.module_utils.remediation import remediation
 from ansible_collections.aigov.core.plugins.module_utils.store import asset_store
 from ansible_collections.aigov.core.plugins.module_utils.store.asset_store_sqlite import open_store
 from ansible_collections.aigov.core.plugins.module_utils.common.errors import AigovError
 from tests.fixtures.inventory import estate
-from tests.unit.plugins.event_source.test_aiops_alerts import SOURCE as SOURCE_PATH
 
 ASSET = 'model_server:1000000000000001'  # the estate's vLLM on gpu-onprem-1
 RECEIVED = '2026-11-25T09:00:00+00:00'
-decision_record = runpy.run_path(SOURCE_PATH)['decision_record']  # the event source's own
+decision_record = entries.decision  # what the event source's intake writes
 
 
 @pytest.fixture
