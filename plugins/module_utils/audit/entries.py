@@ -42,8 +42,18 @@ REMEDIATION_OUTCOME = 'remediation.outcome'
 ESCALATION_NOTIFY = 'escalation.notify'
 KINDS = (DECISION, APPROVAL_REQUESTED, APPROVAL_DECISION, REMEDIATION_START, REMEDIATION_REFUSED, REMEDIATION_OUTCOME,
          ESCALATION_NOTIFY)
-# The secret rotations the KPIs count (written by module_utils/secrets/agent_secret.py).
-ROTATIONS = ('agent_secret.create', 'agent_secret.update', 'agent_secret.rotate')
+# The secrets engine's families: action '<family>.<verb>' (secrets/agent_secret.py, secrets/short_lived_credentials.py;
+# the agent_secret_rotation role writes its run summaries as agent_secret_rotation.<verb>).
+AGENT_SECRET, AGENT_CREDENTIAL, SECRET_ROTATION = 'agent_secret', 'agent_credential', 'agent_secret_rotation'
+
+
+def secret_action(family, verb):
+    """The action of a secrets engine entry: agent_secret.rotate, agent_credential.issue, ..."""
+    return '%s.%s' % (family, verb)
+
+
+# The secret rotations the KPIs count.
+ROTATIONS = tuple(secret_action(AGENT_SECRET, verb) for verb in ('create', 'update', 'rotate'))
 ROTATION = 'rotation'
 RECORDED_OVERRIDE = 'recorded_override'  # a human decision recorded some other way: details.override true or false
 # The kinds a playbook writes through aigov.core.audit_append (kind + fields); the others are written by engines.
