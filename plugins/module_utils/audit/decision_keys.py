@@ -24,8 +24,6 @@ import re
 import stat
 
 from ansible_collections.aigov.core.plugins.module_utils.audit.audit_log import canonical
-from ansible_collections.aigov.core.plugins.module_utils.audit.entries import (  # noqa: F401 (the entry kinds live there)
-    APPROVAL_DECISION as APPROVAL_ACTION, SOURCE_ACTOR, sealed_kind)
 from ansible_collections.aigov.core.plugins.module_utils.common.errors import AigovError
 
 ENV_FILE = 'AIGOV_DECISION_KEY_FILE'

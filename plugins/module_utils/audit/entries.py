@@ -208,10 +208,9 @@ def _linked(plan):
 
 def remediation_start(plan, run_by, jobs=None, plan_ms=None):
     """The entry of a plan that passed every check (remediation.plan()'s result), before anything runs."""
+    why = '%s on %s for alert %s (decision %s)' % (plan['remediation'], plan['target'], plan['fingerprint'], plan['decision'])
     return dict(actor=run_by, action=REMEDIATION_START, subject=plan['asset_id'], owner=plan.get('owner'), outcome='planned',
-                reasons=['%s on %s for alert %s (decision %s)' % (plan['remediation'], plan['target'], plan['fingerprint'],
-                                                                 plan['decision'])],
-                details=dict(jobs or {}, plan_ms=plan_ms, **_linked(plan)))
+                reasons=[why], details=dict(jobs or {}, plan_ms=plan_ms, **_linked(plan)))
 
 
 def remediation_refused(event, payload, approval, why, run_by, jobs=None):

@@ -37,8 +37,8 @@ from __future__ import annotations
 import datetime
 
 from ansible_collections.aigov.core.plugins.module_utils.alerts import payload as _payload
-from ansible_collections.aigov.core.plugins.module_utils.alerts.payload import (  # noqa: F401 (the names callers know)
-    PID_LABEL, decode_payload as _decode, encode_payload, payload_digest, payload_json)
+from ansible_collections.aigov.core.plugins.module_utils.alerts.payload import (  # noqa: F401 pylint: disable=unused-import
+    PID_LABEL, decode_payload as _decode, encode_payload, payload_digest, payload_json)  # (re-exported: the names callers know)
 from ansible_collections.aigov.core.plugins.module_utils.audit import entries as kinds
 from ansible_collections.aigov.core.plugins.module_utils.audit.audit_log import recordable
 from ansible_collections.aigov.core.plugins.module_utils.common.errors import AigovError
