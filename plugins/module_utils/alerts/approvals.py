@@ -146,7 +146,7 @@ def ensure_requested(path, payload, table, log_path, keyring, run_by, jobs=None,
         raise ApprovalError('only a review decision is queued for approval')
     audit_log.check_appendable(log_path)  # nothing is queued that the log cannot record
     try:
-        remediation.verify_decision(payload, audit_log.iter_newest_first(log_path), keyring)
+        remediation.verify_decision(payload, audit_log.iter_newest_first(log_path), keyring, what='the review decision')
     except remediation.RemediationRefused as refused:
         raise ApprovalError('%s; nothing queued' % refused)
     queued = dict(event, payload_b64=payload)

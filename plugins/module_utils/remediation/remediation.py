@@ -146,18 +146,18 @@ def _check_records(found, event, verdict, approval, remediation):
                                  % found['started'].get('seq'))
 
 
-def verify_decision(payload, entries, keyring, expected=None):
+def verify_decision(payload, entries, keyring, expected=None, what='the decision of this payload'):
     """(event, decision entry) of a payload whose decision the event source recorded and sealed; RemediationRefused if
     none is on record (or, with expected, when the recorded decision is another one). What the escalation, the
-    approval queue and decision_verify check before they act on a payload; plan() checks the same and more."""
+    approval queue and decision_verify check before they act on a payload; plan() checks the same and more.
+    what: how the refusal names the decision."""
     event = decode_payload(payload)
     for key in _payload.EVENT_PARTS:
         _mapping(event.get(key), key)
     found = find_records(entries, event, payload_digest(payload), keyring)
     if found['decision'] is None:
-        raise RemediationRefused('the decision of this payload is not in the audit log with a valid seal%s: the event did '
-                                 'not come from the event source' % (
-                                     ' (%s)' % found['forged_decision'] if found['forged_decision'] else ''))
+        raise RemediationRefused('%s is not in the audit log with a valid seal%s: the event did not come from the event '
+                                 'source' % (what, ' (%s)' % found['forged_decision'] if found['forged_decision'] else ''))
     recorded = kinds.read(found['decision'])['decision']
     if expected is not None and recorded != expected:
         raise RemediationRefused('the recorded decision of this payload is %s, not %s' % (recorded, expected))
