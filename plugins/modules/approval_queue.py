@@ -66,7 +66,8 @@ extends_documentation_fragment:
 attributes:
   check_mode:
     support: full
-    description: Nothing is queued, decided or recorded.
+    description: Nothing is queued, decided or recorded; the result is predicted from the queue and the audit log as they
+      are (the decision must be on record, a request is decided once), with the same failures.
   diff_mode:
     support: none
     description: No diff.

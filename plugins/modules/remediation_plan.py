@@ -109,7 +109,8 @@ extends_documentation_fragment:
 attributes:
   check_mode:
     support: full
-    description: Checks everything; records nothing.
+    description: Checks everything and returns the plan; records nothing (neither the start nor a refusal, nor an AAP
+      approval it confirms).
   diff_mode:
     support: none
     description: No diff.

@@ -105,10 +105,9 @@ def plain(data):
 class ControllerAction(ActionBase):
     """Base of actions that run only on the controller.
 
-    Subclasses set ARGUMENT_SPEC (and MUTUALLY_EXCLUSIVE, SHARED_PATHS) and implement
-    run_on_controller(args, task_vars, result). Options that name a shared file (SHARED_PATHS, plus
-    audit_log) arrive as absolute paths chosen by paths.resolve(). Engine errors become task
-    failures here, once.
+    Subclasses set ARGUMENT_SPEC (and MUTUALLY_EXCLUSIVE, REQUIRED_IF, REQUIRED_ONE_OF, SHARED_PATHS) and
+    implement run_on_controller(args, task_vars, result). Options that name a shared file (SHARED_PATHS, plus
+    audit_log) arrive as absolute paths chosen by paths.resolve(). Engine errors become task failures here, once.
     """
 
     TRANSFERS_FILES = False
@@ -116,11 +115,14 @@ class ControllerAction(ActionBase):
     ARGUMENT_SPEC = {}
     MUTUALLY_EXCLUSIVE = None  # e.g. [('assets', 'hosts', 'store')]
     SHARED_PATHS = {}  # option name -> paths.SharedFile, e.g. dict(path=paths.ASSET_STORE)
+    REQUIRED_IF = None  # e.g. [('state', 'requested', ('payload',))]
+    REQUIRED_ONE_OF = None
 
     def run(self, tmp=None, task_vars=None):
         result = super(ControllerAction, self).run(tmp, task_vars)
         _validation, args = self.validate_argument_spec(argument_spec=self.ARGUMENT_SPEC,
-                                                        mutually_exclusive=self.MUTUALLY_EXCLUSIVE)
+                                                        mutually_exclusive=self.MUTUALLY_EXCLUSIVE,
+                                                        required_if=self.REQUIRED_IF, required_one_of=self.REQUIRED_ONE_OF)
         shared = dict(SHARED_PATHS, **self.SHARED_PATHS)
         for name in [name for name in shared if name in self.ARGUMENT_SPEC]:
             args[name] = paths.resolve(shared[name], args[name], audit_log=args.get('audit_log'))

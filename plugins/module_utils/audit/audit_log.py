@@ -341,6 +341,28 @@ def append(path, actor, action, subject, owner, outcome, reasons=(), details=Non
     return _write_chained(path, [entry])[0]
 
 
+def predict(path, actor, action, subject, owner, outcome, reasons=(), details=None, now=None):
+    """The entry append() would write now (seq, prev_hash, hash), without writing or creating anything (check mode).
+
+    The same refusals as append(): a secret-shaped value, details that are not JSON data, a damaged tail,
+    a log that cannot be read or written.
+    """
+    entry = _prepare(actor, action, subject, owner, outcome, reasons, details, now)
+    try:
+        handle = safe_files.open_regular(path, follow=False)
+    except FileNotFoundError:
+        previous = None
+    except OSError as exc:
+        raise AuditLogError('cannot read audit log %s: %s' % (path, exc.strerror))
+    else:
+        with handle:
+            previous = last_entry(handle, path)
+        if not os.access(path, os.W_OK):
+            raise AuditLogError('cannot append to audit log %s: permission denied' % path)
+    _chain([entry], previous)
+    return entry
+
+
 def append_many(path, records):
     """Append several entries (each a dict of append()'s keyword arguments but path) in one write and one fsync.
 

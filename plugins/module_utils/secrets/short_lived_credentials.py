@@ -21,7 +21,7 @@ import datetime
 import json
 import re
 
-from ansible_collections.aigov.core.plugins.module_utils.audit import audit_log
+from ansible_collections.aigov.core.plugins.module_utils.audit import audit_log, entries
 from ansible_collections.aigov.core.plugins.module_utils.common import paths
 from ansible_collections.aigov.core.plugins.module_utils.secrets.agent_secret import AGENT_NAME, duration_seconds
 from ansible_collections.aigov.core.plugins.module_utils.common.errors import AigovError
@@ -151,8 +151,8 @@ def _audit(req, backend, action, outcome, reasons, old, new, extra=None):
                    new_accessor=(new or {}).get('accessor'), new_fingerprint=(new or {}).get('fingerprint'),
                    expire_time=(new or {}).get('expire_time'))
     details.update(extra or {})
-    return audit_log.append(req.audit_path, req.actor, 'agent_credential.%s' % action, req.agent, req.owner, outcome,
-                            reasons=reasons + ([req.reason] if req.reason else []), details=details)
+    return audit_log.append(req.audit_path, req.actor, entries.secret_action(entries.AGENT_CREDENTIAL, action), req.agent,
+                            req.owner, outcome, reasons=reasons + ([req.reason] if req.reason else []), details=details)
 
 
 def ensure(backend, req, check_mode=False, now=None, audit_extra=None):
