@@ -23,7 +23,7 @@ description:
   - With O(keep_previous), the file's old content is first kept at O(previous) (same owner, group and mode, created
     with C(O_EXCL)); a copy already there is never overwritten, as it is the last content known to work.
     O(state=restored) puts that copy back (a rollback that needs no secret backend), O(state=committed) removes it
-    once the new content is verified, O(state=info) only reports.
+    once the new content is verified. M(aigov.core.agent_secret_file_info) reports on both.
 author:
   - aigov.core maintainers (@aigov)
 options:
@@ -52,9 +52,9 @@ options:
       - C(present) writes O(content) or O(src) to O(path).
       - C(restored) makes O(path) hold the content, owner, group and mode of the kept copy O(previous) (which stays
         until committed); nothing happens when there is no kept copy (RV(previous_exists) is false).
-      - C(committed) removes the kept copy. C(info) changes nothing.
+      - C(committed) removes the kept copy.
     type: str
-    choices: [present, restored, committed, info]
+    choices: [present, restored, committed]
     default: present
   previous:
     description: Path of the kept copy of the previous content. Default O(path) followed by C(.aigov-previous).
@@ -85,6 +85,7 @@ attributes:
     description: The file holds a secret.
 seealso:
   - module: aigov.core.agent_secret
+  - module: aigov.core.agent_secret_file_info
 """
 
 EXAMPLES = r"""
@@ -213,7 +214,7 @@ def main():
         module.fail_json(msg=str(exc))
     except OSError as exc:
         module.fail_json(msg='cannot write %s: %s' % (params['path'], exc.strerror or exc))
-    done = dict(present='written', restored='restored from its kept copy', committed='kept copy removed', info='')
+    done = dict(present='written', restored='restored from its kept copy', committed='kept copy removed')
     module.exit_json(changed=changed, msg='%s %s' % (params['path'], done[params['state']] if changed else 'unchanged'), **result)
 
 

@@ -23,7 +23,7 @@ from ansible_collections.aigov.core.plugins.module_utils.common.errors import Ai
 from ansible_collections.aigov.core.plugins.module_utils.common.fingerprints import DEFAULT_FINGERPRINT_KEY, fingerprint
 from ansible_collections.aigov.core.plugins.module_utils.host import safe_files
 
-STATES = ('present', 'restored', 'committed', 'info')
+STATES = ('present', 'restored', 'committed')
 PREVIOUS_SUFFIX = '.aigov-previous'
 
 
@@ -73,9 +73,8 @@ def ensure(path, state='present', data=None, mode=0o600, uid=-1, gid=-1, previou
       at PREVIOUS (unless a copy is there already).
     restored: PATH holds the kept copy's content, owner, group and mode; the copy stays (until committed).
     committed: the kept copy is removed.
-    info: nothing changes.
     """
-    if state not in STATES:
+    if state not in STATES + ('info',):  # info(): agent_secret_file_info
         raise AgentSecretFileError('state must be one of %s, not %r' % (', '.join(STATES), state))
     previous = previous_path(path, previous)
     if previous == path:
@@ -95,11 +94,11 @@ def ensure(path, state='present', data=None, mode=0o600, uid=-1, gid=-1, previou
                 safe_files.ensure_file(path, data, mode, uid, gid)
             current = data if changed else current
         elif state == 'restored' and kept is not None:
-            with safe_files.opened(previous, 'restore from') as (fd, info, _location, _uid):
-                same_owner = current is not None and _same_attributes(path, info)
+            with safe_files.opened(previous, 'restore from') as (fd, kept_stat, _location, _uid):
+                same_owner = current is not None and _same_attributes(path, kept_stat)
                 changed = current != kept or not same_owner
                 if changed and not check_mode:
-                    safe_files.replace_file(path, fd, info.st_mode & 0o7777, info.st_uid, info.st_gid)
+                    safe_files.replace_file(path, fd, kept_stat.st_mode & 0o7777, kept_stat.st_uid, kept_stat.st_gid)
             current = kept
         elif state == 'committed' and kept is not None:
             changed = safe_files.remove_file(previous, check_mode)
@@ -112,6 +111,12 @@ def ensure(path, state='present', data=None, mode=0o600, uid=-1, gid=-1, previou
 
 
 def _same_attributes(path, kept_info):
-    with safe_files.opened(path, 'read') as (_fd, info, _location, _uid):
-        return (info.st_uid, info.st_gid, info.st_mode & 0o7777) == (kept_info.st_uid, kept_info.st_gid,
-                                                                      kept_info.st_mode & 0o7777)
+    def attributes(stat):
+        return stat.st_uid, stat.st_gid, stat.st_mode & 0o7777
+    with safe_files.opened(path, 'read') as (_fd, found, _location, _uid):
+        return attributes(found) == attributes(kept_info)
+
+
+def info(path, previous=None, env_var=None, fingerprint_key=None):
+    """What ensure() would start from: the file and its kept copy, by fingerprint; changes nothing."""
+    return ensure(path, 'info', previous=previous, env_var=env_var, fingerprint_key=fingerprint_key)[1]

@@ -28,7 +28,7 @@ import requests
 from ansible_collections.aigov.core.plugins.module_utils.audit.audit_verify import verify
 from tests.hosts import testhosts
 from tests.integration.conftest import BIN, Ansible
-from tests.integration.secrets.test_rotation_role import AGENT_SERVICE, answers, fp
+from tests.integration.secrets.test_rotation_role import AGENT_SERVICE, answers
 
 CASES = ('write', 'readback', 'rollback', 'killed', 'unreachable', 'concurrent')
 PORTS = dict((case, 9100 + index) for index, case in enumerate(CASES))

@@ -11,7 +11,7 @@ import pytest
 from ansible_collections.aigov.core.plugins.module_utils.common.fingerprints import DEFAULT_FINGERPRINT_KEY, fingerprint
 from ansible_collections.aigov.core.plugins.module_utils.host import safe_files
 from ansible_collections.aigov.core.plugins.module_utils.host.safe_files import UnsafePath
-from ansible_collections.aigov.core.plugins.module_utils.secrets.agent_secret_file import AgentSecretFileError, ensure
+from ansible_collections.aigov.core.plugins.module_utils.secrets.agent_secret_file import AgentSecretFileError, ensure, info
 
 from ..conftest import NOBODY, user_dir
 
@@ -47,7 +47,7 @@ def test_keep_deliver_restore_commit(base):
     assert changed and result['on_previous'] and (result['value'], result['previous_value']) == ('old', 'old')
     assert open(path, 'rb').read() == b'K=old\nOTHER=1\n' and attrs(path) == (NOBODY, NOBODY, 0o640)
     assert ensure(path, 'restored')[0] is False  # already back
-    assert ensure(path, 'info', env_var='K')[1]['on_previous'] is True
+    assert info(path, env_var='K')['on_previous'] is True
     changed, result = ensure(path, 'committed')
     assert changed and not result['previous_exists'] and not os.path.exists(kept)
     assert ensure(path, 'committed')[0] is False and ensure(path, 'restored')[0] is False
@@ -56,7 +56,7 @@ def test_keep_deliver_restore_commit(base):
 def test_check_mode_and_unchanged_content_keep_nothing(base):
     path = str(base / 'env')
     assert ensure(path, data=b'K=1\n', keep_previous=True)[1]['previous_kept'] is False  # a new file: nothing to keep
-    assert ensure(path, data=b'K=1\n', keep_previous=True) == (False, ensure(path, 'info')[1])
+    assert ensure(path, data=b'K=1\n', keep_previous=True) == (False, dict(info(path), previous_kept=False))
     changed, result = ensure(path, data=b'K=2\n', keep_previous=True, check_mode=True)
     assert changed and result['previous_kept'] and os.listdir(base) == ['env'] and open(path).read() == 'K=1\n'
 
@@ -67,9 +67,9 @@ def test_an_existing_copy_in_a_users_directory_is_never_replaced_or_followed(bas
     safe_files.create_file(path, b'K=old\n', 0o600, NOBODY, NOBODY)
     os.symlink('/etc/shadow', str(home / 'env.aigov-previous'))
     os.lchown(str(home / 'env.aigov-previous'), NOBODY, NOBODY)
-    for state in ('info', 'restored'):
+    for look in (lambda: info(path), lambda: ensure(path, 'restored')):
         with pytest.raises(UnsafePath, match='refusing to follow it'):
-            ensure(path, state)  # the "copy" is a user's symlink: never read through it
+            look()  # the "copy" is a user's symlink: never read through it
     os.unlink(str(home / 'env.aigov-previous'))
     changed, result = ensure(path, data=b'K=new\n', mode=0o600, uid=NOBODY, gid=NOBODY, keep_previous=True)
     assert result['previous_kept'] and attrs(str(home / 'env.aigov-previous')) == (NOBODY, NOBODY, 0o600)
@@ -77,7 +77,7 @@ def test_an_existing_copy_in_a_users_directory_is_never_replaced_or_followed(bas
 
 def test_previous_must_be_another_file(base):
     with pytest.raises(AgentSecretFileError, match='another file'):
-        ensure(str(base / 'env'), 'info', previous=str(base / 'env'))
+        info(str(base / 'env'), previous=str(base / 'env'))
 
 
 def test_keep_copy_refuses_to_overwrite_and_remove_file_refuses_non_files(base):
