@@ -364,6 +364,52 @@ def replace_file(path, data, mode=None, uid=-1, gid=-1, sha256=None, keep_as=Non
         location.close()
 
 
+def keep_copy(path, dest):
+    """Keep a copy of the regular file PATH at DEST (same directory rules), with PATH's owner, group and mode.
+
+    The copy is filled under a temp name created O_EXCL, from PATH's checked descriptor, then linked to
+    DEST, which fails rather than replace an existing DEST: an older copy is never overwritten.
+    True when the copy was made; False when DEST already existed (nothing changed).
+    """
+    with opened(path, 'keep a copy of') as (fd, info, _location, _uid):
+        target = locate(dest, follow=False)
+        try:
+            acting = acting_uid(target, 'create')
+            if target.leaf is not None:
+                return False
+            uid, gid = (-1, -1) if acting else (info.st_uid, info.st_gid)
+            temp = _temp_name(target, 'keep')
+            os.close(_create_in(target, temp, fd, stat_module.S_IMODE(info.st_mode), uid, gid, acting))
+            try:
+                with as_user(acting):
+                    os.link(temp, target.name, src_dir_fd=target.dir_fd, dst_dir_fd=target.dir_fd, follow_symlinks=False)
+            except FileExistsError:
+                return False
+            finally:
+                with as_user(acting), contextlib.suppress(OSError):
+                    os.unlink(temp, dir_fd=target.dir_fd)
+            return True
+        finally:
+            target.close()
+
+
+def remove_file(path, check_mode=False):
+    """Remove the regular file PATH (never through a symlink, as the user who controls it); True when it existed."""
+    location = locate(path, follow=False)
+    try:
+        if location.leaf is None:
+            return False
+        acting = acting_uid(location, 'remove')
+        if not stat_module.S_ISREG(location.leaf.st_mode):
+            raise UnsafePath('refusing to remove %s: not a regular file' % path)
+        if not check_mode:
+            with as_user(acting):
+                os.unlink(location.name, dir_fd=location.dir_fd)
+        return True
+    finally:
+        location.close()
+
+
 def ensure_file(path, data, mode, uid=-1, gid=-1, check_mode=False):
     """Make PATH a regular file holding DATA (bytes) with MODE and owner; True when it changed (or would)."""
     try:

@@ -41,9 +41,19 @@ CREDENTIAL_TYPES = ('static', 'vault_token', 'approle_secret_id')
 REASONS = dict(leaked='rotation forced: the key was flagged as leaked (agent_secret_rotation_leaked)',
                forced='forced rotation (agent_secret_rotation_force)', missing='no secret yet',
                due='older than agent_secret_rotation_max_age')
+# name: (audit outcome, whether the run ends well). Documented in docs/secrets.md ("Outcomes").
+# The agent keeps a working key in every one of them; what differs is where the backend stands.
 OUTCOMES = dict(
-    rotated=('success', True), unchanged=(None, True), converged=('success', True),
-    rolled_back=('rolled_back', False), refused=('refused', False), failed=('failure', False),
+    rotated=('success', True),           # new version written, delivered, verified
+    renewed=('success', True),           # a short-lived token renewed in place: nothing delivered
+    unchanged=(None, True),              # nothing to do
+    converged=('success', True),         # the backend's current value delivered (or an interrupted delivery finished)
+    repaired=('success', True),          # an agent left on its kept previous key: that key is the backend's current again
+    rolled_back=('rolled_back', False),  # the new value failed; agent and backend back on the previous one, verified
+    agent_rolled_back=('rolled_back', False),    # agent back and verified; backend unreachable: next run repairs it
+    backend_rolled_back=('rolled_back', False),  # agent's host unreachable; backend back; next run checks the agent
+    refused=('refused', False),          # nothing written or delivered
+    failed=('failure', False),           # no working state could be verified: needs a person
 )
 
 
@@ -183,24 +193,38 @@ def _window_open(seconds, current, now=None):
 
 
 def outcome(agent, result, before=None, after=None, message=None, reason=None):
-    """One agent's record: what became of it, with versions and fingerprints (never values)."""
+    """One agent's record: what became of it, with versions and fingerprints (never values).
+
+    A short-lived credential's "version" is its accessor.
+    """
     if result not in OUTCOMES:
         raise RotationError('rotation outcome must be one of %s, not %r' % (', '.join(OUTCOMES), result))
     before, after = before or {}, after or {}
     record = dict(agent=agent['name'], host=agent['host'], owner=agent.get('owner'), risk_tier=agent.get('risk_tier'),
                   use_case=agent.get('use_case'), outcome=result, reason=reason,
+                  credential_type=agent.get('credential_type') or 'static',
                   old_version=before.get('version'), old_fingerprint=before.get('fingerprint'),
                   new_version=after.get('version', before.get('version')),
                   new_fingerprint=after.get('fingerprint', before.get('fingerprint')), message=message)
     record['audit_outcome'] = OUTCOMES[result][0]
-    record['audit_action'] = 'agent_secret_rotation.%s' % ('converge' if result == 'converged' else 'rotate')
+    record['audit_action'] = 'agent_secret_rotation.%s' % dict(converged='converge', repaired='repair').get(result, 'rotate')
     return record
 
 
+def _change(old, new):
+    """'old -> new', just 'new' when nothing changed or there was nothing before, None when there is nothing."""
+    if new is None and old is None:
+        return None
+    return '%s' % new if old is None or old == new else '%s -> %s' % (old, new)
+
+
 def _line(record):
-    versions = '%s -> %s' % (record['old_version'], record['new_version'])
-    prints = '%s -> %s' % (record['old_fingerprint'], record['new_fingerprint'])
-    line = '%s on %s: %s (version %s, %s)' % (record['agent'], record['host'], record['outcome'], versions, prints)
+    label = 'version' if record.get('credential_type', 'static') == 'static' else 'accessor'
+    versions = _change(record['old_version'], record['new_version'])
+    prints = _change(record['old_fingerprint'], record['new_fingerprint'])
+    parts = [part for part in ('%s %s' % (label, versions) if versions else None, prints) if part]
+    line = '%s on %s: %s' % (record['agent'], record['host'], record['outcome'])
+    line += ' (%s)' % ', '.join(parts) if parts else ''
     return line + (': %s' % record['message'] if record.get('message') else '')
 
 

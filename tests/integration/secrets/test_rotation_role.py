@@ -145,7 +145,7 @@ def test_first_run_creates_delivers_and_verifies_every_agent(estate, kv):
     rot4 = [e for e in audit(estate) if e['subject'] == 'rot-4' and e['outcome'] == 'planned'][0]
     assert rot4['details']['risk_tier'] == 'high' and rot4['details']['use_case'] == 'ticket-triage'
     assert rot4['details']['reason'] == 'missing'
-    assert 'rot-4 on %s: rotated (version None -> 1' % estate['hosts'][1].name in proc.stdout
+    assert 'rot-4 on %s: rotated (version 1, hmac-sha256:' % estate['hosts'][1].name in proc.stdout
 
 
 def test_second_run_changes_nothing(estate, kv):
@@ -250,7 +250,8 @@ def test_a_failed_agent_is_rolled_back_and_the_others_still_rotate(estate, kv):
         ('agent_secret_rotation.rotate', 'planned'), ('agent_secret.rotate', 'success'), ('agent_secret.rotate', 'success'),
         ('agent_secret_rotation.rotate', 'rolled_back')]
     assert 'forced rotation (agent_secret_rotation_force)' in rot3[1]['reasons']
-    assert rot3[2]['reasons'][-1] == 'rollback: version 2 failed delivery or verification; restoring the value of version 1'
+    assert rot3[2]['reasons'][-1] == ("rollback: version 2 failed delivery or verification; the agent's previous key, kept on its "
+                                      'host, is restored and verified')
     assert (rot3[3]['details']['old_version'], rot3[3]['details']['new_version']) == (1, 3)
     assert rot3[3]['details']['new_fingerprint'] == old_fp and rot3[3]['owner'] == 'team-rot-3'
 
@@ -270,7 +271,10 @@ def test_run_killed_after_the_backend_write_converges(estate, kv):
     assert proc.returncode == 0 and recap_changed(proc) == ['0']
 
 
-def test_an_agent_that_cannot_take_the_current_version_is_reported_failed(estate, kv):
+def test_an_agent_that_cannot_take_the_current_version_goes_back_to_its_key(estate, kv):
+    """A version written by hand that the agent does not take: the agent goes back to the file it had (kept on its host),
+    and that key is the backend's current version again, so the next run has nothing to do."""
+    before_value = kv.read('agents/rot-2')[0]
     kv.write('agents/rot-2', 'sk-agent-WRITTENbyhandNOTdelivered0123')
     _name, host, _port = estate['placement'][1]
     testhosts.run_in(host, ['touch', '/etc/rot-2/frozen'])  # its restart keeps the old key
@@ -280,11 +284,13 @@ def test_an_agent_that_cannot_take_the_current_version_is_reported_failed(estate
     finally:
         testhosts.run_in(host, ['rm', '-f', '/etc/rot-2/frozen'])
     assert proc.returncode == 2
-    assert 'rot-2 on %s: failed' % host.name in proc.stdout and 'the current version could not be delivered and verified' in proc.stdout
-    assert rotation_entries(estate, seq) == [('rot-2', 'team-rot-2', 'failure', 'failed')]
-    proc = rotate(estate)  # fixed: the next run converges it
-    assert proc.returncode == 0, proc.stdout[-3000:]
-    assert 'rot-2 on %s: converged' % host.name in proc.stdout and check_agent(estate, kv, 'rot-2')
+    assert 'rot-2 on %s: rolled_back' % host.name in proc.stdout
+    assert "the backend's current version" in proc.stdout and 'could not be delivered and verified' in proc.stdout
+    assert rotation_entries(estate, seq) == [('rot-2', 'team-rot-2', 'rolled_back', 'rolled_back')]
+    assert check_agent(estate, kv, 'rot-2') == fp(before_value)
+    assert testhosts.run_in(host, ['ls', '/etc/rot-2']).stdout.split() == ['env']  # the kept copy is gone
+    proc = rotate(estate)  # nothing left to do
+    assert proc.returncode == 0 and recap_changed(proc) == ['0'], proc.stdout[-3000:]
 
 
 def test_two_rotations_of_one_agent_at_once(estate, kv):

@@ -96,10 +96,36 @@ def test_outcomes_and_the_summary():
     summary = report(records)
     assert not summary['ok'] and summary['counts']['rotated'] == 1 and summary['counts']['rolled_back'] == 1
     assert summary['lines'][0] == 'a on h1: rotated (version 1 -> 2, hmac-sha256:1 -> hmac-sha256:2)'
-    assert summary['failed'] == ['a on h1: rolled_back (version 1 -> 3, hmac-sha256:1 -> hmac-sha256:1): verification failed']
+    assert summary['failed'] == ['a on h1: rolled_back (version 1 -> 3, hmac-sha256:1): verification failed']
     assert report(records[:2])['ok']
     with pytest.raises(RotationError, match='rotation outcome must be one of'):
         outcome(a, 'fine')
+
+
+@pytest.mark.parametrize('result, before, after, line, ok, audit', [
+    # No versions at all (refused before anything was read): no "None -> None".
+    ('refused', {}, {}, 'a on h1: refused: lock held', False, ('rotate', 'refused')),
+    ('rotated', {}, {'version': 1, 'fingerprint': 'f1'}, 'a on h1: rotated (version 1, f1): lock held', True, ('rotate', 'success')),
+    ('unchanged', {'version': 2, 'fingerprint': 'f2'}, None, 'a on h1: unchanged (version 2, f2): lock held', True, ('rotate', None)),
+    ('repaired', {'version': 3, 'fingerprint': 'f3'}, {'version': 4, 'fingerprint': 'f2'},
+     'a on h1: repaired (version 3 -> 4, f3 -> f2): lock held', True, ('repair', 'success')),
+    ('agent_rolled_back', {'version': 2, 'fingerprint': 'f2'}, {'version': 3, 'fingerprint': 'f3'},
+     'a on h1: agent_rolled_back (version 2 -> 3, f2 -> f3): lock held', False, ('rotate', 'rolled_back')),
+    ('backend_rolled_back', {'version': 2, 'fingerprint': 'f2'}, {'version': 4, 'fingerprint': 'f2'},
+     'a on h1: backend_rolled_back (version 2 -> 4, f2): lock held', False, ('rotate', 'rolled_back')),
+])
+def test_every_outcome_reads_right(result, before, after, line, ok, audit):
+    record = outcome(agents([agent('a')])[0], result, before, after, 'lock held')
+    summary = report([record])
+    assert summary['lines'] == [line] and summary['ok'] is ok
+    assert (record['audit_action'], record['audit_outcome']) == ('agent_secret_rotation.' + audit[0], audit[1])
+
+
+def test_a_short_lived_credential_is_named_by_accessor():
+    a = agents([agent('t', credential_type='vault_token')])[0]
+    assert report([outcome(a, 'renewed', {}, {'version': 'acc1', 'fingerprint': 'f'}, 'token renewed in place')])['lines'] == [
+        't on h1: renewed (accessor acc1, f): token renewed in place']
+    assert report([outcome(a, 'refused', {}, {'version': None, 'fingerprint': None}, 'x')])['lines'] == ['t on h1: refused: x']
 
 
 def test_agent_keys_are_the_role_argument_spec_options():
