@@ -12,6 +12,7 @@ import time
 
 from ansible.errors import AnsibleActionFail
 from ansible.module_utils.basic import env_fallback
+from ansible.module_utils.errors import AnsibleFallbackNotFound
 
 from ansible_collections.aigov.core.plugins.module_utils.alerts import aap_approval, guardrails
 from ansible_collections.aigov.core.plugins.module_utils.audit import audit_log, decision_keys
@@ -22,6 +23,19 @@ from ansible_collections.aigov.core.plugins.module_utils.store.asset_store_sqlit
 from ansible_collections.aigov.core.plugins.plugin_utils.action import (
     AUDIT_LOG_OPTION, DECISION_KEY_OPTION, ControllerAction, aap_job, actor, plain)
 from ansible_collections.aigov.core.plugins.plugin_utils.data_files import load_action_table, resolve_data_file
+
+
+def _env_set(*names):
+    """The first of these environment variables that is set and not empty.
+
+    AWX's "Red Hat Ansible Automation Platform" credential injects every field, the ones left
+    empty as empty strings: with only a token, CONTROLLER_USERNAME is '' and must not count.
+    """
+    for name in names:
+        if os.environ.get(name):
+            return os.environ[name]
+    raise AnsibleFallbackNotFound
+
 
 _PLAIN = re.compile(r'^[A-Za-z0-9_.:\[\]-]{1,253}$')
 # Set by AAP on a job a workflow launched (tower_* on older controllers).
@@ -66,10 +80,10 @@ class ActionModule(ControllerAction):
         registry=dict(type='str', default='default'),
         audit_log=AUDIT_LOG_OPTION,
         decision_key_file=DECISION_KEY_OPTION,
-        controller_host=dict(type='str', fallback=(env_fallback, ['CONTROLLER_HOST', 'TOWER_HOST'])),
-        controller_oauthtoken=dict(type='str', no_log=True, fallback=(env_fallback, ['CONTROLLER_OAUTH_TOKEN', 'TOWER_OAUTH_TOKEN'])),
-        controller_username=dict(type='str', fallback=(env_fallback, ['CONTROLLER_USERNAME', 'TOWER_USERNAME'])),
-        controller_password=dict(type='str', no_log=True, fallback=(env_fallback, ['CONTROLLER_PASSWORD', 'TOWER_PASSWORD'])),
+        controller_host=dict(type='str', fallback=(_env_set, ['CONTROLLER_HOST', 'TOWER_HOST'])),
+        controller_oauthtoken=dict(type='str', no_log=True, fallback=(_env_set, ['CONTROLLER_OAUTH_TOKEN', 'TOWER_OAUTH_TOKEN'])),
+        controller_username=dict(type='str', fallback=(_env_set, ['CONTROLLER_USERNAME', 'TOWER_USERNAME'])),
+        controller_password=dict(type='str', no_log=True, fallback=(_env_set, ['CONTROLLER_PASSWORD', 'TOWER_PASSWORD'])),
         validate_certs=dict(type='bool', default=True, fallback=(env_fallback, ['CONTROLLER_VERIFY_SSL', 'TOWER_VERIFY_SSL'])),
         ca_path=dict(type='path'),
     )
