@@ -169,6 +169,8 @@ def test_the_aap_credential_gives_remediation_plan_a_verified_controller(applied
     args = result.validated_parameters
     assert args['controller_host'] == 'https://aap.example.com' and args['controller_oauthtoken']
     assert args['validate_certs'] is True   # AWX injects False for an unset verify_ssl
+    templates = dict((t['name'], t) for t in CONFIG['controller_config.yml']['controller_templates'])
+    assert 'aigov controller' in templates['aigov remediate']['credentials']   # the review path needs it
 
 
 # ---- EDA: types and credentials as eda-server validates them, the activation's variables --------
