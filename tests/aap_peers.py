@@ -360,6 +360,9 @@ def eda_activation_extra_vars(credential_type, inputs):
         if isinstance(node, dict):
             return dict((k, substitute(v)) for k, v in node.items())
         if isinstance(node, str) and '{{' in node and '}}' in node:
-            return NativeTemplate(node, undefined=jinja2.StrictUndefined).render(inputs)
+            value = NativeTemplate(node, undefined=jinja2.StrictUndefined).render(inputs)
+            if isinstance(value, jinja2.Undefined):   # native rendering hands the Undefined back; eda-server fails on it
+                raise AssertionError('eda-server cannot inject %s: the credential does not set it' % node)
+            return value
         return node
     return substitute((credential_type.get('injectors') or {}).get('extra_vars') or {})
