@@ -77,7 +77,8 @@ def test_no_key_of_an_object_is_dropped_by_its_role(role, name):
 def test_every_reference_is_defined_or_a_named_prerequisite():
     for config in CONFIG.values():
         pre = config['aigov_aap_prerequisites']
-        names = lambda var: set(i['name'] for i in config.get(var) or [])  # noqa: E731
+        def names(var, config=config):
+            return set(i['name'] for i in config.get(var) or [])
         orgs = set(pre['organizations'])
         for var in [t['var'] for t in aap_peers.ROLES['roles'].values()]:
             for item in config.get(var) or []:
