@@ -77,6 +77,7 @@ def test_no_key_of_an_object_is_dropped_by_its_role(role, name):
 def test_every_reference_is_defined_or_a_named_prerequisite():
     for config in CONFIG.values():
         pre = config['aigov_aap_prerequisites']
+
         def names(var, config=config):
             return set(i['name'] for i in config.get(var) or [])
         orgs = set(pre['organizations'])
