@@ -30,16 +30,11 @@ from ansible_collections.aigov.core.plugins.module_utils.store import asset_stor
 from ansible_collections.aigov.core.plugins.module_utils.store.asset_store_sqlite import open_store  # noqa: E402
 from inventory_vs_static import host_assets  # noqa: E402
 from tests.fixtures.inventory import estate  # noqa: E402
+from tests.ports import free_port  # noqa: E402
 
 SOURCE = os.path.join(conftest.FARM, 'ansible_collections', 'aigov', 'core', 'extensions', 'eda', 'plugins',
                       'event_source', 'aiops_alerts.py')
 TOKEN = 'bench-token'
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
 
 
 async def bare_main(queue, args):

@@ -22,12 +22,17 @@ class ActionModule(ControllerAction):
     )
 
     def run_on_controller(self, args, task_vars, result):
-        if self._task.check_mode:
-            result.update(changed=False, msg='agent %s: check mode, lock not %s' % (args['agent'], args['state']))
-            return result
         # Tasks run in worker processes forked by ansible-playbook: the parent is the run, which holds
         # the lock from one task to another and whose death makes the lock stale.
         run_pid, machine = os.getppid(), socket.gethostname()
+        if self._task.check_mode:  # predicted, not skipped: a lock another live run holds fails here too
+            changed, note = rotation_lock.predict(args['lock_dir'], args['agent'], run_pid, machine, args['state'])
+            result.update(changed=changed, msg='agent %s: check mode, lock %s' % (args['agent'], (
+                ('would be taken' if changed else 'already held by this run') if args['state'] == 'locked'
+                else ('would be released' if changed else 'not held by this run'))))
+            if note:
+                self._display.warning('agent %s: would have %s' % (args['agent'], note))
+            return result
         if args['state'] == 'locked':
             changed, note = rotation_lock.acquire(args['lock_dir'], args['agent'], run_pid, machine)
             result.update(changed=changed, msg='agent %s: lock held by this run (process %d)' % (args['agent'], run_pid))

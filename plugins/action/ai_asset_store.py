@@ -7,14 +7,11 @@ from __future__ import annotations
 
 import datetime
 
-from ansible.module_utils.basic import env_fallback
-
+from ansible_collections.aigov.core.plugins.module_utils.common import paths
 from ansible_collections.aigov.core.plugins.module_utils.store import asset_store, registry
 from ansible_collections.aigov.core.plugins.module_utils.store.asset_store_sqlite import open_store
 from ansible_collections.aigov.core.plugins.plugin_utils.action import ControllerAction, host_scans
-from ansible_collections.aigov.core.plugins.plugin_utils.data_files import resolve_data_file
-
-DEFAULT_STORE = 'aigov-data/assets.sqlite3'
+from ansible_collections.aigov.core.plugins.plugin_utils.data_file_locator import resolve_data_file
 
 
 def _diff(changes):
@@ -31,13 +28,14 @@ class ActionModule(ControllerAction):
     """Record the discovery results of hosts in the asset store."""
 
     ARGUMENT_SPEC = dict(
-        path=dict(type='path', default=DEFAULT_STORE, fallback=(env_fallback, ['AIGOV_ASSET_STORE'])),
+        path=dict(type='path'),
         hosts=dict(type='list', elements='str'),
         registry=dict(type='str', default='default'),
     )
+    SHARED_PATHS = dict(path=paths.ASSET_STORE)
 
     def run_on_controller(self, args, task_vars, result):
-        reg = registry.load_registry(resolve_data_file('registry', args['registry'], self._loader.get_basedir()))
+        reg = registry.load_registry(resolve_data_file('registry', args['registry']))
         _targeted, scans, missing = host_scans(args['hosts'], task_vars)
         store = open_store(args['path'])
         now = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds')

@@ -10,11 +10,13 @@ import os
 
 from ansible.errors import AnsibleActionFail
 
-from ansible_collections.aigov.core.plugins.module_utils.reports import aibom, report
+from ansible_collections.aigov.core.plugins.module_utils.reports import aibom
 from ansible_collections.aigov.core.plugins.module_utils.store import registry
+from ansible_collections.aigov.core.plugins.module_utils.common import paths
+from ansible_collections.aigov.core.plugins.module_utils.common.atomic_write import write_atomically
 from ansible_collections.aigov.core.plugins.module_utils.common.errors import AigovError
 from ansible_collections.aigov.core.plugins.plugin_utils.action import ControllerAction, collect_assets, store_assets
-from ansible_collections.aigov.core.plugins.plugin_utils.data_files import collection_version, resolve_data_file
+from ansible_collections.aigov.core.plugins.plugin_utils.data_file_locator import collection_version, resolve_data_file
 
 
 def read_existing(dest):
@@ -49,12 +51,12 @@ class ActionModule(ControllerAction):
             raise AnsibleActionFail("dest '%s' is a directory; give the path of the AI-BOM file, e.g. %s"
                                     % (dest, os.path.join(dest, 'ai-bom.cdx.json')))
         try:
-            reg = registry.load_registry(resolve_data_file('registry', args['registry'], self._loader.get_basedir()))
+            reg = registry.load_registry(resolve_data_file('registry', args['registry']))
         except AigovError as exc:
             raise AnsibleActionFail('AI-BOM not built: %s' % exc)
 
         if args['store'] is not None:
-            assets, scope = store_assets(args['store'])
+            assets, scope = store_assets(paths.local_path(args['store']))
         else:
             assets, scope = collect_assets(args['assets'], args['hosts'], task_vars)
         for asset in assets:
@@ -76,7 +78,7 @@ class ActionModule(ControllerAction):
         else:
             try:
                 os.makedirs(os.path.dirname(dest), exist_ok=True)
-                report.write_atomic(dest, aibom.render_json(bom))
+                write_atomically(dest, aibom.render_json(bom), 0o644)
             except OSError as exc:
                 raise AnsibleActionFail("cannot write the AI-BOM to '%s': %s" % (dest, exc.strerror or exc))
             result['msg'] = 'AI-BOM written to %s (%s)' % (dest, counts)

@@ -5,15 +5,14 @@
 
 from __future__ import annotations
 
-import os
-
 from ansible.errors import AnsibleActionFail
 
 from ansible_collections.aigov.core.plugins.module_utils.policy import frameworks, policy, waivers
 from ansible_collections.aigov.core.plugins.module_utils.store import registry
+from ansible_collections.aigov.core.plugins.module_utils.common import paths
 from ansible_collections.aigov.core.plugins.module_utils.common.errors import AigovError
 from ansible_collections.aigov.core.plugins.plugin_utils.action import ControllerAction, collect_assets, plain, store_assets
-from ansible_collections.aigov.core.plugins.plugin_utils.data_files import resolve_data_file
+from ansible_collections.aigov.core.plugins.plugin_utils.data_file_locator import resolve_data_file
 
 
 class ActionModule(ControllerAction):
@@ -32,17 +31,16 @@ class ActionModule(ControllerAction):
     MUTUALLY_EXCLUSIVE = [('assets', 'hosts', 'store')]
 
     def run_on_controller(self, args, task_vars, result):
-        base_dir = self._loader.get_basedir()
         try:
-            packs = policy.load_packs([resolve_data_file('policy pack', p, base_dir) for p in args['policy_packs']],
+            packs = policy.load_packs([resolve_data_file('policy pack', p) for p in args['policy_packs']],
                                       args['parameters'])
-            all_waivers = policy.load_waivers(packs, [self._path(p, base_dir) for p in args['exceptions']])
-            reg = registry.load_registry(resolve_data_file('registry', args['registry'], base_dir))
+            all_waivers = policy.load_waivers(packs, [paths.local_path(p) for p in args['exceptions']])
+            reg = registry.load_registry(resolve_data_file('registry', args['registry']))
         except AigovError as exc:
             raise AnsibleActionFail('policy check refused before evaluating anything: %s' % exc)
 
         if args['store']:
-            assets, scope = store_assets(self._path(args['store'], base_dir))
+            assets, scope = store_assets(paths.local_path(args['store']))
         else:
             assets, scope = collect_assets(args['assets'], args['hosts'], task_vars)
         hostvars = task_vars.get('hostvars', {})
@@ -75,10 +73,6 @@ class ActionModule(ControllerAction):
             result['failed'] = True
             result['msg'] += '; at least one is %s or worse (fail_on=%s)' % (fail_on, fail_on)
         return result
-
-    @staticmethod
-    def _path(path, base_dir):
-        return path if os.path.isabs(path) else os.path.join(base_dir, path)
 
 
 def _observed_region(asset, hostvars):

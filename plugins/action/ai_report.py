@@ -11,6 +11,7 @@ import os
 from ansible.errors import AnsibleActionFail
 
 from ansible_collections.aigov.core.plugins.module_utils.policy import frameworks
+from ansible_collections.aigov.core.plugins.module_utils.common.atomic_write import write_atomically
 from ansible_collections.aigov.core.plugins.module_utils.reports import report, report_history
 from ansible_collections.aigov.core.plugins.plugin_utils.action import ControllerAction, plain
 
@@ -78,6 +79,6 @@ class ActionModule(ControllerAction):
     @staticmethod
     def _write_file(path, text):
         try:
-            report.write_atomic(path, text)
+            write_atomically(path, text, 0o644)
         except OSError as exc:
             raise AnsibleActionFail("cannot write the report file '%s': %s" % (path, exc.strerror or exc))

@@ -5,18 +5,12 @@
 
 from __future__ import annotations
 
-import os
-
-from ansible.module_utils.basic import env_fallback
-
 from ansible_collections.aigov.core.plugins.module_utils.alerts import approvals
-from ansible_collections.aigov.core.plugins.module_utils.audit import audit_log, decision_keys
-from ansible_collections.aigov.core.plugins.module_utils.remediation import actions, remediation
+from ansible_collections.aigov.core.plugins.module_utils.audit import decision_keys
+from ansible_collections.aigov.core.plugins.module_utils.common import paths
 from ansible_collections.aigov.core.plugins.plugin_utils.action import (
     AUDIT_LOG_OPTION, DECISION_KEY_OPTION, ControllerAction, aap_job, actor, plain)
-from ansible_collections.aigov.core.plugins.plugin_utils.data_files import load_action_table
-
-DEFAULT_QUEUE = 'aigov-data/approvals.jsonl'
+from ansible_collections.aigov.core.plugins.plugin_utils.data_file_locator import load_action_table
 
 
 class ActionModule(ControllerAction):
@@ -24,7 +18,7 @@ class ActionModule(ControllerAction):
 
     ARGUMENT_SPEC = dict(
         state=dict(type='str', required=True, choices=['requested', 'decided']),
-        path=dict(type='path', default=DEFAULT_QUEUE, fallback=(env_fallback, ['AIGOV_APPROVALS_QUEUE'])),
+        path=dict(type='path'),
         payload=dict(type='str'),
         actions=dict(type='raw', default='default'),
         request=dict(type='str'),
@@ -33,53 +27,22 @@ class ActionModule(ControllerAction):
         audit_log=AUDIT_LOG_OPTION,
         decision_key_file=DECISION_KEY_OPTION,
     )
+    SHARED_PATHS = dict(path=paths.APPROVALS_QUEUE)
     REQUIRED_IF = [('state', 'requested', ('payload',)), ('state', 'decided', ('request', 'verdict', 'approver'))]
 
     def run_on_controller(self, args, task_vars, result):
-        for _option, state, keys in self.REQUIRED_IF:
-            missing = [key for key in keys if args['state'] == state and not args[key]]
-            if missing:
-                raise approvals.ApprovalError('state %s needs %s' % (state, ', '.join(missing)))
-        keyring = decision_keys.load(args['decision_key_file'])
-        audit_log.check_appendable(args['audit_log'])  # nothing is queued or decided that the log cannot record
-        if self._task.check_mode:
-            result.update(changed=False, msg='check mode: nothing queued or decided')
-            return result
-        jobs = aap_job(task_vars) or {}
+        keyring, check = decision_keys.load(args['decision_key_file']), self._task.check_mode
         if args['state'] == 'requested':
-            event = remediation.decode_payload(args['payload'])
-            if not all(isinstance(event.get(key), dict) for key in ('alert', 'asset', 'decision', 'meta')) \
-                    or event['decision'].get('decision') != 'review':
-                raise approvals.ApprovalError('only a review decision is queued for approval')
-            found = remediation.find_records(audit_log.iter_newest_first(args['audit_log']), event,
-                                             remediation.payload_digest(args['payload']), keyring)
-            if found['decision'] is None:
-                raise approvals.ApprovalError('the review decision is not in the audit log with a valid seal%s: the event '
-                                              'did not come from the event source; nothing queued' % (
-                                                  ' (%s)' % found['forged_decision'] if found['forged_decision'] else ''))
-            proposed = actions.proposed_remediation(load_action_table(plain(args['actions']), os.getcwd()), event)
-            created, record = approvals.request(args['path'], dict(event, payload_b64=args['payload']), proposed)
-            if created:
-                audit_log.append(args['audit_log'], actor(task_vars), 'approval.requested', record['asset_id'] or 'unknown',
-                                 record['owner'], 'planned', ['review decision: %s waits for a human verdict'
-                                                              % (proposed or 'no mapped remediation')],
-                                 dict(jobs, request=record['id'], fingerprint=audit_log.recordable(record['fingerprint']),
-                                      proposed_action=proposed, queue=args['path'],
-                                      payload_sha256=remediation.payload_digest(args['payload'])))
+            created, record = approvals.ensure_requested(
+                args['path'], args['payload'], load_action_table(plain(args['actions'])), args['audit_log'],
+                keyring, actor(task_vars), aap_job(task_vars), check_mode=check)
             result.update(changed=created, request=record, msg='request %s %s' % (
-                record['id'], 'queued' if created else 'was already queued'))
+                record['id'], ('queued' if created else 'was already queued') + (' (check mode)' if check else '')))
             return result
-        found, verdict = approvals.decide(args['path'], args['request'], args['verdict'], args['approver'])
-        override = args['verdict'] == 'deny'  # the human differs from the proposed remediation
-        audit_log.append(args['audit_log'], **keyring.seal(dict(
-            actor=args['approver'], action=remediation.APPROVAL_ACTION, subject=found['asset_id'] or 'unknown',
-            owner=found['owner'], outcome='success' if args['verdict'] == 'approve' else 'refused',
-            reasons=['%s %s %s (proposed: %s)' % (args['approver'], 'approved' if not override else 'denied',
-                                                  found['proposed_action'], found['decision'])],
-            details=dict(jobs, request=found['id'], verdict=args['verdict'], fingerprint=audit_log.recordable(found['fingerprint']),
-                         proposed_decision=found['decision'], proposed_action=found['proposed_action'],
-                         override=override, run_by=actor(task_vars),
-                         payload_sha256=remediation.payload_digest(found['payload_b64'])))))
+        found, verdict = approvals.ensure_decided(args['path'], args['request'], args['verdict'], args['approver'],
+                                                  args['audit_log'], keyring, actor(task_vars), aap_job(task_vars),
+                                                  check_mode=check)
         result.update(changed=True, request=found, verdict=verdict, payload_b64=found['payload_b64'],
-                      msg='request %s %s by %s' % (found['id'], 'approved' if not override else 'denied', args['approver']))
+                      msg='request %s %s by %s%s' % (found['id'], 'approved' if args['verdict'] == 'approve' else 'denied',
+                                                     args['approver'], ' (check mode)' if check else ''))
         return result

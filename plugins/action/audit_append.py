@@ -5,9 +5,8 @@
 
 from __future__ import annotations
 
-from ansible.module_utils.basic import env_fallback
-
-from ansible_collections.aigov.core.plugins.module_utils.audit import audit_log
+from ansible_collections.aigov.core.plugins.module_utils.audit import audit_log, entries
+from ansible_collections.aigov.core.plugins.module_utils.common import paths
 from ansible_collections.aigov.core.plugins.plugin_utils.action import ControllerAction, aap_job, actor, plain
 
 
@@ -15,23 +14,42 @@ class ActionModule(ControllerAction):
     """Append one entry to the hash-chained audit log (fsync before the task returns)."""
 
     ARGUMENT_SPEC = dict(
-        path=dict(type='path', default=audit_log.DEFAULT_PATH, fallback=(env_fallback, [audit_log.ENV_PATH])),
+        path=dict(type='path'),
+        kind=dict(type='str', choices=sorted(entries.PLAYBOOK_KINDS)),
+        fields=dict(type='dict'),
         actor=dict(type='str'),
-        action=dict(type='str', required=True),
-        subject=dict(type='str', required=True),
+        action=dict(type='str'),
+        subject=dict(type='str'),
         owner=dict(type='str'),
-        outcome=dict(type='str', required=True, choices=list(audit_log.OUTCOMES)),
+        outcome=dict(type='str', choices=list(audit_log.OUTCOMES)),
         reasons=dict(type='list', elements='str', default=[]),
         details=dict(type='dict', default={}),
     )
+    SHARED_PATHS = dict(path=paths.AUDIT_LOG)
+    MUTUALLY_EXCLUSIVE = [('kind', 'action'), ('kind', 'subject'), ('kind', 'outcome'), ('kind', 'owner')]
+    REQUIRED_ONE_OF = [('kind', 'action')]
+    REQUIRED_IF = [('kind', 'remediation.outcome', ('fields',)), ('kind', 'escalation.notify', ('fields',))]
 
     def run_on_controller(self, args, task_vars, result):
+        run_by, jobs = args['actor'] or actor(task_vars), aap_job(task_vars)
+        if args['kind']:
+            record = entries.build(args['kind'], plain(args['fields']), run_by, jobs)
+        else:
+            if args['action'] in entries.KINDS:
+                raise entries.EntryError('action %s is an entry kind of the alert loop: record it with kind and fields '
+                                         '(playbook kinds: %s) or through its module' % (
+                                             args['action'], ', '.join(sorted(entries.PLAYBOOK_KINDS))))
+            missing = [key for key in ('subject', 'outcome') if not args[key]]
+            if missing:
+                raise entries.EntryError('action %s needs %s' % (args['action'], ' and '.join(missing)))
+            record = dict(actor=run_by, action=args['action'], subject=args['subject'], owner=args['owner'],
+                          outcome=args['outcome'], reasons=args['reasons'], details=dict(jobs or {}, **plain(args['details'])))
         if self._task.check_mode:
-            result.update(changed=False, msg='check mode: %s not recorded' % args['action'])
+            entry = audit_log.predict(args['path'], **record)
+            result.update(changed=True, entry=entry, msg='check mode: audit log %s would get seq %d %s %s' % (
+                args['path'], entry['seq'], entry['action'], entry['outcome']))
             return result
-        details = dict(aap_job(task_vars) or {}, **plain(args['details']))
-        entry = audit_log.append(args['path'], args['actor'] or actor(task_vars), args['action'], args['subject'],
-                                 args['owner'], args['outcome'], args['reasons'], details)
+        entry = audit_log.append(args['path'], **record)
         result.update(changed=True, entry=entry, msg='audit log %s: seq %d %s %s' % (
             args['path'], entry['seq'], entry['action'], entry['outcome']))
         return result

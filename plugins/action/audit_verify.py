@@ -5,9 +5,8 @@
 
 from __future__ import annotations
 
-from ansible.module_utils.basic import env_fallback
-
-from ansible_collections.aigov.core.plugins.module_utils.audit import audit_log, decision_keys
+from ansible_collections.aigov.core.plugins.module_utils.common import paths
+from ansible_collections.aigov.core.plugins.module_utils.audit import decision_keys
 from ansible_collections.aigov.core.plugins.module_utils.audit.audit_verify import verify
 from ansible_collections.aigov.core.plugins.plugin_utils.action import AUDIT_ANCHOR_OPTION, DECISION_KEY_OPTION, ControllerAction
 
@@ -16,10 +15,11 @@ class ActionModule(ControllerAction):
     """Verify the hash chain of the audit log; fail naming the first broken entry."""
 
     ARGUMENT_SPEC = dict(
-        path=dict(type='path', default=audit_log.DEFAULT_PATH, fallback=(env_fallback, [audit_log.ENV_PATH])),
+        path=dict(type='path'),
         anchor=AUDIT_ANCHOR_OPTION,
         decision_key_file=DECISION_KEY_OPTION,
     )
+    SHARED_PATHS = dict(path=paths.AUDIT_LOG)
 
     def run_on_controller(self, args, task_vars, result):
         keyring = decision_keys.load(args['decision_key_file']) if args['decision_key_file'] else None

@@ -11,7 +11,7 @@ import os
 from ansible.errors import AnsibleActionFail
 
 from ansible_collections.aigov.core.plugins.module_utils.audit import decision_keys, governance_html, governance_kpis
-from ansible_collections.aigov.core.plugins.module_utils.reports.report import write_atomic
+from ansible_collections.aigov.core.plugins.module_utils.common.atomic_write import write_atomically
 from ansible_collections.aigov.core.plugins.plugin_utils.action import (
     AUDIT_ANCHOR_OPTION, AUDIT_LOG_OPTION, DECISION_KEY_OPTION, ControllerAction)
 
@@ -46,7 +46,7 @@ class ActionModule(ControllerAction):
             try:
                 os.makedirs(dest, exist_ok=True)
                 for (_name, render), path in zip(FILES, files):
-                    write_atomic(path, render(report))
+                    write_atomically(path, render(report), 0o644)
             except OSError as exc:
                 raise AnsibleActionFail("cannot write the governance report to '%s': %s" % (dest, exc.strerror or exc))
         where = (' (check mode: nothing written)' if self._task.check_mode else ', written to %s' % dest) if dest else ''

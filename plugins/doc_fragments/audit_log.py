@@ -12,8 +12,10 @@ class ModuleDocFragment(object):
 options:
   audit_log:
     description:
-      - Path of the hash-chained audit log on the controller. A relative path is relative to the current directory.
-      - The environment variable E(AIGOV_AUDIT_LOG) is used when the option is not set.
+      - Path of the hash-chained audit log on the controller.
+      - The environment variable E(AIGOV_AUDIT_LOG) is used when the option is not set (or empty), else the default.
+        A relative path is relative to the current directory, where ansible-playbook runs. Every module, role,
+        playbook and the event source resolve it by this one rule (C(docs/architecture.md), "Paths").
     type: path
     default: aigov-data/audit.jsonl
 """

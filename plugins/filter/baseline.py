@@ -13,13 +13,7 @@ from ansible.module_utils.parsing.convert_bool import boolean
 
 from ansible_collections.aigov.core.plugins.module_utils.policy import baseline
 from ansible_collections.aigov.core.plugins.module_utils.common.errors import AigovError
-
-
-def _names(value):
-    """A list of ids; a survey's text answer 'A, B' counts as ['A', 'B']."""
-    if isinstance(value, str):
-        return [item.strip() for item in value.split(',') if item.strip()]
-    return list(value or [])
+from ansible_collections.aigov.core.plugins.module_utils.common.survey_answers import answer_list
 
 
 def baseline_plan(check, host, mode='audit', rules_disabled=None, remediations_disabled=None, allow_disruptive=False):
@@ -28,8 +22,8 @@ def baseline_plan(check, host, mode='audit', rules_disabled=None, remediations_d
         raise AnsibleFilterError('baseline_plan expects the registered result of aigov.core.ai_policy_check')
     try:
         # boolean(): a survey answers 'false' as a string, which bool() would take for true.
-        return baseline.plan(check['findings'], check.get('assets') or [], host, mode, _names(rules_disabled),
-                             _names(remediations_disabled), boolean(allow_disruptive, strict=True))
+        return baseline.plan(check['findings'], check.get('assets') or [], host, mode, answer_list(rules_disabled),
+                             answer_list(remediations_disabled), boolean(allow_disruptive, strict=True))
     except TypeError as exc:
         raise AnsibleFilterError('aigov_baseline_allow_disruptive must be a boolean: %s' % exc)
     except AigovError as exc:

@@ -9,22 +9,14 @@ Ansible's variables to it and convert its errors.
 
 from __future__ import annotations
 
-import os
-
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.aigov.core.plugins.module_utils.store import registry as registry_lib
 from ansible_collections.aigov.core.plugins.module_utils.secrets import secret_rotation
 from ansible_collections.aigov.core.plugins.module_utils.common.errors import AigovError
+from ansible_collections.aigov.core.plugins.module_utils.common.survey_answers import answer_list
 from ansible_collections.aigov.core.plugins.plugin_utils.action import plain
-from ansible_collections.aigov.core.plugins.plugin_utils.data_files import resolve_data_file
-
-
-def _names(value):
-    """A list of agent names; a survey's text answer 'a, b' counts as ['a', 'b']."""
-    if isinstance(value, str):
-        return [item.strip() for item in value.split(',') if item.strip()]
-    return list(value or [])
+from ansible_collections.aigov.core.plugins.plugin_utils.data_file_locator import resolve_data_file
 
 
 def rotation_agents(explicit, hostvars=None, hosts=None, registry=None, force=None, leaked=None):
@@ -35,8 +27,8 @@ def rotation_agents(explicit, hostvars=None, hosts=None, registry=None, force=No
         if listed is not None:
             inventory[host] = plain(listed)
     try:
-        reg = registry_lib.load_registry(resolve_data_file('registry', registry, os.getcwd())) if registry else None
-        return secret_rotation.agents(plain(explicit or []), inventory, reg, _names(force), _names(leaked))
+        reg = registry_lib.load_registry(resolve_data_file('registry', registry)) if registry else None
+        return secret_rotation.agents(plain(explicit or []), inventory, reg, answer_list(force), answer_list(leaked))
     except AigovError as exc:
         raise AnsibleFilterError(str(exc))
 
@@ -45,7 +37,7 @@ def rotation_decision(agent, current, force=None, leaked=None):
     """Whether AGENT rotates now and why, and its overlap window (CURRENT is agent_secret's state=read result)."""
     if not isinstance(current, dict) or 'exists' not in current:
         raise AnsibleFilterError('rotation_decision expects the registered result of aigov.core.agent_secret (state=read)')
-    return secret_rotation.decide(agent, plain(current), _names(force), _names(leaked))
+    return secret_rotation.decide(agent, plain(current), answer_list(force), answer_list(leaked))
 
 
 def rotation_outcome(agent, result, before=None, after=None, message=None, reason=None):

@@ -115,10 +115,11 @@ from ansible.errors import AnsibleParserError
 from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
 
 from ansible_collections.aigov.core.plugins.module_utils.policy import policy
+from ansible_collections.aigov.core.plugins.module_utils.common import paths
 from ansible_collections.aigov.core.plugins.module_utils.store import asset_inventory, asset_store, registry
 from ansible_collections.aigov.core.plugins.module_utils.store.asset_store_sqlite import open_store
 from ansible_collections.aigov.core.plugins.module_utils.common.errors import AigovError
-from ansible_collections.aigov.core.plugins.plugin_utils.data_files import resolve_data_file
+from ansible_collections.aigov.core.plugins.plugin_utils.data_file_locator import resolve_data_file
 
 SUFFIXES = ('ai_assets.yml', 'ai_assets.yaml')
 
@@ -139,7 +140,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             reg = registry.load_registry(resolve_data_file('registry', self.get_option('registry'), base_dir))
             packs = policy.load_packs([resolve_data_file('policy pack', name, base_dir)
                                        for name in self.get_option('policy_packs')], self.get_option('parameters'))
-            waivers = policy.load_waivers(packs, [os.path.join(base_dir, name) for name in self.get_option('exceptions')])
+            waivers = policy.load_waivers(packs, [paths.local_path(name, base_dir) for name in self.get_option('exceptions')])
             data = self._store_data(path, cache)
             built = asset_inventory.build(data, reg, packs, waivers, self._regions(data))
         except AigovError as exc:
@@ -155,7 +156,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                 return self._cache[cache_key]
             except KeyError:
                 pass
-        store = open_store(self.get_option('store'), create=False)
+        store = open_store(paths.resolve(paths.ASSET_STORE, self.get_option('store')), create=False)
         data = asset_store.read_inventory(store, include_removed=self.get_option('include_removed'))
         if self.get_option('cache'):
             self._cache[cache_key] = data

@@ -42,7 +42,8 @@ extends_documentation_fragment:
 attributes:
   check_mode:
     support: full
-    description: In check mode no lock is taken or dropped.
+    description: In check mode no lock is taken or dropped; the result is predicted (changed when it would be taken or
+      dropped, and a failure naming the holder when another live run holds it).
   diff_mode:
     support: none
     description: No diff.

@@ -31,7 +31,8 @@ options:
   path:
     description:
       - Path of the store file; created with its directory (mode 0600) when missing.
-      - A relative path is relative to the current directory (the project directory of an AAP job).
+      - A relative path is relative to the current directory (the project directory of an AAP job), the rule of
+        every aigov.core path (C(docs/architecture.md), "Paths").
         On AAP, point it at persistent storage, since a job's project directory does not outlive the job.
       - The environment variable E(AIGOV_ASSET_STORE) is used when the option is not set.
     type: path
@@ -45,7 +46,7 @@ options:
     description:
       - The registry of AI use cases, used to list the recorded assets that no use case claims (shadow AI)
         in RV(shadow). The name of a registry shipped with the collection (C(default)) or the path of a
-        registry file, relative to the playbook directory. The store itself keeps no registry match;
+        registry file, relative to the current directory (docs/architecture.md, "Paths"). The store itself keeps no registry match;
         readers match against the registry they are given.
     type: str
     default: default

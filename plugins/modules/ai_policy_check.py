@@ -50,7 +50,7 @@ options:
   store:
     description:
       - Path of an asset store (SQLite file written by M(aigov.core.ai_asset_store)) whose current
-        assets are evaluated, relative to the playbook directory. No host needs to be contacted.
+        assets are evaluated, relative to the current directory (docs/architecture.md, "Paths"). No host needs to be contacted.
       - Mutually exclusive with O(assets) and O(hosts).
     type: path
   parameters:
@@ -62,7 +62,7 @@ options:
     default: {}
   exceptions:
     description:
-      - Exceptions files (waivers), relative to the playbook directory, in addition to the
+      - Exceptions files (waivers), relative to the current directory (docs/architecture.md, "Paths"), in addition to the
         C(exceptions) lists inside the packs. Format in C(docs/policy-packs.md).
       - Each waiver must name a rule of a loaded pack.
     type: list
@@ -71,7 +71,7 @@ options:
   policy_packs:
     description:
       - Policy packs to evaluate. Each item is the name of a pack shipped with the
-        collection (C(default)) or the path of a pack file, relative to the playbook directory.
+        collection (C(default)) or the path of a pack file, relative to the current directory (docs/architecture.md, "Paths").
       - Rule ids must be unique across all packs.
     type: list
     elements: str

@@ -34,9 +34,11 @@ options:
     required: true
     choices: [requested, decided]
   path:
-    description: The approvals queue (E(AIGOV_APPROVALS_QUEUE) when not set).
+    description:
+      - The approvals queue. The environment variable E(AIGOV_APPROVALS_QUEUE) is used when the option is not set,
+        else C(approvals.jsonl) next to the audit log (O(audit_log)).
+      - A relative path is relative to the current directory (docs/architecture.md, "Paths").
     type: path
-    default: aigov-data/approvals.jsonl
   payload:
     description: The event's C(payload_b64), with O(state=requested).
     type: str
@@ -64,7 +66,8 @@ extends_documentation_fragment:
 attributes:
   check_mode:
     support: full
-    description: Nothing is queued, decided or recorded.
+    description: Nothing is queued, decided or recorded; the result is predicted from the queue and the audit log as they
+      are (the decision must be on record, a request is decided once), with the same failures.
   diff_mode:
     support: none
     description: No diff.

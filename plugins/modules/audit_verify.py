@@ -32,7 +32,7 @@ author:
 options:
   path:
     description:
-      - Path of the audit log. A relative path is relative to the current directory.
+      - Path of the audit log. A relative path is relative to the current directory (C(docs/architecture.md), "Paths").
       - The environment variable E(AIGOV_AUDIT_LOG) is used when the option is not set.
     type: path
     default: aigov-data/audit.jsonl

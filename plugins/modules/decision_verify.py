@@ -27,6 +27,10 @@ options:
     description: The event's C(payload_b64).
     type: str
     required: true
+  decision:
+    description: Fail unless the recorded decision is this one (C(aigov.core.escalate) escalates only an C(escalate) decision).
+    type: str
+    choices: [automate, review, escalate, reject]
 extends_documentation_fragment:
   - aigov.core.audit_log
   - aigov.core.audit_log.decision_key
@@ -46,6 +50,8 @@ EXAMPLES = r"""
 - name: Act only on a decision the event source sealed
   aigov.core.decision_verify:
     payload: "{{ ansible_eda.event.payload_b64 }}"
+    decision: escalate
+  register: verified
 """
 
 RETURN = r"""
@@ -57,4 +63,10 @@ seq:
   description: Seq of the decision's audit entry.
   returned: success
   type: int
+event:
+  description:
+    - The payload's event as the escalation webhook is sent it - C(kind) (C(aigov.escalation)), C(decision), C(asset)
+      and C(alert) (C(fingerprint), C(name), C(status) only).
+  returned: success
+  type: dict
 """

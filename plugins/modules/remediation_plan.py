@@ -67,7 +67,9 @@ options:
     type: raw
     default: default
   store:
-    description: The asset store (E(AIGOV_ASSET_STORE) when not set).
+    description:
+      - The asset store (E(AIGOV_ASSET_STORE) when not set). A relative path is relative to the current directory
+        (C(docs/architecture.md), "Paths").
     type: path
     default: aigov-data/assets.sqlite3
   guardrails:
@@ -107,7 +109,8 @@ extends_documentation_fragment:
 attributes:
   check_mode:
     support: full
-    description: Checks everything; records nothing.
+    description: Checks everything and returns the plan; records nothing (neither the start nor a refusal, nor an AAP
+      approval it confirms).
   diff_mode:
     support: none
     description: No diff.

@@ -14,7 +14,8 @@ from ansible.module_utils.basic import env_fallback
 from ansible.module_utils.common.text.converters import to_text
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.aigov.core.plugins.module_utils.audit import audit_log, decision_keys
+from ansible_collections.aigov.core.plugins.module_utils.audit import decision_keys
+from ansible_collections.aigov.core.plugins.module_utils.common import paths
 from ansible_collections.aigov.core.plugins.module_utils.store import asset_store
 from ansible_collections.aigov.core.plugins.module_utils.store.asset_store_sqlite import open_store
 from ansible_collections.aigov.core.plugins.module_utils.common.errors import AigovError
@@ -72,7 +73,10 @@ def store_assets(path):
 AAP_USER_VARS = ('awx_user_name', 'tower_user_name')
 AAP_JOB_VARS = ('awx_job_id', 'tower_job_id')
 # The audit_log option of every controller-side module that records or reads decisions (doc fragment aigov.core.audit_log).
-AUDIT_LOG_OPTION = dict(type='path', default=audit_log.DEFAULT_PATH, fallback=(env_fallback, [audit_log.ENV_PATH]))
+# Its value, $AIGOV_AUDIT_LOG or the default are chosen by paths.resolve() in ControllerAction.run (SHARED_PATHS).
+AUDIT_LOG_OPTION = dict(type='path')
+# Options that name a shared file, resolved by paths.resolve() whatever the action calls them.
+SHARED_PATHS = dict(audit_log=paths.AUDIT_LOG)
 # An audit entry known from an earlier run that must still be in the chain (doc fragment aigov.core.audit_log.anchor).
 AUDIT_ANCHOR_OPTION = dict(type='dict', options=dict(seq=dict(type='int', required=True), hash=dict(type='str', required=True)))
 # The file of the keys that seal decisions and approvals (doc fragment aigov.core.audit_log.decision_key).
@@ -101,19 +105,27 @@ def plain(data):
 class ControllerAction(ActionBase):
     """Base of actions that run only on the controller.
 
-    Subclasses set ARGUMENT_SPEC (and MUTUALLY_EXCLUSIVE) and implement run_on_controller(args,
-    task_vars, result). Engine errors become task failures here, once.
+    Subclasses set ARGUMENT_SPEC (and MUTUALLY_EXCLUSIVE, REQUIRED_IF, REQUIRED_ONE_OF, SHARED_PATHS) and
+    implement run_on_controller(args, task_vars, result). Options that name a shared file (SHARED_PATHS, plus
+    audit_log) arrive as absolute paths chosen by paths.resolve(). Engine errors become task failures here, once.
     """
 
     TRANSFERS_FILES = False
     _requires_connection = False
     ARGUMENT_SPEC = {}
     MUTUALLY_EXCLUSIVE = None  # e.g. [('assets', 'hosts', 'store')]
+    SHARED_PATHS = {}  # option name -> paths.SharedFile, e.g. dict(path=paths.ASSET_STORE)
+    REQUIRED_IF = None  # e.g. [('state', 'requested', ('payload',))]
+    REQUIRED_ONE_OF = None
 
     def run(self, tmp=None, task_vars=None):
         result = super(ControllerAction, self).run(tmp, task_vars)
         _validation, args = self.validate_argument_spec(argument_spec=self.ARGUMENT_SPEC,
-                                                        mutually_exclusive=self.MUTUALLY_EXCLUSIVE)
+                                                        mutually_exclusive=self.MUTUALLY_EXCLUSIVE,
+                                                        required_if=self.REQUIRED_IF, required_one_of=self.REQUIRED_ONE_OF)
+        shared = dict(SHARED_PATHS, **self.SHARED_PATHS)
+        for name in [name for name in shared if name in self.ARGUMENT_SPEC]:
+            args[name] = paths.resolve(shared[name], args[name], audit_log=args.get('audit_log'))
         try:
             return self.run_on_controller(args, task_vars, result)
         except AigovError as exc:

@@ -79,17 +79,16 @@ class Ansible:
 
 
 def record_decision(log, event, env):
-    """Append event's decision to the audit log as the event source writes it (naming its payload, sealed with the
-    decision key of env); return the payload_b64 to hand to a playbook."""
-    from ansible_collections.aigov.core.plugins.module_utils.audit import audit_log, decision_keys
-    from ansible_collections.aigov.core.plugins.module_utils.remediation import remediation
-    payload = remediation.encode_payload(event)
-    decision = event['decision']
-    audit_log.append(log, **decision_keys.load(env['AIGOV_DECISION_KEY_FILE']).seal(dict(
-        actor=remediation.SOURCE_ACTOR, action='decision', subject=event['asset']['asset_id'], owner=decision['accountable'],
-        outcome='planned', reasons=decision['reasons'],
-        details={'fingerprint': event['alert']['fingerprint'], 'decision': decision['decision'],
-                 'received_at': event['meta']['received_at'], 'payload_sha256': remediation.payload_digest(payload)})))
+    """Append event's decision to the audit log as the event source writes it (the same builder, audit/entries.py:
+    naming its payload, sealed with the decision key of env); return the payload_b64 to hand to a playbook."""
+    from ansible_collections.aigov.core.plugins.module_utils.alerts.payload import encode_payload
+    from ansible_collections.aigov.core.plugins.module_utils.audit import audit_log, decision_keys, entries
+    payload = encode_payload(event)
+    # what a test leaves out of its decision the source would have said: filled in for the entry, not the payload
+    decision = dict({'risk_tier': None, 'confidence': None, 'policy': {'name': 'default'}, 'exceptions': []},
+                    **event['decision'])
+    recorded = dict(event, decision=decision, payload_b64=payload)
+    audit_log.append(log, **entries.decision(recorded, decision_keys.load(env['AIGOV_DECISION_KEY_FILE'])))
     return payload
 
 

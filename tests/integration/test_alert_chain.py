@@ -13,7 +13,8 @@ import yaml
 
 from tests.hosts import testhosts
 from tests.integration.conftest import BIN, FAKE_SERVERS, start_server, wait_listening
-from tests.integration.test_event_source_rulebook import free_port, wait_port
+from tests.integration.test_event_source_rulebook import wait_port
+from tests.ports import free_port
 
 TOKEN = 'alertmanager-token-it-0004'
 VLLM = ['python3', '-m', 'vllm.entrypoints.openai.api_server', '--model', 'facebook/opt-125m', '--host', '0.0.0.0',

@@ -13,14 +13,9 @@ from ansible_collections.aigov.core.plugins.module_utils.audit import audit_log,
 from tests.conftest import ROOT
 from tests.integration.conftest import BIN
 from tests.integration.test_inventory_plugin import seed_store
+from tests.ports import free_port
 
 TOKEN = 'rulebook-token-it-0003'
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
 
 
 def wait_port(port, proc, timeout=60):

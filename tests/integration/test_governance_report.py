@@ -15,8 +15,9 @@ from tests.contracts import validate
 from tests.hosts import testhosts
 from tests.integration.conftest import BIN, serve_restartable_vllm
 from tests.integration.test_alert_chain import write
-from tests.integration.test_event_source_rulebook import free_port, post, wait_port
+from tests.integration.test_event_source_rulebook import post, wait_port
 from tests.integration.test_remediation_rulebook import TOKEN, Webhook, entries, no_freeze_policy, wait_entries
+from tests.ports import free_port
 
 
 def alert(asset_id, fingerprint, confidence, starts_at):

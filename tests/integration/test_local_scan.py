@@ -11,12 +11,7 @@ import pytest
 from tests.conftest import ROOT
 from tests.contracts import validate
 from tests.integration.conftest import FAKE_SERVERS, PLANTED_SECRETS, load_json
-
-
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(('127.0.0.1', 0))
-        return probe.getsockname()[1]
+from tests.ports import free_port
 
 
 @pytest.fixture

@@ -18,8 +18,9 @@ from ansible_collections.aigov.core.plugins.module_utils.audit import audit_veri
 from tests.hosts import testhosts
 from tests.integration.conftest import BIN, serve_restartable_vllm
 from tests.integration.test_alert_chain import alerting, wait_delivered, write
-from tests.integration.test_event_source_rulebook import free_port, wait_port
+from tests.integration.test_event_source_rulebook import wait_port
 from tests.integration.test_remediation_rulebook import entries, no_freeze_policy, wait_entries
+from tests.ports import free_port
 
 TOKEN = 'alertmanager-token-it-0006'
 

@@ -16,8 +16,9 @@ from ansible_collections.aigov.core.plugins.module_utils.audit import audit_log,
 from ansible_collections.aigov.core.plugins.module_utils.remediation import remediation
 from tests.conftest import ROOT
 from tests.integration.conftest import BIN
-from tests.integration.test_event_source_rulebook import free_port, post, wait_port
+from tests.integration.test_event_source_rulebook import post, wait_port
 from tests.integration.test_inventory_plugin import seed_store
+from tests.ports import free_port
 
 TOKEN = 'rulebook-token-it-0003'   # test_event_source_rulebook.post sends this one
 MARKS = ('pwned-label', 'pwned-name', 'pwned-host', 'pwned-escalation')

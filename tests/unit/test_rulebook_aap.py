@@ -8,7 +8,6 @@ ansible-playbook running aigov.core.remediate with the variables AAP would give 
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -25,18 +24,13 @@ from ansible_collections.aigov.core.plugins.module_utils.store.asset_store_sqlit
 from tests.aap_controller import Controller
 from tests.conftest import ROOT
 from tests.fixtures.inventory import estate
+from tests.ports import free_port
 
 BIN = os.path.dirname(sys.executable)
 CONFIG = os.path.join(ROOT, 'examples', 'aap', 'controller_config.yml')
 SOURCE_TOKEN = 'aap-source-token-ut-5512'
 CONTROLLER_TOKEN = 'aap-controller-token-ut-0931'
 HOSTILE = "{{ lookup('pipe', 'touch %s') }}"
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
 
 
 def post(port, alert):

@@ -10,19 +10,18 @@
   is counted, never dropped silently.
 - Enricher: the asset, its use case, owners and risk tier from the asset store
   and the registry (re-read when the store file changes).
+The pipeline that runs them for each request is intake.py; the hourly action memory is budget.py.
 Plain Python, no aiohttp: the event source is the only front end that knows HTTP.
 """
 
 from __future__ import annotations
 
 import collections
-import datetime
 import hashlib
 import hmac
 import os
 import time
 
-from ansible_collections.aigov.core.plugins.module_utils.audit import audit_log
 from ansible_collections.aigov.core.plugins.module_utils.store import asset_store, registry
 from ansible_collections.aigov.core.plugins.module_utils.store.asset_store_sqlite import open_store
 
@@ -88,7 +87,11 @@ class RequestAuth(object):
 
 
 def sign(secret, timestamp, body):
-    """The signature header value a sender puts on a request (docs/alert-intake.md)."""
+    """The X-Aigov-Signature value a sender puts on a request, with the time in X-Aigov-Timestamp.
+
+    The senders' side is documented with the event source's hmac_secret and replay_window options
+    (extensions/eda/plugins/event_source/aiops_alerts.py, DOCUMENTATION).
+    """
     return 'sha256=' + hmac.new(secret.encode('utf-8'), str(timestamp).encode('utf-8') + b'.' + body,
                                 hashlib.sha256).hexdigest()
 
@@ -208,37 +211,3 @@ class Enricher(object):
                 'inventory_hostname': asset.get('inventory_hostname'), 'host': asset.get('host'),
                 'use_case': match['use_case'], 'risk_tier': match['risk_tier'], 'environment': match['environment'],
                 'shadow': match['shadow'], 'owners': match['owners']}
-
-
-# Writers stamp an entry before they wait for the log's lock, so entries are not strictly in
-# time order; reading this much further back covers that.
-_ORDER_SLACK = 600
-
-
-def spends_budget(decision):
-    """True for a decision (or a decision entry's details) that counts toward the hourly action limit:
-    automate, proposing a remediation (a decision of an earlier version names none and counts)."""
-    return (isinstance(decision, dict) and decision.get('decision') == 'automate'
-            and decision.get('remediation', '') is not None)
-
-
-def recent_automations(path, actor, now, window=3600):
-    """{audit subject: [age in seconds]} of the automate decisions `actor` recorded in the last `window` seconds.
-
-    What the guardrails' actions-per-asset-per-hour limit counted before this process started
-    (a restarted rulebook must not start from zero). Reads the log from its end and stops
-    at the first entry older than the window (plus slack): bounded by the hour, not the log.
-    """
-    ages = {}
-    for entry in audit_log.iter_newest_first(path):
-        try:
-            age = (now - datetime.datetime.fromisoformat(entry['time'])).total_seconds()
-        except (TypeError, KeyError, ValueError):
-            continue  # an unparseable line is the verifier's business, not the limit's
-        if age > window + _ORDER_SLACK:
-            break
-        details = entry.get('details') if isinstance(entry.get('details'), dict) else {}
-        if (0 <= age < window and entry.get('actor') == actor and entry.get('action') == 'decision'
-                and spends_budget(details)):
-            ages.setdefault(entry.get('subject'), []).append(age)
-    return ages

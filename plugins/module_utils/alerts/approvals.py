@@ -8,6 +8,10 @@ line per review (its id, derived from the event's payload_b64, the proposed
 remediation, the payload)
 and a `verdict` line when a human approves or denies it. A request is decided
 once. On AAP the same step is a workflow approval node (docs/remediation.md).
+
+ensure_requested() and ensure_decided() are the engine calls of aigov.core.approval_queue: they
+check the decision is on record, change the queue and append the audit entry (audit/entries.py);
+in check mode they predict the same result from the queue as it is and change nothing.
 """
 
 from __future__ import annotations
@@ -17,8 +21,11 @@ import fcntl
 import json
 import os
 
+from ansible_collections.aigov.core.plugins.module_utils.alerts.payload import payload_digest
+from ansible_collections.aigov.core.plugins.module_utils.audit import audit_log, entries
 from ansible_collections.aigov.core.plugins.module_utils.common.errors import AigovError
-from ansible_collections.aigov.core.plugins.module_utils.remediation.remediation import payload_digest
+from ansible_collections.aigov.core.plugins.module_utils.remediation import remediation
+from ansible_collections.aigov.core.plugins.module_utils.remediation.actions import proposed_remediation
 
 SCHEMA_VERSION = 1
 VERDICTS = ('approve', 'deny')
@@ -78,42 +85,89 @@ def state(records, rid):
     return found, verdict
 
 
+def _request_record(event, proposed_action, now=None):
+    return {'schema_version': SCHEMA_VERSION, 'kind': 'request', 'id': request_id(event['payload_b64']),
+            'requested_at': now or _now(), 'fingerprint': event['alert']['fingerprint'], 'alert_name': event['alert']['name'],
+            'asset_id': event['asset'].get('asset_id'), 'inventory_hostname': event['asset'].get('inventory_hostname'),
+            'decision': event['decision']['decision'], 'owner': event['decision'].get('accountable'),
+            'proposed_action': proposed_action, 'payload_b64': event['payload_b64']}
+
+
+def _queued(records, record):
+    """([new records], (created, record)): the request queued unless the same event is queued already."""
+    existing, _decided = state(records, record['id'])
+    return ([], (False, existing)) if existing else ([record], (True, record))
+
+
 def request(path, event, proposed_action, now=None):
     """Queue a review (event: decoded payload); return (created, record). Queuing the same event again changes nothing."""
-    rid = request_id(event['payload_b64'])
-    record = {'schema_version': SCHEMA_VERSION, 'kind': 'request', 'id': rid, 'requested_at': now or _now(),
-              'fingerprint': event['alert']['fingerprint'], 'alert_name': event['alert']['name'],
-              'asset_id': event['asset'].get('asset_id'), 'inventory_hostname': event['asset'].get('inventory_hostname'),
-              'decision': event['decision']['decision'], 'owner': event['decision'].get('accountable'),
-              'proposed_action': proposed_action, 'payload_b64': event['payload_b64']}
-
-    def change(records):
-        existing, _verdict = state(records, rid)
-        return ([], (False, existing)) if existing else ([record], (True, record))
-    return _locked(path, change)
+    record = _request_record(event, proposed_action, now)
+    return _locked(path, lambda records: _queued(records, record))
 
 
 def decide(path, rid, verdict, approver, now=None):
     """Record a human verdict on a pending request; return (request, verdict record)."""
+    return _locked(path, lambda records: _verdict(records, path, rid, verdict, approver, now))
+
+
+def _verdict(records, path, rid, verdict, approver, now=None):
+    """([the verdict record], (request, verdict record)) of a verdict on a pending request; ApprovalError if not allowed."""
     if verdict not in VERDICTS:
         raise ApprovalError('verdict must be approve or deny, got %r' % verdict)
     if not approver:
         raise ApprovalError('an approver must be named')
+    found, decided = state(records, rid)
+    if found is None:
+        raise ApprovalError('no request %s in approvals queue %s' % (rid, path))
+    if request_id(found.get('payload_b64')) != rid:
+        raise ApprovalError('the payload queued under request %s is not the one its id was derived from: the queue was '
+                            'edited; nothing decided' % rid)
+    if decided is not None:
+        raise ApprovalError('request %s was already decided (%s by %s at %s)'
+                            % (rid, decided['verdict'], decided['approver'], decided['decided_at']))
+    record = {'schema_version': SCHEMA_VERSION, 'kind': 'verdict', 'id': rid, 'verdict': verdict,
+              'approver': approver, 'decided_at': now or _now()}
+    return [record], (found, record)
 
-    def change(records):
-        found, decided = state(records, rid)
-        if found is None:
-            raise ApprovalError('no request %s in approvals queue %s' % (rid, path))
-        if request_id(found.get('payload_b64')) != rid:
-            raise ApprovalError('the payload queued under request %s is not the one its id was derived from: the queue was '
-                                'edited; nothing decided' % rid)
-        if decided is not None:
-            raise ApprovalError('request %s was already decided (%s by %s at %s)'
-                                % (rid, decided['verdict'], decided['approver'], decided['decided_at']))
-        record = {'schema_version': SCHEMA_VERSION, 'kind': 'verdict', 'id': rid, 'verdict': verdict,
-                  'approver': approver, 'decided_at': now or _now()}
-        return [record], (found, record)
-    return _locked(path, change)
+
+def _read(path):
+    """The queue's records as they are, without a lock or creating anything (check mode)."""
+    if not os.path.exists(path):
+        return []
+    return _locked(path, lambda records: ([], records))
+
+
+def ensure_requested(path, payload, table, log_path, keyring, run_by, jobs=None, check_mode=False):
+    """(created, request record): a review decision on record (sealed, this payload) queued and its
+    approval.requested entry appended; the same event queued again changes nothing."""
+    event = remediation.decode_payload(payload)
+    if not all(isinstance(event.get(key), dict) for key in ('alert', 'asset', 'decision', 'meta')) \
+            or event['decision'].get('decision') != 'review':
+        raise ApprovalError('only a review decision is queued for approval')
+    audit_log.check_appendable(log_path)  # nothing is queued that the log cannot record
+    try:
+        remediation.verify_decision(payload, audit_log.iter_newest_first(log_path), keyring, what='the review decision')
+    except remediation.RemediationRefused as refused:
+        raise ApprovalError('%s; nothing queued' % refused)
+    queued = dict(event, payload_b64=payload)
+    proposed = proposed_remediation(table, event)
+    if check_mode:
+        return _queued(_read(path), _request_record(queued, proposed))[1]
+    created, record = request(path, queued, proposed)
+    if created:
+        audit_log.append(log_path, **entries.approval_requested(record, path, run_by, jobs))
+    return created, record
+
+
+def ensure_decided(path, rid, verdict, approver, log_path, keyring, run_by, jobs=None, check_mode=False):
+    """(request, verdict record): a human's verdict on a pending request recorded in the queue and, sealed, in the
+    audit log (approval.decision)."""
+    audit_log.check_appendable(log_path)  # nothing is decided that the log cannot record
+    if check_mode:
+        return _verdict(_read(path), path, rid, verdict, approver)[1]
+    found, record = decide(path, rid, verdict, approver)
+    audit_log.append(log_path, **entries.approval_decision(found, verdict, approver, keyring, run_by, jobs))
+    return found, record
 
 
 def pending(path):

@@ -22,7 +22,7 @@ import datetime
 import fnmatch
 import re
 
-from ansible_collections.aigov.core.plugins.module_utils.common.datafiles import check_schema_version, load_yaml_mapping
+from ansible_collections.aigov.core.plugins.module_utils.common.data_file_loader import check_schema_version, load_yaml_mapping
 from ansible_collections.aigov.core.plugins.module_utils.common.errors import DataFileError
 
 GUARDRAIL_SCHEMA_VERSIONS = (1,)

@@ -23,14 +23,15 @@ import os
 import re
 import threading
 
+from ansible_collections.aigov.core.plugins.module_utils.common import paths
 from ansible_collections.aigov.core.plugins.module_utils.host import safe_files
 from ansible_collections.aigov.core.plugins.module_utils.common.errors import AigovError
 from ansible_collections.aigov.core.plugins.module_utils.common.redaction import SECRET_VALUE
 
 SCHEMA_VERSION = 1
 GENESIS_HASH = '0' * 64
-DEFAULT_PATH = 'aigov-data/audit.jsonl'
-ENV_PATH = 'AIGOV_AUDIT_LOG'
+DEFAULT_PATH = paths.AUDIT_LOG.default  # where the log is: paths.resolve(paths.AUDIT_LOG, ...)
+ENV_PATH = paths.AUDIT_LOG.env
 OUTCOMES = ('success', 'failure', 'refused', 'rolled_back', 'planned')
 FIELDS = ('schema_version', 'seq', 'time', 'actor', 'action', 'subject', 'owner', 'outcome', 'reasons', 'details',
           'prev_hash', 'hash')
@@ -338,6 +339,28 @@ def append(path, actor, action, subject, owner, outcome, reasons=(), details=Non
     """
     entry = _prepare(actor, action, subject, owner, outcome, reasons, details, now)
     return _write_chained(path, [entry])[0]
+
+
+def predict(path, actor, action, subject, owner, outcome, reasons=(), details=None, now=None):
+    """The entry append() would write now (seq, prev_hash, hash), without writing or creating anything (check mode).
+
+    The same refusals as append(): a secret-shaped value, details that are not JSON data, a damaged tail,
+    a log that cannot be read or written.
+    """
+    entry = _prepare(actor, action, subject, owner, outcome, reasons, details, now)
+    try:
+        handle = safe_files.open_regular(path, follow=False)
+    except FileNotFoundError:
+        previous = None
+    except OSError as exc:
+        raise AuditLogError('cannot read audit log %s: %s' % (path, exc.strerror))
+    else:
+        with handle:
+            previous = last_entry(handle, path)
+        if not os.access(path, os.W_OK):
+            raise AuditLogError('cannot append to audit log %s: permission denied' % path)
+    _chain([entry], previous)
+    return entry
 
 
 def append_many(path, records):

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from ansible_collections.aigov.core.plugins.module_utils.audit.audit_log import (
     FIELDS, GENESIS_HASH, SCHEMA_VERSION, entry_hash, line_matches_hash, read_entries)
-from ansible_collections.aigov.core.plugins.module_utils.audit.decision_keys import sealed_kind
+from ansible_collections.aigov.core.plugins.module_utils.audit.entries import sealed_kind
 
 KINDS = ('malformed', 'edited', 'deleted', 'inserted', 'reordered', 'anchor', 'seal')
 STATES = ('intact', 'unanchored', 'broken')

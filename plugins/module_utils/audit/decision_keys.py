@@ -7,7 +7,7 @@ The audit log's hash chain is not keyed: whoever can append to the log can appen
 well-formed entry. The event source's `decision` entries and the `approval.decision`
 entries are therefore sealed with a key that the other writers of the log do not hold:
 details.seal = 'hmac-sha256:<key id>:<hex>' over the entry's content (everything but
-seq, time and the hashes). remediation_plan, approval_queue, audit_verify and
+seq, time and the hashes); which entries are sealed is audit/entries.py's sealed_kind(). remediation_plan, approval_queue, audit_verify and
 governance_report check seals with check(); nothing else decides what a valid seal is.
 
 The key file (docs/remediation.md, "The decision key"): one key a line, `<key id>:<key>`,
@@ -29,8 +29,6 @@ from ansible_collections.aigov.core.plugins.module_utils.common.errors import Ai
 ENV_FILE = 'AIGOV_DECISION_KEY_FILE'
 SEAL = 'seal'  # the member of details that holds it
 ALGORITHM = 'hmac-sha256'
-SOURCE_ACTOR = 'aigov.core.aiops_alerts'
-APPROVAL_ACTION = 'approval.decision'
 MIN_KEY_LENGTH = 32
 _KEY_ID = re.compile(r'^[A-Za-z0-9._-]{1,64}$')
 _CONTEXT = b'aigov.core sealed audit entry v1\n'
@@ -39,12 +37,6 @@ _CONTENT = ('actor', 'action', 'subject', 'owner', 'outcome', 'reasons')
 
 class DecisionKeyError(AigovError):
     """The decision key file is missing, unreadable, readable by others or invalid (the message names no key)."""
-
-
-def sealed_kind(entry):
-    """True for the entries that must carry a seal: the source's decisions and the approval verdicts."""
-    return ((entry.get('action') == 'decision' and entry.get('actor') == SOURCE_ACTOR)
-            or entry.get('action') == APPROVAL_ACTION)
 
 
 def _content(entry):

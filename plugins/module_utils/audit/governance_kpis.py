@@ -11,6 +11,7 @@ from a tampered log are never passed off as sound. Without an anchor the log is
 `unanchored` (its end may have been cut) and not trusted either. A line that is not a JSON
 audit entry is an error naming its line number.
 
+Every entry is recognised and read through audit/entries.py (the audit vocabulary).
 Links between entries: the event source's `decision` entry, the remediation's
 `remediation.start` and `remediation.outcome` entries and the approval entries
 all carry the alert fingerprint. An event (one decision) is (fingerprint,
@@ -24,16 +25,15 @@ import datetime
 import math
 import statistics
 
-from ansible_collections.aigov.core.plugins.module_utils.audit import audit_log
+from ansible_collections.aigov.core.plugins.module_utils.audit import audit_log, entries
 from ansible_collections.aigov.core.plugins.module_utils.audit.audit_verify import Seals, links, state, verify
 from ansible_collections.aigov.core.plugins.module_utils.common.errors import AigovError
 from ansible_collections.aigov.core.plugins.module_utils.alerts.guardrails import EXCEPTIONS
-from ansible_collections.aigov.core.plugins.module_utils.remediation.remediation import SOURCE_ACTOR
 
 SCHEMA_VERSION = 1
 ACTIONABLE = ('automate', 'review', 'escalate')
 DECISIONS = ACTIONABLE + ('reject',)
-ROTATIONS = ('agent_secret.create', 'agent_secret.update', 'agent_secret.rotate')
+ROTATIONS = entries.ROTATIONS
 GROUP_BY = ('owner', 'risk_tier', 'remediation', 'day', 'week', 'month')
 EXCEPTION_KINDS = EXCEPTIONS + ('remediation_refused',)
 NONE_KEY = '(none)'  # the group of records that do not carry the grouping attribute
@@ -69,27 +69,23 @@ def _period(moment, group_by):
 
 
 def _record(entry, moment):
-    """The little a KPI needs of one entry (None when no KPI looks at it)."""
-    action, details = entry['action'], entry.get('details') or {}
-    if not isinstance(details, dict):
-        details = {}
-    base = dict(time=moment, action=action, outcome=entry.get('outcome'), owner=entry.get('owner'),
-                fingerprint=details.get('fingerprint'), risk_tier=details.get('risk_tier'),
-                remediation=details.get('remediation'), starts_at=details.get('starts_at'),
-                received_at=details.get('received_at'), decision=details.get('decision'))
-    if action == 'decision' and entry.get('actor') == SOURCE_ACTOR:
-        if details.get('status', 'firing') != 'firing' or base['decision'] not in DECISIONS:
+    """The little a KPI needs of one entry (None when no KPI looks at it), read through audit/entries.py."""
+    kind = entries.kind_of(entry)
+    if kind is None or (kind == entries.DECISION and not entries.from_source(entry)) or kind == entries.APPROVAL_REQUESTED:
+        return None
+    seen = entries.read(entry)
+    base = dict(time=moment, action=seen['action'], kind=kind, outcome=seen['outcome'], owner=seen['owner'],
+                fingerprint=seen['fingerprint'], risk_tier=seen['risk_tier'], remediation=seen['remediation'],
+                starts_at=seen['starts_at'], received_at=seen['received_at'], decision=seen['decision'])
+    if kind == entries.DECISION:
+        if seen['status'] != 'firing' or base['decision'] not in DECISIONS:
             return None
-        return dict(base, kind='decision', exceptions=[e for e in details.get('exceptions') or [] if e in EXCEPTIONS])
-    if action in ('remediation.start', 'remediation.outcome', 'remediation.refused', 'escalation.notify'):
-        return dict(base, kind=action)
-    if action == 'approval.decision':
-        return dict(base, kind=action, verdict=details.get('verdict'), proposed=details.get('proposed_decision'))
-    if action in ROTATIONS:
-        return dict(base, kind='rotation')
-    if isinstance(details.get('override'), bool):  # a human decision recorded some other way (audit_append)
-        return dict(base, kind='recorded_override', override=details['override'])
-    return None
+        return dict(base, exceptions=[e for e in seen['exceptions'] if e in EXCEPTIONS])
+    if kind == entries.APPROVAL_DECISION:
+        return dict(base, verdict=seen['verdict'], proposed=seen['proposed_decision'])
+    if kind == entries.RECORDED_OVERRIDE:
+        return dict(base, override=seen['override'])
+    return base
 
 
 def _read(path, since, until, anchor, keyring):
@@ -126,21 +122,21 @@ def _read(path, since, until, anchor, keyring):
 
 def _link(records):
     """Annotate records across the whole window (before any grouping): which decisions ran, which incidents were remediated."""
-    ran_events = set((r['fingerprint'], r['received_at']) for r in records if r['kind'] == 'remediation.start')
+    ran_events = set((r['fingerprint'], r['received_at']) for r in records if r['kind'] == entries.REMEDIATION_START)
     # starts written before they carried received_at are matched by fingerprint alone
-    ran_fingerprints = set(r['fingerprint'] for r in records if r['kind'] == 'remediation.start' and not r['received_at'])
+    ran_fingerprints = set(r['fingerprint'] for r in records if r['kind'] == entries.REMEDIATION_START and not r['received_at'])
     repaired = {}  # incident -> time of its first verified outcome
     for record in records:
-        if record['kind'] == 'remediation.outcome' and record['outcome'] == 'success':
+        if record['kind'] == entries.REMEDIATION_OUTCOME and record['outcome'] == 'success':
             incident = (record['fingerprint'], record['starts_at'])
             if incident not in repaired:
                 repaired[incident] = record['time']
                 record['first_repair'] = True
-    tiers = dict((r['fingerprint'], r['risk_tier']) for r in records if r['kind'] == 'decision')
+    tiers = dict((r['fingerprint'], r['risk_tier']) for r in records if r['kind'] == entries.DECISION)
     for record in records:
         if record['risk_tier'] is None:
             record['risk_tier'] = tiers.get(record['fingerprint'])
-        if record['kind'] == 'decision':
+        if record['kind'] == entries.DECISION:
             record['ran'] = ((record['fingerprint'], record['received_at']) in ran_events
                              or record['fingerprint'] in ran_fingerprints)
             record['incident'] = (record['fingerprint'], record['starts_at'])
@@ -174,7 +170,7 @@ def _mttr(records):
         durations.append((record['time'] - started).total_seconds())
     open_incidents = {}
     for record in records:
-        if record['kind'] == 'decision' and record['decision'] in ACTIONABLE and not record['remediated']:
+        if record['kind'] == entries.DECISION and record['decision'] in ACTIONABLE and not record['remediated']:
             open_incidents.setdefault(record['incident'], record['decision'])
     durations.sort()
     return dict(
@@ -190,13 +186,13 @@ def _overrides(records):
     kinds = {'denied_review': 0, 'approved_escalation': 0, 'approved_reject': 0, 'recorded': 0}
     human = 0
     for record in records:
-        if record['kind'] == 'approval.decision':
+        if record['kind'] == entries.APPROVAL_DECISION:
             human += 1
             if record['verdict'] == 'deny':
                 kinds['denied_review'] += 1
             elif record['verdict'] == 'approve' and record['proposed'] in ('escalate', 'reject'):
                 kinds['approved_%s' % ('escalation' if record['proposed'] == 'escalate' else 'reject')] += 1
-        elif record['kind'] == 'recorded_override':
+        elif record['kind'] == entries.RECORDED_OVERRIDE:
             human += 1
             kinds['recorded'] += record['override']
     total = sum(kinds.values())
@@ -205,19 +201,19 @@ def _overrides(records):
 
 def aggregate(records):
     """Every KPI over linked records (see _link)."""
-    decisions = [r for r in records if r['kind'] == 'decision']
+    decisions = [r for r in records if r['kind'] == entries.DECISION]
     actionable = [r for r in decisions if r['decision'] in ACTIONABLE]
     automated = [r for r in actionable if r['decision'] == 'automate' and r['ran']]
-    starts = [r for r in records if r['kind'] == 'remediation.start']
-    outcomes = [r for r in records if r['kind'] == 'remediation.outcome']
-    refused = [r for r in records if r['kind'] == 'remediation.refused']
+    starts = [r for r in records if r['kind'] == entries.REMEDIATION_START]
+    outcomes = [r for r in records if r['kind'] == entries.REMEDIATION_OUTCOME]
+    refused = [r for r in records if r['kind'] == entries.REMEDIATION_REFUSED]
     exceptions = dict((kind, 0) for kind in EXCEPTION_KINDS)
     for record in decisions:
         for kind in set(record['exceptions']):
             exceptions[kind] += 1
     exceptions['remediation_refused'] = len(refused)
-    rotations = [r for r in records if r['kind'] == 'rotation']
-    escalations = [r for r in records if r['kind'] == 'escalation.notify']
+    rotations = [r for r in records if r['kind'] == entries.ROTATION]
+    escalations = [r for r in records if r['kind'] == entries.ESCALATION_NOTIFY]
     return {
         'mttr': _mttr(records),
         'automation': dict(rate=_rate(len(automated), len(actionable)), automated=len(automated),

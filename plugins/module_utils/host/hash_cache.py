@@ -7,7 +7,8 @@ Hashing multi-GB model files on every scan is not acceptable: a file whose
 identity and modification and change times are unchanged keeps its digest. The
 ctime matters: a file rewritten in place can get its old mtime back (utime),
 but no user can set its ctime. The cache is a small JSON file on the scanned
-host; it holds digests of files, nothing secret.
+host; it holds digests of files, nothing secret. It is written through safe_files, as
+everything root writes on a host: never through a directory or link another user controls.
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ import hashlib
 import json
 import os
 import re
-import tempfile
 
 from ansible_collections.aigov.core.plugins.module_utils.common import bounded_json
+from ansible_collections.aigov.core.plugins.module_utils.common.errors import AigovError
+from ansible_collections.aigov.core.plugins.module_utils.host import safe_files
 from ansible_collections.aigov.core.plugins.module_utils.host.safe_files import CHUNK, open_regular, read_capped
 
 MAX_CACHE_BYTES = 16 * 1024 * 1024
@@ -72,13 +74,8 @@ class HashCache(object):
         if not self.path or self._used == self._old:
             return None
         try:
-            directory = os.path.dirname(self.path)
-            if not os.path.isdir(directory):
-                os.makedirs(directory, 0o700)
-            handle, temp = tempfile.mkstemp(dir=directory, prefix='.hashes-')
-            with os.fdopen(handle, 'w') as stream:
-                json.dump(self._used, stream)
-            os.rename(temp, self.path)
-        except (IOError, OSError) as exc:
+            safe_files.ensure_dir(os.path.dirname(self.path), 0o700, parents=True)
+            safe_files.replace_file(self.path, json.dumps(self._used).encode('utf-8'), 0o600)
+        except (AigovError, OSError) as exc:
             return 'cannot write hash cache %s (%s); next run hashes again' % (self.path, exc)
         return None

@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 import re
 
-from ansible_collections.aigov.core.plugins.module_utils.common.datafiles import check_schema_version, load_yaml_mapping
+from ansible_collections.aigov.core.plugins.module_utils.common.data_file_loader import check_schema_version, load_yaml_mapping
 from ansible_collections.aigov.core.plugins.module_utils.common.errors import AigovError, DataFileError
 
 CATALOGUE_SCHEMA_VERSIONS = (1,)

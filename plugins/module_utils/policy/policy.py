@@ -19,7 +19,7 @@ import re
 
 from ansible_collections.aigov.core.plugins.module_utils.policy import fleet, frameworks, policy_compiler, policy_functions
 from ansible_collections.aigov.core.plugins.module_utils.policy import waivers as waiver_rules
-from ansible_collections.aigov.core.plugins.module_utils.common.datafiles import check_schema_version, load_yaml_mapping
+from ansible_collections.aigov.core.plugins.module_utils.common.data_file_loader import check_schema_version, load_yaml_mapping
 from ansible_collections.aigov.core.plugins.module_utils.common.errors import AigovError, DataFileError
 
 try:

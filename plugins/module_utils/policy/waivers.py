@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime
 
 from ansible_collections.aigov.core.plugins.module_utils.store import registry
-from ansible_collections.aigov.core.plugins.module_utils.common.datafiles import check_schema_version, load_yaml_mapping
+from ansible_collections.aigov.core.plugins.module_utils.common.data_file_loader import check_schema_version, load_yaml_mapping
 from ansible_collections.aigov.core.plugins.module_utils.common.errors import DataFileError
 
 EXCEPTIONS_SCHEMA_VERSIONS = (1,)

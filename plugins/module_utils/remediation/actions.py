@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 
 from ansible_collections.aigov.core.plugins.module_utils.audit.audit_log import recordable
-from ansible_collections.aigov.core.plugins.module_utils.common.datafiles import check_schema_version, load_yaml_mapping
+from ansible_collections.aigov.core.plugins.module_utils.common.data_file_loader import check_schema_version, load_yaml_mapping
 from ansible_collections.aigov.core.plugins.module_utils.common.errors import DataFileError
 
 ACTION_TABLE_SCHEMA_VERSIONS = (1,)

@@ -17,6 +17,7 @@ import json
 import os
 import re
 
+from ansible_collections.aigov.core.plugins.module_utils.host import safe_files
 from ansible_collections.aigov.core.plugins.module_utils.remediation import process_stop
 from ansible_collections.aigov.core.plugins.module_utils.common.errors import AigovError
 
@@ -35,22 +36,18 @@ def record_path(record_dir, agent):
 
 def read_record(path):
     try:
-        with open(path) as handle:
-            return json.load(handle)
+        return json.loads(safe_files.read_text(path, 'read the quarantine record'))
     except FileNotFoundError:
         return None
-    except (IOError, OSError, ValueError) as exc:
+    except (AigovError, OSError, ValueError) as exc:
         raise AigovError('cannot read the quarantine record %s: %s' % (path, exc))
 
 
 def _write_record(path, record):
-    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
-    tmp = path + '.tmp'
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, 'w') as handle:
-        json.dump(record, handle, indent=2, sort_keys=True)
-        handle.write('\n')
-    os.rename(tmp, path)
+    # Through safe_files, as every file root writes on a host: never through a link or a directory another user controls.
+    safe_files.ensure_dir(os.path.dirname(path), 0o700, parents=True)
+    text = json.dumps(record, indent=2, sort_keys=True) + '\n'
+    safe_files.replace_file(path, text.encode('utf-8'), 0o600)
 
 
 def quarantine(run, agent, asset_id, pids, start_times, location, record_dir, reason=None, timeout=30, proc_root='/proc',

@@ -28,85 +28,40 @@ that fails (the caller records the refusal in the audit log):
 Alert label values are only compared and looked up here: nothing formats,
 templates or executes them.
 
-The playbooks receive the event as `payload_b64` (encode_payload): ansible-core
-renders template syntax found in extra variables, and ansible-rulebook passes
-the event to ansible-playbook as extra variables, so a label value such as
-"{{ lookup('pipe', 'id') }}" would run on the controller the moment a playbook
-touched it. Base64 has no template syntax; labels and annotations are left out.
+The playbooks receive the event as `payload_b64` (alerts/payload.py): no labels, inert to
+templating. The audit entries read and written here are built and recognised by audit/entries.py.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime
-import hashlib
-import json
-import re
 
+from ansible_collections.aigov.core.plugins.module_utils.alerts import payload as _payload
+from ansible_collections.aigov.core.plugins.module_utils.alerts.payload import (  # noqa: F401 pylint: disable=unused-import
+    PID_LABEL, decode_payload as _decode, encode_payload, payload_digest, payload_json)  # (re-exported: the names callers know)
+from ansible_collections.aigov.core.plugins.module_utils.audit import entries as kinds
 from ansible_collections.aigov.core.plugins.module_utils.audit.audit_log import recordable
-from ansible_collections.aigov.core.plugins.module_utils.audit.decision_keys import APPROVAL_ACTION, SOURCE_ACTOR
 from ansible_collections.aigov.core.plugins.module_utils.common.errors import AigovError
 from ansible_collections.aigov.core.plugins.module_utils.remediation.actions import proposed_remediation
 
-START_ACTION = 'remediation.start'
-# The one label a remediation reads, reduced to an inert value by encode_payload(): a pid is
-# digits only; any other value is dropped.
-PID_LABEL = 'pid'
-_PID = re.compile(r'^[1-9][0-9]{0,9}$')
+SOURCE_ACTOR = kinds.SOURCE_ACTOR
+APPROVAL_ACTION = kinds.APPROVAL_DECISION
+START_ACTION = kinds.REMEDIATION_START
 # Writers take an entry's time before they wait for the log's lock, so entries
 # are not strictly in time order; this covers that and small clock steps.
 LOOKBACK_SLACK = datetime.timedelta(minutes=10)
-
-
-_ALERT_KEYS = ('fingerprint', 'name', 'status', 'severity', 'starts_at', 'source', 'confidence')
 
 
 class RemediationRefused(AigovError):
     """The remediation may not run; the message says which check failed."""
 
 
-_PAYLOAD_JSON = json.JSONEncoder(sort_keys=True)  # json.dumps(value, sort_keys=True), without a new encoder per call
-
-
-def payload_json(value):
-    """The JSON text encode_payload() gives value (an event's asset or decision) inside the payload."""
-    return _PAYLOAD_JSON.encode(value)
-
-
-def encode_payload(event, asset_json=None, decision_json=None):
-    """The part of an event a playbook needs, as base64 of its JSON (inert to templating).
-
-    asset_json and decision_json: payload_json() of the event's asset and decision when the caller
-    has them already (the event source sends many events about the same asset and decision). The
-    payload is the same bytes either way: a dict's sorted JSON is its sorted members' JSON joined.
-    """
-    alert = event['alert']
-    labels = alert.get('labels') if isinstance(alert.get('labels'), dict) else {}
-    pid = str(labels.get(PID_LABEL, ''))
-    target = {'pid': int(pid) if _PID.match(pid) else None}
-    text = '{"alert": %s, "asset": %s, "decision": %s, "meta": %s, "target": %s}' % (
-        _PAYLOAD_JSON.encode(dict((key, alert.get(key)) for key in _ALERT_KEYS)),
-        payload_json(event['asset']) if asset_json is None else asset_json,
-        payload_json(event['decision']) if decision_json is None else decision_json,
-        _PAYLOAD_JSON.encode({'received_at': event['meta']['received_at']}), _PAYLOAD_JSON.encode(target))
-    return base64.b64encode(text.encode('utf-8')).decode('ascii')
-
-
-def payload_digest(text):
-    """sha256 hex of a payload_b64: what binds the decision, the approval and the start entries to one payload."""
-    return hashlib.sha256(str(text).encode('utf-8')).hexdigest()
-
-
 def decode_payload(text):
-    """The event encode_payload() carried; RemediationRefused when it is not one."""
+    """The event a payload_b64 carries (alerts/payload.py); RemediationRefused when it is not one."""
     try:
-        data = json.loads(base64.b64decode(str(text).encode('ascii'), validate=True).decode('utf-8'))
-    except (ValueError, UnicodeError, binascii.Error):
-        raise RemediationRefused('the event payload is not base64 of JSON (payload_b64 of an aiops_alerts event)')
-    if not isinstance(data, dict):
-        raise RemediationRefused('the event payload is not an object')
-    return data
+        return _decode(text)
+    except _payload.PayloadError as exc:
+        raise RemediationRefused(str(exc))
 
 
 def _mapping(value, where):
@@ -120,18 +75,6 @@ def _time(entry):
         return datetime.datetime.fromisoformat(str(entry.get('time')))
     except ValueError:
         return None
-
-
-def _details(entry):
-    return entry.get('details') if isinstance(entry.get('details'), dict) else {}
-
-
-def _is_decision_of(entry, event):
-    """True for the source's decision about this event's alert and receipt (whatever payload it names)."""
-    details = _details(entry)
-    return (entry.get('actor') == SOURCE_ACTOR and entry.get('action') == 'decision'
-            and details.get('fingerprint') == recordable(event['alert'].get('fingerprint'))
-            and details.get('received_at') == (event.get('meta') or {}).get('received_at'))
 
 
 def find_records(entries, event, digest, keyring, approval=None):
@@ -154,24 +97,25 @@ def find_records(entries, event, digest, keyring, approval=None):
         bound = None  # no usable receipt time: the whole log is searched
     found = dict(decision=None, approval=None, started=None, forged_decision=None, forged_approval=None,
                  other_payload=False)
+    fingerprint, received_at = (event.get('alert') or {}).get('fingerprint'), (event.get('meta') or {}).get('received_at')
     for entry in entries:
         if entry is None:
             continue
-        details = _details(entry)
-        mine = details.get('payload_sha256') == digest
-        if mine and entry.get('action') == START_ACTION:
+        kind, mine = kinds.kind_of(entry), kinds.names_payload(entry, digest)
+        if mine and kind == kinds.REMEDIATION_START:
             found['started'] = found['started'] or entry
-        elif (mine and entry.get('action') == APPROVAL_ACTION and approval and found['approval'] is None
-              and details.get('request') == approval and details.get('verdict') == 'approve'):
-            problem = keyring.check(entry)
-            found['approval' if problem is None else 'forged_approval'] = entry if problem is None else problem
-        elif entry.get('action') == 'decision' and mine:
-            problem = keyring.check(entry) if entry.get('actor') == SOURCE_ACTOR else 'not written by the event source'
+        elif mine and kind == kinds.APPROVAL_DECISION and approval and found['approval'] is None:
+            seen = kinds.read(entry)
+            if seen['request'] == approval and seen['verdict'] == 'approve':
+                problem = keyring.check(entry)
+                found['approval' if problem is None else 'forged_approval'] = entry if problem is None else problem
+        elif mine and kind == kinds.DECISION:
+            problem = keyring.check(entry) if kinds.from_source(entry) else 'not written by the event source'
             if problem is None:
                 found['decision'] = entry
                 break
             found['forged_decision'] = found['forged_decision'] or problem  # the newest names it
-        elif _is_decision_of(entry, event):
+        elif kinds.is_decision_of(entry, fingerprint, received_at):
             found['other_payload'] = True
         written = _time(entry) if bound is not None else None
         if written is not None and written.tzinfo is not None and written < bound:
@@ -194,12 +138,37 @@ def _check_records(found, event, verdict, approval, remediation):
         if found['approval'] is None:
             raise RemediationRefused('request %s has no approval of this payload in the audit log%s' % (
                 approval, ' with a valid seal (%s)' % found['forged_approval'] if found['forged_approval'] else ''))
-        proposed = _details(found['approval']).get('proposed_action')
+        proposed = kinds.read(found['approval'])['proposed_action']
         if proposed is not None and proposed != remediation:
             raise RemediationRefused('request %s approved %s, not %s' % (approval, proposed, remediation))
     if found['started'] is not None:
         raise RemediationRefused('this decision already ran: remediation.start seq %s (a decision runs once)'
                                  % found['started'].get('seq'))
+
+
+def verify_decision(payload, entries, keyring, expected=None, what='the decision of this payload'):
+    """(event, decision entry) of a payload whose decision the event source recorded and sealed; RemediationRefused if
+    none is on record (or, with expected, when the recorded decision is another one). What the escalation, the
+    approval queue and decision_verify check before they act on a payload; plan() checks the same and more.
+    what: how the refusal names the decision."""
+    event = decode_payload(payload)
+    for key in _payload.EVENT_PARTS:
+        _mapping(event.get(key), key)
+    found = find_records(entries, event, payload_digest(payload), keyring)
+    if found['decision'] is None:
+        raise RemediationRefused('%s is not in the audit log with a valid seal%s: the event did not come from the event '
+                                 'source' % (what, ' (%s)' % found['forged_decision'] if found['forged_decision'] else ''))
+    recorded = kinds.read(found['decision'])['decision']
+    if expected is not None and recorded != expected:
+        raise RemediationRefused('the recorded decision of this payload is %s, not %s' % (recorded, expected))
+    return event, found['decision']
+
+
+def escalation_notice(event):
+    """What the escalation webhook is sent about a decoded event: the decision and the asset, no labels, no secrets."""
+    alert = event.get('alert') or {}
+    return {'kind': 'aigov.escalation', 'decision': event.get('decision'), 'asset': event.get('asset'),
+            'alert': dict((key, alert.get(key)) for key in ('fingerprint', 'name', 'status'))}
 
 
 def needs_approval(event):

@@ -7,8 +7,6 @@ and its renderers. Writing is atomic so a reader never sees half a report."""
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 
 from ansible_collections.aigov.core.plugins.module_utils.policy import frameworks
 from ansible_collections.aigov.core.plugins.module_utils.reports.report_html import render_html
@@ -72,18 +70,3 @@ RENDERERS = {
     'html': ('compliance-report.html', render_html),
     'coverage': ('framework-coverage.json', render_coverage),
 }
-
-
-def write_atomic(path, text, mode=0o644):
-    """Write text to path through a temp file in the same directory and a rename."""
-    directory = os.path.dirname(os.path.abspath(path))
-    handle, temp_path = tempfile.mkstemp(prefix='.aigov-', dir=directory)
-    try:
-        with os.fdopen(handle, 'w', encoding='utf-8') as stream:
-            stream.write(text)
-        os.chmod(temp_path, mode)
-        os.rename(temp_path, path)
-    except BaseException:
-        if os.path.exists(temp_path):
-            os.unlink(temp_path)
-        raise

@@ -11,12 +11,13 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from ansible_collections.aigov.core.plugins.module_utils.secrets._auth import AuthOptions
+from ansible_collections.aigov.core.plugins.module_utils.common import paths
 from ansible_collections.aigov.core.plugins.module_utils.common._options import OptionGroup, generate_argspec
 from ansible_collections.aigov.core.plugins.module_utils.secrets.secret_backend import SecretBackendError
 from ansible_collections.aigov.core.plugins.module_utils.secrets.secret_backend_file import FileBackend
 from ansible_collections.aigov.core.plugins.module_utils.secrets.secret_backend_vault import VaultKV2Backend
 
-DEFAULT_FILE_DIR = 'aigov-data/secrets'
+DEFAULT_FILE_DIR = paths.DATA_DIR + '/secrets'  # relative to paths.base_dir(), as every aigov.core path
 
 
 class BackendOptions(OptionGroup):

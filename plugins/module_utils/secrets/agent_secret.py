@@ -17,7 +17,8 @@ import re
 import secrets
 import string
 
-from ansible_collections.aigov.core.plugins.module_utils.audit import audit_log
+from ansible_collections.aigov.core.plugins.module_utils.audit import audit_log, entries
+from ansible_collections.aigov.core.plugins.module_utils.common import paths
 from ansible_collections.aigov.core.plugins.module_utils.common.errors import AigovError
 from ansible_collections.aigov.core.plugins.module_utils.common.fingerprints import DEFAULT_FINGERPRINT_KEY, fingerprint
 from ansible_collections.aigov.core.plugins.module_utils.secrets.secret_backend import (
@@ -88,7 +89,7 @@ class Request(object):
         self.value, self.length, self.alphabet, self.prefix = value, int(length), alphabet, prefix or ''
         self.max_age = parse_max_age(max_age)
         self.owner, self.key, self.actor = owner, fingerprint_key or DEFAULT_FINGERPRINT_KEY, actor
-        self.audit_path = audit_path or audit_log.DEFAULT_PATH
+        self.audit_path = paths.resolve(paths.AUDIT_LOG, audit_path)
         self.reason = reason  # the caller's why (a leak, a rollback), recorded with the engine's reasons
 
     def __repr__(self):
@@ -133,8 +134,8 @@ def _audit(req, backend, action, outcome, reasons, before, after, extra=None):
                    old_version=(before or {}).get('version'), old_fingerprint=(before or {}).get('fingerprint'),
                    new_version=(after or {}).get('version'), new_fingerprint=(after or {}).get('fingerprint'))
     details.update(extra or {})
-    return audit_log.append(req.audit_path, req.actor, 'agent_secret.%s' % action, req.agent, req.owner, outcome,
-                            reasons=reasons, details=details)
+    return audit_log.append(req.audit_path, req.actor, entries.secret_action(entries.AGENT_SECRET, action), req.agent,
+                            req.owner, outcome, reasons=reasons, details=details)
 
 
 def ensure(backend, req, check_mode=False, now=None, audit_extra=None):

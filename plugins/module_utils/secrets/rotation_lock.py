@@ -24,9 +24,11 @@ import json
 import os
 import re
 
+from ansible_collections.aigov.core.plugins.module_utils.common import paths
+from ansible_collections.aigov.core.plugins.module_utils.common.atomic_write import write_atomically
 from ansible_collections.aigov.core.plugins.module_utils.common.errors import AigovError
 
-DEFAULT_DIR = 'aigov-data/locks'
+DEFAULT_DIR = paths.DATA_DIR + '/locks'  # relative to paths.base_dir(), as every aigov.core path
 _NAME = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_.@-]*$')
 
 
@@ -81,6 +83,32 @@ def _describe(holder):
     return 'process %s on %s since %s' % (holder.get('pid'), holder.get('machine'), holder.get('since'))
 
 
+def _may_take(holder, agent, path, pid, machine):
+    """(True, note) when pid on machine may take the lock its holder record describes, (False, None) when it holds it
+    already; LockHeld when a live run (or one on another machine) has it. note says when a stale lock is taken over."""
+    if holder is None:
+        return True, None
+    if holder.get('pid') == pid and holder.get('machine') == machine:
+        return False, None
+    stale = holder.get('machine') == machine and isinstance(holder.get('pid'), int) and not _alive(holder['pid'])
+    if not stale:
+        raise LockHeld('agent %s: another rotation holds %s (%s); nothing done. If that run is gone, remove the '
+                       'file' % (agent, path, _describe(holder)))
+    return True, 'took over the stale lock of %s (that process is gone)' % _describe(holder)
+
+
+def predict(lock_dir, agent, pid, machine, state='locked'):
+    """(changed, note) of acquire() (state locked) or release() (unlocked) as they would go now, touching nothing
+    (check mode): the same LockHeld and LockError."""
+    path = _path(lock_dir, agent)
+    holder = _read(path)
+    if state == 'locked':
+        if os.path.exists(lock_dir) and not os.access(lock_dir, os.W_OK | os.X_OK):
+            raise LockError('cannot use lock directory %s: permission denied' % lock_dir)
+        return _may_take(holder, agent, path, pid, machine)
+    return bool(holder) and holder.get('pid') == pid and holder.get('machine') == machine, None
+
+
 def acquire(lock_dir, agent, pid, machine, now=None):
     """Take the agent's lock for process pid on machine; return (taken, note). Raise LockHeld when a live run has it.
 
@@ -90,23 +118,12 @@ def acquire(lock_dir, agent, pid, machine, now=None):
     path = _path(lock_dir, agent)
 
     def work():
-        holder, note = _read(path), None
-        if holder is not None:
-            if holder.get('pid') == pid and holder.get('machine') == machine:
-                return False, None
-            stale = holder.get('machine') == machine and isinstance(holder.get('pid'), int) and not _alive(holder['pid'])
-            if not stale:
-                raise LockHeld('agent %s: another rotation holds %s (%s); nothing done. If that run is gone, remove the '
-                               'file' % (agent, path, _describe(holder)))
-            note = 'took over the stale lock of %s (that process is gone)' % _describe(holder)
+        take, note = _may_take(_read(path), agent, path, pid, machine)
+        if not take:
+            return False, None
         since = (now or datetime.datetime.now(datetime.timezone.utc)).isoformat(timespec='seconds')
-        tmp = path + '.tmp'
         try:
-            with open(tmp, 'w') as handle:
-                json.dump(dict(agent=agent, pid=pid, machine=machine, since=since), handle)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.rename(tmp, path)
+            write_atomically(path, json.dumps(dict(agent=agent, pid=pid, machine=machine, since=since)))
         except OSError as exc:
             raise LockError('agent %s: cannot write lock %s: %s' % (agent, path, exc.strerror))
         return True, note

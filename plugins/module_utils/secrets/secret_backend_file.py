@@ -13,8 +13,8 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import tempfile
 
+from ansible_collections.aigov.core.plugins.module_utils.common.atomic_write import write_atomically
 from ansible_collections.aigov.core.plugins.module_utils.secrets.secret_backend import (
     CASConflict, SecretBackend, SecretBackendError, SecretMetadata, SecretNotFound, SecretVersion, check_path,
     utc_now_text)
@@ -104,20 +104,7 @@ class FileBackend(SecretBackend):
         return SecretVersion(None, new, created)
 
     def _replace(self, name, data, path):
-        directory = os.path.dirname(name)
-        fd, temporary = tempfile.mkstemp(prefix='.tmp-', dir=directory)  # mkstemp creates it 0600
         try:
-            with os.fdopen(fd, 'w') as handle:
-                json.dump(data, handle, sort_keys=True)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.rename(temporary, name)
-            dir_fd = os.open(directory, os.O_RDONLY)
-            try:
-                os.fsync(dir_fd)
-            finally:
-                os.close(dir_fd)
+            write_atomically(name, json.dumps(data, sort_keys=True), 0o600)
         except OSError as exc:
-            if os.path.exists(temporary):
-                os.unlink(temporary)
             raise SecretBackendError('%s: cannot write %s: %s; nothing written' % (self.where(path), name, exc.strerror))

@@ -21,7 +21,8 @@ import datetime
 import json
 import re
 
-from ansible_collections.aigov.core.plugins.module_utils.audit import audit_log
+from ansible_collections.aigov.core.plugins.module_utils.audit import audit_log, entries
+from ansible_collections.aigov.core.plugins.module_utils.common import paths
 from ansible_collections.aigov.core.plugins.module_utils.secrets.agent_secret import AGENT_NAME, duration_seconds
 from ansible_collections.aigov.core.plugins.module_utils.common.errors import AigovError
 from ansible_collections.aigov.core.plugins.module_utils.common.fingerprints import DEFAULT_FINGERPRINT_KEY, fingerprint
@@ -86,7 +87,7 @@ class Request(object):
                                   % (agent, self.settings['explicit_max_ttl'], self.ttl))
         self.threshold, self.force = float(renew_threshold), bool(force)
         self.owner, self.key, self.actor, self.reason = owner, fingerprint_key or DEFAULT_FINGERPRINT_KEY, actor, reason
-        self.audit_path = audit_path or audit_log.DEFAULT_PATH
+        self.audit_path = paths.resolve(paths.AUDIT_LOG, audit_path)
 
     def __repr__(self):
         return '<Request agent=%r type=%r state=%r>' % (self.agent, self.type, self.state)
@@ -150,8 +151,8 @@ def _audit(req, backend, action, outcome, reasons, old, new, extra=None):
                    new_accessor=(new or {}).get('accessor'), new_fingerprint=(new or {}).get('fingerprint'),
                    expire_time=(new or {}).get('expire_time'))
     details.update(extra or {})
-    return audit_log.append(req.audit_path, req.actor, 'agent_credential.%s' % action, req.agent, req.owner, outcome,
-                            reasons=reasons + ([req.reason] if req.reason else []), details=details)
+    return audit_log.append(req.audit_path, req.actor, entries.secret_action(entries.AGENT_CREDENTIAL, action), req.agent,
+                            req.owner, outcome, reasons=reasons + ([req.reason] if req.reason else []), details=details)
 
 
 def ensure(backend, req, check_mode=False, now=None, audit_extra=None):

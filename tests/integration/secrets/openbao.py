@@ -7,12 +7,13 @@ collection's backend code, so a bug there cannot hide itself.
 import dataclasses
 import os
 import secrets
-import socket
 import subprocess
 import sys
 import time
 
 import requests
+
+from tests.ports import free_port
 
 BAO = os.path.join(os.path.dirname(sys.executable), 'bao')
 POLICY = """
@@ -23,12 +24,6 @@ READ_ONLY_POLICY = """
 path "secret/data/agents/*" { capabilities = ["read"] }
 path "secret/metadata/agents/*" { capabilities = ["read"] }
 """
-
-
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(('127.0.0.1', 0))
-        return probe.getsockname()[1]
 
 
 @dataclasses.dataclass

@@ -20,7 +20,7 @@ from ansible_collections.aigov.core.plugins.module_utils.audit.audit_verify impo
 from ansible_collections.aigov.core.plugins.module_utils.common.fingerprints import DEFAULT_FINGERPRINT_KEY, fingerprint
 from ansible_collections.aigov.core.plugins.module_utils.secrets.secret_backend_vault import VaultKV2Backend
 from tests.integration.conftest import Ansible
-from tests.integration.secrets.openbao import free_port
+from tests.ports import free_port
 
 SUPPLIED = 'sk-agent-SUPPLIEDvalue0123456789'  # a value given by the playbook, not generated
 PATHS = []  # every backend path the tests use, for the leak check

@@ -23,7 +23,7 @@ from ansible_collections.aigov.core.plugins.module_utils.common.fingerprints imp
 from tests.conftest import ROOT
 from tests.hosts import testhosts
 from tests.integration.conftest import Ansible
-from tests.integration.secrets.openbao import free_port
+from tests.ports import free_port
 
 OVERLAP_SECONDS = 25
 OVERLAP = '%ds' % OVERLAP_SECONDS

@@ -8,7 +8,8 @@ import urllib3
 from ansible_collections.aigov.core.plugins.module_utils.secrets import secret_backend as sb
 from ansible_collections.aigov.core.plugins.module_utils.common._options import OptionAdapter
 from ansible_collections.aigov.core.plugins.module_utils.secrets._secret_backend_options import open_backend
-from tests.integration.secrets.openbao import OpenBao, free_port
+from tests.integration.secrets.openbao import OpenBao
+from tests.ports import free_port
 
 
 def backend(**options):

@@ -24,7 +24,8 @@ from ansible_collections.aigov.core.plugins.module_utils.secrets.secret_backend 
 from tests.conftest import ROOT
 from tests.hosts import testhosts
 from tests.integration.conftest import Ansible
-from tests.integration.secrets.openbao import OpenBao, free_port
+from tests.integration.secrets.openbao import OpenBao
+from tests.ports import free_port
 
 AGENT = os.path.join(ROOT, 'tests', 'fixtures', 'short_lived_agent')
 ISSUER_POLICY = """

@@ -69,9 +69,11 @@ options:
     type: int
     default: 1048576
   store:
-    description: Path of the aigov.core asset store used for enrichment.
+    description:
+      - Path of the aigov.core asset store used for enrichment.
+      - Default the environment variable C(AIGOV_ASSET_STORE), else C(aigov-data/assets.sqlite3); a relative path
+        is taken from the directory ansible-rulebook runs in (the rule of every aigov.core path, docs/architecture.md).
     type: str
-    default: aigov-data/assets.sqlite3
   registry:
     description: Registry of use cases, a bundled name or a path.
     type: str
@@ -110,7 +112,7 @@ options:
       - The hash-chained audit log (docs/secrets.md) every decision is appended to (with fsync) before its
         event is queued. When it cannot be written the request gets 503 and no event is queued.
       - Default the environment variable C(AIGOV_AUDIT_LOG), else C(aigov-data/audit.jsonl); a relative path is
-        taken from the directory ansible-rulebook runs in.
+        taken from the directory ansible-rulebook runs in (the rule of every aigov.core path, docs/architecture.md).
     type: str
 """
 
@@ -132,15 +134,11 @@ EXAMPLES = r"""
 """
 
 import asyncio
-import datetime
-import gc
 import json
 import logging
 import os
-import re
 import ssl
 import sys
-import time
 
 
 def _import_path():
@@ -158,16 +156,14 @@ _import_path()
 
 from aiohttp import web  # noqa: E402
 
-from ansible_collections.aigov.core.plugins.module_utils.alerts import alert_intake, alerts, guardrails  # noqa: E402
-from ansible_collections.aigov.core.plugins.module_utils.audit import audit_log, decision_keys  # noqa: E402
-from ansible_collections.aigov.core.plugins.module_utils.remediation import actions, remediation  # noqa: E402
+from ansible_collections.aigov.core.plugins.module_utils.alerts import alert_intake, guardrails, intake  # noqa: E402
+from ansible_collections.aigov.core.plugins.module_utils.audit import decision_keys  # noqa: E402
+from ansible_collections.aigov.core.plugins.module_utils.common import paths  # noqa: E402
 from ansible_collections.aigov.core.plugins.module_utils.store import registry  # noqa: E402
-from ansible_collections.aigov.core.plugins.plugin_utils.data_files import load_action_table, resolve_data_file  # noqa: E402
+from ansible_collections.aigov.core.plugins.plugin_utils.data_file_locator import load_action_table, resolve_data_file  # noqa: E402
 
 LOGGER = logging.getLogger('aigov.core.aiops_alerts')
-ACTOR = decision_keys.SOURCE_ACTOR
 _INT_OPTIONS = ('port', 'max_body_bytes', 'replay_window', 'dedup_ttl', 'rate_per_minute')
-_PLAIN_SUBJECT = re.compile(r'^[A-Za-z0-9_.:\[\]-]{1,253}$')
 
 
 def _whole_numbers(args):
@@ -197,21 +193,21 @@ def _validate(args):
     for key in _INT_OPTIONS[1:]:
         if key in args and (isinstance(args[key], bool) or not isinstance(args[key], int) or args[key] < 1):
             raise ValueError('%s must be a whole number of at least 1' % key)
-    base = os.getcwd()
+    base = paths.base_dir()
     return {
         'host': args.get('host', '127.0.0.1'),
         'port': args['port'],
         'auth': alert_intake.RequestAuth(args.get('token'), args.get('hmac_secret'), args.get('replay_window', 300)),
         'max_body': args.get('max_body_bytes', 1048576),
         'gate': alert_intake.AlertGate(dedup_ttl=args.get('dedup_ttl', 300), rate_per_minute=args.get('rate_per_minute', 30)),
-        'enricher': alert_intake.Enricher(os.path.join(base, args.get('store', 'aigov-data/assets.sqlite3')),
+        'enricher': alert_intake.Enricher(paths.resolve(paths.ASSET_STORE, args.get('store'), base=base),
                                           registry.load_registry(resolve_data_file('registry', args.get('registry', 'default'), base))),
         'policy': guardrails.load_guardrails(resolve_data_file('guardrail policy', args.get('guardrails', 'default'), base)),
         'actions': load_action_table(args.get('actions') or 'default', base),
         'confidence': None if confidence is None else float(confidence),
         'ssl': _ssl_context(args),
         'keyring': decision_keys.load(args.get('decision_key_file') or os.environ.get(decision_keys.ENV_FILE)),
-        'audit_log': os.path.join(base, args.get('audit_log') or os.environ.get(audit_log.ENV_PATH) or audit_log.DEFAULT_PATH),
+        'audit_log': paths.resolve(paths.AUDIT_LOG, args.get('audit_log'), base=base),
     }
 
 
@@ -226,198 +222,27 @@ def _ssl_context(args):
     return context
 
 
-def _reply(status, **body):
-    return web.json_response(body, status=status)
-
-
-class GroupCommit(object):
-    """Appends the decisions of concurrent requests to the audit log in one write and one fsync.
-
-    record() returns once its entries are on disk, or raises AuditLogError: requests that arrive
-    while a write is in progress share the next one (group commit), off the event loop, through
-    one audit_log.Writer (the log stays open; one write at a time).
-    """
-
-    def __init__(self, path):
-        self.writer = audit_log.Writer(path)
-        self.pending = []
-        self.task = None
-
-    async def record(self, records):
-        done = asyncio.get_running_loop().create_future()
-        self.pending.append((records, done))
-        if self.task is None or self.task.done():
-            self.task = asyncio.ensure_future(self._drain())
-        await done
-
-    def close(self):
-        self.writer.close()
-
-    async def _drain(self):
-        loop = asyncio.get_running_loop()
-        while self.pending:
-            batch, self.pending = self.pending, []
-            try:
-                await loop.run_in_executor(None, self.writer.append_many,
-                                           [record for records, _done in batch for record in records])
-                results = [None] * len(batch)
-            except audit_log.AuditLogError:
-                results = []  # one request's refused entry must not fail the others: write them one by one
-                for records, _done in batch:
-                    try:
-                        await loop.run_in_executor(None, self.writer.append_many, records)
-                        results.append(None)
-                    except audit_log.AuditLogError as exc:
-                        results.append(exc)
-            for (_records, done), error in zip(batch, results):
-                if not done.done():
-                    done.set_exception(error) if error else done.set_result(None)
-
-
-class Intake(object):
-    """One request at a time through auth, parsing, the gate, enrichment and the guardrails."""
-
-    def __init__(self, queue, config):
-        self.queue, self.config = queue, config
-        self.audit = GroupCommit(config['audit_log'])
-        self.decider = guardrails.Decider(config['policy'])
-        self.automated = alert_intake.BoundedLRU(10000)  # asset -> times of automated decisions
-        self.seeded = self._seed_actions()
-        # id -> (asset or decision, its JSON in the payload): the enricher and the decider hand out the same dict
-        # for the same asset and decision, so each is encoded once; holding it keeps its id from being reused.
-        # The decider's decisions last one second (decided_at), its assets until the store changes.
-        self.encoded = {'asset': {}, 'decision': {}}
-        self.second = None
-
-    def _seed_actions(self):
-        """Count what this source automated before a restart too (the audit log's last hour); False if unreadable."""
-        clock, now = time.monotonic(), datetime.datetime.now(datetime.timezone.utc)
-        try:
-            recent = alert_intake.recent_automations(self.config['audit_log'], ACTOR, now)
-        except audit_log.AuditLogError as exc:
-            LOGGER.error('%s; the hourly action limit is counted once the log can be read', exc)
-            return False
-        for key, ages in recent.items():
-            self.automated.remember(key, sorted(clock - age for age in ages))
-        return True
-
-    def _actions_last_hour(self, key, now):
-        return len([t for t in self.automated.get(key, []) if now - t < 3600])
-
-    def _json(self, kind, value):
-        memo = self.encoded[kind]
-        known = memo.get(id(value))
-        if known is None:
-            if len(memo) >= 10000:
-                memo.clear()
-            known = memo[id(value)] = (value, remediation.payload_json(value))
-        return known[1]
-
-    async def handle(self, request):
+def _handler(pipeline, max_body):
+    """The aiohttp handler of every POST: the body and the credential headers to the intake pipeline, its answer back."""
+    async def handle(request):
         try:
             body = await request.read()
         except web.HTTPRequestEntityTooLarge:
-            return _reply(413, error='body larger than %d bytes' % self.config['max_body'])
+            return web.json_response({'error': 'body larger than %d bytes' % max_body}, status=413)
         headers = request.headers
-        try:
-            self.config['auth'].check(headers.get('Authorization'), headers.get('X-Aigov-Signature'),
-                                      headers.get('X-Aigov-Timestamp'), body)
-        except alert_intake.AuthRefused as refused:
-            LOGGER.warning('refused a request from %s: %s', request.remote, refused)
-            return _reply(refused.status, error=str(refused))
-        try:
-            found = alerts.normalize(json.loads(body.decode('utf-8')), self.config['confidence'])
-        except (ValueError, UnicodeDecodeError) as exc:
-            return _reply(400, error='body is not JSON: %s' % exc.__class__.__name__)
-        except alerts.MalformedAlert as exc:
-            return _reply(400, error=str(exc))
-        counts = dict.fromkeys(('accepted', 'duplicate', 'flapping', 'rate_limited'), 0)
-        if _load_store(self.config['enricher']):
-            self.encoded['asset'] = {}  # the enricher hands out new subjects
-        # One instant for the whole request: its alerts arrived together (received_at has whole seconds).
-        now, clock = datetime.datetime.now(datetime.timezone.utc), time.monotonic()
-        received_at = now.isoformat(timespec='seconds')
-        if received_at != self.second:  # the decider starts afresh each second: so does the memory of its decisions
-            self.second = received_at
-            self.encoded['decision'] = {}
-        if not self.seeded:
-            self.seeded = self._seed_actions()
-        admitted = []
-        for alert in found:
-            subject = self.config['enricher'].subject(alert)
-            key = subject['asset_id'] or alert['host'] or alert['fingerprint']
-            verdict = self.config['gate'].admit(alert, key)
-            counts[verdict] += 1
-            if verdict == 'accepted':
-                admitted.append((key, self._event(alert, subject, key, now, clock, received_at, request.path)))
-        # The decisions are on disk before any event reaches a rule: no action without its record.
-        records = [decision_record(event, self.config['keyring']) for _key, event in admitted if event['decision']]
-        try:
-            if records:
-                await self.audit.record(records)
-        except audit_log.AuditLogError as exc:
-            for _key, event in admitted:
-                self.config['gate'].forget(event['alert'])  # the sender's retry is not a duplicate
-            LOGGER.error('queued nothing: %s', exc)
-            return _reply(503, error='the decision could not be recorded in the audit log; nothing was queued')
-        for key, event in admitted:
-            if alert_intake.spends_budget(event['decision']):
-                self.automated.remember(key, self.automated.get(key, []) + [clock])
-            await self.queue.put(event)
-        return _reply(202, **counts)
-
-    def _event(self, alert, subject, key, now, clock, received_at, path):
-        """The event of an admitted alert; its asset and decision are shared with other events about the same."""
-        decision = None
-        if alert['status'] == 'firing':
-            decision = self.decider.decide(subject, alert['confidence'], now, actions_last_hour=self._actions_last_hour(key, clock),
-                                           action=actions.propose(self.config['actions'], alert))
-        event = {'alert': alert, 'asset': subject, 'decision': decision,
-                 'meta': {'received_at': received_at, 'path': path}}  # ansible-rulebook adds meta.source
-        if decision is not None:
-            event['payload_b64'] = remediation.encode_payload(event, self._json('asset', subject), self._json('decision', decision))
-        return event
-
-
-def _load_store(enricher):
-    """Re-read the asset store if it changed (True when it did). Its records (a large store is ~10^5 objects) then live until the next
-    change: they are moved out of the collector's sight (gc.freeze), so that full garbage collections, which
-    alerts' allocations trigger, do not traverse them again and again (measured: over a third of the CPU time
-    at 100 alerts per request, in pauses of tens of ms). They are still freed by reference counting when replaced."""
-    if enricher.refresh():
-        gc.freeze()
-        return True
-    return False
-
-
-def decision_record(event, keyring):
-    """The sealed audit entry (append() arguments) of an event's decision: no label value beyond name and fingerprint."""
-    alert, asset, decision = event['alert'], event['asset'], event['decision']
-    subject = asset.get('asset_id') or alert.get('host') or ''
-    return keyring.seal(dict(
-        actor=ACTOR, action='decision',
-        subject=subject if _PLAIN_SUBJECT.match(subject) else 'unknown',
-        owner=decision['accountable'],
-        outcome='refused' if decision['decision'] == 'reject' else 'planned',
-        reasons=decision['reasons'],
-        details={'fingerprint': audit_log.recordable(alert['fingerprint']), 'name': audit_log.recordable(alert['name']),
-                 'status': alert['status'],
-                 'decision': decision['decision'], 'risk_tier': decision['risk_tier'],
-                 'confidence': decision['confidence'], 'known': bool(asset.get('known')),
-                 'policy': decision['policy']['name'], 'received_at': event['meta']['received_at'],
-                 # for the governance KPIs: MTTR runs from starts_at; exceptions are the policy limits that held it back
-                 'starts_at': audit_log.recordable(alert['starts_at']) if alert.get('starts_at') else None,
-                 'exceptions': decision['exceptions'], 'remediation': decision.get('remediation'),
-                 'payload_sha256': remediation.payload_digest(event['payload_b64'])}))
+        status, reply = await pipeline.receive(body, headers.get('Authorization'), headers.get('X-Aigov-Signature'),
+                                               headers.get('X-Aigov-Timestamp'), request.path, request.remote)
+        return web.json_response(reply, status=status)
+    return handle
 
 
 async def main(queue, args):
     """Serve until cancelled."""
     config = _validate(args)
-    _load_store(config['enricher'])  # before the first alert, not during it
-    intake = Intake(queue, config)
+    intake.refresh_store(config['enricher'])  # before the first alert, not during it
+    pipeline = intake.Intake(queue, config)
     app = web.Application(client_max_size=config['max_body'])
-    app.router.add_route('POST', '/{tail:.*}', intake.handle)
+    app.router.add_route('POST', '/{tail:.*}', _handler(pipeline, config['max_body']))
     runner = web.AppRunner(app)
     await runner.setup()
     try:
@@ -430,7 +255,7 @@ async def main(queue, args):
         raise
     finally:
         await runner.cleanup()
-        intake.audit.close()
+        pipeline.close()
 
 
 if __name__ == '__main__':

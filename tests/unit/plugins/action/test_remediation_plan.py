@@ -1,29 +1,30 @@
-"""remediation_plan and approval_queue on the controller, against a real audit log: a decision appended by hand is
-refused and the refusal recorded, a decision runs once, a secret-shaped fingerprint is still recorded, and an
-approvals queue edited to attach another request's payload is refused."""
+"""remediation_plan, approval_queue, decision_verify and audit_append on the controller, against a real audit log: a
+decision appended by hand is refused and the refusal recorded, a decision runs once, a secret-shaped fingerprint is still
+recorded, an approvals queue edited to attach another request's payload is refused, an escalation whose decision is not
+on record is refused, and check mode predicts without writing."""
 
 import json
 import os
-import runpy
 import types
 
 import pytest
 from ansible.errors import AnsibleActionFail
 
 from ansible_collections.aigov.core.plugins.action.approval_queue import ActionModule as ApprovalQueue
+from ansible_collections.aigov.core.plugins.action.audit_append import ActionModule as AuditAppend
+from ansible_collections.aigov.core.plugins.action.decision_verify import ActionModule as DecisionVerify
 from ansible_collections.aigov.core.plugins.action.remediation_plan import ActionModule as RemediationPlan
 from ansible_collections.aigov.core.plugins.module_utils.alerts import approvals
-from ansible_collections.aigov.core.plugins.module_utils.audit import audit_log, audit_verify, decision_keys
+from ansible_collections.aigov.core.plugins.module_utils.audit import audit_log, audit_verify, decision_keys, entries
 from ansible_collections.aigov.core.plugins.module_utils.remediation import remediation
 from ansible_collections.aigov.core.plugins.module_utils.store import asset_store
 from ansible_collections.aigov.core.plugins.module_utils.store.asset_store_sqlite import open_store
 from ansible_collections.aigov.core.plugins.module_utils.common.errors import AigovError
 from tests.fixtures.inventory import estate
-from tests.unit.plugins.event_source.test_aiops_alerts import SOURCE as SOURCE_PATH
 
 ASSET = 'model_server:1000000000000001'  # the estate's vLLM on gpu-onprem-1
 RECEIVED = '2026-11-25T09:00:00+00:00'
-decision_record = runpy.run_path(SOURCE_PATH)['decision_record']  # the event source's own
+decision_record = entries.decision  # what the event source's intake writes
 
 
 @pytest.fixture
@@ -54,11 +55,12 @@ def decide(site, ev):
     audit_log.append(site.log, **decision_record(ev, site.ring))
 
 
-def run(action_class, site, **args):
+def run(action_class, site, check=False, **args):
     action = action_class.__new__(action_class)
-    action._task = types.SimpleNamespace(check_mode=False)
+    action._task = types.SimpleNamespace(check_mode=check)
     full = dict((name, option.get('default')) for name, option in action_class.ARGUMENT_SPEC.items())
-    full.update(audit_log=site.log, decision_key_file=site.keys)
+    full.update((key, value) for key, value in dict(audit_log=site.log, decision_key_file=site.keys, path=site.log).items()
+                if key in action_class.ARGUMENT_SPEC)
     full.update(args)
     return action.run_on_controller(full, {'groups': {'all': ['localhost', 'gpu-onprem-1']}}, {})
 
@@ -169,3 +171,68 @@ def test_a_key_file_others_may_read_or_none_at_all_is_refused(site):
     os.chmod(site.keys, 0o644)
     with pytest.raises(decision_keys.DecisionKeyError, match='readable or writable by others'):
         decision_keys.load(site.keys)
+
+
+def test_an_escalation_whose_decision_is_not_on_record_is_refused(site):
+    escalated = event('escalate')
+    with pytest.raises(AigovError, match='the decision of this payload is not in the audit log'):
+        run(DecisionVerify, site, payload=escalated['payload_b64'], decision='escalate')
+    forged = decision_record(escalated, site.ring)
+    forged['details'].pop('seal')
+    audit_log.append(site.log, **forged)
+    with pytest.raises(AigovError, match=r'not in the audit log with a valid seal \(missing\)'):
+        run(DecisionVerify, site, payload=escalated['payload_b64'], decision='escalate')
+    automated = event()
+    decide(site, automated)  # on record, but not an escalation
+    with pytest.raises(AigovError, match='the recorded decision of this payload is automate, not escalate'):
+        run(DecisionVerify, site, payload=automated['payload_b64'], decision='escalate')
+
+
+def test_an_escalation_on_record_is_decoded_by_the_engine_and_recorded_from_its_payload(site):
+    escalated = event('escalate')
+    escalated['alert']['labels'] = {'x': "{{ lookup('pipe', 'id') }}"}
+    escalated['payload_b64'] = remediation.encode_payload(escalated)
+    decide(site, escalated)
+    verified = run(DecisionVerify, site, payload=escalated['payload_b64'], decision='escalate')
+    assert verified['event'] == {'kind': 'aigov.escalation', 'decision': escalated['decision'], 'asset': escalated['asset'],
+                                 'alert': {'fingerprint': 'fp1', 'name': 'ModelServerDown', 'status': 'firing'}}
+    recorded = run(AuditAppend, site, kind='escalation.notify',
+                   fields={'payload': escalated['payload_b64'], 'notified': False, 'http_status': 500})['entry']
+    assert (recorded['action'], recorded['outcome'], recorded['subject'], recorded['owner']) == (
+        'escalation.notify', 'failure', ASSET, 'ml-platform')
+    assert recorded['details']['payload_sha256'] == remediation.payload_digest(escalated['payload_b64'])
+    assert 'lookup' not in open(site.log).read()
+    with pytest.raises(AigovError, match='action decision is an entry kind of the alert loop'):
+        run(AuditAppend, site, action='decision', subject=ASSET, outcome='planned')
+
+
+def test_check_mode_predicts_and_writes_nothing(site):
+    ev = event('review')
+    decide(site, ev)
+    before = open(site.log).read()
+    predicted = run(ApprovalQueue, site, check=True, state='requested', path=site.queue, payload=ev['payload_b64'])
+    assert predicted['changed'] and predicted['request']['id'] == approvals.request_id(ev['payload_b64'])
+    assert not os.path.exists(site.queue) and open(site.log).read() == before
+    with pytest.raises(AigovError, match='no request %s in approvals queue' % predicted['request']['id']):
+        run(ApprovalQueue, site, check=True, state='decided', path=site.queue, request=predicted['request']['id'],
+            verdict='approve', approver='alice')
+    request = run(ApprovalQueue, site, state='requested', path=site.queue, payload=ev['payload_b64'])['request']['id']
+    assert not run(ApprovalQueue, site, check=True, state='requested', path=site.queue, payload=ev['payload_b64'])['changed']
+    queued, logged = open(site.queue).read(), open(site.log).read()
+    decided = run(ApprovalQueue, site, check=True, state='decided', path=site.queue, request=request, verdict='approve',
+                  approver='alice')
+    assert decided['changed'] and decided['verdict']['verdict'] == 'approve'
+    assert open(site.queue).read() == queued and open(site.log).read() == logged
+    # audit_append: the entry as it would be appended now, nothing appended
+    entry = run(AuditAppend, site, check=True, action='change.approved', subject=ASSET, outcome='success',
+                details={'override': True})['entry']
+    assert entry['seq'] == len(entries(site)) + 1 and open(site.log).read() == logged
+    written = run(AuditAppend, site, action='change.approved', subject=ASSET, outcome='success', details={'override': True})
+    assert (written['entry']['seq'], written['entry']['prev_hash']) == (entry['seq'], entry['prev_hash'])
+    # remediation_plan: the plan, no start entry
+    automated = event(fingerprint='fp9')
+    decide(site, automated)
+    logged = open(site.log).read()
+    assert run(RemediationPlan, site, check=True, payload=automated['payload_b64'], store=site.store)['plan']['target'] \
+        == 'gpu-onprem-1'
+    assert open(site.log).read() == logged

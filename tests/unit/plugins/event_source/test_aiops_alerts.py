@@ -19,18 +19,13 @@ from ansible_collections.aigov.core.plugins.module_utils.store.asset_store_sqlit
 from tests.conftest import FARM
 from tests.contracts import validate
 from tests.fixtures.inventory import estate
+from tests.ports import free_port
 
 SOURCE = os.path.join(FARM, 'ansible_collections', 'aigov', 'core', 'extensions', 'eda', 'plugins', 'event_source',
                       'aiops_alerts.py')
 TOKEN = 'aiops-token-unit-0001'
 SECRET = 'aiops-hmac-unit-0002'
 REGISTRY = os.path.join(FARM, 'ansible_collections', 'aigov', 'core', 'tests', 'fixtures', 'inventory', 'registry.yml')
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
 
 
 def alertmanager(*alerts):

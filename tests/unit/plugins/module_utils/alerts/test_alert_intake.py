@@ -77,19 +77,3 @@ def test_both_methods_must_pass_when_both_are_configured():
         auth.check('Bearer tok-1', None, None, b'{}')
     with pytest.raises(alert_intake.AuthRefused, match='signature refused'):
         auth.check('Bearer tok-1', signature, '1000', b'{"changed": 1}')
-
-
-def test_recent_automations_reads_the_last_hour_of_one_actor_from_the_end(tmp_path):
-    import datetime
-    from ansible_collections.aigov.core.plugins.module_utils.audit import audit_log
-    log = str(tmp_path / 'audit.jsonl')
-    now = datetime.datetime(2026, 11, 25, 12, 0, tzinfo=datetime.timezone.utc)
-    rows = [(300, 'src', 'automate', 'a'), (59, 'src', 'automate', 'a'), (40, 'other', 'automate', 'a'),
-            (30, 'src', 'review', 'a'), (20, 'src', 'automate', 'b'), (10, 'src', 'automate', 'a')]
-    for minutes, actor, decision, subject in rows:
-        audit_log.append(log, actor, 'decision', subject, None, 'planned', [], {'decision': decision},
-                         now=(now - datetime.timedelta(minutes=minutes)).isoformat())
-    with open(log, 'a') as handle:
-        handle.write('not json\n')
-    assert alert_intake.recent_automations(log, 'src', now) == {'a': [600.0, 3540.0], 'b': [1200.0]}
-    assert alert_intake.recent_automations(str(tmp_path / 'none.jsonl'), 'src', now) == {}

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from ansible_collections.aigov.core.plugins.module_utils.audit import audit_log, decision_keys
+from ansible_collections.aigov.core.plugins.module_utils.audit import audit_log, decision_keys, entries
 from ansible_collections.aigov.core.plugins.module_utils.audit.audit_verify import verify
 from ansible_collections.aigov.core.plugins.module_utils.common.redaction import URL_CREDENTIALS
 from tests.contracts import validate
@@ -299,7 +299,7 @@ RING = decision_keys.parse('k2:%s\nk1:%s' % ('n' * 32, 'o' * 32), 'test keys')
 
 
 def sealed_decision(ring, fingerprint='fp9'):
-    return ring.seal(dict(actor=decision_keys.SOURCE_ACTOR, action='decision', subject='model_server:1', owner='lab-team',
+    return ring.seal(dict(actor=entries.SOURCE_ACTOR, action='decision', subject='model_server:1', owner='lab-team',
                           outcome='planned', reasons=['why'], details={'fingerprint': fingerprint, 'decision': 'automate'}))
 
 

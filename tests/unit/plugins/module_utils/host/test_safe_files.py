@@ -240,3 +240,40 @@ def test_move_opened_refuses_a_destination_users_control(base):
         with pytest.raises(UnsafePath, match='can change that directory'):
             safe_files.move_opened(fd, location, uid, str(home / 'f'))
     assert (base / 'f').exists()
+
+
+# Host-side writers that used their own temp file and rename now go through safe_files.
+
+@pytest.mark.skipif(os.geteuid() != 0, reason='needs root to act for another user')
+def test_the_hash_cache_is_not_written_through_a_users_symlinked_directory(base):
+    from ansible_collections.aigov.core.plugins.module_utils.host.hash_cache import HashCache
+    elsewhere = base / 'etc-aigov'
+    elsewhere.mkdir()
+    os.symlink(str(elsewhere), str(base / 'cache'))
+    os.lchown(str(base / 'cache'), NOBODY, NOBODY)
+    cache = HashCache(str(base / 'cache' / 'hashes.json'))
+    cache.store(os.stat(str(base)), 'a' * 64)
+    problem = cache.save()
+    assert problem and 'symlink' in problem and os.listdir(str(elsewhere)) == []
+    own = HashCache(str(base / 'var' / 'hashes.json'))
+    own.store(os.stat(str(base)), 'b' * 64)
+    assert own.save() is None and stat.S_IMODE((base / 'var' / 'hashes.json').stat().st_mode) == 0o600
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason='needs root to act for another user')
+def test_an_agent_quarantine_record_never_writes_through_a_planted_link(base):
+    from ansible_collections.aigov.core.plugins.module_utils.remediation import agent_quarantine
+    records = user_dir(base, 'records')
+    victim = base / 'shadow'
+    victim.write_text('root:x:')
+    for planted in ('bot-1.json.tmp', 'bot-1.json'):
+        os.symlink(str(victim), str(records / planted))
+        os.lchown(str(records / planted), NOBODY, NOBODY)
+    with pytest.raises(AigovError):
+        agent_quarantine._write_record(str(records / 'bot-1.json'), {'agent': 'bot-1'})
+    assert victim.read_text() == 'root:x:'
+    with pytest.raises(AigovError):
+        agent_quarantine.read_record(str(records / 'bot-1.json'))  # not read through the link either
+    own = str(base / 'var' / 'agents' / 'bot-1.json')
+    agent_quarantine._write_record(own, {'agent': 'bot-1'})
+    assert agent_quarantine.read_record(own) == {'agent': 'bot-1'} and stat.S_IMODE(os.stat(own).st_mode) == 0o600

@@ -10,7 +10,7 @@ import yaml
 
 from ansible_collections.aigov.core.plugins.module_utils.common.errors import DataFileError
 from ansible_collections.aigov.core.plugins.module_utils.remediation import actions
-from ansible_collections.aigov.core.plugins.plugin_utils.data_files import load_action_table
+from ansible_collections.aigov.core.plugins.plugin_utils.data_file_locator import load_action_table
 from tests.conftest import ROOT
 
 BUNDLED = os.path.join(ROOT, 'actions', 'default.yml')

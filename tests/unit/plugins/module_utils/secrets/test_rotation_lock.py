@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from ansible_collections.aigov.core.plugins.module_utils.secrets.rotation_lock import LockError, LockHeld, acquire, release
+from ansible_collections.aigov.core.plugins.module_utils.secrets.rotation_lock import LockError, LockHeld, acquire, predict, release
 
 
 def dead_pid():
@@ -49,3 +49,20 @@ def test_bad_names_and_directories(tmp_path):
     (tmp_path / 'file').write_text('')
     with pytest.raises(LockError, match='cannot use lock directory'):
         acquire(str(tmp_path / 'file' / 'locks'), 'bot', os.getpid(), 'ctl')
+
+
+def test_check_mode_predicts_take_and_drop_without_touching_anything(tmp_path):
+    locks = str(tmp_path / 'locks')
+    me, other = os.getpid(), os.getppid()
+    assert predict(locks, 'bot', me, 'ctl') == (True, None) and not os.path.exists(locks)
+    assert predict(locks, 'bot', me, 'ctl', 'unlocked') == (False, None)
+    acquire(locks, 'bot', me, 'ctl')
+    held = (tmp_path / 'locks' / 'bot.lock').read_text()
+    assert predict(locks, 'bot', me, 'ctl') == (False, None) and predict(locks, 'bot', me, 'ctl', 'unlocked') == (True, None)
+    with pytest.raises(LockHeld, match='another rotation holds'):
+        predict(locks, 'bot', other, 'ctl')
+    assert predict(locks, 'bot', other, 'ctl', 'unlocked') == (False, None)
+    acquire(locks, 'gone', dead_pid(), 'ctl')
+    taken, note = predict(locks, 'gone', me, 'ctl')
+    assert taken and 'took over the stale lock' in note
+    assert (tmp_path / 'locks' / 'bot.lock').read_text() == held

@@ -4,7 +4,7 @@ import pytest
 
 from ansible_collections.aigov.core.plugins.module_utils.policy import policy
 from ansible_collections.aigov.core.plugins.module_utils.store import asset_inventory
-from ansible_collections.aigov.core.plugins.plugin_utils.data_files import resolve_data_file
+from ansible_collections.aigov.core.plugins.plugin_utils.data_file_locator import resolve_data_file
 
 REGISTRY = {'use_cases': [{'id': 'chat', 'risk_tier': 'high', 'environment': 'cloud',
                            'owners': {'decision': 'Jane Doe', 'risk': 'sec@corp'}, 'assets': [{'name': 'vllm'}]}]}

@@ -1,7 +1,10 @@
 # -*- coding: utf-8 -*-
 # Copyright: aigov.core contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Load the collection's YAML data files (policy packs, registries) with clear errors."""
+"""Load the collection's YAML data files (policy packs, registries) with clear errors.
+
+It only reads and checks them; plugin_utils/data_file_locator.py finds them (bundled name or path).
+"""
 
 from __future__ import annotations
 

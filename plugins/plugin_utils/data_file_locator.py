@@ -1,7 +1,10 @@
 # -*- coding: utf-8 -*-
 # Copyright: aigov.core contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Where the controller finds data files: bundled with the collection or a user's path."""
+"""Where the controller finds data files: bundled with the collection or a user's path.
+
+It only locates them; module_utils/common/data_file_loader.py reads and checks what is found.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ import json
 import os
 import re
 
+from ansible_collections.aigov.core.plugins.module_utils.common import paths
 from ansible_collections.aigov.core.plugins.module_utils.common.errors import AigovError
 from ansible_collections.aigov.core.plugins.module_utils.remediation import actions
 
@@ -35,18 +39,15 @@ def collection_version():
     return found.group(1) if found else 'unknown'
 
 
-def local_path(value, base_dir):
-    """A user's path: ~ expanded, relative to base_dir (the playbook or inventory file's directory)."""
-    return os.path.normpath(os.path.join(base_dir, os.path.expanduser(value)))
-
-
-def resolve_data_file(kind, value, base_dir):
+def resolve_data_file(kind, value, base_dir=None):
     """Turn a bundled name (`default`) or a path into an absolute path.
 
     A bare name that is not an existing file names a file shipped with the
-    collection; anything else is a path, relative to base_dir.
+    collection; anything else is a path, relative to base_dir: the base
+    directory of every relative path (paths.base_dir()) unless an inventory
+    source gives its own directory.
     """
-    path = local_path(value, base_dir)
+    path = paths.local_path(value, base_dir)
     if BUNDLED_NAME.match(value) and not os.path.exists(path):
         path = os.path.join(COLLECTION_ROOT, BUNDLED_DIRS[kind], value + '.yml')
         if not os.path.isfile(path):
@@ -55,7 +56,7 @@ def resolve_data_file(kind, value, base_dir):
     return path
 
 
-def load_action_table(value, base_dir):
+def load_action_table(value, base_dir=None):
     """The action table an `actions` option names: a bundled name or a path (resolve_data_file), or a
     mapping: a whole table, or the older form {alert name: remediation} with the bundled remediations."""
     if value is None:

@@ -1,0 +1,186 @@
+# -*- coding: utf-8 -*-
+# Copyright: aigov.core contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The intake pipeline of the event source: one request's body in, (HTTP status, reply) out, events queued.
+
+Intake.receive() runs, for each request: authentication (alert_intake.RequestAuth), parsing
+(alerts.normalize), the gate (duplicates, flapping, per-asset rate), enrichment (asset store and
+registry), the decision on the proposed action (actions.propose, guardrails, the hourly action
+memory of budget.py), the sealed decision entries (entries.decision) appended in one group commit,
+and only then the events on the queue: a decision is durable before its alert is answered 202.
+
+Plain Python and asyncio, no aiohttp: the event source file reads the options, serves HTTP and
+hands each body here (docs/architecture.md, "The alert flow").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import gc
+import json
+import logging
+import time
+
+from ansible_collections.aigov.core.plugins.module_utils.alerts import alert_intake, alerts, guardrails
+from ansible_collections.aigov.core.plugins.module_utils.alerts.budget import ActionBudget
+from ansible_collections.aigov.core.plugins.module_utils.alerts.payload import encode_payload, payload_json
+from ansible_collections.aigov.core.plugins.module_utils.audit import audit_log, entries
+from ansible_collections.aigov.core.plugins.module_utils.remediation import actions
+
+LOGGER = logging.getLogger('aigov.core.aiops_alerts')
+COUNTS = ('accepted', 'duplicate', 'flapping', 'rate_limited')
+_MEMO = 10000  # encoded assets and decisions kept (bounded: keys come from senders)
+
+
+class GroupCommit(object):
+    """Appends the decisions of concurrent requests to the audit log in one write and one fsync.
+
+    record() returns once its entries are on disk, or raises AuditLogError: requests that arrive
+    while a write is in progress share the next one (group commit), off the event loop, through
+    one audit_log.Writer (the log stays open; one write at a time).
+    """
+
+    def __init__(self, path):
+        self.writer = audit_log.Writer(path)
+        self.pending = []
+        self.task = None
+
+    async def record(self, records):
+        done = asyncio.get_running_loop().create_future()
+        self.pending.append((records, done))
+        if self.task is None or self.task.done():
+            self.task = asyncio.ensure_future(self._drain())
+        await done
+
+    def close(self):
+        self.writer.close()
+
+    async def _drain(self):
+        loop = asyncio.get_running_loop()
+        while self.pending:
+            batch, self.pending = self.pending, []
+            try:
+                await loop.run_in_executor(None, self.writer.append_many,
+                                           [record for records, _done in batch for record in records])
+                results = [None] * len(batch)
+            except audit_log.AuditLogError:
+                results = []  # one request's refused entry must not fail the others: write them one by one
+                for records, _done in batch:
+                    try:
+                        await loop.run_in_executor(None, self.writer.append_many, records)
+                        results.append(None)
+                    except audit_log.AuditLogError as exc:
+                        results.append(exc)
+            for (_records, done), error in zip(batch, results):
+                if not done.done():
+                    done.set_exception(error) if error else done.set_result(None)
+
+
+def refresh_store(enricher):
+    """Re-read the asset store if it changed (True when it did). Its records (a large store is ~10^5 objects) then live until the next
+    change: they are moved out of the collector's sight (gc.freeze), so that full garbage collections, which
+    alerts' allocations trigger, do not traverse them again and again (measured: over a third of the CPU time
+    at 100 alerts per request, in pauses of tens of ms). They are still freed by reference counting when replaced."""
+    if enricher.refresh():
+        gc.freeze()
+        return True
+    return False
+
+
+class Intake(object):
+    """One request at a time through auth, parsing, the gate, enrichment, the guardrails and the audit log.
+
+    queue: where events go (anything with `async put(event)`). config: auth (RequestAuth), gate (AlertGate),
+    enricher (Enricher), policy (guardrail policy), actions (action table), confidence (default or None),
+    keyring (decision_keys.KeyRing), audit_log (path).
+    """
+
+    def __init__(self, queue, config):
+        self.queue, self.config = queue, config
+        self.audit = GroupCommit(config['audit_log'])
+        self.decider = guardrails.Decider(config['policy'])
+        self.budget = ActionBudget(config['audit_log'])
+        self._seed()
+        # id -> (asset or decision, its JSON in the payload): the enricher and the decider hand out the same dict
+        # for the same asset and decision, so each is encoded once; holding it keeps its id from being reused.
+        # The decider's decisions last one second (decided_at), its assets until the store changes.
+        self.encoded = {'asset': {}, 'decision': {}}
+        self.second = None
+
+    def _seed(self):
+        try:
+            self.budget.seed()
+        except audit_log.AuditLogError as exc:
+            LOGGER.error('%s; the hourly action limit is counted once the log can be read', exc)
+
+    def close(self):
+        self.audit.close()
+
+    def _json(self, kind, value):
+        memo = self.encoded[kind]
+        known = memo.get(id(value))
+        if known is None:
+            if len(memo) >= _MEMO:
+                memo.clear()
+            known = memo[id(value)] = (value, payload_json(value))
+        return known[1]
+
+    async def receive(self, body, authorization, signature, timestamp, path, remote=None):
+        """(HTTP status, reply body) of one request; its admitted events are on the queue when the status is 202."""
+        try:
+            self.config['auth'].check(authorization, signature, timestamp, body)
+        except alert_intake.AuthRefused as refused:
+            LOGGER.warning('refused a request from %s: %s', remote, refused)
+            return refused.status, {'error': str(refused)}
+        try:
+            found = alerts.normalize(json.loads(body.decode('utf-8')), self.config['confidence'])
+        except (ValueError, UnicodeDecodeError) as exc:
+            return 400, {'error': 'body is not JSON: %s' % exc.__class__.__name__}
+        except alerts.MalformedAlert as exc:
+            return 400, {'error': str(exc)}
+        counts = dict.fromkeys(COUNTS, 0)
+        if refresh_store(self.config['enricher']):
+            self.encoded['asset'] = {}  # the enricher hands out new subjects
+        # One instant for the whole request: its alerts arrived together (received_at has whole seconds).
+        now, clock = datetime.datetime.now(datetime.timezone.utc), time.monotonic()
+        received_at = now.isoformat(timespec='seconds')
+        if received_at != self.second:  # the decider starts afresh each second: so does the memory of its decisions
+            self.second = received_at
+            self.encoded['decision'] = {}
+        if not self.budget.seeded:
+            self._seed()
+        admitted = []
+        for alert in found:
+            subject = self.config['enricher'].subject(alert)
+            key = subject['asset_id'] or alert['host'] or alert['fingerprint']
+            verdict = self.config['gate'].admit(alert, key)
+            counts[verdict] += 1
+            if verdict == 'accepted':
+                admitted.append((key, self._event(alert, subject, key, now, clock, received_at, path)))
+        # The decisions are on disk before any event reaches a rule: no action without its record.
+        records = [entries.decision(event, self.config['keyring']) for _key, event in admitted if event['decision']]
+        try:
+            if records:
+                await self.audit.record(records)
+        except audit_log.AuditLogError as exc:
+            for _key, event in admitted:
+                self.config['gate'].forget(event['alert'])  # the sender's retry is not a duplicate
+            LOGGER.error('queued nothing: %s', exc)
+            return 503, {'error': 'the decision could not be recorded in the audit log; nothing was queued'}
+        for key, event in admitted:
+            self.budget.spend(key, event['decision'], clock)
+            await self.queue.put(event)
+        return 202, counts
+
+    def _event(self, alert, subject, key, now, clock, received_at, path):
+        """The event of an admitted alert; its asset and decision are shared with other events about the same."""
+        decision = None
+        if alert['status'] == 'firing':
+            decision = self.decider.decide(subject, alert['confidence'], now, actions_last_hour=self.budget.used(key, clock),
+                                           action=actions.propose(self.config['actions'], alert))
+        event = {'alert': alert, 'asset': subject, 'decision': decision,
+                 'meta': {'received_at': received_at, 'path': path}}  # ansible-rulebook adds meta.source
+        if decision is not None:
+            event['payload_b64'] = encode_payload(event, self._json('asset', subject), self._json('decision', decision))
+        return event
