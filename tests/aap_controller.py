@@ -159,3 +159,94 @@ class Controller(object):
                 pass
 
         return Handler
+
+
+class EdaActivations(object):
+    """A stand-in for eda-server's activations API and ansible.eda.rulebook_activation's apply.
+
+    The server side refuses what eda-server refuses: a field the serializer does not have
+    (eda-server's DRF serializer would drop it silently, so a setting would never apply: an error
+    here), a wrong type (extra_var must be a string holding a YAML mapping, is_enabled a boolean,
+    eda_credentials a list of ids), and a PATCH of an enabled activation (409: disable it first).
+    On create it merges the extra vars the credentials inject into the stored extra_var, and it
+    returns that with secrets masked as $encrypted$ (aap_eda/api/serializers/activation.py).
+    The client side is the module's: it sends create_params and, for an existing activation,
+    PATCHes when any field differs (plugins/module_utils/controller.py, update_if_needed).
+    """
+
+    FIELDS = {'name': str, 'description': str, 'is_enabled': bool, 'decision_environment_id': int, 'rulebook_id': int,
+              'extra_var': str, 'organization_id': int, 'restart_policy': str, 'awx_token_id': int, 'log_level': str,
+              'eda_credentials': list, 'k8s_service_name': str, 'source_mappings': str, 'skip_audit_events': bool,
+              'enable_persistence': bool, 'rule_engine_credential_id': int, 'restart_on_project_update': bool}
+
+    def __init__(self, credentials, updatable):
+        self.credentials = credentials   # name -> (credential type, inputs)
+        self.updatable = updatable
+        self.rows, self.requests = {}, []
+
+    def _refuse(self, body):
+        for field, value in body.items():
+            if field not in self.FIELDS:
+                return 400, {field: ['unknown field']}
+            if value is not None and not isinstance(value, self.FIELDS[field]):
+                return 400, {field: ['must be a %s' % self.FIELDS[field].__name__]}
+        if body.get('extra_var') is not None and not isinstance(yaml.safe_load(body['extra_var']) or {}, dict):
+            return 400, {'extra_var': ['Extra vars must be in dict format']}
+        return None
+
+    def post(self, body, injected):
+        self.requests.append(('POST', body))
+        refused = self._refuse(body)
+        if refused:
+            return refused
+        row = dict(body, id=len(self.rows) + 1)
+        merged = dict(yaml.safe_load(body.get('extra_var') or '{}') or {}, **injected)
+        row['extra_var'] = yaml.dump(merged) if merged else None
+        self.rows[row['id']] = row
+        return 201, row
+
+    def patch(self, ident, body):
+        self.requests.append(('PATCH', body))
+        refused = self._refuse(body)
+        if refused:
+            return refused
+        if self.rows[ident].get('is_enabled'):
+            return 409, {'detail': 'Activation is enabled and cannot be updated; disable it first.'}
+        self.rows[ident].update(body)
+        return 200, self.rows[ident]
+
+    def get(self, name, secret_keys):
+        for row in self.rows.values():
+            if row['name'] == name:
+                shown = dict(row)
+                if row.get('extra_var'):
+                    data = yaml.safe_load(row['extra_var'])
+                    shown['extra_var'] = yaml.safe_dump(dict((k, '$encrypted$' if k in secret_keys else v)
+                                                             for k, v in data.items()))
+                return shown
+        return None
+
+    def apply(self, params, ids, injected, secret_keys):
+        """One run of the module with these (validated) params; returns (changed, status)."""
+        existing = self.get(params['name'], secret_keys)
+        if existing:
+            body = dict((k, v) for k, v in existing.items() if k in self.updatable)
+        else:
+            body = {'rulebook_id': ids['rulebook'], 'decision_environment_id': ids['decision_environment'],
+                    'organization_id': ids['organization']}
+        if params.get('eda_credentials'):
+            body['eda_credentials'] = [ids['credential:' + name] for name in params['eda_credentials']]
+        for option, field in (('description', 'description'), ('extra_vars', 'extra_var'),
+                              ('restart_policy', 'restart_policy'), ('log_level', 'log_level')):
+            if params.get(option):
+                body[field] = params[option]
+        if not existing:
+            body['is_enabled'] = params.get('state') != 'disabled'
+        body['name'] = params['name']
+        if not existing:
+            status, _row = self.post(body, injected)
+            return True, status
+        if any(existing.get(k) != v for k, v in body.items()):
+            status, _row = self.patch(existing['id'], body)
+            return True, status
+        return False, 200

@@ -5,9 +5,11 @@
 
 from __future__ import annotations
 
+import os
 
 from ansible.errors import AnsibleActionFail
 from ansible.module_utils.basic import env_fallback
+from ansible.module_utils.errors import AnsibleFallbackNotFound
 
 from ansible_collections.aigov.core.plugins.module_utils.alerts import aap_approval, guardrails
 from ansible_collections.aigov.core.plugins.module_utils.audit import decision_keys
@@ -17,6 +19,19 @@ from ansible_collections.aigov.core.plugins.module_utils.store import registry
 from ansible_collections.aigov.core.plugins.plugin_utils.action import (
     AUDIT_LOG_OPTION, DECISION_KEY_OPTION, ControllerAction, aap_job, actor, plain)
 from ansible_collections.aigov.core.plugins.plugin_utils.data_file_locator import load_action_table, resolve_data_file
+
+
+def _env_set(*names):
+    """The first of these environment variables that is set and not empty.
+
+    AWX's "Red Hat Ansible Automation Platform" credential injects every field, the ones left
+    empty as empty strings: with only a token, CONTROLLER_USERNAME is '' and must not count.
+    """
+    for name in names:
+        if os.environ.get(name):
+            return os.environ[name]
+    raise AnsibleFallbackNotFound
+
 
 # Set by AAP on a job a workflow launched (tower_* on older controllers).
 _WORKFLOW_VARS = (('awx_workflow_job_id', 'awx_job_id'), ('tower_workflow_job_id', 'tower_job_id'))
@@ -49,10 +64,10 @@ class ActionModule(ControllerAction):
         registry=dict(type='str', default='default'),
         audit_log=AUDIT_LOG_OPTION,
         decision_key_file=DECISION_KEY_OPTION,
-        controller_host=dict(type='str', fallback=(env_fallback, ['CONTROLLER_HOST', 'TOWER_HOST'])),
-        controller_oauthtoken=dict(type='str', no_log=True, fallback=(env_fallback, ['CONTROLLER_OAUTH_TOKEN', 'TOWER_OAUTH_TOKEN'])),
-        controller_username=dict(type='str', fallback=(env_fallback, ['CONTROLLER_USERNAME', 'TOWER_USERNAME'])),
-        controller_password=dict(type='str', no_log=True, fallback=(env_fallback, ['CONTROLLER_PASSWORD', 'TOWER_PASSWORD'])),
+        controller_host=dict(type='str', fallback=(_env_set, ['CONTROLLER_HOST', 'TOWER_HOST'])),
+        controller_oauthtoken=dict(type='str', no_log=True, fallback=(_env_set, ['CONTROLLER_OAUTH_TOKEN', 'TOWER_OAUTH_TOKEN'])),
+        controller_username=dict(type='str', fallback=(_env_set, ['CONTROLLER_USERNAME', 'TOWER_USERNAME'])),
+        controller_password=dict(type='str', no_log=True, fallback=(_env_set, ['CONTROLLER_PASSWORD', 'TOWER_PASSWORD'])),
         validate_certs=dict(type='bool', default=True, fallback=(env_fallback, ['CONTROLLER_VERIFY_SSL', 'TOWER_VERIFY_SSL'])),
         ca_path=dict(type='path'),
     )

@@ -1,7 +1,9 @@
 """The collection as users install it: galaxy artifact, ansible-doc, execution environment."""
 
+import glob
 import json
 import os
+import re
 import subprocess
 
 import pytest
@@ -87,14 +89,92 @@ def test_requires_ansible_admits_the_tested_core():
     assert ansible_core_version in spec
 
 
-def test_execution_environment_can_be_created(collections_path, tmp_path):
+# The minimal AAP images are ubi-minimal based and have only microdnf; the supported ones have dnf.
+PACKAGE_MANAGERS = {'ee-minimal': '/usr/bin/microdnf', 'de-minimal': '/usr/bin/microdnf',
+                    'ee-supported': '/usr/bin/dnf', 'de-supported': '/usr/bin/dnf'}
+
+
+def builder_create(definition, context):
+    """ansible-builder create: (returncode, output, the PKGMGR of the Containerfile it wrote)."""
+    create = subprocess.run([os.path.join(BIN, 'ansible-builder'), 'create', '-f', definition, '--context', str(context)],
+                            capture_output=True, text=True, check=False, timeout=120)
+    pkgmgr = None
+    if (context / 'Containerfile').exists():
+        pkgmgr = re.search(r'^ARG PKGMGR="([^"]*)"', (context / 'Containerfile').read_text(), re.M).group(1)
+    return create.returncode, create.stdout + create.stderr, pkgmgr
+
+
+def base_image_package_manager(definition):
+    with open(definition) as handle:
+        image = yaml.safe_load(handle)['images']['base_image']['name']
+    [kind] = [kind for kind in PACKAGE_MANAGERS if '/%s-' % kind in image]
+    return PACKAGE_MANAGERS[kind]
+
+
+@pytest.mark.parametrize('name', ['execution-environment.yml', 'decision-environment.yml'])
+def test_execution_and_decision_environments_are_created_with_their_base_image_package_manager(name, tmp_path):
+    definition = os.path.join(ROOT, 'examples', name)
+    code, output, pkgmgr = builder_create(definition, tmp_path / 'ctx')
+    assert code == 0, output
+    assert pkgmgr == base_image_package_manager(definition), '%s builds with %s' % (name, pkgmgr)
+    assert 'aigov.core' in (tmp_path / 'ctx' / '_build' / 'requirements.yml').read_text()
+
+
+def test_a_definition_without_the_package_manager_of_its_base_image_fails(tmp_path):
+    """The seeded mistake of issue 14: ee-minimal with ansible-builder's default package manager."""
+    with open(os.path.join(ROOT, 'examples', 'execution-environment.yml')) as handle:
+        definition = yaml.safe_load(handle)
+    definition.pop('options')
+    seeded = tmp_path / 'ee.yml'
+    seeded.write_text(yaml.safe_dump(definition))
+    _code, _output, pkgmgr = builder_create(str(seeded), tmp_path / 'ctx')
+    assert pkgmgr != base_image_package_manager(str(seeded))
+
+
+def test_introspection_finds_the_collection_requirements(collections_path):
     builder = os.path.join(BIN, 'ansible-builder')
-    create = subprocess.run([builder, 'create', '-f', os.path.join(ROOT, 'examples', 'execution-environment.yml'),
-                             '--context', str(tmp_path / 'ctx')], capture_output=True, text=True, check=False, timeout=120)
-    assert create.returncode == 0, create.stdout + create.stderr
-    assert (tmp_path / 'ctx' / 'Containerfile').exists()
     introspect = subprocess.run([builder, 'introspect', '--sanitize', collections_path], capture_output=True, text=True,
                                 check=False, timeout=120)
     assert introspect.returncode == 0, introspect.stderr
     assert "jmespath>=1.0.1  # from collection aigov.core" in introspect.stdout
     assert 'from collection aigov.core' in introspect.stdout.split('system:')[1]
+
+
+# galaxy-importer in its own venv (hack/requirements/importer.txt; the Makefile makes it).
+IMPORTER = os.path.join(ROOT, '.cache', 'importer-venv', 'bin')
+
+
+def galaxy_import(tarball, tmp_path):
+    """galaxy-importer on an artifact, ansible-test off, ansible-lint offline: (returncode, problems, output)."""
+    config = tmp_path / 'galaxy-importer.cfg'
+    config.write_text('[galaxy-importer]\nRUN_ANSIBLE_TEST = False\nOFFLINE_ANSIBLE_LINT = True\n')
+    env = dict(os.environ, GALAXY_IMPORTER_CONFIG=str(config), PATH=IMPORTER + os.pathsep + os.environ['PATH'])
+    proc = subprocess.run([os.path.join(IMPORTER, 'python'), '-m', 'galaxy_importer.main', tarball], cwd=str(tmp_path),
+                          env=env, capture_output=True, text=True, check=False, timeout=900)
+    output = proc.stdout + proc.stderr
+    problems = [line for line in output.splitlines() if re.search(r'\b(WARNING|ERROR)\b', line)]
+    return proc.returncode, problems, output
+
+
+def built_artifact():
+    [tarball] = glob.glob(os.path.join(ROOT, '.cache', 'build', 'aigov-core-*.tar.gz'))
+    return tarball
+
+
+def test_galaxy_importer_imports_the_artifact_without_an_error_or_a_warning(tmp_path):
+    code, problems, output = galaxy_import(built_artifact(), tmp_path)
+    assert code == 0 and problems == [], '\n'.join(problems) or output[-3000:]
+    assert 'Importer processing completed successfully' in output
+
+
+def test_galaxy_importer_fails_on_an_artifact_with_a_role_without_readme(tmp_path):
+    """Seeded: the mistake of issue 14, a role without its README.md."""
+    import tarfile
+    (tmp_path / 'seeded').mkdir()
+    seeded = tmp_path / 'seeded' / os.path.basename(built_artifact())   # the importer reads ns-name-version from it
+    with tarfile.open(built_artifact()) as src, tarfile.open(str(seeded), 'w:gz') as dst:
+        for member in src.getmembers():
+            if member.name != 'roles/ai_baseline/README.md':
+                dst.addfile(member, src.extractfile(member) if member.isfile() else None)
+    code, problems, _output = galaxy_import(str(seeded), tmp_path)
+    assert code != 0 and problems, problems
