@@ -22,6 +22,7 @@ import asyncio
 import datetime
 import gc
 import logging
+import re
 import time
 
 from ansible_collections.aigov.core.plugins.module_utils.alerts import alert_intake, alerts, cloudevents, episodes, guardrails
@@ -32,6 +33,7 @@ from ansible_collections.aigov.core.plugins.module_utils.common import bounded_j
 from ansible_collections.aigov.core.plugins.module_utils.remediation import actions
 
 LOGGER = logging.getLogger('aigov.core.aiops_alerts')
+_SURROGATE = re.compile(rb'\\u[dD][89a-fA-F]')
 COUNTS = ('accepted', 'duplicate', 'flapping', 'rate_limited', 'escalated', 'ignored')
 _MEMO = 10000  # encoded assets and decisions kept (bounded: keys come from senders)
 
@@ -91,6 +93,23 @@ def refresh_store(enricher):
     return False
 
 
+def _json(body):
+    """The parsed body: strict UTF-8 (json.loads of bytes would let lone surrogates through), nesting bounded, and a lone
+    surrogate escape (\\udc80) replaced by U+FFFD, since no audit entry or event could be encoded with it."""
+    value = bounded_json.loads(body.decode('utf-8'))
+    return _scrub(value) if b'\\u' in body and _SURROGATE.search(body) else value
+
+
+def _scrub(value):
+    if isinstance(value, str):
+        return value.encode('utf-16', 'surrogatepass').decode('utf-16', 'replace')
+    if isinstance(value, list):
+        return [_scrub(item) for item in value]
+    if isinstance(value, dict):
+        return dict((_scrub(key), _scrub(item)) for key, item in value.items())
+    return value
+
+
 class Intake(object):
     """One request at a time through auth, parsing, the gate, enrichment, the guardrails and the audit log.
 
@@ -131,9 +150,9 @@ class Intake(object):
         if cloudevents.is_binary(headers):
             data = None
             if body.strip() and 'json' in cloudevents.media_type(headers.get('content-type')):
-                data = bounded_json.loads(body)
+                data = _json(body)
             return cloudevents.read_binary(headers, data, confidence, self.accepts)
-        parsed = bounded_json.loads(body)
+        parsed = _json(body)
         if cloudevents.media_type(headers.get('content-type')) == cloudevents.BATCH:
             return cloudevents.read_batch(parsed, confidence, self.accepts)
         if alerts.detect_source(parsed) == 'cloudevents':

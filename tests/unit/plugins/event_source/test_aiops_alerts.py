@@ -425,3 +425,33 @@ def test_a_broken_action_table_stops_the_source_before_it_listens(store, tmp_pat
     table.write_text('schema_version: 1\nname: x\nremediations: {}\nactions: [{alertname: A, remediation: b}]\n')
     with pytest.raises(Exception, match=r"actions\[0\].remediation 'b' is not one of"):
         run(running(base_args(store, actions=str(table))).__aenter__())
+
+
+def test_grafana_sends_put_signed_with_its_hmac(store):
+    """Grafana's webhook contact point with HTTP Method PUT and its HMAC Signature setting (tests/fixtures/senders)."""
+    import hashlib
+    import hmac
+    fixture = os.path.join(os.path.dirname(__file__), '..', '..', '..', 'fixtures', 'senders', 'grafana-webhook.json')
+    with open(fixture) as handle:
+        sent = json.load(handle)
+    raw = json.dumps(sent['body']).encode()
+
+    async def scenario():
+        args = dict(base_args(store, grafana_hmac_secret='graf-unit', grafana_timestamp_header='X-Grafana-Alerting-Timestamp'))
+        args.pop('token')
+        async with running(args) as (queue, url):
+            stamp = str(int(time.time()))
+            signature = hmac.new(b'graf-unit', stamp.encode() + b':' + raw, hashlib.sha256).hexdigest()
+            async with aiohttp.ClientSession() as session:
+                headers = dict(sent['headers'], **{'X-Grafana-Alerting-Signature': signature,
+                                                   'X-Grafana-Alerting-Timestamp': stamp})
+                async with session.put(url + 'grafana', data=raw, headers=headers) as response:
+                    answered = response.status, await response.json()
+                async with session.put(url + 'grafana', data=raw, headers=dict(headers, **{
+                        'X-Grafana-Alerting-Signature': '0' * 64})) as response:
+                    forged = response.status
+            return answered, forged, drain(queue)
+
+    (status, reply), forged, events = run(scenario())
+    assert (status, reply['accepted'], forged) == (202, 1, 403)
+    assert events[0]['alert']['source'] == 'grafana' and events[0]['alert']['confidence'] == 0.75
