@@ -75,7 +75,8 @@ options:
   cloudevent_types:
     description:
       - CloudEvents types (fnmatch patterns) that are alerts; events of other types are acknowledged and counted as
-        C(ignored), never decided. A type ending in C(.resolved) is a resolved alert.
+        C(ignored), never decided. A type ending in C(.resolved) is a resolved alert. A comma-separated string is
+        accepted too (rulebook variables from C(--env-vars)).
     type: list
     elements: str
     default: ['*.alert', '*.alert.firing', '*.alert.resolved']
@@ -224,6 +225,8 @@ def _validate(args):
         raise ValueError('give token, a signature secret (%s), or both; allow_unauthenticated: true accepts anyone'
                          % ', '.join(_SIGNATURE_OPTIONS))
     types = args.get('cloudevent_types')
+    if isinstance(types, str):  # a rulebook variable rendered to text, or a comma-separated list
+        types = [item.strip(' \'"') for item in types.strip('[] ').split(',') if item.strip(' \'"')]
     if types is not None and (not isinstance(types, list) or not all(isinstance(item, str) and item for item in types)):
         raise ValueError('cloudevent_types must be a list of event type patterns')
     if bool(args.get('certfile')) != bool(args.get('keyfile')):
