@@ -109,7 +109,7 @@ def sign(secret, timestamp, body):
 
 
 def episode_key(fingerprint, starts_at, status):
-    """What the gate remembers of one notification of an episode: an int (hash of the three), ~100 bytes a key."""
+    """What the gate remembers of one notification of an episode: an int (hash of the three); ~140 bytes with its LRU slot."""
     return hash((fingerprint, starts_at, status))
 
 

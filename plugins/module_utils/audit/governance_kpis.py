@@ -86,7 +86,7 @@ def _record(entry, moment):
     if kind == entries.RECORDED_OVERRIDE:
         return dict(base, override=seen['override'])
     if kind == entries.ALERT_INTAKE:
-        if not entries.from_source(dict(entry, action=entries.DECISION)):
+        if entry.get('actor') != entries.SOURCE_ACTOR:
             return None  # only the event source says what its requests lost
         return dict(base, refused=_count(seen['refused_count']), truncated=_count(seen['truncated_alerts']),
                     ignored=_count(seen['ignored']))
