@@ -23,7 +23,7 @@ from ansible_collections.aigov.core.plugins.module_utils.alerts.alert_intake imp
 from ansible_collections.aigov.core.plugins.module_utils.audit import audit_log, entries
 
 STILL_FIRING = 'still firing after remediation %s reported success'
-_STILL_FIRING_PREFIX = STILL_FIRING.split('%s')[0]
+_STILL_FIRING_PREFIX = STILL_FIRING.split('%s', maxsplit=1)[0]
 _OUTCOME_MARK = ('"action":"%s"' % entries.REMEDIATION_OUTCOME).encode('utf-8')
 _READ_LIMIT = 4 << 20  # bytes read per poll at most: the rest on the next one
 

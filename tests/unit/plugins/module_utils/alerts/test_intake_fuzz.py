@@ -6,7 +6,7 @@ import json
 
 from hypothesis import HealthCheck, example, given, settings, strategies as st
 
-from tests.unit.plugins.module_utils.alerts.test_intake import BEARER, alert, body, site  # noqa: F401
+from tests.unit.plugins.module_utils.alerts.test_intake import BEARER, site  # noqa: F401  # pylint: disable=unused-import
 
 TEXT = st.text(max_size=40)
 JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | TEXT,

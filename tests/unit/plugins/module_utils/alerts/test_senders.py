@@ -14,7 +14,7 @@ import pytest
 from ansible_collections.aigov.core.plugins.module_utils.alerts import alert_intake, intake, signatures
 from ansible_collections.aigov.core.plugins.module_utils.audit import audit_log, entries, governance_kpis
 from tests.contracts import validate
-from tests.unit.plugins.module_utils.alerts.test_intake import BEARER, RING, TOKEN, alert, body, site  # noqa: F401
+from tests.unit.plugins.module_utils.alerts.test_intake import BEARER, TOKEN, alert, body, site  # noqa: F401  # pylint: disable=unused-import
 
 SENDERS = os.path.join(os.path.dirname(__file__), '..', '..', '..', '..', 'fixtures', 'senders')
 
