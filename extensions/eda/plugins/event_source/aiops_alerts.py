@@ -15,7 +15,7 @@ description:
     alert (C(refused), its index and why); 400 only when nothing in the request is an alert (bad JSON, nested
     deeper than 64 levels, or every alert refused); 401 without credentials, 403 for wrong, forged or replayed
     ones, 413 for a body over O(max_body_bytes). The Authorization header never reaches an event.
-  - An alert is an episode, its fingerprint and C(startsAt) (docs/remediation.md, "Episodes"): each notification of
+  - An alert is an episode, its fingerprint and C(startsAt) (docs/remediation.md, "Episodes"). Each notification of
     an episode is passed on once, however late the sender repeats it; a new C(startsAt) is decided again. An episode
     still firing after its remediation reported success is escalated once (decision C(escalate)).
   - Each alert is normalized (schemas/alert.v1.json), held back when it is a duplicate, flapping or
@@ -23,7 +23,7 @@ description:
     (owners, risk tier, use case, environment), and given a decision by the guardrails
     (automate, review, escalate or reject; schemas/decision.v1.json). Resolved alerts carry no decision.
   - The decision is about the action the action table (O(actions)) proposes for the alert, named in the
-    decision's C(remediation): a disruptive one is capped per risk tier, one touching more hosts than the
+    decision's C(remediation). A disruptive one is capped per risk tier, one touching more hosts than the
     policy's C(max_hosts_per_action) escalates, and an alert no entry maps gets C(escalate) ("no remediation is
     mapped for alert X"), never C(automate), and does not count toward the hourly action limit.
   - Every decision is appended to the audit log (O(audit_log)) before its event is queued, so a decision
@@ -31,7 +31,8 @@ description:
   - Each decision entry names the event's payload (C(payload_sha256)) and is sealed (C(seal), HMAC-SHA256) with the
     decision key (O(decision_key_file)); the remediation, the approval queue and the audit reports accept only
     decisions whose seal holds, so an entry appended to the log by anyone else is not a decision.
-  - "Event: C({alert: ..., asset: ..., decision: ..., payload_b64: ..., meta: {received_at, path}}); ansible-rulebook
+  - "Event: C({alert: ..., asset: ..., decision: ..., payload_b64: ..., meta: {received_at, path}}) (and
+    C(meta.truncated_alerts) when the sender left alerts out: Alertmanager's C(truncatedAlerts)); ansible-rulebook
     adds C(meta.source). C(payload_b64) (firing alerts) is the alert without labels and annotations, the asset, the
     decision and the receipt time as base64 of JSON: pass it, never the event, to a playbook
     (ansible-core renders template syntax in extra variables, and labels come from the sender)."
@@ -64,7 +65,7 @@ options:
     default: X-Grafana-Alerting-Signature
   grafana_timestamp_header:
     description:
-      - The header Grafana puts the Unix time in (its "Timestamp Header" setting, no default there). Set it in both:
+      - The header Grafana puts the Unix time in (its "Timestamp Header" setting, no default there). Set it in both;
         without it a signed request has no timestamp and can be replayed (an episode is still decided once).
     type: str
   standard_webhooks_secret:
@@ -140,7 +141,7 @@ options:
     default: 30
   decision_key_file:
     description:
-      - File of the decision keys that seal each decision entry (docs/remediation.md, "The decision key"): one
+      - File of the decision keys that seal each decision entry (docs/remediation.md, "The decision key"), one
         C(<key id>:<key>) a line, the first one signs, later lines are earlier keys still accepted. Mode 0600 or
         0640; readable only by this source and the controller user that runs the remediation playbooks.
       - Default the environment variable C(AIGOV_DECISION_KEY_FILE). Required. Read at start; restart the

@@ -458,3 +458,18 @@ def test_grafana_sends_put_signed_with_its_hmac(store):
     (status, reply), forged, events = run(scenario())
     assert (status, reply['accepted'], forged) == (202, 1, 403)
     assert events[0]['alert']['source'] == 'grafana' and events[0]['alert']['confidence'] == 0.75
+
+
+def test_the_documentation_parses_and_names_every_option_the_source_reads():
+    """DOCUMENTATION is YAML (a ': ' in a description made it unparseable) and documents each args key _validate reads."""
+    import re
+    import yaml
+    module = runpy.run_path(SOURCE)
+    options = yaml.safe_load(module['DOCUMENTATION'])['options']
+    with open(SOURCE) as handle:
+        read = set(re.findall(r"args(?:\.get\(|\[)'([a-z_]+)'", handle.read()))
+    assert read <= set(options), sorted(read - set(options))
+    for name in ('grafana_hmac_secret', 'grafana_signature_header', 'grafana_timestamp_header', 'standard_webhooks_secret',
+                 'cloudevent_types', 'max_episodes'):
+        assert options[name]['description']
+    yaml.safe_load(module['EXAMPLES'])
