@@ -120,7 +120,7 @@ def test_alertmanager_group_is_queued_enriched_and_decided(store):
             return status, body, drain(queue)
     status, body, events = run(scenario())
     assert (status, body) == (202, {'accepted': 4, 'duplicate': 0, 'flapping': 0, 'rate_limited': 0,
-        'escalated': 0, 'ignored': 0, 'refused': []})
+                                    'escalated': 0, 'ignored': 0, 'refused': []})
     gpu, cloud, unknown, resolved = events
     # gpu-onprem-1's vLLM: limited tier, confidence 0.9 -> automate; cloud-vm-1's LiteLLM: high tier -> review
     assert (gpu['asset']['asset_id'], gpu['asset']['use_case'], gpu['decision']['decision']) == (
@@ -141,7 +141,7 @@ def test_duplicates_are_counted_not_queued(store):
             return first, second, drain(queue)
     first, second, events = run(scenario())
     assert first[1]['accepted'] == 1 and second[1] == {'accepted': 1, 'duplicate': 1, 'flapping': 0, 'rate_limited': 0,
-        'escalated': 0, 'ignored': 0, 'refused': []}
+                                                       'escalated': 0, 'ignored': 0, 'refused': []}
     assert [e['alert']['status'] for e in events] == ['firing', 'resolved']
 
 
@@ -315,7 +315,7 @@ def test_unwritable_audit_log_is_503_and_queues_nothing(store, tmp_path):
     (status, body), queued, retried, events = run(scenario())
     assert status == 503 and 'audit log' in body['error'] and queued == []
     assert retried == (202, {'accepted': 1, 'duplicate': 0, 'flapping': 0, 'rate_limited': 0,
-        'escalated': 0, 'ignored': 0, 'refused': []}) and len(events) == 1
+                             'escalated': 0, 'ignored': 0, 'refused': []}) and len(events) == 1
     assert audit_verify.verify(str(blocker / 'audit.jsonl'))['ok']
 
 
