@@ -124,7 +124,8 @@ kpis:
       C(automation) (rate, automated, actionable, decisions), C(overrides) (rate, overrides, human_decisions,
       by_kind), C(exceptions) (total, by_kind), C(actions) (total, by_owner, by_risk_tier, by_remediation),
       C(outcomes) (succeeded, failed, rolled_back, refused), C(secret_rotations) (total, failed, by_action,
-      by_owner), C(escalations) (notified, failed). A rate is null when nothing was there to count.
+      by_owner), C(escalations) (notified, failed), C(intake) (refused_alerts, truncated_alerts, ignored_events,
+      requests; what the event source's requests lost). A rate is null when nothing was there to count.
   returned: always
   type: dict
   sample: {automation: {rate: 0.4, automated: 2, actionable: 5}}

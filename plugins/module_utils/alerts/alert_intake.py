@@ -3,8 +3,9 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """What happens to an alert between the HTTP request and the event queue.
 
-- RequestAuth: bearer token and/or HMAC-SHA256 over timestamp + body, with a
-  replay window; secrets compared in constant time and never echoed.
+- RequestAuth: bearer token and/or a signature: the source's own HMAC-SHA256 over timestamp + body,
+  Grafana's or Standard Webhooks' (signatures.py), with a replay window; secrets compared in
+  constant time and never echoed.
 - AlertGate: duplicate (fingerprint + status within a TTL), flapping and
   per-asset rate suppression, in bounded memory; everything it holds back
   is counted, never dropped silently.
@@ -22,16 +23,13 @@ import hmac
 import os
 import time
 
+from ansible_collections.aigov.core.plugins.module_utils.alerts import signatures
 from ansible_collections.aigov.core.plugins.module_utils.store import asset_store, registry
 from ansible_collections.aigov.core.plugins.module_utils.store.asset_store_sqlite import open_store
 
 
-class AuthRefused(Exception):
-    """status is 401 (no credentials) or 403 (wrong, forged or replayed ones); the reason names no secret."""
-
-    def __init__(self, status, reason):
-        super(AuthRefused, self).__init__(reason)
-        self.status = status
+# status is 401 (no credentials) or 403 (wrong, forged or replayed ones); the reason names no secret.
+AuthRefused = signatures.Refused
 
 
 class BoundedLRU(collections.OrderedDict):
@@ -49,37 +47,51 @@ class BoundedLRU(collections.OrderedDict):
 
 
 class RequestAuth(object):
-    """Checks one request's credentials; at least one method must be configured."""
+    """Checks one request's credentials; at least one method must be configured.
 
-    def __init__(self, token=None, hmac_secret=None, replay_window=300, max_remembered=10000, clock=time.time):
+    The bearer token, when set, is always required. Of the signature schemes configured (hmac_secret: the
+    X-Aigov-Signature; grafana / standard_webhooks: signatures.GrafanaSignature / StandardWebhooks settings,
+    {secret, ...}), the request must carry one, and it must hold: each sender signs its own way.
+    """
+
+    def __init__(self, token=None, hmac_secret=None, replay_window=300, max_remembered=10000, clock=time.time,
+                 grafana=None, standard_webhooks=None):
         self.token = token.encode('utf-8') if token else None
         self.secret = hmac_secret.encode('utf-8') if hmac_secret else None
         self.window = replay_window
         self.clock = clock
         self.seen = BoundedLRU(max_remembered)
+        self.schemes = []
+        if grafana:
+            self.schemes.append(signatures.GrafanaSignature(
+                grafana['secret'], grafana.get('header'), grafana.get('timestamp_header'), replay_window, self.seen, clock))
+        if standard_webhooks:
+            self.schemes.append(signatures.StandardWebhooks(standard_webhooks, replay_window, self.seen, clock))
 
-    def check(self, authorization, signature, timestamp, body):
-        """Raise AuthRefused unless the request carries valid credentials for every configured method."""
+    def check(self, authorization, signature, timestamp, body, headers=None):
+        """Raise AuthRefused unless the request carries valid credentials (headers: lower-case names, for the schemes)."""
         if self.token is not None:
             if not authorization:
                 raise AuthRefused(401, 'bearer token required')
             scheme, _sep, given = authorization.partition(' ')
-            if scheme.lower() != 'bearer' or not hmac.compare_digest(given.strip().encode('utf-8'), self.token):
+            if scheme.lower() != 'bearer' or not hmac.compare_digest(given.strip().encode('utf-8', 'replace'), self.token):
                 raise AuthRefused(403, 'bearer token refused')
-        if self.secret is not None:
-            self._check_signature(signature, timestamp, body)
+        if self.secret is None and not self.schemes:
+            return
+        if self.secret is not None and (signature or not self.schemes):
+            return self._check_signature(signature, timestamp, body)
+        for other in self.schemes:
+            if other.present(headers or {}):
+                return other.check(headers, body)
+        raise AuthRefused(401, 'a request signature is required (%s)' % ', '.join(
+            (['X-Aigov-Signature'] if self.secret else []) + [other.name for other in self.schemes]))
 
     def _check_signature(self, signature, timestamp, body):
         if not signature or not timestamp:
             raise AuthRefused(401, 'signature and timestamp headers required')
-        try:
-            sent = float(timestamp)
-        except ValueError:
-            raise AuthRefused(403, 'timestamp is not a number of seconds')
-        if abs(self.clock() - sent) > self.window:
-            raise AuthRefused(403, 'timestamp outside the replay window')
-        expected = 'sha256=' + hmac.new(self.secret, timestamp.encode('utf-8') + b'.' + body, hashlib.sha256).hexdigest()
-        if not hmac.compare_digest(signature.strip().encode('utf-8'), expected.encode('utf-8')):
+        sent = signatures.fresh(timestamp, self.window, self.clock)
+        expected = 'sha256=' + hmac.new(self.secret, timestamp.encode('utf-8', 'replace') + b'.' + body, hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(signature.strip().encode('utf-8', 'replace'), expected.encode('utf-8')):
             raise AuthRefused(403, 'signature refused')
         if expected in self.seen:
             raise AuthRefused(403, 'replayed request')
@@ -96,14 +108,28 @@ def sign(secret, timestamp, body):
                                 hashlib.sha256).hexdigest()
 
 
-class AlertGate(object):
-    """Decides which alerts go on: duplicates, flapping alerts and per-asset floods are held back and counted."""
+def episode_key(fingerprint, starts_at, status):
+    """What the gate remembers of one notification of an episode: an int (hash of the three); ~140 bytes with its LRU slot."""
+    return hash((fingerprint, starts_at, status))
 
-    def __init__(self, dedup_ttl=300, flap_window=600, flap_limit=4, rate_per_minute=30, max_tracked=10000,
-                 clock=time.monotonic):
-        self.dedup_ttl, self.flap_window, self.flap_limit, self.rate = dedup_ttl, flap_window, flap_limit, rate_per_minute
+
+class AlertGate(object):
+    """Decides which alerts go on: re-notifications of an episode, flapping alerts and per-asset floods are held back.
+
+    An episode is an alert's fingerprint and startsAt: its firing notification is passed on once, its resolved one
+    once, however late the sender repeats them (no time limit), and a new startsAt is a new episode, however soon.
+    An alert without startsAt is one episode until it resolves. What is held back as flapping or over the rate is not
+    remembered: the sender's next notification is looked at afresh, and passes once the hold is over.
+    Memory: max_episodes notifications (LRU; the least recently seen is forgotten first, and a forgotten episode's
+    next notification is decided again), max_tracked fingerprints and assets for flapping and rate.
+    dedup_ttl is kept for older configurations and not used.
+    """
+
+    def __init__(self, dedup_ttl=None, flap_window=600, flap_limit=4, rate_per_minute=30, max_tracked=10000,
+                 clock=time.monotonic, max_episodes=100000):
+        self.flap_window, self.flap_limit, self.rate = flap_window, flap_limit, rate_per_minute
         self.clock = clock
-        self.last = BoundedLRU(max_tracked)        # (fingerprint, status) -> time
+        self.episodes = BoundedLRU(max_episodes)   # episode_key -> True
         self.changes = BoundedLRU(max_tracked)     # fingerprint -> (last status, [change times])
         self.per_asset = BoundedLRU(max_tracked)   # asset key -> [times]
         self.counts = collections.Counter()
@@ -115,27 +141,34 @@ class AlertGate(object):
         self.counts[verdict] += 1
         return verdict
 
+    def seen(self, fingerprint, starts_at, status='firing'):
+        """Remember a notification passed on before (the source's restart: rebuilt from the audit log)."""
+        self.episodes.remember(episode_key(fingerprint, starts_at, status), True)
+
     def forget(self, alert):
-        """Undo the duplicate memory of an admitted alert that could not be passed on (its retry is accepted)."""
-        self.last.pop((alert['fingerprint'], alert['status']), None)
+        """Undo the memory of an admitted alert that could not be passed on (its retry is accepted)."""
+        self.episodes.pop(episode_key(alert['fingerprint'], alert['starts_at'], alert['status']), None)
 
     def _verdict(self, alert, asset_key, now):
-        key = (alert['fingerprint'], alert['status'])
-        seen = self.last.get(key)
-        self.last.remember(key, now)
-        if seen is not None and now - seen < self.dedup_ttl:
+        fingerprint, starts_at, status = alert['fingerprint'], alert['starts_at'], alert['status']
+        key = episode_key(fingerprint, starts_at, status)
+        if key in self.episodes:
+            self.episodes.move_to_end(key)
             return 'duplicate'
-        status, times = self.changes.get(alert['fingerprint'], (None, []))
+        last, times = self.changes.get(fingerprint, (None, []))
         times = [t for t in times if now - t < self.flap_window]
-        if status is not None and status != alert['status']:
+        if last is not None and last != status:
             times.append(now)
-        self.changes.remember(alert['fingerprint'], (alert['status'], times))
+        self.changes.remember(fingerprint, (status, times))
         if len(times) >= self.flap_limit:
             return 'flapping'
         recent = [t for t in self.per_asset.get(asset_key, []) if now - t < 60] + [now]
         self.per_asset.remember(asset_key, recent)
         if len(recent) > self.rate:
             return 'rate_limited'
+        self.episodes.remember(key, True)
+        if starts_at is None:  # no startsAt: the episode ends with its resolution, and the next firing starts one
+            self.episodes.pop(episode_key(fingerprint, None, 'resolved' if status == 'firing' else 'firing'), None)
         return 'accepted'
 
 

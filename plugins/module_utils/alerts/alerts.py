@@ -4,13 +4,18 @@
 """AIOps alerts in one shape (schemas/alert.v1.json), whatever sent them.
 
 Alertmanager (webhook version 4), Grafana alerting webhooks, CloudEvents
-(structured JSON) and generic JSON (one alert or a list) are recognised from
-the body. Everything taken from a payload stays data: nothing here formats,
-evaluates or templates a label value.
+(cloudevents.py: structured, binary and batched) and generic JSON (one alert or a
+list, such as Prometheus' own POST /api/v2/alerts body) are recognised from the body.
+Everything taken from a payload stays data: nothing here formats, evaluates or
+templates a label value.
+
+read() is partial: each alert that cannot be read is refused on its own (its index
+and a reason that names where, never a label value) and the others are kept.
 """
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import json
 import re
@@ -24,6 +29,9 @@ ASSET_LABELS = ('aigov_asset_id', 'asset_id')
 CONFIDENCE_KEYS = ('aigov_confidence', 'confidence')
 _HOST_PORT = re.compile(r'^\[(?P<v6>[0-9A-Fa-f:.]+)\](?::\d+)?$|^(?P<name>[^:\[\]]+)(?::\d+)?$')
 _MAX_TEXT = 4096
+CUT_MARK = ' [cut at %d characters]' % _MAX_TEXT  # what a value cut to the size limit ends with
+_ZERO_TIME = '0001-01-01T00:00:00Z'  # Go's zero time: Alertmanager's endsAt of an alert without an end
+_FRACTION = re.compile(r'(\.\d{6})\d+')
 
 
 class MalformedAlert(AigovError):
@@ -37,7 +45,12 @@ def _text(value, where, required=False):
         return None
     if not isinstance(value, (str, int, float)) or isinstance(value, bool):
         raise MalformedAlert('%s must be a string, got %s' % (where, type(value).__name__))
-    return str(value)[:_MAX_TEXT]
+    return cut(str(value))
+
+
+def cut(text):
+    """text, or its first characters and CUT_MARK when it is longer than the size limit (it says it was cut)."""
+    return text if len(text) <= _MAX_TEXT else text[:_MAX_TEXT - len(CUT_MARK)] + CUT_MARK
 
 
 def _strings(mapping, where):
@@ -68,17 +81,28 @@ def host_from_labels(labels):
 
 
 def parse_confidence(value):
-    """0..1 from 0.85, '0.85' or '85%'; None when absent; MalformedAlert when out of range."""
-    if value is None or value == '':
+    """0..1 from 0.85, '0.85' or '85%'; None (unknown confidence) when absent, not a number or out of range."""
+    if value is None or value == '' or isinstance(value, bool):
         return None
     text = str(value).strip()
     try:
         number = float(text[:-1]) / 100.0 if text.endswith('%') else float(text)
     except ValueError:
-        raise MalformedAlert('confidence %r is not a number' % text[:64])
-    if not 0 <= number <= 1:
-        raise MalformedAlert('confidence %r is not between 0 and 1 (or 0%% and 100%%)' % text[:64])
-    return number
+        return None
+    return number if 0 <= number <= 1 else None  # nan and inf fail the comparison too
+
+
+def ended(ends_at, now):
+    """True when an endsAt text is a time before now (Go's zero time and unreadable text are no end)."""
+    if not ends_at or ends_at == _ZERO_TIME or now is None:
+        return False
+    try:
+        moment = datetime.datetime.fromisoformat(_FRACTION.sub(r'\1', ends_at.replace('Z', '+00:00')))
+    except ValueError:
+        return False
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=datetime.timezone.utc)
+    return moment <= now
 
 
 def label_fingerprint(name, labels):
@@ -87,15 +111,19 @@ def label_fingerprint(name, labels):
     return hashlib.sha256(material.encode('utf-8')).hexdigest()[:16]
 
 
-def _normalize(raw, where, source, default_confidence, common_labels=None, common_annotations=None):
+def _normalize(raw, where, source, default_confidence, common_labels=None, common_annotations=None, now=None):
     if not isinstance(raw, dict):
         raise MalformedAlert('%s must be an object' % where)
     labels = dict(common_labels or {}, **_strings(raw.get('labels'), where + '.labels'))
     annotations = dict(common_annotations or {}, **_strings(raw.get('annotations'), where + '.annotations'))
     name = _text(labels.get('alertname') or raw.get('name') or raw.get('alertname'), where + '.labels.alertname', True)
-    status = (_text(raw.get('status'), where + '.status') or 'firing').lower()
+    status = _text(raw.get('status'), where + '.status')
+    ends_at = _text(raw.get('endsAt') or raw.get('ends_at'), where + '.endsAt')
+    if status is None:  # Prometheus' own alerts carry no status: an endsAt in the past means resolved
+        status = 'resolved' if source == 'generic' and ended(ends_at, now) else 'firing'
+    status = status.lower()
     if status not in STATUSES:
-        raise MalformedAlert('%s.status must be firing or resolved, got %r' % (where, status[:64]))
+        raise MalformedAlert('%s.status must be firing or resolved' % where)
     confidence = None
     for key in CONFIDENCE_KEYS:
         found = labels.get(key) or annotations.get(key) or raw.get(key)
@@ -116,33 +144,38 @@ def _normalize(raw, where, source, default_confidence, common_labels=None, commo
         'labels': labels,
         'annotations': annotations,
         'starts_at': _text(raw.get('startsAt') or raw.get('starts_at'), where + '.startsAt'),
-        'ends_at': _text(raw.get('endsAt') or raw.get('ends_at'), where + '.endsAt'),
+        'ends_at': ends_at,
         'source': source,
         'confidence': confidence,
     }
 
 
-def _alert_group(body, source, default_confidence):
+def reading(alerts=None, refused=None, ignored=0, truncated=0, source=None):
+    """What a request carried: its alerts, the refused ones ({index, reason}), ignored events, truncatedAlerts."""
+    return {'alerts': alerts or [], 'refused': refused or [], 'ignored': ignored, 'truncated': truncated, 'source': source}
+
+
+def each(items, where, build, found):
+    """build(item, 'where[index]') of every item into found; each MalformedAlert becomes a refusal of its index."""
+    for index, item in enumerate(items):
+        try:
+            found['alerts'].append(build(item, '%s[%d]' % (where, index)))
+        except MalformedAlert as exc:
+            found['refused'].append({'index': index, 'reason': str(exc)})
+    return found
+
+
+def _alert_group(body, source, default_confidence, now):
     alerts = body.get('alerts')
     if not isinstance(alerts, list) or not alerts:
         raise MalformedAlert('alerts must be a non-empty list')
     labels = _strings(body.get('commonLabels'), 'commonLabels')
     annotations = _strings(body.get('commonAnnotations'), 'commonAnnotations')
-    return [_normalize(alert, 'alerts[%d]' % index, source, default_confidence, labels, annotations)
-            for index, alert in enumerate(alerts)]
-
-
-def _cloudevent(body, default_confidence):
-    for key in ('id', 'source', 'type'):
-        _text(body.get(key), key, True)
-    data = body.get('data') if isinstance(body.get('data'), dict) else {}
-    raw = dict(data, name=data.get('name') or data.get('alertname') or body['type'],
-               fingerprint=data.get('fingerprint') or hashlib.sha256(
-                   json.dumps([body['source'], body['id']]).encode('utf-8')).hexdigest()[:16])
-    raw.setdefault('labels', {})
-    if body.get('subject') and not raw.get('host'):
-        raw['host'] = body['subject']
-    return [_normalize(raw, 'data', 'cloudevents', default_confidence)]
+    truncated = body.get('truncatedAlerts')  # Alertmanager v0.25+: alerts of the group its max_alerts left out
+    found = reading(truncated=truncated if isinstance(truncated, int) and not isinstance(truncated, bool) and truncated > 0
+                    else 0, source=source)
+    return each(alerts, 'alerts', lambda alert, where: _normalize(
+        alert, where, source, default_confidence, labels, annotations, now), found)
 
 
 def detect_source(body):
@@ -154,15 +187,29 @@ def detect_source(body):
     return 'generic'
 
 
-def normalize(body, default_confidence=None):
-    """Return the alerts a parsed JSON body carries, each in the alert.v1 shape."""
+def read(body, default_confidence=None, now=None):
+    """The reading() of a parsed JSON body (a CloudEvent is read as a generic alert: cloudevents.py reads those).
+
+    MalformedAlert when the body as a whole is not alerts (not an object or a list, no alerts list).
+    now: the receipt time (aware datetime), to tell a generic alert whose endsAt has passed.
+    """
     source = detect_source(body)
-    if source == 'cloudevents':
-        return _cloudevent(body, default_confidence)
     if source in ('alertmanager', 'grafana'):
-        return _alert_group(body, source, default_confidence)
+        return _alert_group(body, source, default_confidence, now)
     if isinstance(body, list):
         if not body:
             raise MalformedAlert('the list of alerts is empty')
-        return [_normalize(item, '[%d]' % index, 'generic', default_confidence) for index, item in enumerate(body)]
-    return [_normalize(body, 'body', 'generic', default_confidence)]
+        return each(body, '', lambda item, where: _normalize(item, where, 'generic', default_confidence, now=now),
+                    reading(source='generic'))
+    if not isinstance(body, dict):
+        raise MalformedAlert('the body must be an alert object, a list of alerts or an alert group')
+    return each([body], 'body', lambda item, _where: _normalize(item, 'body', 'generic', default_confidence, now=now),
+                reading(source='generic'))
+
+
+def normalize(body, default_confidence=None, now=None):
+    """The alerts a parsed JSON body carries, each in the alert.v1 shape; MalformedAlert names the first unreadable one."""
+    found = read(body, default_confidence, now)
+    if found['refused']:
+        raise MalformedAlert(found['refused'][0]['reason'])
+    return found['alerts']

@@ -4,10 +4,13 @@
 """The intake pipeline of the event source: one request's body in, (HTTP status, reply) out, events queued.
 
 Intake.receive() runs, for each request: authentication (alert_intake.RequestAuth), parsing
-(alerts.normalize), the gate (duplicates, flapping, per-asset rate), enrichment (asset store and
+(alerts.read, cloudevents.read_*: partial, each unreadable alert refused on its own), the gate
+(episodes already passed on, flapping, per-asset rate), enrichment (asset store and
 registry), the decision on the proposed action (actions.propose, guardrails, the hourly action
-memory of budget.py), the sealed decision entries (entries.decision) appended in one group commit,
-and only then the events on the queue: a decision is durable before its alert is answered 202.
+memory of budget.py), the sealed decision entries (entries.decision) and what the request lost
+(entries.alert_intake) appended in one group commit, and only then the events on the queue: a
+decision is durable before its alert is answered 202. An episode still firing after its remediation
+reported success is escalated once (episodes.py).
 
 Plain Python and asyncio, no aiohttp: the event source file reads the options, serves HTTP and
 hands each body here (docs/architecture.md, "The alert flow").
@@ -18,18 +21,20 @@ from __future__ import annotations
 import asyncio
 import datetime
 import gc
-import json
 import logging
+import re
 import time
 
-from ansible_collections.aigov.core.plugins.module_utils.alerts import alert_intake, alerts, guardrails
+from ansible_collections.aigov.core.plugins.module_utils.alerts import alert_intake, alerts, cloudevents, episodes, guardrails
 from ansible_collections.aigov.core.plugins.module_utils.alerts.budget import ActionBudget
 from ansible_collections.aigov.core.plugins.module_utils.alerts.payload import encode_payload, payload_json
 from ansible_collections.aigov.core.plugins.module_utils.audit import audit_log, entries
+from ansible_collections.aigov.core.plugins.module_utils.common import bounded_json
 from ansible_collections.aigov.core.plugins.module_utils.remediation import actions
 
 LOGGER = logging.getLogger('aigov.core.aiops_alerts')
-COUNTS = ('accepted', 'duplicate', 'flapping', 'rate_limited')
+_SURROGATE = re.compile(rb'\\u[dD][89a-fA-F]')
+COUNTS = ('accepted', 'duplicate', 'flapping', 'rate_limited', 'escalated', 'ignored')
 _MEMO = 10000  # encoded assets and decisions kept (bounded: keys come from senders)
 
 
@@ -88,6 +93,23 @@ def refresh_store(enricher):
     return False
 
 
+def _json(body):
+    """The parsed body: strict UTF-8 (json.loads of bytes would let lone surrogates through), nesting bounded, and a lone
+    surrogate escape (\\udc80) replaced by U+FFFD, since no audit entry or event could be encoded with it."""
+    value = bounded_json.loads(body.decode('utf-8'))
+    return _scrub(value) if b'\\u' in body and _SURROGATE.search(body) else value
+
+
+def _scrub(value):
+    if isinstance(value, str):
+        return value.encode('utf-16', 'surrogatepass').decode('utf-16', 'replace')
+    if isinstance(value, list):
+        return [_scrub(item) for item in value]
+    if isinstance(value, dict):
+        return dict((_scrub(key), _scrub(item)) for key, item in value.items())
+    return value
+
+
 class Intake(object):
     """One request at a time through auth, parsing, the gate, enrichment, the guardrails and the audit log.
 
@@ -101,6 +123,8 @@ class Intake(object):
         self.audit = GroupCommit(config['audit_log'])
         self.decider = guardrails.Decider(config['policy'])
         self.budget = ActionBudget(config['audit_log'])
+        self.outcomes = episodes.Outcomes(config['audit_log'], config['gate'].episodes.max_entries)
+        self.accepts = cloudevents.type_matcher(config.get('cloudevent_types') or cloudevents.DEFAULT_TYPES)
         self._seed()
         # id -> (asset or decision, its JSON in the payload): the enricher and the decider hand out the same dict
         # for the same asset and decision, so each is encoded once; holding it keeps its id from being reused.
@@ -113,6 +137,27 @@ class Intake(object):
             self.budget.seed()
         except audit_log.AuditLogError as exc:
             LOGGER.error('%s; the hourly action limit is counted once the log can be read', exc)
+            return
+        try:
+            found = episodes.rebuild(self.config['gate'], self.outcomes, self.config['audit_log'])
+            LOGGER.info('remembered %d decided episode(s) from the audit log', found)
+        except audit_log.AuditLogError as exc:  # budget.seed read it a moment ago: rare
+            LOGGER.error('%s; episodes decided before this start are not remembered', exc)
+
+    def _read(self, body, headers, now):
+        """alerts.reading() of a request; ValueError (not JSON, nested too deep) or MalformedAlert for the whole body."""
+        confidence = self.config['confidence']
+        if cloudevents.is_binary(headers):
+            data = None
+            if body.strip() and 'json' in cloudevents.media_type(headers.get('content-type')):
+                data = _json(body)
+            return cloudevents.read_binary(headers, data, confidence, self.accepts)
+        parsed = _json(body)
+        if cloudevents.media_type(headers.get('content-type')) == cloudevents.BATCH:
+            return cloudevents.read_batch(parsed, confidence, self.accepts)
+        if alerts.detect_source(parsed) == 'cloudevents':
+            return cloudevents.read_structured(parsed, confidence, self.accepts)
+        return alerts.read(parsed, confidence, now)
 
     def close(self):
         self.audit.close()
@@ -126,61 +171,89 @@ class Intake(object):
             known = memo[id(value)] = (value, payload_json(value))
         return known[1]
 
-    async def receive(self, body, authorization, signature, timestamp, path, remote=None):
-        """(HTTP status, reply body) of one request; its admitted events are on the queue when the status is 202."""
+    async def receive(self, body, authorization, signature, timestamp, path, remote=None, headers=None):
+        """(HTTP status, reply body) of one request; its admitted events are on the queue when the status is 202.
+
+        headers: the request's headers (any mapping; CloudEvents binary mode and the other senders' signatures).
+        """
+        headers = dict((str(key).lower(), str(value)) for key, value in headers.items()) if headers else {}
         try:
-            self.config['auth'].check(authorization, signature, timestamp, body)
+            self.config['auth'].check(authorization, signature, timestamp, body, headers)
         except alert_intake.AuthRefused as refused:
             LOGGER.warning('refused a request from %s: %s', remote, refused)
             return refused.status, {'error': str(refused)}
+        # One instant for the whole request: its alerts arrived together (received_at has whole seconds).
+        now, clock = datetime.datetime.now(datetime.timezone.utc), time.monotonic()
         try:
-            found = alerts.normalize(json.loads(body.decode('utf-8')), self.config['confidence'])
-        except (ValueError, UnicodeDecodeError) as exc:
+            found = self._read(body, headers, now)
+        except ValueError as exc:  # UnicodeDecodeError and a nesting too deep are ValueErrors too
             return 400, {'error': 'body is not JSON: %s' % exc.__class__.__name__}
         except alerts.MalformedAlert as exc:
             return 400, {'error': str(exc)}
         counts = dict.fromkeys(COUNTS, 0)
+        counts['ignored'] = found['ignored']
         if refresh_store(self.config['enricher']):
             self.encoded['asset'] = {}  # the enricher hands out new subjects
-        # One instant for the whole request: its alerts arrived together (received_at has whole seconds).
-        now, clock = datetime.datetime.now(datetime.timezone.utc), time.monotonic()
         received_at = now.isoformat(timespec='seconds')
         if received_at != self.second:  # the decider starts afresh each second: so does the memory of its decisions
             self.second = received_at
             self.encoded['decision'] = {}
         if not self.budget.seeded:
             self._seed()
-        admitted = []
-        for alert in found:
+        meta = {'received_at': received_at, 'path': path}
+        if found['truncated']:
+            meta['truncated_alerts'] = found['truncated']
+        admitted, polled = [], False
+        for alert in found['alerts']:
             subject = self.config['enricher'].subject(alert)
             key = subject['asset_id'] or alert['host'] or alert['fingerprint']
             verdict = self.config['gate'].admit(alert, key)
+            if verdict == 'duplicate' and alert['status'] == 'firing':
+                if not polled:
+                    self.outcomes.poll()  # at most once a second, and only when a decided episode is notified again
+                    polled = True
+                remediation = self.outcomes.due(alert)
+                if remediation is not None:
+                    self.outcomes.escalating(alert)
+                    verdict = 'escalated'
+                    admitted.append((key, self._event(alert, subject, key, now, clock, meta, remediation)))
             counts[verdict] += 1
             if verdict == 'accepted':
-                admitted.append((key, self._event(alert, subject, key, now, clock, received_at, path)))
+                admitted.append((key, self._event(alert, subject, key, now, clock, meta)))
         # The decisions are on disk before any event reaches a rule: no action without its record.
         records = [entries.decision(event, self.config['keyring']) for _key, event in admitted if event['decision']]
+        if found['refused'] or found['truncated']:
+            records.append(entries.alert_intake(found, received_at, path))
         try:
             if records:
                 await self.audit.record(records)
         except audit_log.AuditLogError as exc:
             for _key, event in admitted:
                 self.config['gate'].forget(event['alert'])  # the sender's retry is not a duplicate
+                self.outcomes.escalated.pop((event['alert']['fingerprint'], event['alert']['starts_at']), None)
             LOGGER.error('queued nothing: %s', exc)
             return 503, {'error': 'the decision could not be recorded in the audit log; nothing was queued'}
+        counts['refused'] = [{'index': item['index'], 'reason': item['reason']} for item in found['refused']]
+        if not found['alerts'] and not found['ignored']:
+            return 400, dict(counts, error='nothing in the request is an alert')
         for key, event in admitted:
             self.budget.spend(key, event['decision'], clock)
             await self.queue.put(event)
         return 202, counts
 
-    def _event(self, alert, subject, key, now, clock, received_at, path):
-        """The event of an admitted alert; its asset and decision are shared with other events about the same."""
+    def _event(self, alert, subject, key, now, clock, meta, still_firing_after=None):
+        """The event of an admitted alert; its asset and decision are shared with other events about the same.
+
+        still_firing_after: the remediation that reported success on this episode, which is still firing: escalated.
+        """
         decision = None
         if alert['status'] == 'firing':
             decision = self.decider.decide(subject, alert['confidence'], now, actions_last_hour=self.budget.used(key, clock),
                                            action=actions.propose(self.config['actions'], alert))
+            if still_firing_after is not None:
+                decision = episodes.still_firing(decision, still_firing_after)
         event = {'alert': alert, 'asset': subject, 'decision': decision,
-                 'meta': {'received_at': received_at, 'path': path}}  # ansible-rulebook adds meta.source
+                 'meta': dict(meta)}  # ansible-rulebook adds meta.source
         if decision is not None:
             event['payload_b64'] = encode_payload(event, self._json('asset', subject), self._json('decision', decision))
         return event

@@ -17,6 +17,8 @@ schema equal), so a key renamed here is renamed for every reader at once.
   remediation.refused  a plan refused, naming the check that failed (remediation_plan)
   remediation.outcome  what the remediation did, verified on the host or not (remediate.yml)
   escalation.notify    the escalation owner notified, or not (escalate.yml)
+  alert.intake         what one request to the event source lost: its refused alerts (index and reason, no label
+                       value) and the alerts its sender left out (truncatedAlerts); ignored events are counted in it
 The secrets engine's entries (agent_secret.*, agent_credential.*, agent_secret_rotation.*) are
 recognised here as rotations; their writers build them (docs/secrets.md).
 
@@ -40,8 +42,10 @@ REMEDIATION_START = 'remediation.start'
 REMEDIATION_REFUSED = 'remediation.refused'
 REMEDIATION_OUTCOME = 'remediation.outcome'
 ESCALATION_NOTIFY = 'escalation.notify'
+ALERT_INTAKE = 'alert.intake'
 KINDS = (DECISION, APPROVAL_REQUESTED, APPROVAL_DECISION, REMEDIATION_START, REMEDIATION_REFUSED, REMEDIATION_OUTCOME,
-         ESCALATION_NOTIFY)
+         ESCALATION_NOTIFY, ALERT_INTAKE)
+_MAX_REFUSALS = 100  # refusals named one by one in an alert.intake entry; refused_count has them all
 # The secrets engine's families: action '<family>.<verb>' (secrets/agent_secret.py, secrets/short_lived_credentials.py;
 # the agent_secret_rotation role writes its run summaries as agent_secret_rotation.<verb>).
 AGENT_SECRET, AGENT_CREDENTIAL, SECRET_ROTATION = 'agent_secret', 'agent_credential', 'agent_secret_rotation'
@@ -60,7 +64,8 @@ RECORDED_OVERRIDE = 'recorded_override'  # a human decision recorded some other 
 PLAYBOOK_KINDS = {REMEDIATION_OUTCOME: ('plan', 'outcome', 'note'), ESCALATION_NOTIFY: ('payload', 'notified', 'http_status')}
 # What readers look up in details, whatever the kind (None when an entry does not say).
 READ_KEYS = ('fingerprint', 'name', 'received_at', 'starts_at', 'decision', 'remediation', 'risk_tier', 'payload_sha256',
-             'request', 'verdict', 'proposed_decision', 'proposed_action', 'approval', 'target')
+             'request', 'verdict', 'proposed_decision', 'proposed_action', 'approval', 'target', 'refused_count',
+             'truncated_alerts', 'ignored')
 _PLAIN_SUBJECT = re.compile(r'^[A-Za-z0-9_.:\[\]-]{1,253}$')
 
 
@@ -161,6 +166,22 @@ def decision(event, keyring):
                  'starts_at': recordable(alert['starts_at']) if alert.get('starts_at') else None,
                  'exceptions': verdict['exceptions'], 'remediation': verdict.get('remediation'),
                  'payload_sha256': payload_digest(event['payload_b64'])}))
+
+
+def alert_intake(found, received_at, path):
+    """The entry of what a request lost (found: alerts.reading(): refused, truncated, ignored, source).
+
+    Refusals are named by index and reason (where in the body, never a label value), the first _MAX_REFUSALS of them.
+    """
+    refused = [{'index': item['index'], 'reason': recordable(str(item['reason'])[:300])}
+               for item in found['refused'][:_MAX_REFUSALS]]
+    reasons = ['%d alert(s) refused' % len(found['refused'])] if found['refused'] else []
+    if found['truncated']:
+        reasons.append('the sender left out %d alert(s) (truncatedAlerts)' % found['truncated'])
+    return dict(actor=SOURCE_ACTOR, action=ALERT_INTAKE, subject=plain_subject(found.get('source') or 'unknown'),
+                owner=None, outcome='refused' if found['refused'] else 'success', reasons=reasons,
+                details={'refused': refused, 'refused_count': len(found['refused']), 'truncated_alerts': found['truncated'],
+                         'ignored': found['ignored'], 'received_at': received_at, 'path': recordable(str(path)[:256])})
 
 
 def approval_requested(request, queue, actor, jobs=None):

@@ -106,6 +106,9 @@ def _details(kpis):
                   for name, count in kpis['secret_rotations']['by_owner'].items()], 'rotations'),
         _table('Escalations', [('owners notified', kpis['escalations']['notified']),
                                ('notifications failed', kpis['escalations']['failed'])], 'escalations'),
+        _table('Alert intake', [('alerts refused (unreadable)', kpis['intake']['refused_alerts']),
+                                ('alerts the senders left out (truncatedAlerts)', kpis['intake']['truncated_alerts']),
+                                ('events of unlisted types', kpis['intake']['ignored_events'])], 'intake'),
     ]
     return ''.join(parts)
 

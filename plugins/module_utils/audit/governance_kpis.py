@@ -85,7 +85,16 @@ def _record(entry, moment):
         return dict(base, verdict=seen['verdict'], proposed=seen['proposed_decision'])
     if kind == entries.RECORDED_OVERRIDE:
         return dict(base, override=seen['override'])
+    if kind == entries.ALERT_INTAKE:
+        if entry.get('actor') != entries.SOURCE_ACTOR:
+            return None  # only the event source says what its requests lost
+        return dict(base, refused=_count(seen['refused_count']), truncated=_count(seen['truncated_alerts']),
+                    ignored=_count(seen['ignored']))
     return base
+
+
+def _count(value):
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
 
 
 def _read(path, since, until, anchor, keyring):
@@ -214,6 +223,7 @@ def aggregate(records):
     exceptions['remediation_refused'] = len(refused)
     rotations = [r for r in records if r['kind'] == entries.ROTATION]
     escalations = [r for r in records if r['kind'] == entries.ESCALATION_NOTIFY]
+    intake = [r for r in records if r['kind'] == entries.ALERT_INTAKE]
     return {
         'mttr': _mttr(records),
         'automation': dict(rate=_rate(len(automated), len(actionable)), automated=len(automated),
@@ -234,6 +244,9 @@ def aggregate(records):
                                  by_owner=_counts(r['owner'] for r in rotations if r['outcome'] == 'success')),
         'escalations': dict(notified=sum(1 for r in escalations if r['outcome'] == 'success'),
                             failed=sum(1 for r in escalations if r['outcome'] != 'success')),
+        # what the event source's requests lost: alerts it refused (unreadable) and alerts the senders left out
+        'intake': dict(refused_alerts=sum(r['refused'] for r in intake), truncated_alerts=sum(r['truncated'] for r in intake),
+                       ignored_events=sum(r['ignored'] for r in intake), requests=len(intake)),
     }
 
 

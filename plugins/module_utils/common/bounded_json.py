@@ -21,16 +21,17 @@ def loads(data, max_depth=MAX_DEPTH):
         value = json.loads(data)
     except RecursionError:
         raise ValueError('JSON nested deeper than %d levels' % max_depth) from None
-    level, depth = [value], 0
-    while level:
-        level = [child for item in level for child in _children(item)]
+    level, depth = [value] if value.__class__ in _CONTAINERS else [], 0
+    while level:  # one pass per level over the containers only (json.loads makes exactly dicts and lists)
+        below = []
+        for item in level:
+            below.extend([child for child in (item.values() if item.__class__ is dict else item)
+                          if child.__class__ in _CONTAINERS])
+        level = below
         depth += bool(level)
         if depth > max_depth:
             raise ValueError('JSON nested deeper than %d levels' % max_depth)
     return value
 
 
-def _children(value):
-    if isinstance(value, dict):
-        return [child for child in value.values() if isinstance(child, (dict, list))]
-    return [child for child in value if isinstance(child, (dict, list))] if isinstance(value, list) else []
+_CONTAINERS = frozenset((dict, list))

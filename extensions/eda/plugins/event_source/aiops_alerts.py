@@ -6,18 +6,24 @@ DOCUMENTATION = r"""
 ---
 short_description: Receive AIOps alerts and attach a governance decision to each.
 description:
-  - An HTTP receiver for Alertmanager (webhook version 4), Grafana alerting webhooks, CloudEvents
-    (structured JSON) and generic JSON alerts, on any path, by POST.
-  - Every request must carry a bearer token, an HMAC-SHA256 signature over the timestamp and the
-    body, or both, unless O(allow_unauthenticated) is set. Answers 202 once the events are queued,
-    400 for bad JSON or an alert it cannot read, 401 without credentials, 403 for wrong, forged or
-    replayed ones, 413 for a body over O(max_body_bytes). The Authorization header never reaches an event.
+  - An HTTP receiver for Alertmanager (webhook version 4), Grafana alerting webhooks, CloudEvents 1.0
+    (structured, binary and batched modes of the HTTP binding) and generic JSON alerts (one, or a list such as
+    Prometheus' own POST /api/v2/alerts body), on any path, by POST or PUT (Grafana's webhook can use either).
+  - Every request must carry a bearer token, a signature (the source's own X-Aigov-Signature, Grafana's
+    (O(grafana_hmac_secret)) or Standard Webhooks' (O(standard_webhooks_secret))), or both, unless
+    O(allow_unauthenticated) is set. Answers 202 once the events are queued, with the counts and each refused
+    alert (C(refused), its index and why); 400 only when nothing in the request is an alert (bad JSON, nested
+    deeper than 64 levels, or every alert refused); 401 without credentials, 403 for wrong, forged or replayed
+    ones, 413 for a body over O(max_body_bytes). The Authorization header never reaches an event.
+  - An alert is an episode, its fingerprint and C(startsAt) (docs/remediation.md, "Episodes"). Each notification of
+    an episode is passed on once, however late the sender repeats it; a new C(startsAt) is decided again. An episode
+    still firing after its remediation reported success is escalated once (decision C(escalate)).
   - Each alert is normalized (schemas/alert.v1.json), held back when it is a duplicate, flapping or
     over the per-asset rate (counted in the response), enriched from the asset store and the registry
     (owners, risk tier, use case, environment), and given a decision by the guardrails
     (automate, review, escalate or reject; schemas/decision.v1.json). Resolved alerts carry no decision.
   - The decision is about the action the action table (O(actions)) proposes for the alert, named in the
-    decision's C(remediation): a disruptive one is capped per risk tier, one touching more hosts than the
+    decision's C(remediation). A disruptive one is capped per risk tier, one touching more hosts than the
     policy's C(max_hosts_per_action) escalates, and an alert no entry maps gets C(escalate) ("no remediation is
     mapped for alert X"), never C(automate), and does not count toward the hourly action limit.
   - Every decision is appended to the audit log (O(audit_log)) before its event is queued, so a decision
@@ -25,7 +31,8 @@ description:
   - Each decision entry names the event's payload (C(payload_sha256)) and is sealed (C(seal), HMAC-SHA256) with the
     decision key (O(decision_key_file)); the remediation, the approval queue and the audit reports accept only
     decisions whose seal holds, so an entry appended to the log by anyone else is not a decision.
-  - "Event: C({alert: ..., asset: ..., decision: ..., payload_b64: ..., meta: {received_at, path}}); ansible-rulebook
+  - "Event: C({alert: ..., asset: ..., decision: ..., payload_b64: ..., meta: {received_at, path}}) (and
+    C(meta.truncated_alerts) when the sender left alerts out: Alertmanager's C(truncatedAlerts)); ansible-rulebook
     adds C(meta.source). C(payload_b64) (firing alerts) is the alert without labels and annotations, the asset, the
     decision and the receipt time as base64 of JSON: pass it, never the event, to a playbook
     (ansible-core renders template syntax in extra variables, and labels come from the sender)."
@@ -47,6 +54,39 @@ options:
   hmac_secret:
     description: Shared secret of the X-Aigov-Signature header (sha256=HMAC over "<timestamp>.<body>").
     type: str
+  grafana_hmac_secret:
+    description:
+      - Secret of Grafana's webhook "HMAC Signature" setting; its hex HMAC-SHA256 is checked in
+        O(grafana_signature_header), over "<timestamp>:<body>" when O(grafana_timestamp_header) is set.
+    type: str
+  grafana_signature_header:
+    description: The header Grafana puts the signature in (its "Header" setting).
+    type: str
+    default: X-Grafana-Alerting-Signature
+  grafana_timestamp_header:
+    description:
+      - The header Grafana puts the Unix time in (its "Timestamp Header" setting, no default there). Set it in both;
+        without it a signed request has no timestamp and can be replayed (an episode is still decided once).
+    type: str
+  standard_webhooks_secret:
+    description:
+      - Secret (C(whsec_) and base64) of a Standard Webhooks sender (webhook-id, webhook-timestamp, webhook-signature
+        C(v1,<base64 HMAC-SHA256 of "id.timestamp.body">)); a message id is accepted once.
+    type: str
+  cloudevent_types:
+    description:
+      - CloudEvents types (fnmatch patterns) that are alerts; events of other types are acknowledged and counted as
+        C(ignored), never decided. A type ending in C(.resolved) is a resolved alert. A comma-separated string is
+        accepted too (rulebook variables from C(--env-vars)).
+    type: list
+    elements: str
+    default: ['*.alert', '*.alert.firing', '*.alert.resolved']
+  max_episodes:
+    description:
+      - Notifications of episodes remembered (about 140 bytes each, 14 MB at the default; least recently seen
+        forgotten first). Rebuilt from the audit log's decisions at start.
+    type: int
+    default: 100000
   replay_window:
     description: Seconds a signed request's X-Aigov-Timestamp may differ from now; a signature is accepted once.
     type: int
@@ -92,7 +132,7 @@ options:
     description: Confidence (0 to 1) of alerts that carry no confidence label or annotation.
     type: float
   dedup_ttl:
-    description: Seconds within which the same fingerprint and status is a duplicate.
+    description: Not used any more (duplicates are re-notifications of an episode, however late); accepted for older rulebooks.
     type: int
     default: 300
   rate_per_minute:
@@ -101,7 +141,7 @@ options:
     default: 30
   decision_key_file:
     description:
-      - File of the decision keys that seal each decision entry (docs/remediation.md, "The decision key"): one
+      - File of the decision keys that seal each decision entry (docs/remediation.md, "The decision key"), one
         C(<key id>:<key>) a line, the first one signs, later lines are earlier keys still accepted. Mode 0600 or
         0640; readable only by this source and the controller user that runs the remediation playbooks.
       - Default the environment variable C(AIGOV_DECISION_KEY_FILE). Required. Read at start; restart the
@@ -163,7 +203,8 @@ from ansible_collections.aigov.core.plugins.module_utils.store import registry  
 from ansible_collections.aigov.core.plugins.plugin_utils.data_file_locator import load_action_table, resolve_data_file  # noqa: E402
 
 LOGGER = logging.getLogger('aigov.core.aiops_alerts')
-_INT_OPTIONS = ('port', 'max_body_bytes', 'replay_window', 'dedup_ttl', 'rate_per_minute')
+_INT_OPTIONS = ('port', 'max_body_bytes', 'replay_window', 'dedup_ttl', 'rate_per_minute', 'max_episodes')
+_SIGNATURE_OPTIONS = ('hmac_secret', 'grafana_hmac_secret', 'standard_webhooks_secret')
 
 
 def _whole_numbers(args):
@@ -181,8 +222,14 @@ def _validate(args):
     args = _whole_numbers(args)
     if not isinstance(args.get('port'), int) or not 0 < args['port'] < 65536:
         raise ValueError('port must be a TCP port number (1-65535), got %r' % (args.get('port'),))
-    if not (args.get('token') or args.get('hmac_secret') or args.get('allow_unauthenticated')):
-        raise ValueError('give token or hmac_secret (or both); allow_unauthenticated: true accepts anyone')
+    if not (args.get('token') or any(args.get(key) for key in _SIGNATURE_OPTIONS) or args.get('allow_unauthenticated')):
+        raise ValueError('give token, a signature secret (%s), or both; allow_unauthenticated: true accepts anyone'
+                         % ', '.join(_SIGNATURE_OPTIONS))
+    types = args.get('cloudevent_types')
+    if isinstance(types, str):  # a rulebook variable rendered to text, or a comma-separated list
+        types = [item.strip(' \'"') for item in types.strip('[] ').split(',') if item.strip(' \'"')]
+    if types is not None and (not isinstance(types, list) or not all(isinstance(item, str) and item for item in types)):
+        raise ValueError('cloudevent_types must be a list of event type patterns')
     if bool(args.get('certfile')) != bool(args.get('keyfile')):
         raise ValueError('certfile and keyfile go together')
     if args.get('cafile') and not args.get('certfile'):
@@ -197,9 +244,16 @@ def _validate(args):
     return {
         'host': args.get('host', '127.0.0.1'),
         'port': args['port'],
-        'auth': alert_intake.RequestAuth(args.get('token'), args.get('hmac_secret'), args.get('replay_window', 300)),
+        'auth': alert_intake.RequestAuth(
+            args.get('token'), args.get('hmac_secret'), args.get('replay_window', 300),
+            grafana=args.get('grafana_hmac_secret') and {'secret': args['grafana_hmac_secret'],
+                                                         'header': args.get('grafana_signature_header'),
+                                                         'timestamp_header': args.get('grafana_timestamp_header')},
+            standard_webhooks=args.get('standard_webhooks_secret')),
+        'cloudevent_types': types,
         'max_body': args.get('max_body_bytes', 1048576),
-        'gate': alert_intake.AlertGate(dedup_ttl=args.get('dedup_ttl', 300), rate_per_minute=args.get('rate_per_minute', 30)),
+        'gate': alert_intake.AlertGate(rate_per_minute=args.get('rate_per_minute', 30),
+                                       max_episodes=args.get('max_episodes', 100000)),
         'enricher': alert_intake.Enricher(paths.resolve(paths.ASSET_STORE, args.get('store'), base=base),
                                           registry.load_registry(resolve_data_file('registry', args.get('registry', 'default'), base))),
         'policy': guardrails.load_guardrails(resolve_data_file('guardrail policy', args.get('guardrails', 'default'), base)),
@@ -223,7 +277,7 @@ def _ssl_context(args):
 
 
 def _handler(pipeline, max_body):
-    """The aiohttp handler of every POST: the body and the credential headers to the intake pipeline, its answer back."""
+    """The aiohttp handler of every POST or PUT: the body and the headers to the intake pipeline, its answer back."""
     async def handle(request):
         try:
             body = await request.read()
@@ -231,7 +285,7 @@ def _handler(pipeline, max_body):
             return web.json_response({'error': 'body larger than %d bytes' % max_body}, status=413)
         headers = request.headers
         status, reply = await pipeline.receive(body, headers.get('Authorization'), headers.get('X-Aigov-Signature'),
-                                               headers.get('X-Aigov-Timestamp'), request.path, request.remote)
+                                               headers.get('X-Aigov-Timestamp'), request.path, request.remote, headers)
         return web.json_response(reply, status=status)
     return handle
 
@@ -242,7 +296,8 @@ async def main(queue, args):
     intake.refresh_store(config['enricher'])  # before the first alert, not during it
     pipeline = intake.Intake(queue, config)
     app = web.Application(client_max_size=config['max_body'])
-    app.router.add_route('POST', '/{tail:.*}', _handler(pipeline, config['max_body']))
+    for method in ('POST', 'PUT'):  # Grafana's webhook contact point sends PUT when told to
+        app.router.add_route(method, '/{tail:.*}', _handler(pipeline, config['max_body']))
     runner = web.AppRunner(app)
     await runner.setup()
     try:

@@ -119,7 +119,8 @@ def test_alertmanager_group_is_queued_enriched_and_decided(store):
                 alert(instance='nowhere:1', fingerprint='fp3'), alert(status='resolved', fingerprint='fp4')), BEARER)
             return status, body, drain(queue)
     status, body, events = run(scenario())
-    assert (status, body) == (202, {'accepted': 4, 'duplicate': 0, 'flapping': 0, 'rate_limited': 0})
+    assert (status, body) == (202, {'accepted': 4, 'duplicate': 0, 'flapping': 0, 'rate_limited': 0,
+                                    'escalated': 0, 'ignored': 0, 'refused': []})
     gpu, cloud, unknown, resolved = events
     # gpu-onprem-1's vLLM: limited tier, confidence 0.9 -> automate; cloud-vm-1's LiteLLM: high tier -> review
     assert (gpu['asset']['asset_id'], gpu['asset']['use_case'], gpu['decision']['decision']) == (
@@ -139,7 +140,8 @@ def test_duplicates_are_counted_not_queued(store):
             second = await post(url, alertmanager(alert(), alert(status='resolved')), BEARER)
             return first, second, drain(queue)
     first, second, events = run(scenario())
-    assert first[1]['accepted'] == 1 and second[1] == {'accepted': 1, 'duplicate': 1, 'flapping': 0, 'rate_limited': 0}
+    assert first[1]['accepted'] == 1 and second[1] == {'accepted': 1, 'duplicate': 1, 'flapping': 0, 'rate_limited': 0,
+                                                       'escalated': 0, 'ignored': 0, 'refused': []}
     assert [e['alert']['status'] for e in events] == ['firing', 'resolved']
 
 
@@ -224,7 +226,7 @@ def test_hostile_labels_stay_data(store):
 
 @pytest.mark.parametrize('args, problem', [
     ({'port': 0, 'token': 't'}, 'port must be a TCP port number'),
-    ({}, 'give token or hmac_secret'),
+    ({}, 'give token, a signature secret'),
     ({'token': 't', 'certfile': 'c.pem'}, 'certfile and keyfile go together'),
     ({'token': 't', 'cafile': 'ca.pem'}, 'cafile (mutual TLS) needs certfile'),
     ({'token': 't', 'default_confidence': 2}, 'default_confidence must be between 0 and 1'),
@@ -312,7 +314,8 @@ def test_unwritable_audit_log_is_503_and_queues_nothing(store, tmp_path):
             return refused, queued, retried, drain(queue)
     (status, body), queued, retried, events = run(scenario())
     assert status == 503 and 'audit log' in body['error'] and queued == []
-    assert retried == (202, {'accepted': 1, 'duplicate': 0, 'flapping': 0, 'rate_limited': 0}) and len(events) == 1
+    assert retried == (202, {'accepted': 1, 'duplicate': 0, 'flapping': 0, 'rate_limited': 0,
+                             'escalated': 0, 'ignored': 0, 'refused': []}) and len(events) == 1
     assert audit_verify.verify(str(blocker / 'audit.jsonl'))['ok']
 
 
@@ -425,3 +428,48 @@ def test_a_broken_action_table_stops_the_source_before_it_listens(store, tmp_pat
     table.write_text('schema_version: 1\nname: x\nremediations: {}\nactions: [{alertname: A, remediation: b}]\n')
     with pytest.raises(Exception, match=r"actions\[0\].remediation 'b' is not one of"):
         run(running(base_args(store, actions=str(table))).__aenter__())
+
+
+def test_grafana_sends_put_signed_with_its_hmac(store):
+    """Grafana's webhook contact point with HTTP Method PUT and its HMAC Signature setting (tests/fixtures/senders)."""
+    import hashlib
+    import hmac
+    fixture = os.path.join(os.path.dirname(__file__), '..', '..', '..', 'fixtures', 'senders', 'grafana-webhook.json')
+    with open(fixture) as handle:
+        sent = json.load(handle)
+    raw = json.dumps(sent['body']).encode()
+
+    async def scenario():
+        args = dict(base_args(store, grafana_hmac_secret='graf-unit', grafana_timestamp_header='X-Grafana-Alerting-Timestamp'))
+        args.pop('token')
+        async with running(args) as (queue, url):
+            stamp = str(int(time.time()))
+            signature = hmac.new(b'graf-unit', stamp.encode() + b':' + raw, hashlib.sha256).hexdigest()
+            async with aiohttp.ClientSession() as session:
+                headers = dict(sent['headers'], **{'X-Grafana-Alerting-Signature': signature,
+                                                   'X-Grafana-Alerting-Timestamp': stamp})
+                async with session.put(url + 'grafana', data=raw, headers=headers) as response:
+                    answered = response.status, await response.json()
+                async with session.put(url + 'grafana', data=raw, headers=dict(headers, **{
+                        'X-Grafana-Alerting-Signature': '0' * 64})) as response:
+                    forged = response.status
+            return answered, forged, drain(queue)
+
+    (status, reply), forged, events = run(scenario())
+    assert (status, reply['accepted'], forged) == (202, 1, 403)
+    assert events[0]['alert']['source'] == 'grafana' and events[0]['alert']['confidence'] == 0.75
+
+
+def test_the_documentation_parses_and_names_every_option_the_source_reads():
+    """DOCUMENTATION is YAML (a ': ' in a description made it unparseable) and documents each args key _validate reads."""
+    import re
+    import yaml
+    module = runpy.run_path(SOURCE)
+    options = yaml.safe_load(module['DOCUMENTATION'])['options']
+    with open(SOURCE) as handle:
+        read = set(re.findall(r"args(?:\.get\(|\[)'([a-z_]+)'", handle.read()))
+    assert read <= set(options), sorted(read - set(options))
+    for name in ('grafana_hmac_secret', 'grafana_signature_header', 'grafana_timestamp_header', 'standard_webhooks_secret',
+                 'cloudevent_types', 'max_episodes'):
+        assert options[name]['description']
+    yaml.safe_load(module['EXAMPLES'])

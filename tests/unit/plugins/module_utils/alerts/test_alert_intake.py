@@ -13,28 +13,59 @@ class Clock(object):
         return self.now
 
 
-def alert(fingerprint='fp', status='firing'):
-    return {'fingerprint': fingerprint, 'status': status}
+def alert(fingerprint='fp', status='firing', starts_at=None):
+    return {'fingerprint': fingerprint, 'status': status, 'starts_at': starts_at}
 
 
-def test_duplicate_within_ttl_only():
+def test_an_episode_is_passed_on_once_however_late_it_is_notified_again():
     clock = Clock()
-    gate = alert_intake.AlertGate(dedup_ttl=300, clock=clock)
-    assert gate.admit(alert(), 'a') == 'accepted'
-    clock.now += 299
-    assert gate.admit(alert(), 'a') == 'duplicate'
-    clock.now += 301
-    assert gate.admit(alert(), 'a') == 'accepted'
-    assert gate.counts == {'accepted': 2, 'duplicate': 1}
+    gate = alert_intake.AlertGate(clock=clock)
+    t0 = '2026-12-06T10:00:00Z'
+    assert gate.admit(alert(starts_at=t0), 'a') == 'accepted'
+    for wait in (299, 301, 4 * 3600, 3 * 86400):  # group_interval, repeat_interval, days later: the same episode
+        clock.now += wait
+        assert gate.admit(alert(starts_at=t0), 'a') == 'duplicate'
+    assert gate.admit(alert(status='resolved', starts_at=t0), 'a') == 'accepted'
+    assert gate.admit(alert(status='resolved', starts_at=t0), 'a') == 'duplicate'
+    clock.now += 2  # fires again seconds after it resolved: a new startsAt, a new episode
+    assert gate.admit(alert(starts_at='2026-12-06T10:00:02Z'), 'a') == 'accepted'
+    assert gate.counts == {'accepted': 3, 'duplicate': 5}
+
+
+def test_an_alert_without_starts_at_is_one_episode_until_it_resolves():
+    gate = alert_intake.AlertGate(clock=Clock())
+    verdicts = [gate.admit(alert(status=status), 'a') for status in ('firing', 'firing', 'resolved', 'resolved', 'firing')]
+    assert verdicts == ['accepted', 'duplicate', 'accepted', 'duplicate', 'accepted']
+
+
+def test_held_back_alerts_are_admitted_when_the_hold_ends_and_the_sender_re_sends():
+    clock = Clock()
+    gate = alert_intake.AlertGate(rate_per_minute=2, clock=clock)
+    assert [gate.admit(alert('f%d' % index, starts_at='t'), 'asset') for index in range(3)] == [
+        'accepted', 'accepted', 'rate_limited']
+    for _resend in range(3):  # Alertmanager re-sends the held-back alert: not a duplicate while it is held
+        clock.now += 61
+        verdict = gate.admit(alert('f2', starts_at='t'), 'asset')
+        if verdict == 'accepted':
+            break
+    assert verdict == 'accepted'
+    assert gate.admit(alert('f2', starts_at='t'), 'asset') == 'duplicate'
+
+
+def test_an_episode_the_audit_log_names_is_remembered():
+    gate = alert_intake.AlertGate(clock=Clock())
+    gate.seen('fp', 't0')
+    assert gate.admit(alert(starts_at='t0'), 'a') == 'duplicate'
 
 
 def test_flapping_alert_is_held_back():
     clock = Clock()
-    gate = alert_intake.AlertGate(dedup_ttl=1, flap_window=600, flap_limit=4, clock=clock)
+    gate = alert_intake.AlertGate(flap_window=600, flap_limit=4, clock=clock)
     verdicts = []
-    for index in range(6):
+    for index in range(6):  # each firing a new episode (Alertmanager gives a re-fired alert a new startsAt)
         clock.now += 10
-        verdicts.append(gate.admit(alert(status='firing' if index % 2 == 0 else 'resolved'), 'a'))
+        verdicts.append(gate.admit(alert(status='firing' if index % 2 == 0 else 'resolved', starts_at='t%d' % (index // 2)),
+                                   'a'))
     assert verdicts == ['accepted', 'accepted', 'accepted', 'accepted', 'flapping', 'flapping']
 
 
@@ -49,10 +80,10 @@ def test_rate_limit_is_per_asset():
 
 
 def test_memory_stays_bounded():
-    gate = alert_intake.AlertGate(max_tracked=100, clock=Clock())
+    gate = alert_intake.AlertGate(max_tracked=100, max_episodes=200, clock=Clock())
     for index in range(10000):
         gate.admit(alert('f%d' % index), 'asset-%d' % index)
-    assert max(len(gate.last), len(gate.changes), len(gate.per_asset)) <= 100
+    assert max(len(gate.changes), len(gate.per_asset)) <= 100 and len(gate.episodes) == 200
     assert gate.counts['accepted'] == 10000
 
 

@@ -67,7 +67,8 @@ def test_a_request_is_authenticated_parsed_gated_decided_recorded_then_queued(si
     queue, pipeline, log = site
     status, reply = receive(pipeline, body(alert(), alert(fingerprint='fp2', instance='10.20.0.5:4000'),
                                            alert(fingerprint='fp3', status='resolved')))
-    assert (status, reply) == (202, {'accepted': 3, 'duplicate': 0, 'flapping': 0, 'rate_limited': 0})
+    assert (status, reply) == (202, {'accepted': 3, 'duplicate': 0, 'flapping': 0, 'rate_limited': 0,
+                                     'escalated': 0, 'ignored': 0, 'refused': []})
     assert [e['decision']['decision'] if e['decision'] else None for e in queue.events] == ['automate', 'review', None]
     assert queue.log_at_put == [2, 2, 2]  # both decisions were on disk before the first event was queued
     recorded = [entry for _n, entry in audit_log.read_entries(log)]
@@ -94,7 +95,8 @@ def test_a_log_that_cannot_be_written_is_503_and_the_retry_is_not_a_duplicate(si
         handle.write('{"damaged": \n')
     assert receive(pipeline, body(alert()))[0] == 503 and queue.events == []
     os.unlink(log)
-    assert receive(pipeline, body(alert())) == (202, {'accepted': 1, 'duplicate': 0, 'flapping': 0, 'rate_limited': 0})
+    assert receive(pipeline, body(alert())) == (202, {'accepted': 1, 'duplicate': 0, 'flapping': 0, 'rate_limited': 0,
+                                                      'escalated': 0, 'ignored': 0, 'refused': []})
 
 
 def test_unmapped_alerts_are_escalated_and_leave_the_hourly_budget_whole(site):

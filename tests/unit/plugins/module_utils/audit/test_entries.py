@@ -52,6 +52,9 @@ BUILT = {
                                                           {'plan': plan(ev), 'outcome': 'success', 'note': 'listening'}, 'ops'),
     entries.ESCALATION_NOTIFY: lambda ev: entries.build(entries.ESCALATION_NOTIFY,
                                                         {'payload': ev['payload_b64'], 'notified': True, 'http_status': 204}, 'ops'),
+    entries.ALERT_INTAKE: lambda ev: entries.alert_intake(
+        {'refused': [{'index': 1, 'reason': 'alerts[1].labels.alertname is missing'}], 'truncated': 3, 'ignored': 0,
+         'source': 'alertmanager', 'alerts': []}, RECEIVED, '/alerts'),
 }
 
 
@@ -73,7 +76,11 @@ def test_each_kind_is_built_valid_and_recognised(tmp_path, kind):
     assert set(schema['required']) <= set(entry['details'])  # what the schema requires, the builder writes
     assert set(entry['details']) <= set(schema['properties'])  # and nothing it does not publish
     seen = entries.read(entry)
-    assert seen['fingerprint'] == 'fp1' and seen['kind'] == kind
+    assert seen['kind'] == kind
+    if kind == entries.ALERT_INTAKE:  # about a request, not one alert: it names no alert and no payload
+        assert (seen['refused_count'], seen['truncated_alerts'], entry['subject']) == (1, 3, 'alertmanager')
+        return
+    assert seen['fingerprint'] == 'fp1'
     assert seen['payload_sha256'] == payload_digest(ev['payload_b64'])
     assert entries.sealed_kind(entry) == (kind in (entries.DECISION, entries.APPROVAL_DECISION))
     if entries.sealed_kind(entry):
