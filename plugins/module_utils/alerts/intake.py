@@ -22,7 +22,7 @@ import json
 import logging
 import time
 
-from ansible_collections.aigov.core.plugins.module_utils.alerts import alert_intake, alerts, guardrails
+from ansible_collections.aigov.core.plugins.module_utils.alerts import alert_intake, alerts, guardrails, spool
 from ansible_collections.aigov.core.plugins.module_utils.alerts.budget import ActionBudget
 from ansible_collections.aigov.core.plugins.module_utils.alerts.payload import encode_payload, payload_json
 from ansible_collections.aigov.core.plugins.module_utils.audit import audit_log, entries
@@ -163,7 +163,9 @@ class Intake(object):
         try:
             if records:
                 await self.audit.record(records)
-        except audit_log.AuditLogError as exc:
+            if self.config.get('spool') is not None and admitted:  # kept until the engine's feedback (alerts/spool.py)
+                await self.config['spool'].record([event for _key, event in admitted])
+        except (audit_log.AuditLogError, spool.SpoolError) as exc:
             for _key, event in admitted:
                 self.config['gate'].forget(event['alert'])  # the sender's retry is not a duplicate
             LOGGER.error('queued nothing: %s', exc)
