@@ -11,7 +11,8 @@ its persistent session). The spool keeps every accepted event from before its 20
   here, names it; the engine keeps a uuid it finds) and `{"acked": [uuid, ...]}` for feedback received;
 - events are written and fsynced in one group commit per batch, after their decisions are in the audit log
   and before they are queued (Intake.receive): the durability point of a decision does not move;
-- feedback is written in batches without waiting for the disk: an ack lost in a crash only re-emits an event;
+- feedback is written ACK_DELAY seconds after it came (the engine's own database may write its commit that much
+  later), in batches, without waiting for the disk: an ack lost in a crash only re-emits an event (same meta.uuid);
 - on start (load()) every event without an ack is re-emitted as it was: same decision, same payload_b64,
   same meta.uuid, with meta.redelivered true. It is never decided again: it does not pass the gate;
 - bounded: once the file passes `compact_bytes` it is rewritten (temp file, fsync, rename) with only the
@@ -28,10 +29,15 @@ import asyncio
 import json
 import os
 import threading
+import time
 import uuid
 
 SUFFIX = '.spool'
 COMPACT_BYTES = 8 * 1024 * 1024
+# Feedback is believed this long after it came. ansible-rulebook sends it right after the rules engine took the event,
+# but H2 writes its commits to disk up to a second later (its write delay): a SIGKILL in that second loses the match,
+# and the spool must still hold the event. Measured by the kill test (tests/integration/test_spool_rulebook.py).
+ACK_DELAY = 3.0
 _ENCODER = json.JSONEncoder(separators=(',', ':'), ensure_ascii=False)
 
 
@@ -184,10 +190,10 @@ class Spool(object):
 class SpoolCommit(object):
     """The spool's group commit: record() returns once its events are on disk; ack() notes feedback (no wait)."""
 
-    def __init__(self, spool):
-        self.spool = spool
-        self.pending, self.acked = [], []
-        self.task = None
+    def __init__(self, spool, ack_delay=ACK_DELAY):
+        self.spool, self.ack_delay = spool, ack_delay
+        self.pending, self.acked = [], []  # acked: (monotonic time of the feedback, uuid)
+        self.task = self.timer = None
 
     async def record(self, events):
         self.spool.name(events)
@@ -199,18 +205,38 @@ class SpoolCommit(object):
     def ack(self, event):
         name = event_id(event)
         if name is not None:
-            self.acked.append(name)
-            self._kick()
+            self.acked.append((time.monotonic(), name))
+            self._arm()
+
+    def _arm(self):
+        if self.acked and self.timer is None:
+            wait = max(0.0, self.acked[0][0] + self.ack_delay - time.monotonic())
+            self.timer = asyncio.get_running_loop().call_later(wait, self._fire)
+
+    def _fire(self):
+        self.timer = None
+        self._kick()
 
     def _kick(self):
         if self.task is None or self.task.done():
             self.task = asyncio.ensure_future(self._drain())
 
+    def _due(self):
+        """The uuids whose feedback is older than ack_delay, taken off the list."""
+        now, count = time.monotonic(), 0
+        while count < len(self.acked) and self.acked[count][0] <= now - self.ack_delay:
+            count += 1
+        due, self.acked = [name for _at, name in self.acked[:count]], self.acked[count:]
+        self._arm()
+        return due
+
     async def _drain(self):
         loop = asyncio.get_running_loop()
-        while self.pending or self.acked:
+        while True:
             batch, self.pending = self.pending, []
-            acked, self.acked = self.acked, []
+            acked = self._due()
+            if not batch and not acked:
+                return
             try:
                 await loop.run_in_executor(None, self.spool.write, [event for events, _done in batch for event in events],
                                            acked, bool(batch))
@@ -227,4 +253,12 @@ class SpoolCommit(object):
             self.ack(await queue.get())
 
     def close(self):
+        """On an orderly stop (ansible-rulebook closes its database too): the feedback not yet written, then the file."""
+        if self.timer is not None:
+            self.timer.cancel()
+        try:
+            self.spool.write([], [name for _at, name in self.acked], sync=True)
+        except SpoolError:
+            pass  # the events are emitted again: at least once
+        self.acked = []
         self.spool.close()

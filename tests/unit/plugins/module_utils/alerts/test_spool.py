@@ -59,7 +59,7 @@ def test_the_file_is_compacted_past_its_bound(tmp_path):
 def test_the_intake_spools_what_it_queues_after_the_decisions(site):  # noqa: F811 (fixture)
     queue, pipeline, log = site
     path = spool.spool_path(log)
-    commit = pipeline.config['spool'] = spool.SpoolCommit(spool.Spool(path))
+    commit = pipeline.config['spool'] = spool.SpoolCommit(spool.Spool(path), ack_delay=0)
 
     async def run():
         status, _reply = await pipeline.receive(body(alert(), alert(fingerprint='fp3', status='resolved')),
@@ -68,6 +68,7 @@ def test_the_intake_spools_what_it_queues_after_the_decisions(site):  # noqa: F8
         assert status == 202 and on_disk == [e['meta']['uuid'] for e in queue.events]
         for item in queue.events:  # the engine's feedback
             commit.ack(item)
+        await asyncio.sleep(0.05)
         await commit.task
     asyncio.run(run())
     assert len(audit_log.read_entries(log)) == 1 and commit.spool.waiting == {}
@@ -82,3 +83,24 @@ def test_a_spool_that_cannot_be_written_queues_nothing(site, tmp_path):  # noqa:
     pipeline.config['spool'] = spool.SpoolCommit(spool.Spool(str(blocked)))  # a directory: cannot be opened
     status, reply = asyncio.run(pipeline.receive(body(alert()), BEARER, None, None, '/alerts'))
     assert status == 503 and queue.events == []
+
+
+def test_feedback_is_written_only_after_the_ack_delay(tmp_path):
+    """The engine's database may write its commit later than its feedback: until ack_delay has passed, a crash
+    (no close()) leaves the event in the spool."""
+    path = str(tmp_path / 'spool')
+
+    async def run():
+        commit = spool.SpoolCommit(spool.Spool(path), ack_delay=0.5)
+        events = [event(1), event(2)]
+        await commit.record(events)
+        commit.ack(events[0])
+        await asyncio.sleep(0.1)
+        early = list(commit.spool.waiting)
+        await asyncio.sleep(0.1)
+        commit.ack(events[1])
+        await asyncio.sleep(0.35)  # 0.55 s after the first feedback, 0.35 s after the second
+        return early, list(commit.spool.waiting), [e['meta']['uuid'] for e in events]
+    early, late, names = asyncio.run(run())
+    assert early == names and late == [names[1]]  # the first ack written after 0.5 s, the second not yet
+    assert [e['meta']['uuid'] for e in spool.Spool(path).load()] == [names[1]]  # killed now: the second comes back
