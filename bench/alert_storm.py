@@ -6,7 +6,9 @@ repeated (each of 1,000 alerts sent again and again), one alert per request and 
 Printed per storm: requests/s, the source process' resident memory (VmRSS) at start and its peak (VmHWM), the
 growth, the spool file at the end, and the accounting: every alert sent is either delivered to the engine or
 counted as held back in a 202 reply (duplicate, flapping, rate_limited), and nothing is left waiting in the spool.
-The bound it is checked against is documented in docs/remediation.md ("Delivery"): --storm-bound-mib of growth.
+The bound it is checked against is documented in docs/remediation.md ("Delivery"): --storm-bound-mib of peak
+resident memory of the source's process (its Python, aiohttp, the engine, the 1,000-host store, the gate's memory of
+fingerprints and the spool).
 """
 
 import asyncio
@@ -140,11 +142,12 @@ def storm(workdir, store, keys, total, per_request, repeated, bound_mib):
               'growth_mib': round(growth, 1), 'bound_mib': bound_mib, 'accepted': counts.get('accepted', 0),
               'held_back': held, 'delivered': seen['events'], 'unique_delivered': seen['unique'],
               'left_in_spool': len(left), 'spool_bytes_at_end': spool_bytes,
-              'lost': total - counts.get('accepted', 0) - held + (counts.get('accepted', 0) - seen['events'])}
-    print('  %-26s %6d requests %6.0f/s  rss %5.1f -> peak %5.1f MiB (+%4.1f, bound %d)  accepted %6d held %6d delivered %6d'
-          ' lost %d  spool left %d (%d bytes)' % (name, len(data), figure['requests_per_s'], figure['rss_start_mib'],
-                                                 figure['rss_peak_mib'], growth, bound_mib, figure['accepted'], held,
-                                                 seen['events'], figure['lost'], len(left), spool_bytes))
+              # not counted in any 202 reply, or accepted and never delivered to the engine
+              'lost': (total - counts.get('accepted', 0) - held) + (counts.get('accepted', 0) - seen['events'])}
+    line = '  %-26s %6d requests %6.0f/s  rss %5.1f -> peak %5.1f MiB (+%4.1f; bound %d)  accepted %6d held %6d'
+    print((line + ' delivered %6d lost %d  spool left %d (%d bytes)') % (
+        name, len(data), figure['requests_per_s'], figure['rss_start_mib'], figure['rss_peak_mib'], growth, bound_mib,
+        figure['accepted'], held, seen['events'], figure['lost'], len(left), spool_bytes))
     return figure
 
 
@@ -165,12 +168,14 @@ def run(args):
           ' 1,000-host store, concurrency 8' % args.storm_alerts)
     storms = [storm(workdir, store, keys, args.storm_alerts, per_request, repeated, args.storm_bound_mib)
               for repeated in (False, True) for per_request in (1, 100)]
+    for figure in storms:
+        figure['within_bound'] = figure['rss_peak_mib'] < args.storm_bound_mib and figure['lost'] == 0
     return {'figure': 'alert_storm', 'storms': storms}
 
 
 def add_arguments(parser):
     parser.add_argument('--storm-alerts', type=int, default=100000, help='alerts per storm of the alert storm figure')
-    parser.add_argument('--storm-bound-mib', type=int, default=64, help='documented bound of the source memory growth')
+    parser.add_argument('--storm-bound-mib', type=int, default=256, help='documented bound of the source process peak RSS')
 
 
 if __name__ == '__main__':

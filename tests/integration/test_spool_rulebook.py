@@ -129,7 +129,7 @@ def test_sigkill_in_a_storm_loses_no_accepted_alert_and_starts_each_decision_onc
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
         killed_at, started_at_kill = len(storm.accepted), len(automate_and_starts(log)[2])
-        waiting = [line for line in open(log + '.spool')]
+        waiting = list(open(log + '.spool'))
         proc = start(tmp_path, rulebook, str(inventory), str(variables), env, 2)
         storm.join(timeout=150)
         assert not storm.is_alive() and len(storm.accepted) == ALERTS
@@ -153,7 +153,8 @@ def test_sigkill_in_a_storm_loses_no_accepted_alert_and_starts_each_decision_onc
                'spool_lines_at_kill': len(waiting),
                'reached': len(set(seen) & set(storm.accepted)), 'reached_twice': sum(1 for n in seen.values() if n > 1),
                'retries': storm.retries, 'automate': len(automate), 'starts': sum(starts.values()),
-               'refused': sum(1 for e in found if e['action'] == 'remediation.refused')}
+               'refused': sum(1 for e in found if e['action'] == 'remediation.refused'),
+               'decisions': collections.Counter(e['details']['decision'] for e in found if e['action'] == 'decision')}
     print('KILL TEST %s' % json.dumps(figures))
     assert killed_at < ALERTS
     assert not set(storm.accepted) - set(seen), 'accepted but never reached the rulebook'

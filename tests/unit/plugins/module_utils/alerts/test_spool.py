@@ -7,7 +7,10 @@ import os
 
 from ansible_collections.aigov.core.plugins.module_utils.alerts import spool
 from ansible_collections.aigov.core.plugins.module_utils.audit import audit_log
-from tests.unit.plugins.module_utils.alerts.test_intake import BEARER, alert, body, site  # noqa: F401 (fixture)
+from tests.unit.plugins.module_utils.alerts import test_intake
+from tests.unit.plugins.module_utils.alerts.test_intake import BEARER, alert, body
+
+site = test_intake.site  # the intake pipeline fixture
 
 
 def event(number):
@@ -56,7 +59,7 @@ def test_the_file_is_compacted_past_its_bound(tmp_path):
     assert [e['alert']['fingerprint'] for e in spool.Spool(path).load()] == ['fp7']
 
 
-def test_the_intake_spools_what_it_queues_after_the_decisions(site):  # noqa: F811 (fixture)
+def test_the_intake_spools_what_it_queues_after_the_decisions(site):
     queue, pipeline, log = site
     path = spool.spool_path(log)
     commit = pipeline.config['spool'] = spool.SpoolCommit(spool.Spool(path), ack_delay=0)
@@ -76,7 +79,7 @@ def test_the_intake_spools_what_it_queues_after_the_decisions(site):  # noqa: F8
     assert spool.Spool(path).load() == []
 
 
-def test_a_spool_that_cannot_be_written_queues_nothing(site, tmp_path):  # noqa: F811 (fixture)
+def test_a_spool_that_cannot_be_written_queues_nothing(site, tmp_path):
     queue, pipeline, log = site
     blocked = tmp_path / 'blocked'
     blocked.mkdir()
