@@ -153,7 +153,7 @@ def test_sigkill_in_a_storm_loses_no_accepted_alert_and_starts_each_decision_onc
                'spool_lines_at_kill': len(waiting),
                'reached': len(set(seen) & set(storm.accepted)), 'reached_twice': sum(1 for n in seen.values() if n > 1),
                'retries': storm.retries, 'automate': len(automate), 'starts': sum(starts.values()),
-               'refused': sum(1 for e in found if e['action'] == 'remediation.refused'),
+               'refused': collections.Counter(e['reasons'][0].split(':')[0] for e in found if e['action'] == 'remediation.refused'),
                'decisions': collections.Counter(e['details']['decision'] for e in found if e['action'] == 'decision')}
     print('KILL TEST %s' % json.dumps(figures))
     assert killed_at < ALERTS
@@ -161,3 +161,4 @@ def test_sigkill_in_a_storm_loses_no_accepted_alert_and_starts_each_decision_onc
     assert 10 <= len(automate) < 100
     assert all(starts[digest] == 1 for digest in automate), starts
     assert set(starts) <= set(automate)
+    assert set(figures['refused']) <= {'this decision already ran'}  # a second run of a decision, refused
