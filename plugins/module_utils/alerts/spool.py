@@ -15,9 +15,10 @@ its persistent session). The spool keeps every accepted event from before its 20
   later), in batches, without waiting for the disk: an ack lost in a crash only re-emits an event (same meta.uuid);
 - on start (load()) every event without an ack is re-emitted as it was: same decision, same payload_b64,
   same meta.uuid, with meta.redelivered true. It is never decided again: it does not pass the gate;
-- bounded: once the file passes `compact_bytes` it is rewritten (temp file, fsync, rename) with only the
-  events still waiting; in memory the spool holds the uuids of the waiting events only (the engine's queue
-  holds one event, so they are the events of the requests in flight).
+- bounded: once the file passes `compact_bytes` (or twice what the last compaction kept, so that a large
+  backlog is not rewritten on every write) it is rewritten (temp file, fsync, rename) with only the events
+  still waiting; in memory the spool holds the uuids of the waiting events only (the engine's queue
+  holds one event, so they are the events of the requests in flight and of the last ACK_DELAY seconds).
 
 Without feedback (no persistence) there is no spool: an event answered 202 is in ansible-rulebook's memory
 only (docs/remediation.md, "Delivery").
@@ -75,6 +76,7 @@ class Spool(object):
         self.handle = None
         self.size = 0
         self.compactions = 0
+        self.threshold = compact_bytes  # twice what the last compaction kept, at least compact_bytes: amortized
 
     def load(self):
         """The events that never got feedback, oldest first (each marked meta.redelivered); the file compacted."""
@@ -118,15 +120,17 @@ class Spool(object):
         return self.handle
 
     def _rewrite(self, lines):
-        """Replace the file by lines (temp file, fsync, rename, fsync of the directory)."""
-        temporary = self.path + '.tmp'
+        """Replace the file by lines, an iterable (temp file, fsync, rename, fsync of the directory); its size."""
+        temporary, size = self.path + '.tmp', 0
         try:
             if self.handle is not None:
                 self.handle.close()
                 self.handle = None
             fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o640)
             with os.fdopen(fd, 'wb') as handle:
-                handle.write(b''.join(lines))
+                for line in lines:
+                    handle.write(line)
+                    size += len(line)
                 handle.flush()
                 os.fsync(handle.fileno())
             os.replace(temporary, self.path)
@@ -134,6 +138,7 @@ class Spool(object):
         except OSError as exc:
             raise SpoolError('cannot rewrite spool %s: %s' % (self.path, exc.strerror))
         self._open()
+        return size
 
     def name(self, events):
         """Give each event that has none a meta.uuid (before it is written)."""
@@ -162,22 +167,22 @@ class Spool(object):
                     os.fsync(handle.fileno())
             except OSError as exc:
                 raise SpoolError('cannot append to spool %s: %s' % (self.path, exc.strerror))
-            if self.size > self.compact_bytes:
+            if self.size > self.threshold:
                 self._compact()
 
     def _compact(self):
-        """Rewrite the file with the events still waiting (called under the lock)."""
-        keep = []
-        with open(self.path, 'rb') as handle:
+        """Rewrite the file with the events still waiting (called under the lock), streaming: one line in memory."""
+        def kept(handle):
             for raw in handle:
                 try:
                     event = json.loads(raw).get('event')
                 except (ValueError, AttributeError):
                     continue
                 if event_id(event) in self.waiting:
-                    keep.append(raw if raw.endswith(b'\n') else raw + b'\n')
-        self._rewrite(keep)
-        self.size = sum(len(line) for line in keep)
+                    yield raw if raw.endswith(b'\n') else raw + b'\n'
+        with open(self.path, 'rb') as handle:
+            self.size = self._rewrite(kept(handle))
+        self.threshold = max(self.compact_bytes, 2 * self.size)
         self.compactions += 1
 
     def close(self):
