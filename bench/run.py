@@ -3,6 +3,8 @@
   discovery   ai_asset_facts vs setup on real container hosts over SSH (target <= 1.0)
   inventory   ai_assets inventory plugin vs a static YAML inventory, 10,000 assets on 1,000 hosts (<= 1.5)
   alerts      aiops_alerts event source vs a bare aiohttp receiver (throughput >= 0.8x / 0.5x, p99 <= 2x)
+  storm       aiops_alerts with feedback (the spool), 4 storms of 100,000 alerts (unique / repeated, 1 / 100 per
+              request): the source process' memory growth against its documented bound, no alert lost
   policy      default pack over 10,000 assets: policy.evaluate vs per-call jmespath.search
               (>= 200,000 rule evaluations/s on one core, >= 10x)
   kpis        governance KPIs over 100,000 audit entries vs a plain json.loads pass; remediation_plan's
@@ -19,6 +21,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import alert_storm  # noqa: E402
 import alerts_vs_bare  # noqa: E402
 import discovery_vs_setup  # noqa: E402
 import governance_kpis  # noqa: E402
@@ -28,7 +31,7 @@ import scan_vs_assert  # noqa: E402
 
 FIGURES = {'alerts': alerts_vs_bare, 'discovery': discovery_vs_setup, 'inventory': inventory_vs_static,
            'kpis': governance_kpis,
-           'policy': policy_eval, 'scan': scan_vs_assert}
+           'policy': policy_eval, 'scan': scan_vs_assert, 'storm': alert_storm}
 
 
 def main():

@@ -25,7 +25,7 @@ import logging
 import re
 import time
 
-from ansible_collections.aigov.core.plugins.module_utils.alerts import alert_intake, alerts, cloudevents, episodes, guardrails
+from ansible_collections.aigov.core.plugins.module_utils.alerts import alert_intake, alerts, cloudevents, episodes, guardrails, spool
 from ansible_collections.aigov.core.plugins.module_utils.alerts.budget import ActionBudget
 from ansible_collections.aigov.core.plugins.module_utils.alerts.payload import encode_payload, payload_json
 from ansible_collections.aigov.core.plugins.module_utils.audit import audit_log, entries
@@ -227,7 +227,9 @@ class Intake(object):
         try:
             if records:
                 await self.audit.record(records)
-        except audit_log.AuditLogError as exc:
+            if self.config.get('spool') is not None and admitted:  # kept until the engine's feedback (alerts/spool.py)
+                await self.config['spool'].record([event for _key, event in admitted])
+        except (audit_log.AuditLogError, spool.SpoolError) as exc:
             for _key, event in admitted:
                 self.config['gate'].forget(event['alert'])  # the sender's retry is not a duplicate
                 self.outcomes.escalated.pop((event['alert']['fingerprint'], event['alert']['starts_at']), None)

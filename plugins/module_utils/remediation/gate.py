@@ -11,6 +11,8 @@ the plan), nothing is appended.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import itertools
 import os
 import time
@@ -38,6 +40,23 @@ def store_view(store, asset_id):
                and row['record'].get('kind') in _SERVERS
                for pid in (row['record'].get('attributes') or {}).get('pids') or [] if isinstance(pid, int)]
     return record, servers
+
+
+@contextlib.contextmanager
+def planning(log_path):
+    """One plan at a time per audit log (an exclusive flock on <log>.plan.lock): the look for an earlier start of a
+    decision and the append of its own start are one step, so two runs of one decision (a redelivered event, an action
+    ansible-rulebook's persistence runs again after a crash while the first run goes on) cannot both start."""
+    try:
+        os.makedirs(os.path.dirname(os.path.abspath(log_path)), mode=0o750, exist_ok=True)
+        fd = os.open(log_path + '.plan.lock', os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o640)
+    except OSError as exc:
+        raise audit_log.AuditLogError('cannot open the plan lock of audit log %s: %s' % (log_path, exc.strerror))
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
 
 
 def approved_models(reg, record):
@@ -75,24 +94,25 @@ def plan_and_record(payload, log_path, keyring, table, policy, reg, store, inven
     audit_log.check_appendable(log_path)  # a start or a refusal the log cannot record is not made
     asset = event.get('asset') if isinstance(event.get('asset'), dict) else {}
     record, server_pids = store_view(store, str(asset.get('asset_id') or ''))
-    predicted = []  # in check mode the AAP approval is not written, yet the plan must see it
-    try:
-        if not approval and aap is not None and remediation.needs_approval(event):
-            approved = _aap_entry(aap, event, payload, keyring, run_by)
-            if check_mode:
-                predicted.append(approved)
-            else:
-                audit_log.append(log_path, **approved)
-            approval = approved['details']['request']
-        found = remediation.plan(
-            payload, inventory_hosts, policy['limits']['max_hosts_per_action'],
-            itertools.chain(predicted, audit_log.iter_newest_first(log_path)), keyring, table, approval=approval,
-            asset_record=record, approved_models=approved_models(reg, record), protected_pids=server_pids)
-    except remediation.RemediationRefused as refused:
+    with planning(log_path):
+        predicted = []  # in check mode the AAP approval is not written, yet the plan must see it
+        try:
+            if not approval and aap is not None and remediation.needs_approval(event):
+                approved = _aap_entry(aap, event, payload, keyring, run_by)
+                if check_mode:
+                    predicted.append(approved)
+                else:
+                    audit_log.append(log_path, **approved)
+                approval = approved['details']['request']
+            found = remediation.plan(
+                payload, inventory_hosts, policy['limits']['max_hosts_per_action'],
+                itertools.chain(predicted, audit_log.iter_newest_first(log_path)), keyring, table, approval=approval,
+                asset_record=record, approved_models=approved_models(reg, record), protected_pids=server_pids)
+        except remediation.RemediationRefused as refused:
+            if not check_mode:
+                audit_log.append(log_path, **entries.remediation_refused(event, payload, approval, refused, run_by, jobs))
+            raise
         if not check_mode:
-            audit_log.append(log_path, **entries.remediation_refused(event, payload, approval, refused, run_by, jobs))
-        raise
-    if not check_mode:
-        audit_log.append(log_path, **entries.remediation_start(found, run_by, jobs,
-                                                               round((time.monotonic() - started) * 1000, 1)))
+            audit_log.append(log_path, **entries.remediation_start(found, run_by, jobs,
+                                                                   round((time.monotonic() - started) * 1000, 1)))
     return found

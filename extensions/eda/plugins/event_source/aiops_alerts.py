@@ -154,6 +154,18 @@ options:
       - Default the environment variable C(AIGOV_AUDIT_LOG), else C(aigov-data/audit.jsonl); a relative path is
         taken from the directory ansible-rulebook runs in (the rule of every aigov.core path, docs/architecture.md).
     type: str
+  feedback:
+    description:
+      - Deliver at least once (docs/remediation.md, "Delivery"). Read by ansible-rulebook, which then needs
+        C(--persistence-id) and a persistence database in its variables (C(drools_db_file_path) for embedded H2,
+        C(drools_db_host), C(drools_db_port), C(drools_db_name) for PostgreSQL) and gives this source the engine's
+        feedback.
+      - Each accepted event stays in a spool next to the audit log (C(<audit_log>.spool)), fsynced before the 202,
+        until the engine's feedback says the rules engine has it; when the source starts again it re-emits every
+        event that got none, with its original decision and payload (C(meta.redelivered) true), never deciding it again.
+      - Without it an event answered 202 lives in ansible-rulebook's memory until a rule takes it.
+    type: bool
+    default: false
 """
 
 EXAMPLES = r"""
@@ -196,7 +208,7 @@ _import_path()
 
 from aiohttp import web  # noqa: E402
 
-from ansible_collections.aigov.core.plugins.module_utils.alerts import alert_intake, guardrails, intake  # noqa: E402
+from ansible_collections.aigov.core.plugins.module_utils.alerts import alert_intake, guardrails, intake, spool  # noqa: E402
 from ansible_collections.aigov.core.plugins.module_utils.audit import decision_keys  # noqa: E402
 from ansible_collections.aigov.core.plugins.module_utils.common import paths  # noqa: E402
 from ansible_collections.aigov.core.plugins.module_utils.store import registry  # noqa: E402
@@ -290,10 +302,26 @@ def _handler(pipeline, max_body):
     return handle
 
 
+async def _redeliver(queue, config, feedback):
+    """With the engine's feedback queue: the spool (config['spool']), its events that never got feedback queued
+    again, and the task that takes the feedback; (None, None) without it."""
+    if feedback is None:
+        return None, None
+    commit = config['spool'] = spool.SpoolCommit(spool.Spool(spool.spool_path(config['audit_log'])))
+    acks = asyncio.ensure_future(commit.feedback(feedback))
+    waiting = await asyncio.get_running_loop().run_in_executor(None, commit.spool.load)
+    if waiting:
+        LOGGER.warning('re-emitting %d accepted events the rulebook never confirmed', len(waiting))
+    for event in waiting:
+        await queue.put(event)
+    return commit, acks
+
+
 async def main(queue, args):
     """Serve until cancelled."""
     config = _validate(args)
     intake.refresh_store(config['enricher'])  # before the first alert, not during it
+    commit, acks = await _redeliver(queue, config, args.get('eda_feedback_queue'))
     pipeline = intake.Intake(queue, config)
     app = web.Application(client_max_size=config['max_body'])
     for method in ('POST', 'PUT'):  # Grafana's webhook contact point sends PUT when told to
@@ -311,6 +339,9 @@ async def main(queue, args):
     finally:
         await runner.cleanup()
         pipeline.close()
+        if acks is not None:
+            acks.cancel()
+            commit.close()
 
 
 if __name__ == '__main__':

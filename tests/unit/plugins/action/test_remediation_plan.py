@@ -4,6 +4,7 @@ recorded, an approvals queue edited to attach another request's payload is refus
 on record is refused, and check mode predicts without writing."""
 
 import json
+import multiprocessing
 import os
 import types
 
@@ -236,3 +237,28 @@ def test_check_mode_predicts_and_writes_nothing(site):
     assert run(RemediationPlan, site, check=True, payload=automated['payload_b64'], store=site.store)['plan']['target'] \
         == 'gpu-onprem-1'
     assert open(site.log).read() == logged
+
+
+def _plan_when_released(site, ev, barrier, outcomes):
+    barrier.wait()
+    try:
+        plan(site, ev)
+        outcomes.put('started')
+    except AnsibleActionFail as refused:
+        outcomes.put(str(refused).split(':')[1].strip())
+
+
+def test_runs_of_one_decision_at_the_same_time_start_it_once(site):
+    """A redelivered event, or an action ansible-rulebook's persistence runs again after a crash while the first run
+    goes on, in separate processes: the look for an earlier start and the append of its own are one step (gate.planning)."""
+    context = multiprocessing.get_context('fork')
+    ev = event()
+    decide(site, ev)
+    barrier, outcomes = context.Barrier(6), context.Queue()
+    workers = [context.Process(target=_plan_when_released, args=(site, ev, barrier, outcomes)) for _n in range(6)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(60)
+    assert sorted(outcomes.get(timeout=10) for _n in workers) == ['started'] + ['this decision already ran'] * 5
+    assert [e['action'] for e in entries(site)].count('remediation.start') == 1
