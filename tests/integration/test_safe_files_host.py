@@ -14,17 +14,12 @@ import pytest
 
 from tests.hosts import testhosts
 from tests.integration.conftest import PLANTED_SECRETS, Ansible
+from tests.integration.test_remediations import sh
 
 KEY = PLANTED_SECRETS[0]
 APPROVED = b'approved weights v1\n'
 KEEP_DIR = '/var/lib/aigov/approved-models'
 RACE_SECONDS = 90  # alice's loop stops by itself; the test also kills it when done
-
-
-def sh(host, *argv):
-    done = testhosts.run_in(host, list(argv))
-    assert done.returncode == 0, done.stderr
-    return done.stdout.strip()
 
 
 def as_alice(host, script):
