@@ -340,9 +340,10 @@ def test_the_secret_check_finds_what_the_url_regex_finds():
 
 
 def _seconds(function, text):
-    started = time.perf_counter()
+    # CPU time of this process, not wall time: other processes on a loaded machine do not count.
+    started = time.process_time()
     function(text)
-    return time.perf_counter() - started
+    return time.process_time() - started
 
 
 WORST = [
@@ -361,9 +362,10 @@ def test_the_secret_check_of_a_1_mb_value_is_linear(worst):
     """The audit log's secret check (recordable(): the check, and the digest when it is secret-shaped) of 1 MB of
     the worst inputs grows linearly: 4 times the input costs about 4 times the time (a quadratic check: 16 times;
     the one before this fix took 0.2 s at 20 KB and would take minutes at 1 MB). Measured against the same
-    function on a quarter of the input, plus a linear floor (one regex pass over 1 MB) for the noise of tiny times."""
+    function on a quarter of the input, plus a linear floor (one regex pass over 1 MB) for the noise of tiny times.
+    Measured in CPU time, best of 5: the other processes of a busy machine must not fail it."""
     quarter = worst[:len(worst) // 4] + worst[-1]
-    floor = min(_seconds(re.compile(r'[^\n]*').match, worst) for _n in range(3))
-    small = min(_seconds(audit_log.recordable, quarter) for _n in range(3))
-    spent = min(_seconds(audit_log.recordable, worst) for _n in range(3))
+    floor = min(_seconds(re.compile(r'[^\n]*').match, worst) for _n in range(5))
+    small = min(_seconds(audit_log.recordable, quarter) for _n in range(5))
+    spent = min(_seconds(audit_log.recordable, worst) for _n in range(5))
     assert spent < 8 * small + 20 * floor, (spent, small, floor)
