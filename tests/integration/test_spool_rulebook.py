@@ -1,5 +1,5 @@
 """At-least-once delivery to the real ansible-rulebook (docs/remediation.md, "Delivery"): the shipped rulebook with
-the source's `feedback: true`, H2 persistence, a storm of 1,000 firing alerts, SIGKILL while it runs, a restart.
+the source's `feedback: true` (aiops_remediation_persistent), H2 persistence, a storm of 1,000 firing alerts, SIGKILL while it runs, a restart.
 Every alert answered 202 reaches the rulebook; every automate decision gets exactly one remediation.start."""
 
 import collections
@@ -23,14 +23,16 @@ from tests.ports import free_port
 
 TOKEN = 'spool-token-it-0012'
 ALERTS, PER_REQUEST, HOURLY = 1000, 10, 24
-RULEBOOK = os.path.join(ROOT, 'extensions', 'eda', 'rulebooks', 'aiops_remediation.yml')
+RULEBOOK = os.path.join(ROOT, 'extensions', 'eda', 'rulebooks', 'aiops_remediation_persistent.yml')
 
 
 def storm_rulebook(path):
-    """The shipped rulebook with feedback on; every event printed (REACHED); automate runs aigov.core.remediate as
+    """The shipped persistent rulebook (feedback on); every event printed (REACHED); automate runs aigov.core.remediate as
     shipped, the decisions held back only print (their playbooks are covered by test_remediation_rulebook)."""
     [ruleset] = yaml.safe_load(open(RULEBOOK))
-    ruleset['sources'][0]['aigov.core.aiops_alerts'].update(feedback=True, rate_per_minute=100000)
+    source = ruleset['sources'][0]['aigov.core.aiops_alerts']
+    assert source['feedback'] is True
+    source['rate_per_minute'] = 100000
     automate = ruleset['rules'][0]
     assert automate['action']['run_playbook']['name'] == 'aigov.core.remediate'
     reached = {'debug': {'msg': 'REACHED {{ event.alert.fingerprint }}'}}
