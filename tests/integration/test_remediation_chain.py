@@ -248,7 +248,8 @@ def test_an_outage_across_re_notifications_is_remediated_once_and_a_new_episode_
                     output = end(proc)
                     with urllib.request.urlopen('http://127.0.0.1:%d/api/v1/targets' % ports.prometheus) as response:
                         targets = response.read().decode()
-                    host_side = testhosts.run_in(host, ['sh', '-c', 'cat %s; ps -eo pid,lstart,args | grep [v]llm' % VLLM_RESTARTS])
+                    host_side = testhosts.run_in(host, ['sh', '-c', 'cat %s; ps -eo pid,lstart,args | grep [v]llm'
+                                                        % VLLM_RESTARTS])
                     raise AssertionError('%s\nrulebook: %s\naudit: %s\nprometheus: %s\nhost: %s' % (
                         exc, output[-4000:], entries(log), targets, host_side.stdout))
                 output = end(proc)

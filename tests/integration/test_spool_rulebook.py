@@ -1,6 +1,7 @@
 """At-least-once delivery to the real ansible-rulebook (docs/remediation.md, "Delivery"): the shipped rulebook with
-the source's `feedback: true` (aiops_remediation_persistent), H2 persistence, a storm of 1,000 firing alerts, SIGKILL while it runs, a restart.
-Every alert answered 202 reaches the rulebook; every automate decision gets exactly one remediation.start."""
+the source's `feedback: true` (aiops_remediation_persistent), H2 persistence, a storm of 1,000 firing alerts,
+SIGKILL while it runs, a restart. Every alert answered 202 reaches the rulebook; every automate decision gets
+exactly one remediation.start. And --persistence-id without a database: nothing confirmed, nothing lost."""
 
 import collections
 import json
