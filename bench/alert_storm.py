@@ -37,6 +37,11 @@ import asyncio, json, os, runpy, signal, sys
 sys.path.insert(0, %(farm)r)
 args = json.loads(sys.argv[1])
 main = runpy.run_path(%(source)r)['main']
+try:  # the emulated engine keeps a database, as ansible-rulebook with --persistence-id and drools_db_file_path does
+    from ansible_rulebook.conf import settings
+    settings.persistence_enabled = True
+except ImportError:
+    pass
 seen = {'events': 0, 'fingerprints': set(), 'redelivered': 0}
 
 async def engine(queue, feedback):

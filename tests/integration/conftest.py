@@ -126,9 +126,15 @@ def wait_listening(host, port, timeout=20):
 # A fake vLLM on a test host, (re)started by a script as a unit's ExecStart would be: the service
 # definition the remediation modules restart it through.
 VLLM_SERVICES = {'vllm': {'env_file': '/etc/default/vllm', 'restart_command': '/usr/local/sbin/restart-vllm'}}
-_VLLM_RESTART = ('#!/bin/sh\npkill -f vllm.entrypoints && sleep 0.3\ncd / && PYTHONPATH=/opt/fake setsid nohup python3 -m '
+# Each run appends a line to VLLM_RESTARTS (restarts counted on the host, independently of the audit log); a status in
+# VLLM_METRICS_STATUS makes the restarted server answer /metrics with it (it listens, but Prometheus sees it down).
+VLLM_RESTARTS, VLLM_METRICS_STATUS = '/var/log/restart-vllm.log', '/etc/default/vllm-metrics-status'
+_VLLM_RESTART = ('#!/bin/sh\nFAKE_METRICS_STATUS=$(cat %s 2>/dev/null); export FAKE_METRICS_STATUS\n'
+                 'echo "restart $(date +%%T) metrics status ${FAKE_METRICS_STATUS:-200}" >> %s\n'
+                 'pkill -f vllm.entrypoints && sleep 0.3\n'
+                 'cd / && PYTHONPATH=/opt/fake setsid nohup python3 -m '
                  'vllm.entrypoints.openai.api_server --model facebook/opt-125m --host 0.0.0.0 --port 8000 '
-                 '>/dev/null 2>&1 </dev/null &\n')
+                 '>/dev/null 2>&1 </dev/null &\n') % (VLLM_METRICS_STATUS, VLLM_RESTARTS)
 
 
 def serve_restartable_vllm(host, workdir):

@@ -1,11 +1,12 @@
 """The real alert chain: Prometheus scrapes a model server on a container host, fires when it goes
 down, Alertmanager posts (with a bearer token) to the real ansible-rulebook running the
-aiops_alerts source, which finds the asset in the store discovery filled and decides."""
+aiops_alerts source, which finds the asset in the store discovery filled and decides.
+
+The chain's parts are helpers here, shared with test_remediation_chain.py (the same chain with the
+shipped rulebooks and the real remediation): discovered_host(), alerting(), run_rulebook()."""
 
 import contextlib
-import json
 import os
-import re
 import subprocess
 import time
 import types
@@ -14,13 +15,11 @@ import urllib.request
 import yaml
 
 from tests.hosts import testhosts
-from tests.integration.conftest import BIN, FAKE_SERVERS, start_server, wait_listening
+from tests.integration.conftest import BIN, serve_restartable_vllm
 from tests.integration.test_event_source_rulebook import wait_port
 from tests.ports import free_port
 
 TOKEN = 'alertmanager-token-it-0004'
-VLLM = ['python3', '-m', 'vllm.entrypoints.openai.api_server', '--model', 'facebook/opt-125m', '--host', '0.0.0.0',
-        '--port', '8000']
 
 
 def write(path, data):
@@ -43,20 +42,27 @@ def stop(procs):
             proc.kill()
 
 
-def notifications_delivered(alertmanager_port):
-    """How many webhook notifications Alertmanager has delivered (its own counters: attempted minus failed)."""
+def notification_counters(alertmanager_port):
+    """Alertmanager's own counters of webhook notifications: (attempted, failed)."""
     with urllib.request.urlopen('http://127.0.0.1:%d/metrics' % alertmanager_port, timeout=5) as response:
         counters = dict(line.rsplit(' ', 1) for line in response.read().decode().splitlines()
                         if line.startswith('alertmanager_notifications') and 'integration="webhook"' in line)
-    return int(float(counters['alertmanager_notifications_total{integration="webhook"}'])) - \
-        int(float(counters['alertmanager_notifications_failed_total{integration="webhook"}']))
+    return (int(float(counters['alertmanager_notifications_total{integration="webhook"}'])),
+            int(float(counters['alertmanager_notifications_failed_total{integration="webhook"}'])))
+
+
+def notifications_delivered(alertmanager_port):
+    """How many webhook notifications Alertmanager has delivered (attempted minus failed)."""
+    attempted, failed = notification_counters(alertmanager_port)
+    return attempted - failed
 
 
 def wait_delivered(alertmanager_port, count, timeout=60):
     """Wait until Alertmanager has delivered count webhook notifications."""
     deadline = time.monotonic() + timeout
     while notifications_delivered(alertmanager_port) < count:
-        assert time.monotonic() < deadline, 'Alertmanager delivered fewer than %d notifications' % count
+        assert time.monotonic() < deadline, 'Alertmanager delivered fewer than %d notifications (attempted, failed: %r)' % (
+            count, notification_counters(alertmanager_port))
         time.sleep(0.2)
 
 
@@ -95,37 +101,47 @@ def alerting(tmp_path, target, source_port, token, group_interval='1s', repeat_i
             stop(services)
 
 
-def test_model_server_down_reaches_the_rulebook_with_a_decision(ansible, ansible_env, tmp_path):
-    with testhosts.test_hosts(1, 'aigov-ac-%d' % os.getpid(), str(tmp_path)) as hosts:
+@contextlib.contextmanager
+def discovered_host(ansible, tmp_path, prefix, tiers=('minimal',)):
+    """One container host serving the fake vLLM on port 8000, restartable through its service definition
+    (conftest.serve_restartable_vllm), discovered by the real aigov.core.discover into a store; one registry per risk
+    tier in tiers, owning it as use case lab-llm (decision lab-team, escalation lab-on-call).
+    Yields .host, .inventory (the host and localhost), .store, .registries ({tier: path})."""
+    with testhosts.test_hosts(1, '%s-%d' % (prefix, os.getpid()), str(tmp_path)) as hosts:
         host = hosts[0]
-        testhosts.copy_into(host, FAKE_SERVERS, '/opt/fake')
-        start_server(host, VLLM)
-        wait_listening(host, 8000)
-        inventory = testhosts.write_inventory(hosts, tmp_path / 'hosts.json')
-        registry = write(tmp_path / 'registry.yml', {'schema_version': 1, 'use_cases': [
-            {'id': 'lab-llm', 'risk_tier': 'minimal', 'owners': {'decision': 'lab-team', 'escalation': 'lab-on-call'},
-             'assets': [{'inventory_hostname': host.name}]}]})
-        store = str(tmp_path / 'store.sqlite3')
+        inventory = serve_restartable_vllm(host, tmp_path)
+        registries = dict((tier, write(tmp_path / ('registry-%s.yml' % tier), {'schema_version': 1, 'use_cases': [
+            {'id': 'lab-llm', 'risk_tier': tier, 'owners': {'decision': 'lab-team', 'escalation': 'lab-on-call'},
+             'assets': [{'inventory_hostname': host.name}]}]})) for tier in tiers)
+        store = str(tmp_path / 'assets.sqlite3')
         proc = ansible.playbook('-i', inventory, 'aigov.core.discover', '-e', 'aigov_store_path=%s' % store,
-                                '-e', 'aigov_registry=%s' % registry)
+                                '-e', 'aigov_registry=%s' % registries[tiers[0]], '-e', 'aigov_scan_hosts=testhosts')
         assert proc.returncode == 0, proc.stdout[-3000:]
+        yield types.SimpleNamespace(host=host, inventory=inventory, store=store, registries=registries)
 
+
+def run_rulebook(env, cwd, rulebook, inventory, *args):
+    """The real ansible-rulebook on rulebook (a path or a shipped aigov.core.* name), its output on a pipe."""
+    env = dict(env, JAVA_HOME=os.environ.get('JAVA_HOME', '/usr/lib/jvm/java-17-openjdk-amd64'))
+    return subprocess.Popen([os.path.join(BIN, 'ansible-rulebook'), '-r', rulebook, '-i', inventory] + list(args),
+                            cwd=str(cwd), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def test_model_server_down_reaches_the_rulebook_with_a_decision(ansible, ansible_env, tmp_path):
+    with discovered_host(ansible, tmp_path, 'aigov-ac') as lab:
+        host = lab.host
         source_port = free_port()
         rulebook = write(tmp_path / 'rulebook.yml', [{
             'name': 'Governed alerts', 'hosts': 'all',
-            'sources': [{'aigov.core.aiops_alerts': {'port': source_port, 'token': TOKEN, 'store': store,
-                                                     'registry': registry}}],
+            'sources': [{'aigov.core.aiops_alerts': {'port': source_port, 'token': TOKEN, 'store': lab.store,
+                                                     'registry': lab.registries['minimal'],
+                                                     'audit_log': str(tmp_path / 'audit.jsonl')}}],
             'rules': [{'name': 'Automate', 'condition': 'event.decision.decision == "automate"',
                        'actions': [{'debug': {'msg': 'DECIDED {{ event.decision.decision }} {{ event.alert.name }} '
                                                      '{{ event.asset.inventory_hostname }} {{ event.decision.accountable }}'}},
                                    {'shutdown': None}]}]}])
-        env = dict(ansible_env, JAVA_HOME=os.environ.get('JAVA_HOME', '/usr/lib/jvm/java-17-openjdk-amd64'))
         with alerting(tmp_path, '%s:8000' % host.address, source_port, TOKEN):
-            inv = tmp_path / 'localhost.yml'
-            inv.write_text('all:\n  hosts:\n    localhost:\n      ansible_connection: local\n')
-            rulebook_proc = subprocess.Popen([os.path.join(BIN, 'ansible-rulebook'), '-r', rulebook, '-i', str(inv)],
-                                             cwd=str(tmp_path), env=env, stdout=subprocess.PIPE,
-                                             stderr=subprocess.STDOUT, text=True)
+            rulebook_proc = run_rulebook(ansible_env, tmp_path, rulebook, lab.inventory)
             try:
                 wait_port(source_port, rulebook_proc)
                 time.sleep(3)  # a few scrapes while the server is up
@@ -141,84 +157,3 @@ def test_model_server_down_reaches_the_rulebook_with_a_decision(ansible, ansible
     assert 'DECIDED automate ModelServerDown %s lab-team' % host.name in output, output[-3000:]
     assert TOKEN not in output
     print('model server killed -> decision in the rulebook: %.1f s' % elapsed)
-
-
-def decisions(log):
-    if not os.path.exists(log):
-        return []
-    with open(log) as handle:
-        return [json.loads(line) for line in handle if '"action":"decision"' in line]
-
-
-def wait_for(predicate, what, proc, timeout=60):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert proc.poll() is None, 'ansible-rulebook ended: %s' % proc.communicate()[0][-3000:]
-        assert time.monotonic() < deadline, what
-        time.sleep(0.2)
-
-
-def test_an_outage_across_re_notifications_is_acted_on_once_and_a_new_episode_again(ansible, ansible_env, tmp_path):
-    """Issue 12: Alertmanager re-sends the firing alert every second (group_interval and repeat_interval 1 s); the
-    rulebook's action runs once for the whole outage; after it resolved, the same alert firing again (a new startsAt)
-    is acted on again."""
-    with testhosts.test_hosts(1, 'aigov-ep-%d' % os.getpid(), str(tmp_path)) as host_list:
-        host = host_list[0]
-        testhosts.copy_into(host, FAKE_SERVERS, '/opt/fake')
-        start_server(host, VLLM)
-        wait_listening(host, 8000)
-        inventory = testhosts.write_inventory(host_list, tmp_path / 'hosts.json')
-        registry = write(tmp_path / 'registry.yml', {'schema_version': 1, 'use_cases': [
-            {'id': 'lab-llm', 'risk_tier': 'minimal', 'owners': {'decision': 'lab-team', 'escalation': 'lab-on-call'},
-             'assets': [{'inventory_hostname': host.name}]}]})
-        store, log = str(tmp_path / 'store.sqlite3'), str(tmp_path / 'audit.jsonl')
-        proc = ansible.playbook('-i', inventory, 'aigov.core.discover', '-e', 'aigov_store_path=%s' % store,
-                                '-e', 'aigov_registry=%s' % registry)
-        assert proc.returncode == 0, proc.stdout[-3000:]
-        source_port = free_port()
-        rulebook = write(tmp_path / 'rulebook.yml', [{
-            'name': 'Governed alerts', 'hosts': 'all',
-            'sources': [{'aigov.core.aiops_alerts': {'port': source_port, 'token': TOKEN, 'store': store,
-                                                     'registry': registry, 'audit_log': log}}],
-            'rules': [{'name': 'Act', 'condition': 'event.decision.decision == "automate"',
-                       'action': {'debug': {'msg': 'ACTED ON {{ event.alert.fingerprint }} {{ event.alert.starts_at }}'}}}]}])
-        env = dict(ansible_env, JAVA_HOME=os.environ.get('JAVA_HOME', '/usr/lib/jvm/java-17-openjdk-amd64'))
-        inv = tmp_path / 'localhost.yml'
-        inv.write_text('all:\n  hosts:\n    localhost:\n      ansible_connection: local\n')
-        with alerting(tmp_path, '%s:8000' % host.address, source_port, TOKEN, group_interval='1s', repeat_interval='1s',
-                      resolve_timeout='5s') as ports:
-            rulebook_proc = subprocess.Popen([os.path.join(BIN, 'ansible-rulebook'), '-r', rulebook, '-i', str(inv)],
-                                             cwd=str(tmp_path), env=env, stdout=subprocess.PIPE,
-                                             stderr=subprocess.STDOUT, text=True)
-            try:
-                wait_port(source_port, rulebook_proc)
-                time.sleep(3)
-                testhosts.run_in(host, ['pkill', '-f', 'vllm.entrypoints'])
-                wait_for(lambda: len(decisions(log)) == 1, 'the outage was not decided', rulebook_proc)
-                first = notifications_delivered(ports.alertmanager)
-                wait_delivered(ports.alertmanager, first + 4)  # four more notifications of the same outage
-                assert len(decisions(log)) == 1, decisions(log)
-                start_server(host, VLLM)  # the outage ends: Alertmanager sends the resolution
-                wait_listening(host, 8000)
-                resolved = notifications_delivered(ports.alertmanager)
-                wait_delivered(ports.alertmanager, resolved + 1)
-                time.sleep(3)
-                testhosts.run_in(host, ['pkill', '-f', 'vllm.entrypoints'])  # the same alert fires again
-                wait_for(lambda: len(decisions(log)) == 2, 'the second outage was not decided', rulebook_proc)
-                again = notifications_delivered(ports.alertmanager)
-                wait_delivered(ports.alertmanager, again + 3)
-                time.sleep(2)  # the rule's action for anything queued
-            finally:
-                rulebook_proc.terminate()
-                try:
-                    output = rulebook_proc.communicate(timeout=30)[0]
-                except subprocess.TimeoutExpired:
-                    rulebook_proc.kill()
-                    output = rulebook_proc.communicate()[0]
-    made = decisions(log)
-    assert [entry['details']['decision'] for entry in made] == ['automate', 'automate'], made
-    assert made[0]['details']['fingerprint'] == made[1]['details']['fingerprint']
-    assert made[0]['details']['starts_at'] != made[1]['details']['starts_at']
-    acted = re.findall(r'ACTED ON (\S+) (\S+)', output)
-    assert len(acted) == 2 and len(set(acted)) == 2, output[-4000:]  # once per episode, never for a re-notification
-    assert TOKEN not in output

@@ -1,6 +1,7 @@
 """At-least-once delivery to the real ansible-rulebook (docs/remediation.md, "Delivery"): the shipped rulebook with
-the source's `feedback: true`, H2 persistence, a storm of 1,000 firing alerts, SIGKILL while it runs, a restart.
-Every alert answered 202 reaches the rulebook; every automate decision gets exactly one remediation.start."""
+the source's `feedback: true` (aiops_remediation_persistent), H2 persistence, a storm of 1,000 firing alerts,
+SIGKILL while it runs, a restart. Every alert answered 202 reaches the rulebook; every automate decision gets
+exactly one remediation.start. And --persistence-id without a database: nothing confirmed, nothing lost."""
 
 import collections
 import json
@@ -23,14 +24,16 @@ from tests.ports import free_port
 
 TOKEN = 'spool-token-it-0012'
 ALERTS, PER_REQUEST, HOURLY = 1000, 10, 24
-RULEBOOK = os.path.join(ROOT, 'extensions', 'eda', 'rulebooks', 'aiops_remediation.yml')
+RULEBOOK = os.path.join(ROOT, 'extensions', 'eda', 'rulebooks', 'aiops_remediation_persistent.yml')
 
 
 def storm_rulebook(path):
-    """The shipped rulebook with feedback on; every event printed (REACHED); automate runs aigov.core.remediate as
+    """The shipped persistent rulebook (feedback on); every event printed (REACHED); automate runs aigov.core.remediate as
     shipped, the decisions held back only print (their playbooks are covered by test_remediation_rulebook)."""
     [ruleset] = yaml.safe_load(open(RULEBOOK))
-    ruleset['sources'][0]['aigov.core.aiops_alerts'].update(feedback=True, rate_per_minute=100000)
+    source = ruleset['sources'][0]['aigov.core.aiops_alerts']
+    assert source['feedback'] is True
+    source['rate_per_minute'] = 100000
     automate = ruleset['rules'][0]
     assert automate['action']['run_playbook']['name'] == 'aigov.core.remediate'
     reached = {'debug': {'msg': 'REACHED {{ event.alert.fingerprint }}'}}
@@ -55,7 +58,7 @@ class Storm(threading.Thread):
                 {'status': 'firing', 'fingerprint': fp, 'startsAt': '2026-12-06T10:00:00Z',
                  'labels': {'alertname': 'ModelServerDown', 'instance': '10.10.0.11:8000', 'confidence': '0.95'}}
                 for fp in fingerprints]}).encode()
-            deadline = time.monotonic() + 120
+            deadline = time.monotonic() + 300  # the engine takes no event while more than 10 actions wait (below)
             while time.monotonic() < deadline:
                 request = urllib.request.Request('http://127.0.0.1:%d/' % self.port, data=body, headers={
                     'Content-Type': 'application/json', 'Authorization': 'Bearer ' + TOKEN})
@@ -70,10 +73,10 @@ class Storm(threading.Thread):
                 time.sleep(0.2)
 
 
-def start(tmp_path, rulebook, inventory, variables, env, run):
+def start(tmp_path, rulebook, inventory, variables, env, run, *args):
     out = open(str(tmp_path / ('rulebook-%d.log' % run)), 'w')
     return subprocess.Popen([os.path.join(BIN, 'ansible-rulebook'), '-r', rulebook, '-i', inventory, '--vars', variables,
-                             '--persistence-id', '1', '--id', '1'],
+                             '--persistence-id', '1', '--id', '1'] + list(args),
                             cwd=str(tmp_path), env=env, stdout=out, stderr=subprocess.STDOUT, text=True)
 
 
@@ -92,7 +95,10 @@ def automate_and_starts(log):
     return found, automate, starts
 
 
-def test_sigkill_in_a_storm_loses_no_accepted_alert_and_starts_each_decision_once(ansible_env, tmp_path):
+def site(tmp_path, ansible_env, database=True):
+    """The estate's store, guardrails with the hourly limit HOURLY, an inventory whose gpu-onprem-1 does not answer
+    (each remediation starts, then fails), the rulebook's variables (H2 in tmp_path/h2 when database) and environment.
+    Returns (log, port, inventory, variables, env)."""
     store, log = str(tmp_path / 'assets.sqlite3'), str(tmp_path / 'audit.jsonl')
     seed_store(store)
     policy = tmp_path / 'guardrails.yml'
@@ -101,21 +107,26 @@ def test_sigkill_in_a_storm_loses_no_accepted_alert_and_starts_each_decision_onc
     limits['limits']['max_actions_per_asset_per_hour'] = HOURLY  # a few dozen automate, the rest held back
     policy.write_text(yaml.safe_dump(limits))
     inventory = tmp_path / 'inventory.yml'
-    inventory.write_text(yaml.safe_dump({'all': {'hosts': {  # gpu-onprem-1 does not answer: each run starts, then fails
+    inventory.write_text(yaml.safe_dump({'all': {'hosts': {
         'localhost': {'ansible_connection': 'local', 'ansible_python_interpreter': os.path.join(BIN, 'python')},
         'gpu-onprem-1': {'ansible_host': '127.0.0.1', 'ansible_port': free_port(), 'ansible_user': 'nobody',
                          'ansible_ssh_common_args': '-o ConnectTimeout=2 -o BatchMode=yes'}}}}))
     port = free_port()
     variables = tmp_path / 'vars.yml'
-    variables.write_text(yaml.safe_dump({
+    variables.write_text(yaml.safe_dump(dict({
         'aigov_port': port, 'aigov_token': TOKEN, 'aigov_store_path': store, 'aigov_audit_log': log,
         'aigov_guardrails': str(policy), 'aigov_escalation_webhook': 'http://127.0.0.1:9/unused',
-        'aigov_registry': os.path.join(ROOT, 'tests', 'fixtures', 'inventory', 'registry.yml'),
-        'drools_db_file_path': str(tmp_path / 'h2' / 'eda')}))
+        'aigov_registry': os.path.join(ROOT, 'tests', 'fixtures', 'inventory', 'registry.yml')},
+        **({'drools_db_file_path': str(tmp_path / 'h2' / 'eda')} if database else {}))))
     env = dict(ansible_env, PYTHONUNBUFFERED='1',
                JAVA_HOME=os.environ.get('JAVA_HOME', '/usr/lib/jvm/java-17-openjdk-amd64'))
+    return log, port, str(inventory), str(variables), env
+
+
+def test_sigkill_in_a_storm_loses_no_accepted_alert_and_starts_each_decision_once(ansible_env, tmp_path):
+    log, port, inventory, variables, env = site(tmp_path, ansible_env)
     rulebook = storm_rulebook(tmp_path / 'storm.yml')
-    proc = start(tmp_path, rulebook, str(inventory), str(variables), env, 1)
+    proc = start(tmp_path, rulebook, inventory, variables, env, 1)
     storm = Storm(port)
     try:
         wait_port(port, proc, timeout=120)
@@ -130,8 +141,10 @@ def test_sigkill_in_a_storm_loses_no_accepted_alert_and_starts_each_decision_onc
         proc.wait(timeout=30)
         killed_at, started_at_kill = len(storm.accepted), len(automate_and_starts(log)[2])
         waiting = list(open(log + '.spool'))
-        proc = start(tmp_path, rulebook, str(inventory), str(variables), env, 2)
-        storm.join(timeout=150)
+        proc = start(tmp_path, rulebook, inventory, variables, env, 2)
+        # The remediations run one after the other (ansible-rulebook's sequential strategy), 2-8 s each on a shared
+        # 2-CPU machine, and the engine takes no event while more than 10 matched actions wait: the storm waits too.
+        storm.join(timeout=420)
         assert not storm.is_alive() and len(storm.accepted) == ALERTS
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
@@ -162,3 +175,45 @@ def test_sigkill_in_a_storm_loses_no_accepted_alert_and_starts_each_decision_onc
     assert all(starts[digest] == 1 for digest in automate), starts
     assert set(starts) <= set(automate)
     assert set(figures['refused']) <= {'this decision already ran'}  # a second run of a decision, refused
+
+
+def test_persistence_id_without_a_database_confirms_nothing_and_loses_nothing(ansible_env, tmp_path):
+    """ansible-rulebook 1.3.2 given --persistence-id but no drools_db_* variable hands the source a feedback queue while
+    its persistence stays off: the source refuses that feedback (the run ends with its error), the accepted alert stays
+    in the spool, and the same rulebook with a database delivers it."""
+    log, port, inventory, variables, env = site(tmp_path, ansible_env, database=False)
+    rulebook = storm_rulebook(tmp_path / 'storm.yml')
+    proc = start(tmp_path, rulebook, inventory, variables, env, 1, '--shutdown-delay', '2')
+    try:
+        wait_port(port, proc, timeout=120)
+        body = json.dumps({'version': '4', 'status': 'firing', 'alerts': [
+            {'status': 'firing', 'fingerprint': 'storm-nodb', 'startsAt': '2026-12-06T10:00:00Z',
+             'labels': {'alertname': 'ModelServerDown', 'instance': '10.10.0.11:8000', 'confidence': '0.95'}}]}).encode()
+        request = urllib.request.Request('http://127.0.0.1:%d/' % port, data=body, headers={
+            'Content-Type': 'application/json', 'Authorization': 'Bearer ' + TOKEN})
+        with urllib.request.urlopen(request, timeout=20) as response:
+            assert response.status == 202
+        proc.wait(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    output = open(str(tmp_path / 'rulebook-1.log')).read()
+    assert proc.returncode != 0 and 'runs without a persistence database' in output, output[-3000:]
+    assert 'drools_db_file_path' in output
+    assert '"storm-nodb"' in open(log + '.spool').read() and '"acked"' not in open(log + '.spool').read()
+
+    with_database = yaml.safe_load(open(variables))
+    with_database['drools_db_file_path'] = str(tmp_path / 'h2' / 'eda')
+    open(variables, 'w').write(yaml.safe_dump(with_database))
+    proc = start(tmp_path, rulebook, inventory, variables, env, 2)
+    try:
+        deadline = time.monotonic() + 120
+        while 'REACHED storm-nodb' not in open(str(tmp_path / 'rulebook-2.log')).read() and time.monotonic() < deadline:
+            assert proc.poll() is None, open(str(tmp_path / 'rulebook-2.log')).read()[-3000:]
+            time.sleep(0.5)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    assert 'REACHED storm-nodb' in open(str(tmp_path / 'rulebook-2.log')).read()  # the second run's rules got it
+    assert sum(1 for e in entries(log) if e['action'] == 'decision') == 1  # delivered again, never decided again

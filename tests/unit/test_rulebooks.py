@@ -6,6 +6,7 @@ import re
 import pytest
 import yaml
 
+from hack import rulebook_variants
 from tests.conftest import ROOT
 
 RULEBOOKS = os.path.join(ROOT, 'extensions', 'eda', 'rulebooks')
@@ -17,8 +18,31 @@ def load(name):
         return yaml.safe_load(handle)
 
 
-def test_both_rulebooks_are_shipped():
-    assert NAMES == ['aiops_remediation.yml', 'aiops_remediation_aap.yml']
+def test_the_rulebooks_are_shipped():
+    assert NAMES == ['aiops_remediation.yml', 'aiops_remediation_aap.yml', 'aiops_remediation_persistent.yml']
+
+
+def test_the_persistent_rulebook_is_the_local_one_with_feedback():
+    """One source of rules: the shipped variant is exactly what hack/rulebook_variants.py writes from the base."""
+    for name, text in rulebook_variants.expected().items():
+        with open(os.path.join(RULEBOOKS, name)) as handle:
+            assert handle.read() == text, '%s is stale: run .venv/bin/python hack/rulebook_variants.py' % name
+    [base], [variant] = load('aiops_remediation.yml'), load('aiops_remediation_persistent.yml')
+    assert variant['sources'][0]['aigov.core.aiops_alerts'].pop('feedback') is True
+    assert 'feedback' not in base['sources'][0]['aigov.core.aiops_alerts']  # it would need --persistence-id
+    assert variant.pop('name') != base.pop('name')
+    assert variant == base
+
+
+def test_a_hand_edit_of_the_base_shows_in_the_variant():
+    with open(os.path.join(RULEBOOKS, 'aiops_remediation.yml')) as handle:
+        text = handle.read()
+    edited = rulebook_variants.persistent('aiops_remediation.yml', text.replace('aigov.core.escalate', 'aigov.core.other'))
+    assert edited != rulebook_variants.expected()['aiops_remediation_persistent.yml']
+    assert 'aigov.core.other' in edited
+    with pytest.raises(rulebook_variants.VariantError, match='must not set feedback'):
+        rulebook_variants.persistent('aiops_remediation.yml', text.replace(
+            rulebook_variants.SOURCE_LINE, rulebook_variants.SOURCE_LINE + '        feedback: true\n'))
 
 
 @pytest.mark.parametrize('name', NAMES)
@@ -44,8 +68,9 @@ def test_actions_pass_no_event_data(name):
         assert 'event' not in text.replace('event source', ''), rule['name']
 
 
-def test_local_rulebook_runs_the_shipped_playbooks():
-    [ruleset] = load('aiops_remediation.yml')
+@pytest.mark.parametrize('name', ['aiops_remediation.yml', 'aiops_remediation_persistent.yml'])
+def test_local_rulebook_runs_the_shipped_playbooks(name):
+    [ruleset] = load(name)
     playbooks = sorted(rule['action']['run_playbook']['name'] for rule in ruleset['rules'] if 'run_playbook' in rule['action'])
     assert playbooks == ['aigov.core.escalate', 'aigov.core.remediate', 'aigov.core.request_approval']
     for name in playbooks:

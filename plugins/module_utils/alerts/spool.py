@@ -46,6 +46,17 @@ class SpoolError(Exception):
     """The spool cannot be read or written."""
 
 
+class NotPersisted(Exception):
+    """The engine gave feedback but keeps no database: its feedback does not mean the event is safe."""
+
+
+NOT_PERSISTED = ('feedback: true, but ansible-rulebook runs without a persistence database (--persistence-id without '
+                 'drools_db_file_path, or drools_db_host, drools_db_port and drools_db_name, in its variables): its '
+                 'feedback would not mean the event survives a crash. Nothing was confirmed; the events stay in the '
+                 'spool and are emitted again when ansible-rulebook starts with a database (docs/remediation.md, '
+                 '"Delivery")')
+
+
 def spool_path(audit_log_path):
     """The spool next to its audit log."""
     return audit_log_path + SUFFIX
@@ -252,8 +263,17 @@ class SpoolCommit(object):
                 if not done.done():
                     done.set_exception(error) if error else done.set_result(None)
 
-    async def feedback(self, queue):
-        """Take the engine's feedback off its queue until cancelled (the engine waits on a queue of one)."""
+    async def feedback(self, queue, persisted=None):
+        """Take the engine's feedback off its queue until cancelled (the engine waits on a queue of one).
+
+        persisted(): whether the engine keeps a database (None: cannot tell), asked at the first feedback, when the
+        engine has set it up (ansible-rulebook enables persistence after it starts the sources). Without one the
+        feedback means nothing durable: NotPersisted is raised and nothing is acked, so nothing is lost.
+        """
+        first = await queue.get()
+        if persisted is not None and persisted() is False:
+            raise NotPersisted(NOT_PERSISTED)
+        self.ack(first)
         while True:
             self.ack(await queue.get())
 

@@ -163,6 +163,10 @@ options:
       - Each accepted event stays in a spool next to the audit log (C(<audit_log>.spool)), fsynced before the 202,
         until the engine's feedback says the rules engine has it; when the source starts again it re-emits every
         event that got none, with its original decision and payload (C(meta.redelivered) true), never deciding it again.
+      - ansible-rulebook gives the feedback queue for C(--persistence-id) alone, even with no database configured
+        (its persistence then stays off). The source checks at the first feedback and, without a database, stops with
+        an error naming the missing variables and confirms nothing (the events come back at the next start).
+      - The shipped rulebook C(aigov.core.aiops_remediation_persistent) is C(aigov.core.aiops_remediation) with this set.
       - Without it an event answered 202 lives in ansible-rulebook's memory until a rule takes it.
     type: bool
     default: false
@@ -302,13 +306,25 @@ def _handler(pipeline, max_body):
     return handle
 
 
+def _engine_persists():
+    """Whether the ansible-rulebook this source runs in keeps a database (its settings.persistence_enabled, set by
+    persistence.enable_persistence); None outside ansible-rulebook. ansible-rulebook creates the feedback queue for
+    --persistence-id alone, even when no database is configured and its persistence stays off."""
+    try:
+        from ansible_rulebook.conf import settings  # pylint: disable=import-outside-toplevel
+    except ImportError:
+        return None
+    enabled = getattr(settings, 'persistence_enabled', None)
+    return enabled if isinstance(enabled, bool) else None
+
+
 async def _redeliver(queue, config, feedback):
     """With the engine's feedback queue: the spool (config['spool']), its events that never got feedback queued
     again, and the task that takes the feedback; (None, None) without it."""
     if feedback is None:
         return None, None
     commit = config['spool'] = spool.SpoolCommit(spool.Spool(spool.spool_path(config['audit_log'])))
-    acks = asyncio.ensure_future(commit.feedback(feedback))
+    acks = asyncio.ensure_future(commit.feedback(feedback, _engine_persists))
     waiting = await asyncio.get_running_loop().run_in_executor(None, commit.spool.load)
     if waiting:
         LOGGER.warning('re-emitting %d accepted events the rulebook never confirmed', len(waiting))
@@ -332,7 +348,7 @@ async def main(queue, args):
         site = web.TCPSite(runner, config['host'], config['port'], ssl_context=config['ssl'])
         await site.start()
         LOGGER.info('listening on %s port %d', config['host'], config['port'])
-        await asyncio.Future()
+        await (acks if acks is not None else asyncio.Future())  # acks ends only with an error (NotPersisted)
     except asyncio.CancelledError:
         LOGGER.info('stopping')
         raise

@@ -128,6 +128,69 @@ def test_an_episode_still_firing_after_its_remediation_succeeded_is_escalated_on
     assert len(queue.events) == 2
 
 
+class Clock(object):
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self):
+        return self.now
+
+
+def alertmanager_group(*alerts):
+    """An Alertmanager v0.25 webhook body (the fixture's envelope) holding alerts."""
+    sent = fixture('alertmanager-v0.25-webhook.json')
+    return dict(sent['body'], alerts=list(alerts), truncatedAlerts=0), sent['headers']
+
+
+def am_alert(fingerprint, status='firing', starts_at='2026-12-06T09:58:31.102Z'):
+    return {'status': status, 'labels': {'alertname': 'ModelServerDown', 'instance': '10.10.0.11:8000', 'job': 'vllm',
+                                         'severity': 'critical', 'confidence': '0.95', 'fp': fingerprint},
+            'annotations': {'summary': 'vLLM is down'}, 'startsAt': starts_at,
+            'endsAt': '0001-01-01T00:00:00Z' if status == 'firing' else '2026-12-06T10:30:00Z',
+            'generatorURL': 'http://prometheus:9090/graph', 'fingerprint': fingerprint}
+
+
+def test_alerts_held_back_by_the_rate_are_decided_when_alertmanager_re_sends_them_after_the_hold(site):
+    """Alertmanager re-sends every firing alert of a group at each group_interval: what the per-asset rate held back
+    is looked at afresh each time (never a duplicate), and decided once the minute is over; the others stay duplicates."""
+    queue, pipeline, log = site
+    clock = Clock()
+    pipeline = intake.Intake(queue, dict(pipeline.config, gate=alert_intake.AlertGate(rate_per_minute=2, clock=clock)))
+    group, headers = alertmanager_group(am_alert('a1'), am_alert('a2'), am_alert('a3'))
+    replies = []
+    for seconds in (0, 30, 61):  # the first notification, re-sends at group_interval within the hold and after it
+        clock.now = 1000.0 + seconds
+        replies.append(receive(pipeline, group, headers)[1])
+    assert [(r['accepted'], r['duplicate'], r['rate_limited']) for r in replies] == [(2, 0, 1), (0, 2, 1), (1, 2, 0)]
+    assert sorted(e['alert']['fingerprint'] for e in queue.events) == ['a1', 'a2', 'a3']
+    assert len(logged(log, entries.DECISION)) == 3  # each decided once
+
+
+def test_a_flapping_alert_is_decided_when_alertmanager_re_sends_it_after_the_window(site):
+    """Four status changes of one fingerprint within flap_window hold it back as flapping; Alertmanager's next
+    notification of the same episode after the window is admitted and decided (and later ones are duplicates)."""
+    queue, pipeline, log = site
+    clock = Clock()
+    pipeline = intake.Intake(queue, dict(pipeline.config, gate=alert_intake.AlertGate(flap_window=600, clock=clock)))
+    starts = ['2026-12-06T10:0%d:00Z' % minute for minute in range(3)]
+    sequence = [('firing', starts[0]), ('resolved', starts[0]), ('firing', starts[1]), ('resolved', starts[1]),
+                ('firing', starts[2])]
+    verdicts = []
+    for status, starts_at in sequence:
+        clock.now += 10
+        group, headers = alertmanager_group(am_alert('f1', status, starts_at))
+        reply = receive(pipeline, group, headers)[1]
+        verdicts.append([key for key in ('accepted', 'flapping', 'duplicate') if reply[key]][0])
+    assert verdicts == ['accepted', 'accepted', 'accepted', 'accepted', 'flapping']
+    held = len(logged(log, entries.DECISION))
+    clock.now += 601
+    group, headers = alertmanager_group(am_alert('f1', 'firing', starts[2]))
+    assert receive(pipeline, group, headers)[1]['accepted'] == 1  # the same episode, re-sent after the window
+    assert receive(pipeline, group, headers)[1]['duplicate'] == 1
+    assert len(logged(log, entries.DECISION)) == held + 1
+    assert [e['alert']['starts_at'] for e in queue.events if e['alert']['status'] == 'firing'][-1] == starts[2]
+
+
 # ---- CloudEvents -------------------------------------------------------------------------------------------------
 
 def test_cloudevents_structured_binary_and_batched(site):
