@@ -69,8 +69,9 @@ demo: $(INSTALLED)
 	./hack/demo.sh $(CURDIR)/reports/demo
 
 # Your own hosts: any Ansible inventory. ARGS passes more, e.g. ARGS='-e aigov_fail_on=high'.
-scan: $(INSTALLED)
+scan:
 	@test -n "$(INVENTORY)" || { echo 'usage: make scan INVENTORY=path/to/inventory.yml [ARGS=...]' >&2; exit 2; }
+	@$(MAKE) --no-print-directory collection
 	$(BIN)/ansible-playbook -i $(INVENTORY) aigov.core.compliance_scan -e aigov_report_dir=$(CURDIR)/reports $(ARGS)
 	@$(BIN)/python hack/print_summary.py $(CURDIR)/reports/compliance-report.json
 
