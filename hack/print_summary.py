@@ -63,8 +63,8 @@ def _frameworks(report):
     print('  frameworks the open findings map to:')
     width = max(len(name) for name in table)
     for name, row in table.items():
-        print('    %s  %s  (%d control(s): %s)' % (name.ljust(width), _counts(row['by_severity']), len(row['controls']),
-                                                  ', '.join(row['controls'][:4]) + (', ...' if len(row['controls']) > 4 else '')))
+        controls = ', '.join(row['controls'][:4]) + (', ...' if len(row['controls']) > 4 else '')
+        print('    %s  %s  (%d control(s): %s)' % (name.ljust(width), _counts(row['by_severity']), len(row['controls']), controls))
 
 
 def _waivers(findings):
@@ -84,13 +84,13 @@ def main(path, show_next=False):
         report = json.load(handle)
     summary, scope = report['summary'], report['scope']
     print('\naigov.core compliance scan, %s' % report['generated_at'])
-    print('  hosts scanned: %d (%s; without a result: %s)' % (summary['hosts_scanned'], ', '.join(scope['hosts_scanned']) or 'none',
-                                                             ', '.join(scope['hosts_missing']) or 'none'))
+    print('  hosts scanned: %d (%s; without a result: %s)' % (
+        summary['hosts_scanned'], ', '.join(scope['hosts_scanned']) or 'none', ', '.join(scope['hosts_missing']) or 'none'))
     kinds = {}
     for asset in report['assets']:
         kinds[asset['kind']] = kinds.get(asset['kind'], 0) + 1
-    print('  AI assets found: %d%s' % (summary['assets'], ' (%s)' % ', '.join('%s %d' % item for item in sorted(kinds.items()))
-                                      if kinds else ''))
+    by_kind = ', '.join('%s %d' % item for item in sorted(kinds.items()))
+    print('  AI assets found: %d%s' % (summary['assets'], ' (%s)' % by_kind if by_kind else ''))
     findings = _findings(report)
     _shadow(report)
     _frameworks(report)

@@ -123,7 +123,7 @@ options:
   scan_processes:
     description:
       - Look at running processes. With C(false) the module looks at files only (a copied home directory, an image
-        mounted for inspection, the collection's demo estate): the C(credential) probe skips process environments
+        mounted for inspection, the collection's demo estate); the C(credential) probe skips process environments
         and command lines, the C(mcp_server) probe skips running MCP servers, and the C(model_server),
         C(vector_db) and C(agent) probes, which only look at processes, find nothing.
     type: bool

@@ -94,8 +94,8 @@ def test_summary_tells_a_new_user_what_was_found_and_what_to_do_next(demo):
     proc, reports, report = demo
     summary = proc.stdout[proc.stdout.index('aigov.core compliance scan, '):]
     open_findings = [f for f in report['findings'] if not f['waived']]
-    counts = ', '.join('%s %d' % (s, n) for s, n in ((s, sum(f['severity'] == s for f in open_findings))
-                                                    for s in ('critical', 'high', 'medium', 'low', 'info')) if n)
+    by_severity = [(s, sum(f['severity'] == s for f in open_findings)) for s in ('critical', 'high', 'medium', 'low', 'info')]
+    counts = ', '.join('%s %d' % (s, n) for s, n in by_severity if n)
     assert '  findings: %d (%s), waived: 1\n' % (len(open_findings), counts) in summary
     assert '[critical] AIGOV-MA-001 Model file runs code when it is loaded: demo-estate:%s/models/sentiment-classifier.pkl' \
         % ESTATE in summary

@@ -34,7 +34,8 @@ th{background:#f0f2f5;font-weight:600}td.num,th.num{text-align:right}
 ul.ev{margin:0;padding-left:16px}code{font-size:12px;background:#f0f2f5;padding:0 3px;border-radius:3px}
 table.findings{table-layout:fixed}table.findings td{overflow-wrap:anywhere}tr.waived td{color:#777}
 .small{font-size:12px;color:#555}.missing{color:#c62828;font-weight:600}
-pre{background:#f0f2f5;padding:8px 10px;border-radius:4px;overflow-x:auto}details{margin:8px 0}summary{cursor:pointer;font-weight:600}tr.uncovered td{color:#8a1c1c}
+details{margin:8px 0}summary{cursor:pointer;font-weight:600}tr.uncovered td{color:#8a1c1c}
+pre{background:#f0f2f5;padding:8px 10px;border-radius:4px;overflow-x:auto}
 .bar{display:inline-block;height:10px;background:#2e7d32;vertical-align:middle}
 .barbg{display:inline-block;width:120px;height:10px;background:#e1e4e8;vertical-align:middle}
 """
