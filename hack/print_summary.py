@@ -72,11 +72,12 @@ def _waivers(findings):
     for finding in waived:
         print('  waived: %s on %s (%s): %s' % (finding['rule_id'], finding.get('asset_name'), report_view.host_of(finding),
                                                report_view.waiver_text(finding)))
-    first = next((f for f in findings if not f.get('waived')), None)
-    if first:
-        print('  to waive a finding, add an entry like this to an exceptions file and pass it with')
-        print("  -e aigov_exceptions='[\"/path/exceptions.yml\"]' (format: docs/policy-packs.md):")
-        print(textwrap.indent(report_view.waiver_example(first), '      '))
+    candidate = report_view.waiver_candidate({'findings': findings})
+    if candidate:
+        print('  to waive a finding (accept its risk), e.g. %s on %s, add an entry like this to an exceptions file' % (
+            candidate['rule_id'], candidate.get('asset_name')))
+        print("  and pass it with -e aigov_exceptions='[\"/path/exceptions.yml\"]' (format: docs/policy-packs.md):")
+        print(textwrap.indent(report_view.waiver_example(candidate), '      '))
 
 
 def main(path, show_next=False):

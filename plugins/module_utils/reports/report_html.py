@@ -202,9 +202,10 @@ def _shadow(report):
 def _waiving(report):
     findings = report_view.sorted_findings(report)
     waived = sum(1 for finding in findings if finding.get('waived'))
-    first = next((finding for finding in findings if not finding.get('waived')), None)
-    example = ('<p>For example, to accept the first finding above, add to an exceptions file:</p><pre><code>%s</code></pre>'
-               % _e(report_view.waiver_example(first))) if first else ''
+    candidate = report_view.waiver_candidate(report)
+    example = ('<p>For example, to accept the %s finding %s on %s, add to an exceptions file:</p><pre><code>%s</code></pre>'
+               % (_e(candidate['severity']), _e(candidate['rule_id']), _e(candidate.get('asset_name')),
+                  _e(report_view.waiver_example(candidate)))) if candidate else ''
     return ('<section id="waive"><h2>How to waive a finding</h2><p>%d finding(s) of this scan are waived. A waiver accepts '
             'one rule on some assets, with an owner, a reason and an end date; the finding stays in the report, marked '
             'waived, and is not counted until the date passes. Waivers live in an exceptions file passed to the scan with '

@@ -220,6 +220,13 @@ def _literal(value):
     return json.dumps(''.join('[%s]' % char if char in '*?[' else char for char in '%s' % value))
 
 
+def waiver_candidate(report):
+    """The finding a waiver example is written for: the least severe open one (a waiver accepts a risk
+    someone can own; the example should not suggest accepting the worst). None when all are waived."""
+    open_findings = [finding for finding in sorted_findings(report) if not finding.get('waived')]
+    return open_findings[-1] if open_findings else None
+
+
 def waiver_example(finding):
     """An exceptions-file entry that would waive FINDING: the rule, a selector of its asset, the fields to fill in."""
     # The id alone would do (ids are stable across scans); host and name say which asset it is.
