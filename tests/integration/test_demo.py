@@ -117,13 +117,18 @@ def test_summary_tells_a_new_user_what_was_found_and_what_to_do_next(demo):
 
 
 def test_no_fake_key_in_any_output_or_report(demo):
-    proc, reports, _report = demo
+    proc, reports, report = demo
     texts = [proc.stdout, proc.stderr]
     for name in os.listdir(str(reports)):
         with open(str(reports / name), encoding='utf-8', errors='replace') as handle:
             texts.append(handle.read())
     for value in fake_values():
         assert not [text for text in texts if value in text], value
+    # What is shown instead: a fingerprint, the same for the key copied into the .env and the MCP config.
+    keys = [a['attributes'] for a in report['assets'] if a['kind'] == 'credential' and a['inventory_hostname'] == 'demo-estate']
+    assert len(keys) == 5 and all(re.match(r'^hmac-sha256:[0-9a-f]{16,}$', key['fingerprint']) for key in keys)
+    openai = [key for key in keys if key['provider'] == 'openai']
+    assert sorted(key['source'] for key in openai) == ['env_file', 'mcp_config'] and len({key['fingerprint'] for key in openai}) == 1
 
 
 def cards(dom):
