@@ -1,6 +1,9 @@
 # aigov.core — everything a fresh Debian machine needs, in two commands:
-#   make demo   compliance scan of localhost with the bundled policy and registry
+#   make demo   compliance scan of localhost (bundled defaults) and of the demo estate
+#               (examples/demo-estate), reports in reports/demo
 #   make test   every test layer (sanity, lint, unit, integration)
+# and one to go on with:
+#   make scan INVENTORY=path/to/inventory.yml   scan your own hosts, reports in reports/
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := $(CURDIR)/.venv
@@ -18,7 +21,7 @@ export ANSIBLE_COLLECTIONS_SCAN_SYS_PATH := false
 export PATH := $(BIN):$(PATH)
 export JAVA_HOME ?= /usr/lib/jvm/java-17-openjdk-amd64
 
-.PHONY: demo test bench sanity lint unit integration collection venv clean
+.PHONY: demo scan test bench sanity lint unit integration collection venv clean
 .DEFAULT_GOAL := demo
 
 $(BIN)/.demo-deps: hack/requirements/demo.txt hack/requirements/constraints.txt
@@ -63,7 +66,13 @@ $(INSTALLED): $(BIN)/.demo-deps $(SOURCES)
 collection: $(INSTALLED)
 
 demo: $(INSTALLED)
-	$(BIN)/ansible-playbook -i examples/localhost.yml aigov.core.compliance_scan -e aigov_report_dir=$(CURDIR)/reports
+	./hack/demo.sh $(CURDIR)/reports/demo
+
+# Your own hosts: any Ansible inventory. ARGS passes more, e.g. ARGS='-e aigov_fail_on=high'.
+scan:
+	@test -n "$(INVENTORY)" || { echo 'usage: make scan INVENTORY=path/to/inventory.yml [ARGS=...]' >&2; exit 2; }
+	@$(MAKE) --no-print-directory collection
+	$(BIN)/ansible-playbook -i $(INVENTORY) aigov.core.compliance_scan -e aigov_report_dir=$(CURDIR)/reports $(ARGS)
 	@$(BIN)/python hack/print_summary.py $(CURDIR)/reports/compliance-report.json
 
 test: $(BIN)/.test-deps $(INSTALLED) $(MODEL_WHEELS)/.done $(PEER_WHEELS)/.done $(IMPORTER_VENV)/.done

@@ -42,7 +42,8 @@ description:
     (model, memory, driver, UUID, PCI bus, processes using it) when it is installed, else the NVIDIA
     driver files in C(/proc/driver/nvidia), and AMD GPUs from C(/sys/class/drm).
   - The C(mcp_server) probe reports the MCP servers configured in AI clients (Claude Desktop, Claude Code,
-    Cursor, VS Code, Windsurf, Gemini CLI) in every user's home, with their command or URL, the names of
+    Cursor, VS Code, Windsurf, Gemini CLI) in every user's home, and in any other file named in
+    O(mcp_config_files), with their command or URL, the names of
     their environment variables, and literal secrets in C(env) or headers by fingerprint. Malformed
     config files are skipped with a warning naming them. The same probe also reports MCP servers running as
     processes (C(npx @modelcontextprotocol/server-*), C(uvx mcp-server-*), C(python -m mcp_server_*),
@@ -107,6 +108,26 @@ options:
     type: list
     elements: str
     default: [~/.env, ~/*/.env, /opt/*/.env, /opt/*/*/.env, /srv/*/.env, /etc/*.env]
+  mcp_config_files:
+    description:
+      - Glob patterns of MCP client configuration files read by the C(mcp_server) probe (servers) and the
+        C(credential) probe (literal secrets in them). A pattern starting with C(~/) is searched under every
+        user's home directory. Setting it replaces the default, so list the defaults too to add a path.
+      - Each file is read as the other files of users are (regular files only, a symlink its user controls is not
+        followed, size and JSON nesting bounded). The asset's C(client) is the client whose well-known file it is
+        (C(.cursor/mcp.json) in any directory is C(cursor)), else C(other).
+    type: list
+    elements: str
+    default: [~/.config/Claude/claude_desktop_config.json, ~/.claude.json, ~/.cursor/mcp.json, ~/.vscode/mcp.json,
+              ~/.config/Code/User/mcp.json, ~/.codeium/windsurf/mcp_config.json, ~/.gemini/settings.json]
+  scan_processes:
+    description:
+      - Look at running processes. With C(false) the module looks at files only (a copied home directory, an image
+        mounted for inspection, the collection's demo estate); the C(credential) probe skips process environments
+        and command lines, the C(mcp_server) probe skips running MCP servers, and the C(model_server),
+        C(vector_db) and C(agent) probes, which only look at processes, find nothing.
+    type: bool
+    default: true
   venv_roots:
     description:
       - Directories searched (three levels deep) for virtualenvs (a C(pyvenv.cfg)) by the C(ai_package)
@@ -212,6 +233,13 @@ EXAMPLES = r"""
     artifact_roots: [/models, /data/ml]
     hash_budget: 300
 
+- name: Read a team's shared MCP client config too, files only (no process is looked at)
+  aigov.core.ai_asset_facts:
+    probes: [mcp_server, credential]
+    mcp_config_files: [~/.cursor/mcp.json, ~/.claude.json, /srv/team/*/mcp.json]
+    credential_files: [/srv/team/*/.env]
+    scan_processes: false
+
 - name: Model files that run code when loaded
   ansible.builtin.debug:
     msg: >-
@@ -288,6 +316,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.aigov.core.plugins.module_utils.discovery.artifact_discovery import DEFAULT_ROOTS
 from ansible_collections.aigov.core.plugins.module_utils.store.assets import host_identity
 from ansible_collections.aigov.core.plugins.module_utils.discovery.credentials import DEFAULT_FILES
+from ansible_collections.aigov.core.plugins.module_utils.discovery.mcp_discovery import DEFAULT_MCP_CONFIGS
 from ansible_collections.aigov.core.plugins.module_utils.discovery.package_discovery import DEFAULT_VENV_ROOTS
 from ansible_collections.aigov.core.plugins.module_utils.discovery.probes import PROBE_NAMES, PROBE_TIMEOUT, default_hash_cache, run_probe
 
@@ -302,6 +331,8 @@ def main():
             hash_budget=dict(type='int', default=60),
             max_files=dict(type='int', default=10000),
             credential_files=dict(type='list', elements='str', default=list(DEFAULT_FILES)),
+            mcp_config_files=dict(type='list', elements='str', default=list(DEFAULT_MCP_CONFIGS)),
+            scan_processes=dict(type='bool', default=True),
             venv_roots=dict(type='list', elements='str', default=list(DEFAULT_VENV_ROOTS)),
             nvidia_smi=dict(type='path'),
             sys_root=dict(type='path', default='/sys'),

@@ -28,7 +28,11 @@ def test_artifact_ships_the_collection_and_no_dev_files(collections_path):
                      'registry/default.yml', 'schemas/asset.v1.json', 'meta/runtime.yml', 'meta/execution-environment.yml',
                      'requirements.txt', 'bindep.txt', 'docs/architecture.md', 'playbooks/enforce_baseline.yml',
                      'roles/ai_baseline/meta/argument_specs.yml', 'roles/ai_baseline/tasks/remediate/services.yml',
-                     'plugins/filter/baseline.py', 'examples/aap/controller_config.yml']:
+                     'plugins/filter/baseline.py', 'examples/aap/controller_config.yml',
+                     # the demo estate (make demo), dot files included: Galaxy users run it from the collection
+                     'examples/demo-estate/inventory.yml', 'examples/demo-estate/registry.yml',
+                     'examples/demo-estate/home/dev/.env', 'examples/demo-estate/home/dev/.cursor/mcp.json',
+                     'examples/demo-estate/models/sentiment-classifier.pkl', 'examples/demo-estate/models/alexnet.onnx']:
         assert expected in names
     assert not [name for name in names if name.split('/')[0] in ('hack', 'bench', '.ci', 'reports') or name.startswith('tests/')]
 

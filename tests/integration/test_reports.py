@@ -6,13 +6,11 @@ import json
 import os
 import pickle
 import shutil
-import struct
-import subprocess
-import zlib
 
 import junitparser
 import pytest
 
+from tests.chromium import chromium, png_info
 from tests.conftest import ROOT
 from tests.contracts import sarif_errors, validate
 from tests.hosts import testhosts
@@ -132,38 +130,6 @@ def test_junit_parses_and_counts_match(reports, fleet):
     assert passed_servers == ['%s: vllm (%s)' % (fleet.guarded.name, a['id']) for a in report['assets']
                               if a['kind'] == 'model_server' and a['inventory_hostname'] == fleet.guarded.name
                               and a['attributes']['exposed']]
-
-
-def png_info(data):
-    """(width, height, distinct scanlines) of a PNG, read with zlib alone.
-
-    Scanlines are compared as stored (filter byte + filtered bytes): a blank
-    page's rows are all alike, a rendered report's are not.
-    """
-    assert data[:8] == b'\x89PNG\r\n\x1a\n', 'not a PNG'
-    offset, idat, width, height, bit_depth, colour = 8, b'', 0, 0, 0, 0
-    while offset < len(data):
-        length, kind = struct.unpack('>I4s', data[offset:offset + 8])
-        body = data[offset + 8:offset + 8 + length]
-        if kind == b'IHDR':
-            width, height, bit_depth, colour = struct.unpack('>IIBB', body[:10])
-        elif kind == b'IDAT':
-            idat += body
-        offset += 12 + length
-    channels = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}[colour]
-    stride = 1 + width * channels * bit_depth // 8
-    raw = zlib.decompress(idat)
-    assert len(raw) == stride * height
-    return width, height, len(set(raw[row * stride:(row + 1) * stride] for row in range(height)))
-
-
-def chromium(tmp_path, *args):
-    binary = shutil.which('chromium')
-    assert binary, 'chromium is not installed: run hack/system-deps.sh'
-    return subprocess.run([binary, '--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-                           '--disable-component-update', '--disable-sync', '--no-first-run',
-                           '--user-data-dir=%s' % (tmp_path / 'chromium-profile')] + list(args),
-                          capture_output=True, timeout=180, check=False)
 
 
 def test_html_report_renders_in_headless_chromium(reports, tmp_path):

@@ -17,7 +17,6 @@ the user's key.
 
 from __future__ import annotations
 
-import glob
 import os
 import re
 import stat as stat_module
@@ -27,9 +26,9 @@ from ansible_collections.aigov.core.plugins.module_utils.host import procfs, saf
 from ansible_collections.aigov.core.plugins.module_utils.store.assets import make_asset
 from ansible_collections.aigov.core.plugins.module_utils.common.errors import AigovError
 from ansible_collections.aigov.core.plugins.module_utils.common.fingerprints import fingerprint, fingerprint_key
-from ansible_collections.aigov.core.plugins.module_utils.discovery.mcp_discovery import read_configs, secret_entries
+from ansible_collections.aigov.core.plugins.module_utils.discovery.mcp_discovery import DEFAULT_MCP_CONFIGS, read_configs, secret_entries
 from ansible_collections.aigov.core.plugins.module_utils.common.redaction import redact_argv
-from ansible_collections.aigov.core.plugins.module_utils.host.user_paths import in_every_home
+from ansible_collections.aigov.core.plugins.module_utils.host.user_paths import expand_globs
 
 PROVIDER_VARS = {
     'OPENAI_API_KEY': 'openai', 'AZURE_OPENAI_API_KEY': 'azure_openai', 'ANTHROPIC_API_KEY': 'anthropic',
@@ -64,15 +63,6 @@ def _env_file_values(text):
                 value = value[1:-1]
             if value:
                 yield found.group(1), value
-
-
-def _expand(patterns):
-    """Existing paths matching glob patterns (`~/` meaning every user's home), each once."""
-    paths = []
-    for pattern in patterns:
-        for concrete in in_every_home(pattern):
-            paths.extend(path for path in sorted(glob.glob(concrete)) if path not in paths)
-    return paths
 
 
 class _Found(object):
@@ -144,10 +134,9 @@ def _from_files(paths, token_files, found, problems):
             found.add(value, PROVIDER_VARS[variable], variable, 'env_file', path, info.st_mtime, _file_extra(info))
 
 
-def _from_mcp_configs(found):
+def _from_mcp_configs(patterns, found):
     """Literal secrets in MCP servers' env/headers (unreadable configs are the mcp_server probe's to report)."""
-    for _client, path, _scope, name, server in read_configs([]):
-        info = os.stat(path)
+    for _client, path, info, _scope, name, server in read_configs(patterns, []):
         for variable, value in secret_entries(server):
             found.add(value, PROVIDER_VARS.get(variable, 'mcp:%s' % name), variable, 'mcp_config', path, info.st_mtime,
                       _file_extra(info))
@@ -157,10 +146,11 @@ def discover_credentials(options, host, machine_id):
     """Return (assets, problems) for the AI-provider credentials on this host."""
     problems = []
     found = _Found(fingerprint_key(options))
-    _from_processes(options.get('proc_root', '/proc'), found, problems)
-    token_files = [(path, provider) for pattern, provider in TOKEN_FILES for path in _expand([pattern])]
-    _from_files(_expand(options.get('credential_files', DEFAULT_FILES)), token_files, found, problems)
-    _from_mcp_configs(found)
+    if options.get('scan_processes', True):
+        _from_processes(options.get('proc_root', '/proc'), found, problems)
+    token_files = [(path, provider) for pattern, provider in TOKEN_FILES for path in expand_globs([pattern])]
+    _from_files(expand_globs(options.get('credential_files', DEFAULT_FILES)), token_files, found, problems)
+    _from_mcp_configs(options.get('mcp_config_files', DEFAULT_MCP_CONFIGS), found)
     assets = []
     for (source, location, variable, mark), item in sorted(found.items.items()):
         item['pids'] = sorted(set(item['pids']))

@@ -4,9 +4,11 @@
 """The mcp_server probe: MCP servers configured in AI clients, for every user.
 
 Clients keep their MCP servers in JSON files at well-known paths (Claude
-Desktop, Claude Code, Cursor, VS Code, Windsurf, Gemini CLI). Each configured
-server is an asset; secrets in its `env` or headers are reported by
-fingerprint (the credential probe reads the same files through read_configs).
+Desktop, Claude Code, Cursor, VS Code, Windsurf, Gemini CLI): those are the
+default of the module's `mcp_config_files` option, which also takes other
+paths (a shared config, a project checkout). Each configured server is an
+asset; secrets in its `env` or headers are reported by fingerprint (the
+credential probe reads the same files through read_configs).
 
 The configs belong to their users: each is read as a regular file without
 blocking, at most MAX_CONFIG_BYTES, its JSON nesting bounded, and any field of
@@ -15,14 +17,16 @@ an unexpected type is taken as absent; a bad file is a problem naming it.
 
 from __future__ import annotations
 
+import fnmatch
 import re
 
 from ansible_collections.aigov.core.plugins.module_utils.common import bounded_json
 from ansible_collections.aigov.core.plugins.module_utils.store.assets import make_asset
 from ansible_collections.aigov.core.plugins.module_utils.common.fingerprints import fingerprint, fingerprint_key
 from ansible_collections.aigov.core.plugins.module_utils.common.redaction import is_secret_name, redact_argv, redact_value
-from ansible_collections.aigov.core.plugins.module_utils.host.safe_files import read_capped
-from ansible_collections.aigov.core.plugins.module_utils.host.user_paths import in_every_home
+from ansible_collections.aigov.core.plugins.module_utils.common.errors import AigovError
+from ansible_collections.aigov.core.plugins.module_utils.host import safe_files
+from ansible_collections.aigov.core.plugins.module_utils.host.user_paths import expand_globs
 
 MCP_CONFIGS = (
     ('claude_desktop', '~/.config/Claude/claude_desktop_config.json'),
@@ -33,6 +37,7 @@ MCP_CONFIGS = (
     ('windsurf', '~/.codeium/windsurf/mcp_config.json'),
     ('gemini', '~/.gemini/settings.json'),
 )
+DEFAULT_MCP_CONFIGS = tuple(pattern for _client, pattern in MCP_CONFIGS)
 MAX_CONFIG_BYTES = 8 * 1024 * 1024
 # `${input:x}`, `${env:X}`, `$X`: a reference to a secret kept elsewhere, not a secret.
 REFERENCE = re.compile(r'^\$(\{[^}]+\}|[A-Za-z_][A-Za-z0-9_]*)$')
@@ -62,26 +67,41 @@ def parse_config(data):
     return list(_servers(document))
 
 
-def read_configs(problems):
-    """Yield (client, path, scope, name, server) for every readable MCP client config on the host."""
+def client_of(path):
+    """The client whose well-known file PATH is (in any directory, e.g. a copied home), else 'other'."""
     for client, pattern in MCP_CONFIGS:
-        for path in in_every_home(pattern):
-            try:
-                data, more = read_capped(path, MAX_CONFIG_BYTES)
-                if more:
-                    problems.append('mcp_server: skipped %s (larger than %d bytes)' % (path, MAX_CONFIG_BYTES))
-                    continue
-                servers = parse_config(data)
-            except FileNotFoundError:
+        if fnmatch.fnmatchcase(path, '*/' + pattern[2:]):
+            return client
+    return 'other'
+
+
+def read_configs(patterns, problems):
+    """Yield (client, path, stat, scope, name, server) for every readable MCP client config matching PATTERNS.
+
+    PATTERNS are globs, `~/` meaning every user's home. Each file is read through safe_files as
+    the user who controls it: a symlink in their directory to a file of root's is refused, not read.
+    """
+    for path in expand_globs(patterns):
+        try:
+            with safe_files.opened(path, 'read') as (fd, info, _location, _uid):
+                data = safe_files.read_fd(fd, MAX_CONFIG_BYTES + 1)
+            if len(data) > MAX_CONFIG_BYTES:
+                problems.append('mcp_server: skipped %s (larger than %d bytes)' % (path, MAX_CONFIG_BYTES))
                 continue
-            except (IOError, OSError) as exc:
-                problems.append('mcp_server: cannot read %s (%s)' % (path, exc.strerror))
-                continue
-            except ValueError as exc:
-                problems.append('mcp_server: skipped malformed JSON in %s (%s)' % (path, str(exc).rsplit(':', maxsplit=1)[-1].strip()))
-                continue
-            for scope, name, server in servers:
-                yield client, path, scope, name, server
+            servers = parse_config(data)
+        except FileNotFoundError:
+            continue
+        except AigovError as exc:  # a symlink or directory its user controls, a FIFO
+            problems.append('mcp_server: %s' % exc)
+            continue
+        except (IOError, OSError) as exc:
+            problems.append('mcp_server: cannot read %s (%s)' % (path, exc.strerror))
+            continue
+        except ValueError as exc:
+            problems.append('mcp_server: skipped malformed JSON in %s (%s)' % (path, str(exc).rsplit(':', maxsplit=1)[-1].strip()))
+            continue
+        for scope, name, server in servers:
+            yield client_of(path), path, info, scope, name, server
 
 
 def secret_entries(server):
@@ -121,7 +141,7 @@ def discover_mcp_servers(options, host, machine_id):
     """Return (assets, problems): one asset per configured MCP server per client config."""
     problems, assets = [], []
     key = fingerprint_key(options)
-    for client, path, scope, name, server in read_configs(problems):
+    for client, path, _info, scope, name, server in read_configs(options.get('mcp_config_files', DEFAULT_MCP_CONFIGS), problems):
         attributes = server_attributes(client, path, scope, name, server, key)
         assets.append(make_asset('mcp_server', host, machine_id, (path, scope or '', name), name, attributes,
                                  [{'type': 'file', 'path': path}], confidence='declared'))

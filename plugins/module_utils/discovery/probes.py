@@ -29,8 +29,10 @@ from ansible_collections.aigov.core.plugins.module_utils.discovery.vector_dbs im
 
 
 def _both(first, second, options, host, machine_id):
-    """One probe made of two: MCP servers configured in clients and MCP servers running."""
+    """One probe made of two: MCP servers configured in clients and MCP servers running (unless scan_processes is off)."""
     assets, problems = first(options, host, machine_id)
+    if not options.get('scan_processes', True):
+        return assets, problems
     more_assets, more_problems = second(options, host, machine_id)
     return assets + more_assets, problems + more_problems
 
@@ -50,6 +52,9 @@ PROBES = {
     'mcp_server': lambda options, host, machine_id: _both(discover_mcp_servers, discover_mcp_processes, options, host, machine_id),
     'agent': discover_agents,
 }
+
+# Probes that look only at processes: with scan_processes off (files only) they find nothing.
+PROCESS_PROBES = ('model_server', 'vector_db', 'agent')
 
 # The order they run and are documented in.
 PROBE_NAMES = ('model_server', 'vector_db', 'model_artifact', 'credential', 'ai_package', 'gpu', 'mcp_server', 'agent')
@@ -86,6 +91,8 @@ def _deadline(seconds):
 
 def run_probe(name, options, host, machine_id):
     """(assets, problems) of the probe NAME; a crash or an overrun is a problem naming it, never raised."""
+    if name in PROCESS_PROBES and not options.get('scan_processes', True):
+        return [], []
     seconds = options.get('probe_timeout', PROBE_TIMEOUT) + (options.get('hash_budget', 60) if name == 'model_artifact' else 0)
     try:
         with _deadline(seconds):

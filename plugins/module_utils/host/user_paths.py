@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import glob
 import os
 import pwd
 
@@ -15,3 +16,12 @@ def in_every_home(path):
         return [path]
     homes = sorted(set(entry.pw_dir for entry in pwd.getpwall() if entry.pw_dir and entry.pw_dir != '/'))
     return [os.path.join(home, path[2:]) for home in homes]
+
+
+def expand_globs(patterns):
+    """Existing paths matching glob patterns (`~/` meaning every user's home), each once, in pattern order."""
+    paths = []
+    for pattern in patterns:
+        for concrete in in_every_home(pattern):
+            paths.extend(path for path in sorted(glob.glob(concrete)) if path not in paths)
+    return paths

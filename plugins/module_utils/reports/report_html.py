@@ -35,6 +35,7 @@ ul.ev{margin:0;padding-left:16px}code{font-size:12px;background:#f0f2f5;padding:
 table.findings{table-layout:fixed}table.findings td{overflow-wrap:anywhere}tr.waived td{color:#777}
 .small{font-size:12px;color:#555}.missing{color:#c62828;font-weight:600}
 details{margin:8px 0}summary{cursor:pointer;font-weight:600}tr.uncovered td{color:#8a1c1c}
+pre{background:#f0f2f5;padding:8px 10px;border-radius:4px;overflow-x:auto}
 .bar{display:inline-block;height:10px;background:#2e7d32;vertical-align:middle}
 .barbg{display:inline-block;width:120px;height:10px;background:#e1e4e8;vertical-align:middle}
 """
@@ -182,6 +183,36 @@ def _findings(report):
             '<colgroup>%s</colgroup><tr>%s</tr>%s</table></section>' % (len(findings), colgroup, heads, rows))
 
 
+def _shadow(report):
+    assets = report_view.shadow_assets(report)
+    if not assets:
+        return ('<section id="shadow"><h2>Shadow AI (0)</h2><p>Every model server, vector database, agent and MCP server '
+                'found belongs to a use case of the registry.</p></section>')
+    rows = ''.join('<tr><td>%s</td><td>%s</td><td>%s</td><td><code>%s</code></td></tr>' % (
+        _e(asset.get('inventory_hostname') or asset.get('host')), _e(asset['kind']), _e(asset.get('name')),
+        _e(report_view.location_text(report_view.location({'inventory_hostname': asset.get('inventory_hostname'),
+                                                           'asset_name': asset.get('name')}, asset))))
+        for asset in assets)
+    return ('<section id="shadow"><h2>Shadow AI (%d)</h2><p class="small">Services and agents that no use case of the '
+            'registry claims: nobody owns them, assessed their risk or approved their models. Claim them in the registry '
+            '(docs/registry.md) or remove them.</p><table><tr><th>Host</th><th>Kind</th><th>Name</th><th>Where</th></tr>%s'
+            '</table></section>' % (len(assets), rows))
+
+
+def _waiving(report):
+    findings = report_view.sorted_findings(report)
+    waived = sum(1 for finding in findings if finding.get('waived'))
+    candidate = report_view.waiver_candidate(report)
+    example = ('<p>For example, to accept the %s finding %s on %s, add to an exceptions file:</p><pre><code>%s</code></pre>'
+               % (_e(candidate['severity']), _e(candidate['rule_id']), _e(candidate.get('asset_name')),
+                  _e(report_view.waiver_example(candidate)))) if candidate else ''
+    return ('<section id="waive"><h2>How to waive a finding</h2><p>%d finding(s) of this scan are waived. A waiver accepts '
+            'one rule on some assets, with an owner, a reason and an end date; the finding stays in the report, marked '
+            'waived, and is not counted until the date passes. Waivers live in an exceptions file passed to the scan with '
+            '<code>-e aigov_exceptions=\'["/path/exceptions.yml"]\'</code> (format: docs/policy-packs.md).</p>%s</section>'
+            % (waived, example))
+
+
 def _sources(report):
     packs = ''.join('<li>policy pack %s %s: <code>%s</code> sha256 <code>%s</code></li>' % (
         _e(p.get('name')), _e(p.get('version')), _e(p.get('path')), _e(p.get('sha256'))) for p in report.get('policy_packs', []))
@@ -208,5 +239,6 @@ def page(title, body):
 def render_html(report):
     """The report as one HTML document (text)."""
     body = ''.join((_header(report), '<main>', _severity_cards(report), _trend(report), _frameworks(report),
-                    _coverage(report), _hosts(report), _findings(report), _sources(report), '</main>'))
+                    _coverage(report), _hosts(report), _shadow(report), _findings(report), _waiving(report),
+                    _sources(report), '</main>'))
     return page('AI compliance report %s' % report.get('generated_at'), body)

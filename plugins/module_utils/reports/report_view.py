@@ -8,6 +8,7 @@ out; escaping is each renderer's job."""
 
 from __future__ import annotations
 
+import json
 import re
 
 SEVERITIES = ('critical', 'high', 'medium', 'low', 'info')  # worst first, as people read them
@@ -18,6 +19,10 @@ FACT_KEYS = ('product_name', 'version', 'model', 'auth', 'exposed', 'dev_mode', 
              'owner', 'world_writable', 'executes_code_on_load', 'provider', 'variable', 'source', 'age_days', 'client',
              'transport', 'plaintext_credentials', 'package', 'category', 'vendor')
 
+
+# The kinds of asset that are shadow AI when no use case claims them (what rule AIGOV-GV-001 holds
+# to account): services and agents. Files, keys and packages are not counted: they belong to one.
+SHADOW_KINDS = ('model_server', 'vector_db', 'agent', 'mcp_server')
 
 # Characters XML 1.0 cannot carry even escaped, and C0 controls HTML treats as
 # parse errors; text from hosts may contain them (an asset name, a path).
@@ -201,3 +206,31 @@ def sorted_findings(report):
         return (bool(finding.get('waived')), rank[finding['severity']], finding['rule_id'], host_of(finding),
                 finding.get('asset_id', ''))
     return sorted(report.get('findings', []), key=key)
+
+
+def shadow_assets(report):
+    """The services and agents no use case of the registry claims, by host then kind and name."""
+    found = [asset for asset in report.get('assets', []) if asset.get('kind') in SHADOW_KINDS
+             and (asset.get('registry') or {}).get('shadow')]
+    return sorted(found, key=lambda a: (a.get('inventory_hostname') or a.get('host') or '', a['kind'], a.get('name') or ''))
+
+
+def _literal(value):
+    """VALUE as a selector that matches it alone: glob characters bracketed, quoted as a YAML flow scalar."""
+    return json.dumps(''.join('[%s]' % char if char in '*?[' else char for char in '%s' % value))
+
+
+def waiver_candidate(report):
+    """The finding a waiver example is written for: the least severe open one (a waiver accepts a risk
+    someone can own; the example should not suggest accepting the worst). None when all are waived."""
+    open_findings = [finding for finding in sorted_findings(report) if not finding.get('waived')]
+    return open_findings[-1] if open_findings else None
+
+
+def waiver_example(finding):
+    """An exceptions-file entry that would waive FINDING: the rule, a selector of its asset, the fields to fill in."""
+    # The id alone would do (ids are stable across scans); host and name say which asset it is.
+    selector = ', '.join('%s: %s' % (key, _literal(finding[field])) for key, field in (
+        ('inventory_hostname', 'inventory_hostname'), ('name', 'asset_name'), ('id', 'asset_id')) if finding.get(field))
+    return ('- rule: %s\n  assets: [{%s}]\n  owner: <who accepts the risk>\n  reason: <why it is acceptable>\n'
+            '  expires: <YYYY-MM-DD, when it is looked at again>' % (finding['rule_id'], selector))

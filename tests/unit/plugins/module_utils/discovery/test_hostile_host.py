@@ -205,7 +205,7 @@ def test_a_fifo_mcp_config_is_a_problem_not_a_hang(tmp_path, user_homes):
     user_homes(home)
     with within(10):
         assets, problems = mcp_discovery.discover_mcp_servers({}, 'n', 'm')
-    assert assets == [] and problems == ['mcp_server: cannot read %s (not a regular file)' % (home / '.claude.json')]
+    assert assets == [] and problems == ['mcp_server: refusing to read %s: not a regular file' % (home / '.claude.json')]
 
 
 def python_server(tmp_path, cfg):

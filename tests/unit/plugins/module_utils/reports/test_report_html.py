@@ -1,12 +1,16 @@
 """HTML report: self-contained, everything from data escaped, the summaries people read."""
 
 import copy
+import html
 import html.parser
 import re
 
 import pytest
+import yaml
 
-from ansible_collections.aigov.core.plugins.module_utils.reports import report_chart, report_html
+from ansible_collections.aigov.core.plugins.module_utils.policy import waivers
+from ansible_collections.aigov.core.plugins.module_utils.reports import report_chart, report_html, report_view
+from ansible_collections.aigov.core.plugins.module_utils.store import registry
 
 from tests.unit.plugins.module_utils import reportdata
 
@@ -162,3 +166,42 @@ def test_status(compliant, complete, shown):
     document['summary'].update(compliant=compliant, complete=complete)
     header = report_html._header(document)
     assert re.findall(r'class="status \w+">([A-Z ]+)', header) == shown
+
+
+def test_shadow_ai_section_lists_unclaimed_services_only():
+    document = reportdata.document()
+    document['assets'][1]['registry'] = dict(document['assets'][1]['registry'], registered=True, shadow=False)
+    parsed = Page(report_html.render_html(document))
+    assert parsed.ids.get('shadow') == 'section'
+    text = report_html.render_html(document)
+    shadow = text[text.index('<section id="shadow">'):text.index('<section id="findings">')]
+    # gpu-1's vllm and the hostile-named server; not gpu-2's registered vllm, not the model files or the key.
+    assert 'Shadow AI (2)' in shadow and shadow.count('<tr><td>') == 2
+    assert 'gpu-1 vllm 0.0.0.0:8000' in shadow and '8001' not in shadow
+    assert '&lt;script&gt;' in shadow and '<script>' not in shadow and '.env' not in shadow and 'evil model' not in shadow
+
+
+def test_waive_section_gives_a_waiver_the_validator_accepts_and_that_covers_the_least_severe_finding():
+    document = reportdata.document(waive='AIGOV-CR-001')
+    text = report_html.render_html(document)
+    section = text[text.index('<section id="waive">'):]
+    assert '1 finding(s) of this scan are waived' in section
+    first = [f for f in report_view.sorted_findings(document) if not f['waived']][-1]  # the least severe open one
+    assert first['severity'] != 'critical'
+    example = report_view.waiver_example(first)
+    assert html.escape(example, quote=True) in section
+    entry = yaml.safe_load(example.replace('<YYYY-MM-DD, when it is looked at again>', '2099-12-31'))
+    problems = []
+    [waiver] = waivers.check_waivers(entry, 'example', problems)
+    assert problems == [] and waiver['rule'] == first['rule_id']
+    asset = report_view.assets_by_id(document)[first['asset_id']]
+    assert waivers.find([waiver], asset, '2026-12-06') is waiver
+    others = [a for a in document['assets'] if a['id'] != asset['id']]
+    assert all(waivers.find([waiver], other, '2026-12-06') is None for other in others)
+
+
+def test_waiver_example_of_a_name_with_glob_characters_matches_it_alone():
+    finding = {'rule_id': 'AIGOV-GV-001', 'inventory_hostname': 'h[1]', 'asset_name': 'a*?', 'asset_id': 'mcp_server:01'}
+    [selector] = yaml.safe_load(report_view.waiver_example(finding).replace('<YYYY', 'x'))[0]['assets']
+    assert registry.selector_matches(selector, {'inventory_hostname': 'h[1]', 'name': 'a*?', 'id': 'mcp_server:01'})
+    assert not registry.selector_matches(selector, {'inventory_hostname': 'h1', 'name': 'a*?', 'id': 'mcp_server:01'})
