@@ -13,11 +13,12 @@ from __future__ import annotations
 import errno
 import time
 
+from ansible_collections.aigov.core.plugins.module_utils.discovery import containers as container_context
 from ansible_collections.aigov.core.plugins.module_utils.discovery import http_probe, model_servers
 from ansible_collections.aigov.core.plugins.module_utils.host import procfs
 from ansible_collections.aigov.core.plugins.module_utils.store.assets import make_asset
 from ansible_collections.aigov.core.plugins.module_utils.common.redaction import redact_argv
-from ansible_collections.aigov.core.plugins.module_utils.discovery.server_versions import server_version
+from ansible_collections.aigov.core.plugins.module_utils.discovery.server_versions import clean_version, server_version
 
 
 def _why(exc):
@@ -83,7 +84,7 @@ def environment_of(proc_root, pid, problems, label, value_env):
         return set(), {}, False
 
 
-def _version_and_http(proc_root, processes, signature, env_values, listeners, http, problems, label):
+def _version_and_http(proc_root, processes, signature, env_values, listeners, http, problems, label, container=None):
     """(version, version_source, http): from package metadata, then from the server itself when probing.
 
     The group's processes are tried in turn: the root may be a wrapper (TGI's
@@ -100,7 +101,11 @@ def _version_and_http(proc_root, processes, signature, env_values, listeners, ht
     if http is None:
         return version, source, None
     if not http_probe.same_network_namespace(proc_root, process.pid):
-        return version, source, http_probe.not_probed('in another network namespace, or its namespace cannot be read')
+        # a container's namespace is not entered: its published host ports are asked instead
+        listeners = container_context.probe_listeners(listeners, container) if container else []
+        if not listeners:
+            return version, source, http_probe.not_probed('in another network namespace, or its namespace cannot be read'
+                                                          + (', and no port of it is published' if container else ''))
     http, errors = http_probe.probe(signature.http_paths, listeners, *http)
     problems.extend('%s: %s' % (label, error) for error in errors)
     http_version, http_source = http.pop('version', None), http.pop('version_source', None)
@@ -109,7 +114,7 @@ def _version_and_http(proc_root, processes, signature, env_values, listeners, ht
     return version, source, http
 
 
-def _server_asset(kind, value_env, proc_root, host, machine_id, matched, root, pids, problems, http=None):
+def _server_asset(kind, value_env, proc_root, host, machine_id, matched, root, pids, problems, http=None, container=None):
     process, signature, args = matched[root]
     label = '%s (pid %d)' % (signature.display_name, process.pid)
     env_names, env_values, env_readable = environment_of(proc_root, process.pid, problems, label, value_env)
@@ -119,7 +124,10 @@ def _server_asset(kind, value_env, proc_root, host, machine_id, matched, root, p
     cmdline = redact_argv(process.argv)
     listeners = None if pairs is None else [
         {'address': address, 'port': port, 'loopback': procfs.is_loopback(address)} for address, port in pairs]
-    if listeners:
+    if container and container['name'] and not container['host_network']:
+        # ports inside containers repeat (every vLLM image listens on 8000): the container names the server
+        identity = (signature.product, container['runtime'], container['name'])
+    elif listeners:
         identity = (signature.product, listeners[0]['port'])
     else:
         identity = (signature.product, model or '', process.exe or process.argv[0])
@@ -140,7 +148,14 @@ def _server_asset(kind, value_env, proc_root, host, machine_id, matched, root, p
     }
     attributes['version'], attributes['version_source'], attributes['http'] = _version_and_http(
         proc_root, [process] + [matched[pid][0] for pid in pids if pid != root], signature, env_values, listeners,
-        http, problems, label)
+        http, problems, label, container)
+    if container is not None:
+        attributes['exposed'], attributes['exposed_by'] = container_context.exposure(listeners, container)
+        attributes['container'] = dict(container, model_host_path=container_context.host_path(container, model))
+        if attributes['version'] is None:  # the image states the version of the server it ships
+            image_version, image_source = container_context.image_version(container)
+            attributes['version'] = clean_version(image_version)
+            attributes['version_source'] = image_source if attributes['version'] else None
     evidence = [{'type': 'process', 'pid': process.pid, 'uid': process.uid}]
     evidence.extend({'type': 'socket', 'pid': process.pid, 'address': item['address'], 'port': item['port']}
                     for item in listeners or [])
@@ -149,17 +164,24 @@ def _server_asset(kind, value_env, proc_root, host, machine_id, matched, root, p
 
 
 def discover_servers(proc_root, host, machine_id, kind='model_server', signatures=model_servers.SIGNATURES,
-                     http_timeout=None, http_budget=None):
+                     http_timeout=None, http_budget=None, containers=None):
     """Return (assets, problems) for every server process the signatures know (model servers by default).
 
     http_timeout: seconds for each answer of the HTTP probe, or None to leave the servers alone;
-    http_budget: seconds for all of this run's HTTP probing (None: no total).
+    http_budget: seconds for all of this run's HTTP probing (None: no total);
+    containers: the run's containers.ContainerIndex (None: no container context).
     """
     problems = []
     matched = matched_processes(proc_root, signatures)
     kept = model_servers.value_env(signatures)
     http = None if http_timeout is None else (
         http_timeout, None if http_budget is None else time.monotonic() + http_budget)
-    assets = [_server_asset(kind, kept, proc_root, host, machine_id, matched, root, sorted(pids), problems, http)
-              for root, pids in sorted(group_workers(matched).items())]
+    groups = sorted(group_workers(matched).items())
+    contexts = {}
+    if containers is not None:
+        contexts, seen_problems = containers.contexts([root for root, _pids in groups])
+        problems.extend('%s: %s' % (kind, problem) for problem in seen_problems)
+        containers.serving.update((context['id'], context) for context in contexts.values())
+    assets = [_server_asset(kind, kept, proc_root, host, machine_id, matched, root, sorted(pids), problems, http,
+                            contexts.get(root)) for root, pids in groups]
     return sorted(assets, key=lambda asset: asset['id']), problems
