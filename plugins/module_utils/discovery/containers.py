@@ -144,6 +144,16 @@ def exposure(listeners, context):
     return bool(paths), paths
 
 
+def exposing_evidence(pid, listeners, context):
+    """Evidence items of the published mappings through which the server is reached from the network."""
+    if not context.get('inspected') or context.get('host_network') or context.get('network_mode') == 'pod':
+        return []
+    reachable = None if listeners is None else set(item['port'] for item in listeners if not item['loopback'])
+    return [{'type': 'socket', 'pid': pid, 'address': item['host_ip'], 'port': item['host_port'],
+             'published_to': item['container_port'], 'container': context['name']}
+            for item in published(context, reachable) if not is_loopback(item['host_ip'])]
+
+
 def published(context, ports=None):
     """The TCP mappings of CONTEXT to the container PORTS (all when None)."""
     return [item for item in context.get('ports') or []

@@ -159,6 +159,8 @@ def _server_asset(kind, value_env, proc_root, host, machine_id, matched, root, p
     evidence = [{'type': 'process', 'pid': process.pid, 'uid': process.uid}]
     evidence.extend({'type': 'socket', 'pid': process.pid, 'address': item['address'], 'port': item['port']}
                     for item in listeners or [])
+    if container is not None:  # the published ports that expose it, as a finding's evidence shows them
+        evidence.extend(container_context.exposing_evidence(process.pid, listeners, container))
     confidence = 'inferred' if listeners is not None and env_readable else 'unresolved'
     return make_asset(kind, host, machine_id, identity, signature.product, attributes, evidence, confidence)
 
