@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 
-from ansible_collections.aigov.core.plugins.module_utils.common.redaction import is_secret_name, redact_value
+from ansible_collections.aigov.core.plugins.module_utils.common.redaction import REDACTED, is_secret_name, redact_value
 from ansible_collections.aigov.core.plugins.module_utils.host import container_runtime
 from ansible_collections.aigov.core.plugins.module_utils.host.procfs import is_loopback
 
@@ -37,7 +37,7 @@ def _labels(raw):
     labels = {}
     for key, value in sorted((raw or {}).items())[:MAX_LABELS]:
         value = value if isinstance(value, str) else str(value)
-        labels[str(key)] = redact_value(value) if is_secret_name(str(key)) else value[:500]
+        labels[str(key)] = REDACTED if is_secret_name(str(key)) else redact_value(value[:500])
     return labels
 
 
