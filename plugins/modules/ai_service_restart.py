@@ -67,6 +67,10 @@ restart_commands:
   returned: always
   type: list
   elements: list
+container:
+  description: The container the server runs in (C(runtime), C(id), C(name), C(image), C(published)), when RV(source=container).
+  returned: when the server runs in a container
+  type: dict
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -90,6 +94,8 @@ def main():
         module.fail_json(msg=str(exc))
     result = dict(source=location['source'], unit=location['unit'], problem=location['problem'],
                   restart_commands=location['restart_commands'])
+    if location.get('container'):
+        result['container'] = location['container']
     if not location['restart_commands']:
         module.fail_json(msg='no restart command for %s: %s; nothing was run'
                              % (label, location['problem'] or 'its services entry has no restart_command'), **result)
