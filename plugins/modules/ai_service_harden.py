@@ -125,6 +125,24 @@ from ansible_collections.aigov.core.plugins.module_utils.remediation.service_con
     FIXES, SERVER_ARGSPEC, SERVER_REQUIRED_ONE_OF, apply_fix, locate, server_of)
 
 
+def _container_rebind(module, server, location):
+    """The result of bind_loopback on a server in a container: its published ports re-created on loopback."""
+    if module.params['fix'] != 'bind_loopback':
+        raise AigovError('%s runs in %s container %s: turn its dev mode off in the container\'s definition; nothing done'
+                         % (server['name'] or server['asset_id'], location['container']['runtime'], location['key']))
+    changed, republished = ensure_loopback(location, module.check_mode)
+    result = dict(location)
+    result.update(changed=changed, changed_files=[], restart_commands=[], republished=republished,
+                  msg='bind_loopback: container %s %s' % (location['key'], 'published on 127.0.0.1' if changed
+                                                          else 'already published on loopback only'))
+    if changed and module._diff:
+        result['diff'] = [{'before': '\n'.join(republished['published_before']) + '\n',
+                           'after': '\n'.join(republished['published_after']) + '\n',
+                           'before_header': 'container %s published ports' % location['key'],
+                           'after_header': 'container %s published ports' % location['key']}]
+    return result
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
@@ -140,19 +158,7 @@ def main():
     try:
         location = locate(server, params['services'], params['proc_root'])
         if location['source'] == 'container':
-            if params['fix'] != 'bind_loopback':
-                raise AigovError('%s runs in %s container %s: turn its dev mode off in the container\'s definition; '
-                                 'nothing done' % (server['name'] or server['asset_id'], location['container']['runtime'],
-                                                   location['key']))
-            changed, republished = ensure_loopback(location, module.check_mode)
-            result = dict(location, changed_files=[], restart_commands=[], republished=republished)
-            if changed and module._diff:
-                result['diff'] = [{'before': '\n'.join(republished['published_before']) + '\n',
-                                   'after': '\n'.join(republished['published_after']) + '\n',
-                                   'before_header': 'container %s published ports' % location['key'],
-                                   'after_header': 'container %s published ports' % location['key']}]
-            module.exit_json(changed=changed, msg='bind_loopback: container %s %s' % (
-                location['key'], 'published on 127.0.0.1' if changed else 'already published on loopback only'), **result)
+            module.exit_json(**_container_rebind(module, server, location))
         changed_files, diffs = apply_fix(params['fix'], server, location, module.check_mode)
     except AigovError as exc:
         module.fail_json(msg=str(exc))
