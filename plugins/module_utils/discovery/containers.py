@@ -211,11 +211,7 @@ class ContainerIndex(object):
         self.serving = {}  # container id -> context, of containers a discovered server runs in
 
     def container_of(self, pid):
-        try:
-            with open(os.path.join(self.proc_root, str(pid), 'cgroup')) as handle:
-                return container_runtime.container_of_cgroup(handle.read())
-        except (IOError, OSError):
-            return None
+        return container_runtime.container_of_pid(self.proc_root, pid)
 
     def contexts(self, pids):
         """({pid: context} of those PIDS that run in a container, new problems); the runtime is asked once per run."""

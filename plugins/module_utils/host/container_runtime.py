@@ -70,6 +70,26 @@ def container_of_cgroup(cgroup):
     return None
 
 
+def container_of_pid(proc_root, pid):
+    """(runtime, id, rootless) of the container PID runs in, or None: in none, unreadable, or in the container
+    this module itself runs in (discovery run inside a container: that container is this host as far as the
+    module can see, not a container on it)."""
+    found = read_container(proc_root, pid)
+    if found is None:
+        return None
+    own = read_container(proc_root, 'self')
+    return None if own is not None and own[1] == found[1] else found
+
+
+def read_container(proc_root, pid):
+    """container_of_cgroup() of /proc/<pid>/cgroup (pid may be 'self'), or None when unreadable."""
+    try:
+        with open(os.path.join(proc_root, str(pid), 'cgroup')) as handle:
+            return container_of_cgroup(handle.read())
+    except (IOError, OSError):
+        return None
+
+
 def _root_only(info):
     return info.st_uid == 0 and not info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
 

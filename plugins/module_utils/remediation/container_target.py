@@ -45,6 +45,8 @@ def _running_container(server, proc_root):
         if files is None:
             continue
         found = container_runtime.container_of_cgroup(files['cgroup'])
+        own = container_runtime.read_container(proc_root, 'self')  # acting from inside that container: not one
+        found = None if found and own and own[1] == found[1] else found
         if found and found[2]:
             raise AigovError('pid %d runs in a rootless %s container (a user\'s): it is not acted on as root' % (pid, found[0]))
         owners.add(found[:2] if found else None)

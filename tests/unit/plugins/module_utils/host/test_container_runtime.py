@@ -98,3 +98,15 @@ def test_run_is_bounded_in_time():
     with pytest.raises(subprocess.TimeoutExpired):
         container_runtime.run(['/bin/sleep', '5'], timeout=0.2)
     assert container_runtime.run(['/bin/echo', 'hi'])[:2] == (0, 'hi\n')
+
+
+def test_the_container_the_module_runs_in_is_this_host(tmp_path):
+    from tests.unit.plugins.module_utils.fakeproc import FakeProc
+    proc = FakeProc(tmp_path)
+    proc.add(100, ['vllm', 'serve'], cgroup='0::/libpod_parent/libpod-%s\n' % ID)
+    proc.add(101, ['vllm', 'serve'], cgroup='0::/libpod_parent/libpod-%s\n' % OTHER)
+    assert container_runtime.container_of_pid(proc.root, 100) == ('podman', ID, False)
+    (tmp_path / 'self' / 'cgroup').write_text('0::/libpod_parent/libpod-%s\n' % ID)  # discovery runs inside ID
+    assert container_runtime.container_of_pid(proc.root, 100) is None
+    assert container_runtime.container_of_pid(proc.root, 101) == ('podman', OTHER, False)
+    assert container_runtime.container_of_pid(proc.root, 999) is None

@@ -158,3 +158,11 @@ def test_docker_and_host_networking_are_refused(podman, tmp_path):
     podman['records'][ID]['HostConfig']['NetworkMode'] = 'host'
     with pytest.raises(AigovError, match='host networking'):
         container_rebind.ensure_loopback({'container': {'runtime': 'podman', 'id': ID}, 'unit': None})
+
+
+def test_acting_from_inside_the_servers_own_container_is_not_acting_on_a_container(podman, tmp_path):
+    proc = FakeProc(tmp_path)
+    proc.add(100, ['python3', '-m', 'vllm'], cgroup='0::/libpod_parent/libpod-%s\n' % ID)
+    (tmp_path / 'self' / 'cgroup').write_text('0::/libpod_parent/libpod-%s\n' % ID)  # a container host reached over SSH
+    location = sc.locate({'name': 'vllm', 'pids': [100], 'start_times': {'100': 1100}}, {}, proc.root)
+    assert location['source'] == 'none' and 'not under system.slice' in location['problem'] and podman['calls'] == []
