@@ -120,38 +120,44 @@ def context_of(runtime, container_id, rootless, record):
     return context
 
 
+def _by_mapping(context):
+    """True when the container's published ports are its only path in (asked, its own network, not a pod)."""
+    return bool(context.get('inspected')) and not context.get('host_network') and context.get('network_mode') != 'pod'
+
+
+def exposing_mappings(listeners, context):
+    """The TCP mappings on a non-loopback host address to a port the server listens on beyond its own loopback
+    (all listening ports when the listeners are unknown)."""
+    reachable = None if listeners is None else set(item['port'] for item in listeners if not item['loopback'])
+    return [item for item in published(context, reachable) if not is_loopback(item['host_ip'])]
+
+
 def exposure(listeners, context):
     """(exposed, exposed_by) of a server in CONTEXT listening on LISTENERS (inside its namespace).
 
-    exposed_by lists the paths in from the network: 'host network <addr>:<port>' or published
-    mappings '<host ip>:<host port>-><container port>/tcp'. exposed is None when neither the
-    listeners nor the mappings could be seen.
+    exposed_by lists the paths in from the network: published mappings '<host ip>:<host port>-><container
+    port>/tcp', or with host networking 'host network <addr>:<port>', or, in a Kubernetes pod or a container
+    the runtime could not say about, 'container network <addr>:<port>' (its listeners decide). exposed is None
+    when neither the listeners nor the mappings could be seen.
     """
-    if not context.get('inspected') or context.get('network_mode') == 'pod':
-        # not asked, or a Kubernetes pod: its pod network reaches every non-loopback listener
-        if listeners is None:
-            return None, []
-        paths = ['container network %s:%d' % (item['address'], item['port']) for item in listeners if not item['loopback']]
+    if _by_mapping(context):
+        paths = ['%s:%d->%d/%s' % (item['host_ip'], item['host_port'], item['container_port'], item['protocol'])
+                 for item in exposing_mappings(listeners, context)]
         return bool(paths), paths
-    if context.get('host_network'):
-        if listeners is None:
-            return None, []
-        paths = ['host network %s:%d' % (item['address'], item['port']) for item in listeners if not item['loopback']]
-        return bool(paths), paths
-    reachable = None if listeners is None else set(item['port'] for item in listeners if not item['loopback'])
-    paths = ['%s:%d->%d/%s' % (item['host_ip'], item['host_port'], item['container_port'], item['protocol'])
-             for item in published(context, reachable) if not is_loopback(item['host_ip'])]
+    if listeners is None:
+        return None, []
+    where = 'host network' if context.get('inspected') and context.get('host_network') else 'container network'
+    paths = ['%s %s:%d' % (where, item['address'], item['port']) for item in listeners if not item['loopback']]
     return bool(paths), paths
 
 
 def exposing_evidence(pid, listeners, context):
     """Evidence items of the published mappings through which the server is reached from the network."""
-    if not context.get('inspected') or context.get('host_network') or context.get('network_mode') == 'pod':
+    if not _by_mapping(context):
         return []
-    reachable = None if listeners is None else set(item['port'] for item in listeners if not item['loopback'])
     return [{'type': 'socket', 'pid': pid, 'address': item['host_ip'], 'port': item['host_port'],
              'published_to': item['container_port'], 'container': context['name']}
-            for item in published(context, reachable) if not is_loopback(item['host_ip'])]
+            for item in exposing_mappings(listeners, context)]
 
 
 def published(context, ports=None):
