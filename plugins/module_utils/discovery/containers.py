@@ -18,6 +18,7 @@ published port at all.
 from __future__ import annotations
 
 import os
+import threading
 
 from ansible_collections.aigov.core.plugins.module_utils.common.redaction import REDACTED, is_secret_name, redact_value
 from ansible_collections.aigov.core.plugins.module_utils.host import container_runtime
@@ -243,6 +244,32 @@ class ContainerIndex(object):
                 self._contexts[container_id] = context_of(runtime, container_id, False, records.get(container_id))
         found = dict((pid, self._contexts[owner[1]]) for pid, owner in owners.items())
         return found, self.problems[before:]
+
+    def ask(self, pids):
+        """contexts(PIDS) in the background: an object whose result() is what contexts() returns."""
+        return _Asking(self, pids)
+
+
+class _Asking(object):
+    """ContainerIndex.contexts(pids) run in a thread: the runtime's CLI is another process, so the caller reads
+    /proc meanwhile. result() waits for it (the CLI's own timeout bounds the wait)."""
+
+    def __init__(self, index, pids):
+        self._index, self._pids, self._result, self._error = index, pids, ({}, []), None
+        self._thread = threading.Thread(target=self._run, name='aigov-container-context', daemon=True)
+        self._thread.start()
+
+    def _run(self):
+        try:
+            self._result = self._index.contexts(self._pids)
+        except Exception as exc:  # pylint: disable=broad-except  # handed to the caller's thread in result()
+            self._error = exc
+
+    def result(self):
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._result
 
 
 def index_of(options):
