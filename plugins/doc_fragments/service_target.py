@@ -36,6 +36,16 @@ options:
         without a shell).
     type: dict
     default: {}
+  container:
+    description:
+      - The container discovery saw the server in (the asset's C(container) attribute; C(runtime), C(id) and
+        C(name) are read). While the server's O(pids) run, their cgroup names the container and this is not needed;
+        once it is down, this is what the runtime is asked to restart. The runtime must still know a container of
+        that id under that name.
+      - A server in a container is acted on through the runtime's CLI (C(podman restart), C(docker restart); on a
+        Kubernetes node C(crictl stop), after which the kubelet starts it again), or through the systemd unit
+        that manages the container (label C(PODMAN_SYSTEMD_UNIT)), never by signalling its pids.
+    type: dict
   proc_root:
     description: The proc filesystem to read the cgroups from.
     type: path

@@ -179,6 +179,27 @@ options:
         the other probes and the module go on. See the collection's C(docs/discovery.md) for every limit.
     type: int
     default: 120
+  container_context:
+    description:
+      - Report the container each model server and vector database runs in (podman, Docker, containerd or CRI-O,
+        found from the process's cgroup) as its C(container) attribute - runtime, id, name, image and image digest,
+        labels (with the Kubernetes pod, namespace and container), network mode, published ports and mounts - as the
+        runtime's own CLI (C(inspect), read-only) says, asked once per run for all containers, from C(/usr/bin) or
+        C(/usr/local/bin) only when root alone can change it. A runtime that cannot be asked is a problem in
+        C(ai_discovery.problems); the server is still reported, with only the runtime and id.
+      - With it, a containerised server is C(exposed) only through a port published on a non-loopback host address,
+        or when it uses host networking; C(exposed_by) names each mapping or listener. The HTTP probe asks the published
+        host port of a server whose network namespace is not the module's. Model files under the host directories
+        mounted into serving containers are found by the C(model_artifact) probe and name the containers
+        (C(containers)); a server whose version its files do not give takes the image's version label or tag.
+      - Rootless containers (a user's) are reported with runtime and id only; the user's runtime is not asked.
+    type: bool
+    default: true
+  container_timeout:
+    description:
+      - Seconds each runtime CLI call of O(container_context) may take before it is ended and reported as a problem.
+    type: int
+    default: 10
 attributes:
   check_mode:
     support: full
@@ -340,6 +361,8 @@ def main():
             http_probe=dict(type='bool', default=False),
             http_timeout=dict(type='float', default=2.0),
             probe_timeout=dict(type='int', default=PROBE_TIMEOUT),
+            container_context=dict(type='bool', default=True),
+            container_timeout=dict(type='int', default=10),
         ),
         supports_check_mode=True,
     )
@@ -353,6 +376,8 @@ def main():
         module.fail_json(msg='probe_timeout must be more than 0 seconds, got %s' % module.params['probe_timeout'])
     if not 0 < module.params['http_timeout'] <= 30:
         module.fail_json(msg='http_timeout must be more than 0 and at most 30 seconds, got %s' % module.params['http_timeout'])
+    if module.params['container_timeout'] <= 0:
+        module.fail_json(msg='container_timeout must be more than 0 seconds, got %s' % module.params['container_timeout'])
     options = dict(module.params, check_mode=module.check_mode)
     options['hash_cache'] = options['hash_cache'] or default_hash_cache()
     host, machine_id = host_identity()

@@ -25,6 +25,14 @@ description:
   - C(disable_dev_mode) removes the server's dev-mode variables O(dev_mode) (C(VLLM_SERVER_DEV_MODE)) from env
     files and from C(Environment=) lines.
   - Diffs are redacted (API keys next to the bind address are replaced by C(<redacted>)).
+  - "A server in a container (see O(container)) is rebound through its runtime: a podman container whose ports are
+    published on a non-loopback address is re-created from its own create command with each of those ports published
+    on C(127.0.0.1) (same host and container port), started, and checked through podman; the old container is stopped
+    and set aside first, removed once the new one runs, and put back if the new one fails. RV(republished) records the
+    mappings before and after; the create command (which may hold secrets) is never returned. A container published on
+    loopback only is left alone (not changed). Docker, Kubernetes and unit-managed (quadlet) containers, containers
+    with host networking or C(-P), and C(disable_dev_mode) on a container are refused with the reason: their definition
+    lives elsewhere. The re-creation runs podman with the module's environment (its C(CONTAINERS_CONF))."
 author:
   - aigov.core maintainers (@aigov)
 options:
@@ -64,7 +72,7 @@ EXAMPLES = r"""
 
 RETURN = r"""
 source:
-  description: Where the definition came from, C(services), C(systemd) or C(none).
+  description: Where the definition came from, C(services), C(container), C(systemd) or C(none).
   returned: always
   type: str
 unit:
@@ -91,17 +99,48 @@ changed_files:
   type: list
   elements: str
 restart_commands:
-  description: Commands (argv lists) that restart the server so that the change takes effect.
+  description: Commands (argv lists) that restart the server so that the change takes effect (none for a container,
+    which is re-created).
   returned: always
   type: list
   elements: list
+container:
+  description: The container the server runs in (C(runtime), C(id), C(name), C(image), C(published)), when RV(source=container).
+  returned: when the server runs in a container
+  type: dict
+republished:
+  description: >-
+    What the container rebind did: C(container) (runtime, id and name of the container now), C(published_before) and
+    C(published_after) (mappings C(<host ip>:<host port>-><container port>/tcp)), C(replaced) (the id of the container
+    re-created, null when nothing was done or in check mode).
+  returned: when the server runs in a container
+  type: dict
 """
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.aigov.core.plugins.module_utils.common.errors import AigovError
+from ansible_collections.aigov.core.plugins.module_utils.remediation.container_rebind import ensure_loopback
 from ansible_collections.aigov.core.plugins.module_utils.remediation.service_config import (
     FIXES, SERVER_ARGSPEC, SERVER_REQUIRED_ONE_OF, apply_fix, locate, server_of)
+
+
+def _container_rebind(module, server, location):
+    """The result of bind_loopback on a server in a container: its published ports re-created on loopback."""
+    if module.params['fix'] != 'bind_loopback':
+        raise AigovError('%s runs in %s container %s: turn its dev mode off in the container\'s definition; nothing done'
+                         % (server['name'] or server['asset_id'], location['container']['runtime'], location['key']))
+    changed, republished = ensure_loopback(location, module.check_mode)
+    result = dict(location)
+    result.update(changed=changed, changed_files=[], restart_commands=[], republished=republished,
+                  msg='bind_loopback: container %s %s' % (location['key'], 'published on 127.0.0.1' if changed
+                                                          else 'already published on loopback only'))
+    if changed and module._diff:
+        result['diff'] = [{'before': '\n'.join(republished['published_before']) + '\n',
+                           'after': '\n'.join(republished['published_after']) + '\n',
+                           'before_header': 'container %s published ports' % location['key'],
+                           'after_header': 'container %s published ports' % location['key']}]
+    return result
 
 
 def main():
@@ -118,6 +157,8 @@ def main():
     server = server_of(params, dev_mode=params['dev_mode'])
     try:
         location = locate(server, params['services'], params['proc_root'])
+        if location['source'] == 'container':
+            module.exit_json(**_container_rebind(module, server, location))
         changed_files, diffs = apply_fix(params['fix'], server, location, module.check_mode)
     except AigovError as exc:
         module.fail_json(msg=str(exc))

@@ -12,8 +12,11 @@ short_description: Restart a model server or vector database through its service
 version_added: 0.1.0
 description:
   - Finds how a server is run, exactly as M(aigov.core.ai_service_harden) does (an entry of O(services) keyed by
-    the asset id or name, else the system unit of its O(pids), see O(start_times)), and runs its restart
-    commands, without a shell.
+    the asset id or name, else the container of its O(pids) or O(container), else the system unit of its O(pids),
+    see O(start_times)), and runs its restart commands, without a shell.
+  - A server in a container is restarted through its runtime (C(podman restart --time 10 <id>), C(docker restart),
+    on a Kubernetes node C(crictl stop) for the kubelet to start it again) or the systemd unit that manages the
+    container, run from a path only root can change; a server that is down is found by its O(container).
   - Fails when no service definition with a restart command is found, saying why (RV(problem)); nothing is run
     then.
   - It does not check that the server is back; the caller waits for its listener (the C(aigov.core.remediate)
@@ -48,7 +51,7 @@ EXAMPLES = r"""
 
 RETURN = r"""
 source:
-  description: Where the definition came from, C(services) or C(systemd).
+  description: Where the definition came from, C(services), C(container) or C(systemd).
   returned: always
   type: str
 unit:
@@ -64,6 +67,10 @@ restart_commands:
   returned: always
   type: list
   elements: list
+container:
+  description: The container the server runs in (C(runtime), C(id), C(name), C(image), C(published)), when RV(source=container).
+  returned: when the server runs in a container
+  type: dict
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -87,6 +94,8 @@ def main():
         module.fail_json(msg=str(exc))
     result = dict(source=location['source'], unit=location['unit'], problem=location['problem'],
                   restart_commands=location['restart_commands'])
+    if location.get('container'):
+        result['container'] = location['container']
     if not location['restart_commands']:
         module.fail_json(msg='no restart command for %s: %s; nothing was run'
                              % (label, location['problem'] or 'its services entry has no restart_command'), **result)

@@ -129,8 +129,9 @@ RETURN = r"""
 plan:
   description:
     - C(remediation), C(target) (inventory host), C(asset_id), C(asset_name), C(pids), C(start_times), C(ports)
-      (from the asset store), C(fingerprint) (as the audit log records it), C(alert_name), C(decision),
-      C(approval), C(owner), C(payload_sha256).
+      (from the asset store; for a server in a container with its own network, the host ports published to it),
+      C(container) (C(runtime), C(id), C(name) of the asset's container, or null), C(fingerprint) (as the audit
+      log records it), C(alert_name), C(decision), C(approval), C(owner), C(payload_sha256).
     - For C(stop_gpu_process) also C(pid), its C(start_time) as discovery recorded it, C(gpu_uuid) and
       C(protected_pids).
   returned: success

@@ -17,7 +17,7 @@ import pwd
 import stat as stat_module
 import time
 
-from ansible_collections.aigov.core.plugins.module_utils.discovery import model_files
+from ansible_collections.aigov.core.plugins.module_utils.discovery import container_artifacts, model_files
 from ansible_collections.aigov.core.plugins.module_utils.store.assets import make_asset
 from ansible_collections.aigov.core.plugins.module_utils.host.hash_cache import HashCache
 from ansible_collections.aigov.core.plugins.module_utils.host.safe_files import read_capped, sha256_within
@@ -126,7 +126,10 @@ def discover_model_artifacts(options, host, machine_id):
         problems.append('model_artifact: ' + cache.problem)
     deadline = time.monotonic() + options.get('hash_budget', 60)
     assets = []
-    for path, info in _candidate_files(expand_roots(options.get('artifact_roots', DEFAULT_ROOTS)),
+    roots = expand_roots(options.get('artifact_roots', DEFAULT_ROOTS))
+    stores, seen_problems = container_artifacts.serving_stores(options)  # model stores mounted into serving containers
+    problems.extend(seen_problems)
+    for path, info in _candidate_files(roots + container_artifacts.extra_roots(stores, roots),
                                        options.get('max_files', 10000), problems):
         try:
             asset = _one_file(path, info, cache, deadline, host, machine_id, problems)
@@ -135,6 +138,7 @@ def discover_model_artifacts(options, host, machine_id):
             continue
         if asset is not None:
             assets.append(asset)
+    container_artifacts.link(assets, stores)
     pending = sum(asset['attributes']['sha256'] is None for asset in assets)
     if pending:
         problems.append('model_artifact: %d file(s) not hashed within hash_budget; the next run continues' % pending)

@@ -13,11 +13,12 @@ from __future__ import annotations
 import errno
 import time
 
+from ansible_collections.aigov.core.plugins.module_utils.discovery import containers as container_context
 from ansible_collections.aigov.core.plugins.module_utils.discovery import http_probe, model_servers
 from ansible_collections.aigov.core.plugins.module_utils.host import procfs
 from ansible_collections.aigov.core.plugins.module_utils.store.assets import make_asset
 from ansible_collections.aigov.core.plugins.module_utils.common.redaction import redact_argv
-from ansible_collections.aigov.core.plugins.module_utils.discovery.server_versions import server_version
+from ansible_collections.aigov.core.plugins.module_utils.discovery.server_versions import clean_version, server_version
 
 
 def _why(exc):
@@ -83,8 +84,8 @@ def environment_of(proc_root, pid, problems, label, value_env):
         return set(), {}, False
 
 
-def _version_and_http(proc_root, processes, signature, env_values, listeners, http, problems, label):
-    """(version, version_source, http): from package metadata, then from the server itself when probing.
+def _version(proc_root, processes, signature, env_values, problems, label):
+    """(version, version_source) from package metadata or the image's variable, without running anything.
 
     The group's processes are tried in turn: the root may be a wrapper (TGI's
     launcher, NIM's start script) while a worker is the Python server.
@@ -96,33 +97,34 @@ def _version_and_http(proc_root, processes, signature, env_values, listeners, ht
             problems.append('%s: %s' % (label, problem))
         if version or problem:
             break
-    process = processes[0]
+    return version, source
+
+
+def _http(proc_root, pid, signature, listeners, http, problems, label, container=None):
+    """The http attribute (None when not probing) and the version the server itself answered, with its source."""
     if http is None:
-        return version, source, None
-    if not http_probe.same_network_namespace(proc_root, process.pid):
-        return version, source, http_probe.not_probed('in another network namespace, or its namespace cannot be read')
-    http, errors = http_probe.probe(signature.http_paths, listeners, *http)
+        return None, None, None
+    if not http_probe.same_network_namespace(proc_root, pid):
+        # a container's namespace is not entered: its published host ports are asked instead
+        listeners = container_context.probe_listeners(listeners, container) if container else []
+        if not listeners:
+            return http_probe.not_probed('in another network namespace, or its namespace cannot be read'
+                                         + (', and no port of it is published' if container else '')), None, None
+    result, errors = http_probe.probe(signature.http_paths, listeners, *http)
     problems.extend('%s: %s' % (label, error) for error in errors)
-    http_version, http_source = http.pop('version', None), http.pop('version_source', None)
-    if http_version:  # the running server's answer beats metadata on disk, which may have been upgraded since
-        version, source = http_version, http_source
-    return version, source, http
+    return result, result.pop('version', None), result.pop('version_source', None)
 
 
-def _server_asset(kind, value_env, proc_root, host, machine_id, matched, root, pids, problems, http=None):
+def _server_seen(value_env, proc_root, matched, root, pids, problems):
+    """What the server's processes show by themselves (first pass: no runtime, no network)."""
     process, signature, args = matched[root]
     label = '%s (pid %d)' % (signature.display_name, process.pid)
     env_names, env_values, env_readable = environment_of(proc_root, process.pid, problems, label, value_env)
     pairs = listeners_of(proc_root, pids, problems, label)
     auth, auth_evidence = model_servers.auth_state(signature, args, env_names, env_values, env_readable)
     model = model_servers.served_model(signature, args, env_values)
-    cmdline = redact_argv(process.argv)
     listeners = None if pairs is None else [
         {'address': address, 'port': port, 'loopback': procfs.is_loopback(address)} for address, port in pairs]
-    if listeners:
-        identity = (signature.product, listeners[0]['port'])
-    else:
-        identity = (signature.product, model or '', process.exe or process.argv[0])
     attributes = {
         'product': signature.product,
         'product_name': signature.display_name,
@@ -134,32 +136,68 @@ def _server_asset(kind, value_env, proc_root, host, machine_id, matched, root, p
         'dev_mode': model_servers.dev_mode(signature, env_values),
         'uid': process.uid,
         'executable': process.exe,
-        'cmdline': cmdline,
+        'cmdline': redact_argv(process.argv),
         'pids': sorted(pids),
         'start_times': start_times(matched, pids),
     }
-    attributes['version'], attributes['version_source'], attributes['http'] = _version_and_http(
-        proc_root, [process] + [matched[pid][0] for pid in pids if pid != root], signature, env_values, listeners,
-        http, problems, label)
+    attributes['version'], attributes['version_source'] = _version(
+        proc_root, [process] + [matched[pid][0] for pid in pids if pid != root], signature, env_values, problems, label)
+    return {'process': process, 'signature': signature, 'label': label, 'model': model, 'attributes': attributes,
+            'env_readable': env_readable}
+
+
+def _server_asset(kind, proc_root, host, machine_id, seen, problems, http=None, container=None):
+    """The asset of a server seen in the first pass, with its container (second pass) and the HTTP probe's answer."""
+    process, signature, model, attributes = seen['process'], seen['signature'], seen['model'], seen['attributes']
+    listeners = attributes['listeners']
+    if container and container['name'] and not container['host_network']:
+        # ports inside containers repeat (every vLLM image listens on 8000): the container names the server
+        identity = (signature.product, container['runtime'], container['name'])
+    elif listeners:
+        identity = (signature.product, listeners[0]['port'])
+    else:
+        identity = (signature.product, model or '', process.exe or process.argv[0])
+    attributes['http'], http_version, http_source = _http(proc_root, process.pid, signature, listeners, http, problems,
+                                                          seen['label'], container)
+    if http_version:  # the running server's answer beats metadata on disk, which may have been upgraded since
+        attributes['version'], attributes['version_source'] = http_version, http_source
+    if container is not None:
+        attributes['exposed'], attributes['exposed_by'] = container_context.exposure(listeners, container)
+        attributes['container'] = dict(container, model_host_path=container_context.host_path(container, model))
+        if attributes['version'] is None:  # the image states the version of the server it ships
+            image_version, image_source = container_context.image_version(container)
+            attributes['version'] = clean_version(image_version)
+            attributes['version_source'] = image_source if attributes['version'] else None
     evidence = [{'type': 'process', 'pid': process.pid, 'uid': process.uid}]
     evidence.extend({'type': 'socket', 'pid': process.pid, 'address': item['address'], 'port': item['port']}
                     for item in listeners or [])
-    confidence = 'inferred' if listeners is not None and env_readable else 'unresolved'
+    if container is not None:  # the published ports that expose it, as a finding's evidence shows them
+        evidence.extend(container_context.exposing_evidence(process.pid, listeners, container))
+    confidence = 'inferred' if listeners is not None and seen['env_readable'] else 'unresolved'
     return make_asset(kind, host, machine_id, identity, signature.product, attributes, evidence, confidence)
 
 
 def discover_servers(proc_root, host, machine_id, kind='model_server', signatures=model_servers.SIGNATURES,
-                     http_timeout=None, http_budget=None):
+                     http_timeout=None, http_budget=None, containers=None):
     """Return (assets, problems) for every server process the signatures know (model servers by default).
 
     http_timeout: seconds for each answer of the HTTP probe, or None to leave the servers alone;
-    http_budget: seconds for all of this run's HTTP probing (None: no total).
+    http_budget: seconds for all of this run's HTTP probing (None: no total);
+    containers: the run's containers.ContainerIndex (None: no container context).
     """
     problems = []
     matched = matched_processes(proc_root, signatures)
     kept = model_servers.value_env(signatures)
     http = None if http_timeout is None else (
         http_timeout, None if http_budget is None else time.monotonic() + http_budget)
-    assets = [_server_asset(kind, kept, proc_root, host, machine_id, matched, root, sorted(pids), problems, http)
-              for root, pids in sorted(group_workers(matched).items())]
+    groups = sorted(group_workers(matched).items())
+    # the runtime is asked in the background while the processes are read (it is another program's time)
+    asking = None if containers is None else containers.ask([root for root, _pids in groups])
+    seen = [(root, _server_seen(kept, proc_root, matched, root, sorted(pids), problems)) for root, pids in groups]
+    contexts = {}
+    if asking is not None:
+        contexts, seen_problems = asking.result()
+        problems.extend('%s: %s' % (kind, problem) for problem in seen_problems)
+        containers.serving.update((context['id'], context) for context in contexts.values())
+    assets = [_server_asset(kind, proc_root, host, machine_id, one, problems, http, contexts.get(root)) for root, one in seen]
     return sorted(assets, key=lambda asset: asset['id']), problems

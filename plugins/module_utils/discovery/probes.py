@@ -20,6 +20,7 @@ import threading
 
 from ansible_collections.aigov.core.plugins.module_utils.discovery.agent_discovery import discover_agents, discover_mcp_processes
 from ansible_collections.aigov.core.plugins.module_utils.discovery.artifact_discovery import discover_model_artifacts
+from ansible_collections.aigov.core.plugins.module_utils.discovery.containers import index_of
 from ansible_collections.aigov.core.plugins.module_utils.discovery.credentials import discover_credentials
 from ansible_collections.aigov.core.plugins.module_utils.discovery.discovery import discover_servers
 from ansible_collections.aigov.core.plugins.module_utils.discovery.gpu_discovery import discover_gpus
@@ -42,9 +43,9 @@ PROBE_TIMEOUT = 120
 PROBES = {
     'model_server': lambda options, host, machine_id: discover_servers(
         options['proc_root'], host, machine_id, http_timeout=options['http_timeout'] if options.get('http_probe') else None,
-        http_budget=options.get('probe_timeout', PROBE_TIMEOUT) / 2.0),
+        http_budget=options.get('probe_timeout', PROBE_TIMEOUT) / 2.0, containers=index_of(options)),
     'vector_db': lambda options, host, machine_id: discover_servers(options['proc_root'], host, machine_id, 'vector_db',
-                                                                    VECTOR_DB_SIGNATURES),
+                                                                    VECTOR_DB_SIGNATURES, containers=index_of(options)),
     'model_artifact': discover_model_artifacts,
     'credential': discover_credentials,
     'ai_package': discover_ai_packages,

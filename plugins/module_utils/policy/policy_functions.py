@@ -10,6 +10,8 @@ functions exist (docs/policy-packs.md, "Functions"):
                                   either side is null or not a version (null-safe)
   has_flag(argv, flags)           argv (a redacted command line) carries one of flags,
                                   as `--flag`, `--flag=value` or `--flag value`
+  starts_with_any(text, prefixes) text starts with one of prefixes (a string or a list);
+                                  false when text is null (an image not from an approved registry)
   param(name)                     the value of a pack parameter (pack `parameters:`,
                                   overridable per run); unknown names fail validation
 
@@ -32,7 +34,7 @@ _RELEASE = re.compile(r'^v?(\d+(?:\.\d+)*)(?:[.-]?(dev|a|alpha|b|beta|c|rc|pre|p
 # Where each suffix sorts against the plain release (rank 3): 0.11.0rc1 < 0.11.0 < 0.11.0.post1.
 _SUFFIX_RANK = {'dev': 0, 'a': 1, 'alpha': 1, 'b': 2, 'beta': 2, 'c': 2.5, 'rc': 2.5, 'pre': 2.5, 'preview': 2.5,
                 'post': 4, 'p': 4}
-CUSTOM = {'version_lt': 2, 'has_flag': 2, 'param': 1}
+CUSTOM = {'version_lt': 2, 'has_flag': 2, 'param': 1, 'starts_with_any': 2}
 
 
 def parse_version(text):
@@ -64,6 +66,12 @@ def has_flag(argv, flags):
     return any(isinstance(token, str) and token.partition('=')[0] in wanted for token in argv)
 
 
+def starts_with_any(text, prefixes):
+    """True when text starts with one of prefixes (none: false)."""
+    prefixes = [prefixes] if isinstance(prefixes, str) else prefixes or []
+    return isinstance(text, str) and any(isinstance(prefix, str) and prefix and text.startswith(prefix) for prefix in prefixes)
+
+
 if HAS_JMESPATH:
     class PolicyFunctions(jp_functions.Functions):
         """JMESPath's functions plus ours, bound to one pack's parameters."""
@@ -79,6 +87,10 @@ if HAS_JMESPATH:
         @jp_functions.signature({'types': ['array', 'null']}, {'types': ['string', 'array']})
         def _func_has_flag(self, argv, flags):
             return has_flag(argv, flags)
+
+        @jp_functions.signature({'types': ['string', 'null']}, {'types': ['string', 'array', 'null']})
+        def _func_starts_with_any(self, text, prefixes):
+            return starts_with_any(text, prefixes)
 
         @jp_functions.signature({'types': ['string']})
         def _func_param(self, name):

@@ -42,6 +42,7 @@ from ansible_collections.aigov.core.plugins.module_utils.alerts.payload import (
 from ansible_collections.aigov.core.plugins.module_utils.audit import entries as kinds
 from ansible_collections.aigov.core.plugins.module_utils.audit.audit_log import recordable
 from ansible_collections.aigov.core.plugins.module_utils.common.errors import AigovError
+from ansible_collections.aigov.core.plugins.module_utils.remediation import container_target
 from ansible_collections.aigov.core.plugins.module_utils.remediation.actions import proposed_remediation
 
 SOURCE_ACTOR = kinds.SOURCE_ACTOR
@@ -254,14 +255,16 @@ def plan(payload, inventory_hosts, max_hosts, entries, keyring, actions, approva
                                  % (props['hosts'], '' if props['hosts'] == 1 else 's', max_hosts))
     extra = _requirements(remediation, props['kinds'], asset_record, event, approved_models, protected_pids)
     listeners = (asset_record.get('attributes') or {}).get('listeners') or []
-    return dict(extra, **{
+    container = (asset_record.get('attributes') or {}).get('container')
+    return dict(extra, container=container_target.plan_container(container), **{
         'remediation': remediation,
         'target': target,
         'asset_id': asset_record['id'],
         'asset_name': asset_record.get('name'),
         'pids': [pid for pid in (asset_record.get('attributes') or {}).get('pids') or [] if isinstance(pid, int)],
         'start_times': (asset_record.get('attributes') or {}).get('start_times') or {},
-        'ports': sorted(set(item['port'] for item in listeners if isinstance(item.get('port'), int))),
+        # where the post-check reaches the server from the host: a container's published host ports
+        'ports': container_target.plan_ports(listeners, container),
         # what the audit entries name the alert by (the source's decision entry writes them the same way)
         'fingerprint': recordable(alert.get('fingerprint')),
         'alert_name': alert.get('name'),

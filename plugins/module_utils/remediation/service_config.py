@@ -7,7 +7,9 @@ Discovery reports a server's pids and command line, not its service
 definition. locate() finds it, in this order:
   1. an explicit entry in the caller's `services` mapping, keyed by the asset
      id or name: {env_file | files, restart_command, stop_command};
-  2. systemd: the system unit of the server's pids (system_unit(): a cgroup
+  2. a container (container_target.py): the runtime's restart and stop of the container the server's pids
+     run in (or, once it is down, the one discovery recorded), or its unit's when a unit manages it;
+  3. systemd: the system unit of the server's pids (system_unit(): a cgroup
      under system.slice, never a user's unit of the same name), trusted only
      when every running pid is still the process discovery saw (start time)
      and runs as the unit's User= (root when unset); else no unit, with the
@@ -29,14 +31,14 @@ import re
 import shlex
 
 from ansible_collections.aigov.core.plugins.module_utils.host import procfs, safe_files
-from ansible_collections.aigov.core.plugins.module_utils.remediation import process_stop
+from ansible_collections.aigov.core.plugins.module_utils.remediation import container_target, process_stop
 from ansible_collections.aigov.core.plugins.module_utils.common.errors import AigovError
 from ansible_collections.aigov.core.plugins.module_utils.common.redaction import redact_text
 
 UNIT_DIRS = ('/etc/systemd/system', '/run/systemd/system', '/usr/local/lib/systemd/system', '/lib/systemd/system',
              '/usr/lib/systemd/system')
 EDITABLE = ('/etc/', '/run/')
-_UNIT = re.compile(r'^[A-Za-z0-9_:.\\][A-Za-z0-9_:.\\@-]*\.service$')  # systemd's unit name characters
+UNIT_NAME = _UNIT = re.compile(r'^[A-Za-z0-9_:.\\][A-Za-z0-9_:.\\@-]*\.service$')  # systemd's unit name characters
 _ANY = r'(?:0\.0\.0\.0|\[::\]|::|\*)'
 # --host 0.0.0.0, --host=0.0.0.0, --bind ::, OLLAMA_HOST=0.0.0.0:11434, HOST="0.0.0.0", QDRANT__SERVICE__HOST=0.0.0.0
 _REBIND = re.compile(r'''((?:--(?:host|bind|listen|address|ip|http-host|bind-address)[ =]["']?)'''
@@ -71,6 +73,7 @@ SERVER_ARGSPEC = dict(
     start_times=dict(type='dict', default={}),
     services=dict(type='dict', default={}),
     proc_root=dict(type='path', default='/proc'),
+    container=dict(type='dict'),
 )
 SERVER_REQUIRED_ONE_OF = [('asset_id', 'name', 'pids')]
 
@@ -78,7 +81,7 @@ SERVER_REQUIRED_ONE_OF = [('asset_id', 'name', 'pids')]
 def server_of(params, **extra):
     """The server a module's SERVER_ARGSPEC options name, as locate() takes it."""
     return dict(extra, asset_id=params['asset_id'], name=params['name'], pids=params['pids'] or [],
-                start_times=params['start_times'])
+                start_times=params['start_times'], container=params.get('container'))
 
 
 def system_unit(cgroup):
@@ -212,6 +215,13 @@ def locate(server, services=None, proc_root='/proc', unit_dirs=UNIT_DIRS, editab
     neither the services mapping nor a trusted systemd unit (_systemd) says.
     """
     found = _explicit(server, services)
+    if found:
+        return found
+    try:
+        found = container_target.locate_container(server, proc_root)
+    except AigovError as exc:  # a reused pid, a rootless or unknown container: nothing to run, and why
+        found = {'source': 'none', 'key': None, 'unit': None, 'problem': str(exc), 'files': [], 'unedited': [],
+                 'restart_commands': [], 'stop_commands': []}
     if found:
         return found
     unit, fragment, dropins, problem = _systemd(server, proc_root, unit_dirs)

@@ -21,7 +21,8 @@ RISK_TIERS = ('minimal', 'limited', 'high', 'prohibited')
 OWNER_ROLES = ('decision', 'risk', 'escalation')
 ENVIRONMENTS = ('on_prem', 'cloud', 'edge')
 SHA256 = re.compile(r'^[0-9a-f]{64}$')
-SELECTOR_KEYS = ('id', 'kind', 'name', 'host', 'inventory_hostname', 'model')
+SELECTOR_KEYS = ('id', 'kind', 'name', 'host', 'inventory_hostname', 'model', 'image', 'container', 'k8s_namespace')
+LABEL_KEY = 'label:'  # label:<name> matches a container label's value (a server's container, or an artifact's)
 USE_CASE_ID = re.compile(r'^[a-z0-9][a-z0-9_.-]*$')
 _USE_CASE_KEYS = frozenset(('id', 'name', 'description', 'risk_tier', 'owners', 'environment', 'region',
                             'approved_models', 'allowed_regions', 'assets'))
@@ -51,7 +52,7 @@ def check_selectors(selectors, where, problems):
             problems.append('%s must be a non-empty mapping of %s' % (spot, ', '.join(SELECTOR_KEYS)))
             continue
         for key, value in selector.items():
-            if key not in SELECTOR_KEYS:
+            if key not in SELECTOR_KEYS and not (isinstance(key, str) and key.startswith(LABEL_KEY) and len(key) > len(LABEL_KEY)):
                 problems.append('%s: unknown selector key %r (known: %s)' % (spot, key, ', '.join(SELECTOR_KEYS)))
             elif not isinstance(value, str) or not value:
                 problems.append('%s: %s must be a non-empty string (glob patterns allowed)' % (spot, key))
@@ -128,9 +129,24 @@ def load_registry(path):
     return {'path': path, 'sha256': digest, 'use_cases': use_cases}
 
 
+def _container(asset):
+    """The container an asset runs in (a server's container attribute), or the first one that mounts it (a model file)."""
+    attributes = asset.get('attributes') or {}
+    if isinstance(attributes.get('container'), dict):
+        return attributes['container']
+    mounted = attributes.get('containers')
+    return mounted[0] if isinstance(mounted, list) and mounted and isinstance(mounted[0], dict) else {}
+
+
 def _selector_value(asset, key):
     if key == 'model':
         return (asset.get('attributes') or {}).get('model')
+    if key in ('image', 'container'):
+        return _container(asset).get('image' if key == 'image' else 'name')
+    if key == 'k8s_namespace':
+        return (_container(asset).get('kubernetes') or {}).get('namespace')
+    if key.startswith(LABEL_KEY):
+        return (_container(asset).get('labels') or {}).get(key[len(LABEL_KEY):])
     return asset.get(key)
 
 

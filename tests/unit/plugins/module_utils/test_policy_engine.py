@@ -194,3 +194,26 @@ def test_ordering_a_string_against_a_number_names_the_rule_and_asset(tmp_path):
     server = pa.server(version='0.7.0')
     with pytest.raises(AigovError, match='rule TEST-MS-001: condition failed on asset %s' % server['id']):
         policy.evaluate(policy.load_packs([path]), [server])
+
+
+IMAGE_RULE = RULE.replace("applies_to: \"kind == 'model_server'\"",
+                          "applies_to: \"kind == 'model_server' && attributes.container.image != `null`\"").replace(
+    "condition: \"attributes.auth == 'configured'\"",
+    "condition: \"starts_with_any(attributes.container.image, param('approved_registries'))\"")
+
+
+def test_a_rule_flags_images_not_from_the_approved_registries(tmp_path):
+    pack = policy.load_packs([write(tmp_path, HEADER + 'parameters: {approved_registries: [registry.example.com/, nvcr.io/]}\n'
+                                    + IMAGE_RULE)])
+    servers = [pa.server(port=port) for port in (1, 2, 3)]
+    for server, image in zip(servers, ('registry.example.com/vllm:1', 'docker.io/vllm/vllm-openai:v0.6.3', None)):
+        if image:
+            server['attributes']['container'] = {'image': image}
+    assert [finding['asset_id'] for finding in policy.evaluate(pack, servers)[0]] == [servers[1]['id']]
+
+
+@pytest.mark.parametrize('text, prefixes, expected', [
+    ('registry.example.com/x', ['docker.io/', 'registry.example.com/'], True), ('x', 'x', True),
+    ('docker.io/x', ['registry.example.com/'], False), (None, ['x'], False), ('x', [], False), ('x', ['', None], False)])
+def test_starts_with_any(text, prefixes, expected):
+    assert policy_functions.starts_with_any(text, prefixes) is expected

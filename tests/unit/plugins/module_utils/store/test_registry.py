@@ -89,6 +89,9 @@ SCHEMA_CASES = [
     ('allowed regions as one string', REGISTRY.replace('    region: eu-west-1\n', '    region: eu-west-1\n    allowed_regions: eu-west-1\n'), False),
     ('approved model with a kept copy', REGISTRY.replace('{name: enc,', '{path: /srv/approved/enc.bin, name: enc,'), True),
     ('approved model with a relative path', REGISTRY.replace('{name: enc,', '{path: enc.bin, name: enc,'), False),
+    ('container selectors', REGISTRY.replace('{id: "model_server', '{image: "registry.example.com/*", k8s_namespace: prod, '
+                                             '"label:app.kubernetes.io/part-of": support, container: "vllm-*", id: "model_server'), True),
+    ('an empty label name', REGISTRY.replace('{id: "model_server', '{"label:": x, id: "model_server'), False),
     ('allowed regions as a list', REGISTRY.replace('    region: eu-west-1\n', '    region: eu-west-1\n    allowed_regions: [eu-west-1, eu-central-1]\n'), True),
 ]
 
@@ -116,3 +119,26 @@ def test_bundled_registry_follows_the_published_schema():
     from tests.contracts import validate
     with open(os.path.join(ROOT, 'registry', 'default.yml')) as handle:
         validate(yaml.safe_load(handle), 'registry.v1.json')
+
+
+CONTAINER_REGISTRY = """schema_version: 1
+use_cases:
+  - id: prod-llm
+    risk_tier: high
+    assets:
+      - {image: "registry.example.com/*", k8s_namespace: prod, "label:team": llm}
+"""
+
+
+def test_container_selectors_match_a_servers_container_and_a_mounted_files_container(tmp_path):
+    reg = load(tmp_path, CONTAINER_REGISTRY)
+    container = {'name': 'vllm-0', 'image': 'registry.example.com/vllm:0.6.3', 'kubernetes': {'namespace': 'prod'},
+                 'labels': {'team': 'llm'}}
+    server = {'id': 'a', 'kind': 'model_server', 'attributes': {'container': container}}
+    assert registry.match(reg, server)['use_case'] == 'prod-llm'
+    model_file = {'id': 'b', 'kind': 'model_artifact', 'attributes': {'containers': [container]}}
+    assert registry.match(reg, model_file)['use_case'] == 'prod-llm'
+    for change in ({'image': 'docker.io/vllm/vllm-openai:v0.6.3'}, {'kubernetes': None}, {'labels': {'team': 'web'}}):
+        other = {'id': 'c', 'kind': 'model_server', 'attributes': {'container': dict(container, **change)}}
+        assert registry.match(reg, other)['shadow'], change
+    assert registry.match(reg, {'id': 'd', 'kind': 'model_server', 'attributes': {}})['shadow']  # not in a container
