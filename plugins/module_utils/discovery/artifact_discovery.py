@@ -17,7 +17,7 @@ import pwd
 import stat as stat_module
 import time
 
-from ansible_collections.aigov.core.plugins.module_utils.discovery import model_files
+from ansible_collections.aigov.core.plugins.module_utils.discovery import model_files, model_signatures
 from ansible_collections.aigov.core.plugins.module_utils.store.assets import make_asset
 from ansible_collections.aigov.core.plugins.module_utils.host.hash_cache import HashCache
 from ansible_collections.aigov.core.plugins.module_utils.host.safe_files import read_capped, sha256_within
@@ -126,8 +126,8 @@ def discover_model_artifacts(options, host, machine_id):
         problems.append('model_artifact: ' + cache.problem)
     deadline = time.monotonic() + options.get('hash_budget', 60)
     assets = []
-    for path, info in _candidate_files(expand_roots(options.get('artifact_roots', DEFAULT_ROOTS)),
-                                       options.get('max_files', 10000), problems):
+    roots = expand_roots(options.get('artifact_roots', DEFAULT_ROOTS))
+    for path, info in _candidate_files(roots, options.get('max_files', 10000), problems):
         try:
             asset = _one_file(path, info, cache, deadline, host, machine_id, problems)
         except Exception as exc:  # one boundary per file: a file no parser foresaw is a problem, not the probe's end
@@ -135,6 +135,8 @@ def discover_model_artifacts(options, host, machine_id):
             continue
         if asset is not None:
             assets.append(asset)
+    # provenance: the signature beside each model, checked with this cache and budget (model_signatures.py)
+    model_signatures.annotate(assets, roots, options.get('model_signers'), cache, deadline, problems)
     pending = sum(asset['attributes']['sha256'] is None for asset in assets)
     if pending:
         problems.append('model_artifact: %d file(s) not hashed within hash_budget; the next run continues' % pending)
