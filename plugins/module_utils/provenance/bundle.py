@@ -205,8 +205,11 @@ def manifest(payload):
                                % (method, serialization.get('hash_type')))
     ignore = serialization.get('ignore_paths') or []
     shard_size = serialization.get('shard_size')
-    if method == 'shards' and (not isinstance(shard_size, int) or shard_size <= 0):
-        raise SignatureInvalid('malformed', 'shard serialization without a positive shard_size')
+    if method == 'shards':  # a JSON number: model-signing writes 1000.0
+        if isinstance(shard_size, bool) or not isinstance(shard_size, (int, float)) or shard_size != int(shard_size) \
+                or shard_size <= 0:
+            raise SignatureInvalid('malformed', 'shard serialization without a positive whole shard_size')
+        shard_size = int(shard_size)
     return {'model': subjects[0].get('name'), 'method': method, 'shard_size': shard_size,
             'ignore_paths': [path for path in ignore if isinstance(path, str)],
             'allow_symlinks': serialization.get('allow_symlinks') is True, 'resources': resources}
