@@ -35,6 +35,8 @@ def check(data, use_cases, problems):
         if 'require_signed_models' in use_case and not isinstance(use_case['require_signed_models'], bool):
             problems.append('%s: require_signed_models must be true or false' % where)
         trusted = use_case.get('trusted_signers')
+        if use_case.get('require_signed_models') is True and names is not None and not (names if trusted is None else trusted):
+            problems.append('%s: require_signed_models needs a signer (model_signers, trusted_signers)' % where)
         if trusted is None:
             continue
         if not isinstance(trusted, list) or not all(isinstance(name, str) and name for name in trusted):
