@@ -42,7 +42,7 @@ def build_model(directory, total_mb):
     block = os.urandom(CHUNK)
     for index in range(4):
         with open(os.path.join(directory, 'model-%05d-of-00004.safetensors' % (index + 1)), 'wb') as handle:
-            for _ in range(max(1, total_mb // 4)):
+            for _block in range(max(1, total_mb // 4)):
                 handle.write(block)
             handle.write(index.to_bytes(4, 'little'))  # four different files
     with open(os.path.join(directory, 'config.json'), 'w') as handle:

@@ -67,6 +67,10 @@ def _certificate(subject_key, subject, issuer_key, issuer, ca, now):
     return builder.sign(issuer_key, hashes.SHA256())
 
 
+def pem(cert):
+    return cert.public_bytes(serialization.Encoding.PEM)
+
+
 class CertificateAuthority(object):
     """A root CA, an intermediate CA and a code-signing leaf; root.pem is what a verifier trusts."""
 
@@ -78,7 +82,6 @@ class CertificateAuthority(object):
         root = _certificate(root_key, '%s root' % name, root_key, '%s root' % name, True, now)
         middle = _certificate(middle_key, '%s intermediate' % name, root_key, '%s root' % name, True, now)
         leaf = _certificate(self.leaf_key, '%s model signer' % name, middle_key, '%s intermediate' % name, False, now)
-        pem = lambda cert: cert.public_bytes(serialization.Encoding.PEM)
         self.root_pem = pem(root).decode('ascii')
         self.key_path = _write(os.path.join(directory, '%s-leaf-key.pem' % name), _pem_key(self.leaf_key))
         self.leaf_path = _write(os.path.join(directory, '%s-leaf.pem' % name), pem(leaf))

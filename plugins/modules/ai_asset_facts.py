@@ -33,7 +33,7 @@ description:
     O(hash_budget), also in the middle of a file.
   - Each model file's provenance is in C(attributes.signature) (docs/model-provenance.md). An OpenSSF model signature
     (the C(model-signing) v1 format) beside it (C(FILE.sig)) or in its model directory (C(model.sig), covering every file
-    of the directory) is verified on the host, against O(model_signers): C(signed) (with the signer), C(invalid) (with
+    of the directory) is verified on the host against O(model_signers), as C(signed) (with the signer), C(invalid) (with
     C(reasons), e.g. C(file_changed), C(file_added), C(untrusted_signer)), C(unsigned), or C(unverified) with a problem
     saying why (a keyless Sigstore signature needs Sigstore's network services; the budget ran out). The files' digests
     come from the same hash cache and budget; no model is loaded.

@@ -250,7 +250,7 @@ registry:
 model_signers:
   description:
     - The registry's C(model_signers) (public keys, CA certificates, Sigstore identities; docs/model-provenance.md),
-      as M(aigov.core.ai_asset_facts) takes them in O(aigov.core.ai_asset_facts#module:model_signers): the
+      as M(aigov.core.ai_asset_facts) takes them in O(aigov.core.ai_asset_facts#module:model_signers); the
       C(aigov.core.compliance_scan) playbook hands them to discovery.
   returned: always
   type: list

@@ -15,7 +15,6 @@ import datetime
 import hashlib
 import json
 import os
-import shutil
 import sqlite3
 import sys
 

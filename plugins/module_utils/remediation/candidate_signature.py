@@ -26,8 +26,8 @@ def check(path, digest, trust):
     signers = parse_signers(trust.get('signers'))
     found = model_signature.find_signature(path, os.path.dirname(path))
     if found is None:
-        return None, 'unsigned (no %s or %s beside it)' % (model_signature.FILE_SIGNATURE % os.path.basename(path),
-                                                            model_signature.DIRECTORY_SIGNATURE)
+        names = (model_signature.FILE_SIGNATURE % os.path.basename(path), model_signature.DIRECTORY_SIGNATURE)
+        return None, 'unsigned (no %s or %s beside it)' % names
     deadline = time.monotonic() + BUDGET
 
     def digest_of(file_path, _info):

@@ -19,7 +19,7 @@ def test_ecdsa_matches_cryptography(curve, digest):
     private = ec.generate_private_key(curve)
     key = public_keys.load_spki(_spki(private))
     assert public_keys.on_curve(key['curve'], key['curve'].g)
-    for _ in range(4):
+    for _round in range(4):
         message = os.urandom(64)
         signature = private.sign(message, ec.ECDSA(digest))
         assert public_keys.verify(key, digest.name, signature, message)
