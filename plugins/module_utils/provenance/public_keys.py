@@ -147,6 +147,13 @@ def _rsa(key, digest_name, signature, message):
 
 def load_spki(spki_der):
     """A public key from its SubjectPublicKeyInfo DER: {type, curve|n,e, der}; ValueError when unsupported."""
+    try:
+        return _load_spki(spki_der)
+    except (IndexError, TypeError) as exc:  # a structure too short or of the wrong shape
+        raise ValueError('malformed public key (%s)' % type(exc).__name__)
+
+
+def _load_spki(spki_der):
     algorithm, key_bits = der.parse(spki_der, der.SEQUENCE).children()[:2]
     parts = der.expect(algorithm, der.SEQUENCE).children()
     kind = der.oid(parts[0])

@@ -54,6 +54,12 @@ class Certificate(object):
     """The parts of a certificate the checks need."""
 
     def __init__(self, data):
+        try:
+            self._read(data)
+        except (IndexError, AttributeError, TypeError) as exc:  # a structure too short or of the wrong shape
+            raise ValueError('malformed certificate (%s)' % type(exc).__name__)
+
+    def _read(self, data):
         self.der = data
         top = der.parse(data, der.SEQUENCE).children()
         if len(top) != 3:
