@@ -211,3 +211,11 @@ def test_the_rollback_refuses_bad_candidates_and_says_why(estate):
     assert (last['action'], last['outcome']) == ('remediation.outcome', 'success')
     assert 'v1-signed' in last['reasons'][0] and 'signed by corp-pki' in last['reasons'][0]
     wait_listening(host, 8000)
+
+
+def test_no_private_key_reaches_any_output(estate):
+    """Only public keys and CA certificates are trust settings: no signing key is in any run's output or record."""
+    texts = list(estate['ansible'].outputs)
+    texts += [open(str(path), errors='replace').read() for path in estate['workdir'].rglob('*')
+              if path.is_file() and path.suffix in ('.json', '.jsonl', '.html', '.xml', '.sarif', '.yml')]
+    assert texts and not [text for text in texts if 'PRIVATE KEY' in text]
