@@ -8,7 +8,9 @@ way: the signing certificate chains, through the bundle's intermediates, to a ce
 user trusts; every certificate of the path is valid at the signing certificate's notBefore
 (model-signing's signing time) and each issuer is a CA allowed to sign certificates; the
 signing certificate may sign (keyUsage digitalSignature or extKeyUsage codeSigning). An
-unknown critical extension fails the chain, as in OpenSSL.
+unknown critical extension fails the chain, as in OpenSSL. One difference, on purpose: any
+certificate the user lists is an anchor (a trusted intermediate or a pinned signing
+certificate ends the chain), where OpenSSL's default store wants a self-signed root.
 """
 
 from __future__ import annotations
