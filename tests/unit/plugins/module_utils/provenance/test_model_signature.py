@@ -231,3 +231,24 @@ def test_find_signature(tmp_path):
 def test_bad_signer_settings_are_refused_clearly(settings, message):
     with pytest.raises(ValueError, match=message):
         signers.parse_signers(settings)
+
+
+def test_a_fifo_in_the_model_is_an_added_file_never_opened(tmp_path, trust):
+    model = model_dir(tmp_path)
+    signature = trust['release'].sign(model)
+    os.mkfifo(str(model / 'onnx' / 'pipe'))  # opening it for reading would block
+    started = time.monotonic()
+    result, problem = check(signature, model, 'directory', trust['signers'])
+    assert time.monotonic() - started < 5 and problem is None
+    assert (result['status'], result['reasons'], result['details']) == ('invalid', ['file_added'],
+                                                                         ['file added after signing: onnx/pipe'])
+
+
+def test_a_symlinked_signature_is_not_followed(tmp_path, trust):
+    model = model_dir(tmp_path)
+    signature = trust['release'].sign(model)
+    os.rename(signature, str(tmp_path / 'elsewhere.sig'))
+    os.symlink(str(tmp_path / 'elsewhere.sig'), signature)
+    assert model_signature.find_signature(str(model / 'config.json'), str(tmp_path)) is None
+    result, problem = check(signature, model, 'directory', trust['signers'])  # raced in after the lookup
+    assert result['status'] == 'unverified' and 'cannot read it (not a regular file)' in problem
