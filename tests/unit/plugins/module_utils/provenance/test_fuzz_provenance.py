@@ -27,9 +27,15 @@ def _trust():
 
 TRUST = _trust()
 
+
+def tlv(tag, parts):
+    body = b''.join(parts)
+    length = bytes([len(body)]) if len(body) < 128 else b'\x82' + len(body).to_bytes(2, 'big')
+    return bytes([tag]) + length + body
+
+
 DER_ISH = st.recursive(st.binary(max_size=40), lambda inner: st.builds(
-    lambda tag, parts: bytes([tag]) + (lambda body: (bytes([len(body)]) if len(body) < 128 else b'\x82' + len(body).to_bytes(2, 'big')) + body)(b''.join(parts)),
-    st.sampled_from([0x30, 0x31, 0x02, 0x03, 0x04, 0x06, 0x01, 0x17, 0x18, 0xa0, 0xa3, 0x0c]), st.lists(inner, max_size=6)),
+    tlv, st.sampled_from([0x30, 0x31, 0x02, 0x03, 0x04, 0x06, 0x01, 0x17, 0x18, 0xa0, 0xa3, 0x0c]), st.lists(inner, max_size=6)),
     max_leaves=20)
 
 

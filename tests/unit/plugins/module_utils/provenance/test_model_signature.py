@@ -240,8 +240,8 @@ def test_a_fifo_in_the_model_is_an_added_file_never_opened(tmp_path, trust):
     started = time.monotonic()
     result, problem = check(signature, model, 'directory', trust['signers'])
     assert time.monotonic() - started < 5 and problem is None
-    assert (result['status'], result['reasons'], result['details']) == ('invalid', ['file_added'],
-                                                                         ['file added after signing: onnx/pipe'])
+    assert (result['status'], result['reasons']) == ('invalid', ['file_added'])
+    assert result['details'] == ['file added after signing: onnx/pipe']
 
 
 def test_a_symlinked_signature_is_not_followed(tmp_path, trust):
