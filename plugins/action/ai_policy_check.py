@@ -66,6 +66,7 @@ class ActionModule(ControllerAction):
             policy_packs=[dict((k, pack[k]) for k in ('name', 'version', 'path', 'sha256', 'parameters')) for pack in packs],
             waivers=waivers.status(all_waivers, findings, today),
             registry=dict(path=reg['path'], sha256=reg['sha256'], use_cases=len(reg['use_cases'])),
+            model_signers=reg['model_signers'],
             frameworks=frameworks.public(policy.catalogues_of(packs)),
             msg='%d finding(s) on %d asset(s) from %d host(s)' % (summary['findings'], len(assets), len(scope['hosts_scanned'])),
         )

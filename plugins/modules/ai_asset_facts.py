@@ -31,6 +31,12 @@ description:
     for imports that run code when the file is loaded (C(os.system), C(subprocess), C(builtins.eval), ...).
     Digests are cached by device, inode, size, modification and change time, and hashing stops at
     O(hash_budget), also in the middle of a file.
+  - Each model file's provenance is in C(attributes.signature) (docs/model-provenance.md). An OpenSSF model signature
+    (the C(model-signing) v1 format) beside it (C(FILE.sig)) or in its model directory (C(model.sig), covering every file
+    of the directory) is verified on the host against O(model_signers), as C(signed) (with the signer), C(invalid) (with
+    C(reasons), e.g. C(file_changed), C(file_added), C(untrusted_signer)), C(unsigned), or C(unverified) with a problem
+    saying why (a keyless Sigstore signature needs Sigstore's network services; the budget ran out). The files' digests
+    come from the same hash cache and budget; no model is loaded.
   - The C(credential) probe finds AI-provider credentials (OpenAI, Anthropic, Hugging Face, Gemini,
     Cohere, Mistral, ... keys and tokens) in process environments, C(--api-key) style arguments,
     C(.env) files, Hugging Face token files and MCP client configs, and reports each by an HMAC fingerprint, its
@@ -101,6 +107,33 @@ options:
       - Stop looking at files under O(artifact_roots) after this many.
     type: int
     default: 10000
+  model_signers:
+    description:
+      - The signers whose OpenSSF model signatures are trusted (public data; in a registry, its C(model_signers)).
+      - Each has a O(model_signers[].name) and exactly one of O(model_signers[].public_key),
+        O(model_signers[].certificates) or O(model_signers[].identity) with O(model_signers[].oidc_issuer).
+      - With none, a signature found is still compared with the files, and reported C(unverified) when they match.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      name:
+        description: The signer's name, as reports and the registry's C(trusted_signers) name it.
+        type: str
+        required: true
+      public_key:
+        description: PEM of the elliptic curve public key of a key pair signer (C(model_signing sign key)).
+        type: str
+      certificates:
+        description: PEM of the CA certificate(s) a certificate signer's signing certificate chains to
+          (C(model_signing sign certificate)).
+        type: str
+      identity:
+        description: The Sigstore identity (e-mail or URI) of a keyless signer.
+        type: str
+      oidc_issuer:
+        description: The OIDC issuer of O(model_signers[].identity).
+        type: str
   credential_files:
     description:
       - Glob patterns of dotenv/shell files searched for AI-provider variables by the C(credential)
@@ -261,6 +294,19 @@ EXAMPLES = r"""
     credential_files: [/srv/team/*/.env]
     scan_processes: false
 
+- name: Verify the signatures of model files against the release key
+  aigov.core.ai_asset_facts:
+    probes: [model_artifact]
+    model_signers:
+      - name: ml-release
+        public_key: "{{ lookup('ansible.builtin.file', 'keys/ml-release.pub') }}"
+
+- name: Model files whose signature is not valid
+  ansible.builtin.debug:
+    msg: >-
+      {{ ansible_facts.ai_assets | selectattr('kind', 'eq', 'model_artifact')
+         | selectattr('attributes.signature.status', 'eq', 'invalid') | map(attribute='attributes.path') }}
+
 - name: Model files that run code when loaded
   ansible.builtin.debug:
     msg: >-
@@ -339,6 +385,7 @@ from ansible_collections.aigov.core.plugins.module_utils.store.assets import hos
 from ansible_collections.aigov.core.plugins.module_utils.discovery.credentials import DEFAULT_FILES
 from ansible_collections.aigov.core.plugins.module_utils.discovery.mcp_discovery import DEFAULT_MCP_CONFIGS
 from ansible_collections.aigov.core.plugins.module_utils.discovery.package_discovery import DEFAULT_VENV_ROOTS
+from ansible_collections.aigov.core.plugins.module_utils.provenance.signers import parse_signers
 from ansible_collections.aigov.core.plugins.module_utils.discovery.probes import PROBE_NAMES, PROBE_TIMEOUT, default_hash_cache, run_probe
 
 
@@ -351,6 +398,13 @@ def main():
             hash_cache=dict(type='path'),
             hash_budget=dict(type='int', default=60),
             max_files=dict(type='int', default=10000),
+            model_signers=dict(type='list', elements='dict', default=[], options=dict(
+                name=dict(type='str', required=True),
+                public_key=dict(type='str', no_log=False),
+                certificates=dict(type='str'),
+                identity=dict(type='str'),
+                oidc_issuer=dict(type='str'),
+            )),
             credential_files=dict(type='list', elements='str', default=list(DEFAULT_FILES)),
             mcp_config_files=dict(type='list', elements='str', default=list(DEFAULT_MCP_CONFIGS)),
             scan_processes=dict(type='bool', default=True),
@@ -378,6 +432,10 @@ def main():
         module.fail_json(msg='http_timeout must be more than 0 and at most 30 seconds, got %s' % module.params['http_timeout'])
     if module.params['container_timeout'] <= 0:
         module.fail_json(msg='container_timeout must be more than 0 seconds, got %s' % module.params['container_timeout'])
+    try:
+        parse_signers(module.params['model_signers'])
+    except ValueError as exc:
+        module.fail_json(msg=str(exc))
     options = dict(module.params, check_mode=module.check_mode)
     options['hash_cache'] = options['hash_cache'] or default_hash_cache()
     host, machine_id = host_identity()

@@ -21,6 +21,10 @@ description:
     beside the served file and verified through its own descriptor, then renamed over it (readers see the old
     or the new file, never a mix); the replaced file is moved to O(quarantine_dir) with a record naming the
     served path, as M(aigov.core.ai_model_quarantine) does.
+  - With O(model_signatures.required), a copy is used only when the OpenSSF model signature beside it (C(COPY.sig), or
+    C(model.sig) in its directory) verifies with one of O(model_signatures.signers) and lists the digest just hashed; a
+    copy that is unsigned, changed since signing or signed by another signer is refused, and the failure message says
+    which and why (docs/model-provenance.md).
   - Fails, changing nothing, when no approved digest is known or no verified copy exists.
   - It does not restart the server; the C(aigov.core.remediate) playbook does (M(aigov.core.ai_service_restart)).
 author:
@@ -55,6 +59,21 @@ options:
     description: Where the replaced file is quarantined.
     type: path
     default: /var/lib/aigov/quarantine
+  model_signatures:
+    description: What the signature of a copy must satisfy (the C(model_signatures) of the remediation plan, from the
+      registry's C(require_signed_models), C(trusted_signers) and C(model_signers) of the use case).
+    type: dict
+    default: {}
+    suboptions:
+      required:
+        description: Refuse a copy without a valid signature by one of O(model_signatures.signers).
+        type: bool
+        default: false
+      signers:
+        description: The trusted signers, as the O(aigov.core.ai_asset_facts#module:model_signers) option takes them.
+        type: list
+        elements: dict
+        default: []
 extends_documentation_fragment:
   - aigov.core.attributes.SAFE_FILES
 attributes:
@@ -108,11 +127,17 @@ quarantined_as:
   description: Where the replaced file was moved.
   returned: when changed (not in check mode)
   type: str
+signature:
+  description: The verified signature of the restored copy (as C(attributes.signature) of discovery), when signatures
+    are required; null otherwise.
+  returned: always
+  type: dict
 """
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.aigov.core.plugins.module_utils.common.errors import AigovError
+from ansible_collections.aigov.core.plugins.module_utils.provenance.signers import parse_signers
 from ansible_collections.aigov.core.plugins.module_utils.remediation.model_rollback import rollback
 from ansible_collections.aigov.core.plugins.module_utils.store.registry import SHA256
 
@@ -128,6 +153,10 @@ def main():
             )),
             keep_dir=dict(type='path', default='/var/lib/aigov/approved-models'),
             quarantine_dir=dict(type='path', default='/var/lib/aigov/quarantine'),
+            model_signatures=dict(type='dict', default={}, options=dict(
+                required=dict(type='bool', default=False),
+                signers=dict(type='list', elements='dict', default=[]),
+            )),
         ),
         supports_check_mode=True,
     )
@@ -136,8 +165,12 @@ def main():
     if wrong:
         module.fail_json(msg='approved_models: sha256 must be 64 lower-case hex digits, got %s' % ', '.join(wrong))
     try:
+        parse_signers(params['model_signatures']['signers'], 'model_signatures.signers')
+    except ValueError as exc:
+        module.fail_json(msg=str(exc))
+    try:
         changed, result = rollback(params['path'], params['approved_models'], params['keep_dir'], params['quarantine_dir'],
-                                   module.check_mode)
+                                   module.check_mode, params['model_signatures'])
     except AigovError as exc:
         module.fail_json(msg=str(exc))
     if changed:

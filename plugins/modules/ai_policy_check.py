@@ -247,6 +247,14 @@ registry:
   description: Path, sha256 and number of use cases of the registry used.
   returned: always
   type: dict
+model_signers:
+  description:
+    - The registry's C(model_signers) (public keys, CA certificates, Sigstore identities; docs/model-provenance.md),
+      as M(aigov.core.ai_asset_facts) takes them in O(aigov.core.ai_asset_facts#module:model_signers); the
+      C(aigov.core.compliance_scan) playbook hands them to discovery.
+  returned: always
+  type: list
+  elements: dict
 frameworks:
   description:
     - The framework catalogues every rule reference was checked against (the bundled ones in

@@ -230,8 +230,13 @@ def _linked(plan):
 def remediation_start(plan, run_by, jobs=None, plan_ms=None):
     """The entry of a plan that passed every check (remediation.plan()'s result), before anything runs."""
     why = '%s on %s for alert %s (decision %s)' % (plan['remediation'], plan['target'], plan['fingerprint'], plan['decision'])
+    reasons = [why]
+    signatures = plan.get('model_signatures') or {}
+    if signatures.get('required'):  # model provenance: the rollback refuses candidates that do not satisfy this
+        reasons.append('the use case requires signed models: a candidate must carry a valid model signature by %s'
+                       % ' or '.join(str(signer.get('name')) for signer in signatures.get('signers') or []))
     return dict(actor=run_by, action=REMEDIATION_START, subject=plan['asset_id'], owner=plan.get('owner'), outcome='planned',
-                reasons=[why], details=dict(jobs or {}, plan_ms=plan_ms, **_linked(plan)))
+                reasons=reasons, details=dict(jobs or {}, plan_ms=plan_ms, **_linked(plan)))
 
 
 def remediation_refused(event, payload, approval, why, run_by, jobs=None):

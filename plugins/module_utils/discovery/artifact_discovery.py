@@ -17,7 +17,7 @@ import pwd
 import stat as stat_module
 import time
 
-from ansible_collections.aigov.core.plugins.module_utils.discovery import container_artifacts, model_files
+from ansible_collections.aigov.core.plugins.module_utils.discovery import container_artifacts, model_files, model_signatures
 from ansible_collections.aigov.core.plugins.module_utils.store.assets import make_asset
 from ansible_collections.aigov.core.plugins.module_utils.host.hash_cache import HashCache
 from ansible_collections.aigov.core.plugins.module_utils.host.safe_files import read_capped, sha256_within
@@ -129,8 +129,8 @@ def discover_model_artifacts(options, host, machine_id):
     roots = expand_roots(options.get('artifact_roots', DEFAULT_ROOTS))
     stores, seen_problems = container_artifacts.serving_stores(options)  # model stores mounted into serving containers
     problems.extend(seen_problems)
-    for path, info in _candidate_files(roots + container_artifacts.extra_roots(stores, roots),
-                                       options.get('max_files', 10000), problems):
+    roots = roots + container_artifacts.extra_roots(stores, roots)
+    for path, info in _candidate_files(roots, options.get('max_files', 10000), problems):
         try:
             asset = _one_file(path, info, cache, deadline, host, machine_id, problems)
         except Exception as exc:  # one boundary per file: a file no parser foresaw is a problem, not the probe's end
@@ -139,6 +139,8 @@ def discover_model_artifacts(options, host, machine_id):
         if asset is not None:
             assets.append(asset)
     container_artifacts.link(assets, stores)
+    # provenance: the signature beside each model, checked with this cache and budget (model_signatures.py)
+    model_signatures.annotate(assets, roots, options.get('model_signers'), cache, deadline, problems)
     pending = sum(asset['attributes']['sha256'] is None for asset in assets)
     if pending:
         problems.append('model_artifact: %d file(s) not hashed within hash_budget; the next run continues' % pending)

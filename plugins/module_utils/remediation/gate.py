@@ -20,7 +20,7 @@ import time
 from ansible_collections.aigov.core.plugins.module_utils.alerts import aap_approval
 from ansible_collections.aigov.core.plugins.module_utils.audit import audit_log, entries
 from ansible_collections.aigov.core.plugins.module_utils.remediation import remediation
-from ansible_collections.aigov.core.plugins.module_utils.store import registry
+from ansible_collections.aigov.core.plugins.module_utils.store import registry, registry_signers
 from ansible_collections.aigov.core.plugins.module_utils.store.asset_store import read_inventory
 from ansible_collections.aigov.core.plugins.module_utils.store.asset_store_sqlite import open_store
 
@@ -67,6 +67,13 @@ def approved_models(reg, record):
     return next((list(item.get('approved_models') or []) for item in reg['use_cases'] if item['id'] == use_case), [])
 
 
+def model_signatures(reg, record):
+    """What a rollback candidate's signature must satisfy: the use case's {required, signers} (registry_signers)."""
+    if record is None:
+        return {'required': False, 'signers': []}
+    return registry_signers.trust_for(reg, registry.match(reg, record)['use_case'])
+
+
 def _aap_entry(aap, event, payload, keyring, run_by):
     """The sealed approval.decision entry of the AAP workflow approval node that let this job run."""
     workflow_job, lookup = aap
@@ -108,6 +115,8 @@ def plan_and_record(payload, log_path, keyring, table, policy, reg, store, inven
                 payload, inventory_hosts, policy['limits']['max_hosts_per_action'],
                 itertools.chain(predicted, audit_log.iter_newest_first(log_path)), keyring, table, approval=approval,
                 asset_record=record, approved_models=approved_models(reg, record), protected_pids=server_pids)
+            if found['remediation'] == 'rollback_model':
+                found['model_signatures'] = model_signatures(reg, record)
         except remediation.RemediationRefused as refused:
             if not check_mode:
                 audit_log.append(log_path, **entries.remediation_refused(event, payload, approval, refused, run_by, jobs))

@@ -27,7 +27,7 @@ from __future__ import annotations
 import os
 
 from ansible_collections.aigov.core.plugins.module_utils.host import safe_files
-from ansible_collections.aigov.core.plugins.module_utils.remediation import quarantine
+from ansible_collections.aigov.core.plugins.module_utils.remediation import candidate_signature, quarantine
 from ansible_collections.aigov.core.plugins.module_utils.common.errors import AigovError
 
 
@@ -38,9 +38,12 @@ def _candidates(model, keep_dir):
     return ([model['path']] if model.get('path') else []) + [os.path.join(keep_dir, model['sha256'])]
 
 
-def choose(approved_models, keep_dir):
-    """(approved model, path of a verified copy), newest approval first; AigovError listing what was looked at."""
+def choose(approved_models, keep_dir, signatures=None):
+    """(approved model, path of a verified copy, its signature record), newest approval first; AigovError listing
+    what was looked at. signatures: the use case's {required, signers}: a copy without a valid signature by one
+    of the signers is refused when required (candidate_signature.py)."""
     looked, wrong = [], []
+    required = bool((signatures or {}).get('required'))
     for model in reversed(approved_models):
         for path in _candidates(model, keep_dir):
             looked.append(path)
@@ -52,11 +55,18 @@ def choose(approved_models, keep_dir):
             except safe_files.UnsafePath as exc:
                 wrong.append(str(exc))
                 continue
-            if digest == model['sha256']:
-                return model, path
-            wrong.append('%s has sha256 %s, not the approved %s' % (path, digest, model['sha256']))
-    raise AigovError('no verified copy of an approved model: %s; nothing was changed'
-                     % ('; '.join(wrong) if wrong else 'none of %s exists' % ', '.join(looked)))
+            if digest != model['sha256']:
+                wrong.append('%s has sha256 %s, not the approved %s' % (path, digest, model['sha256']))
+                continue
+            if not required:
+                return model, path, None
+            record, why = candidate_signature.check(path, digest, signatures)
+            if why is None:
+                return model, path, record
+            wrong.append('%s refused: %s' % (path, why))
+    raise AigovError('no verified copy of an approved model%s: %s; nothing was changed' % (
+        ' with a valid signature by a trusted signer' if required else '',
+        '; '.join(wrong) if wrong else 'none of %s exists' % ', '.join(looked)))
 
 
 def _switch(real, source, approved_digest, current_digest, quarantine_dir):
@@ -68,7 +78,7 @@ def _switch(real, source, approved_digest, current_digest, quarantine_dir):
     return moved['quarantined_as']
 
 
-def rollback(served, approved_models, keep_dir, quarantine_dir, check_mode=False):
+def rollback(served, approved_models, keep_dir, quarantine_dir, check_mode=False, signatures=None):
     """Return (changed, result); AigovError (nothing changed) when no approved copy can be restored."""
     if not isinstance(served, str) or not os.path.isabs(served):
         raise AigovError('the served model %r is not an absolute file path: there is no file to roll back' % (served,))
@@ -80,12 +90,12 @@ def rollback(served, approved_models, keep_dir, quarantine_dir, check_mode=False
     except (FileNotFoundError, NotADirectoryError):
         raise AigovError('the served model %s is not a file; nothing was changed' % served)
     result = {'path': served, 'file': real, 'previous_sha256': current, 'sha256': current, 'approved_name': None,
-              'restored_from': None, 'quarantined_as': None}
+              'restored_from': None, 'quarantined_as': None, 'signature': None}
     known = dict((model['sha256'], model) for model in approved_models)
     if current in known:
         return False, dict(result, approved_name=known[current]['name'])
-    model, source = choose(approved_models, keep_dir)
-    result.update(sha256=model['sha256'], approved_name=model['name'], restored_from=source)
+    model, source, signature = choose(approved_models, keep_dir, signatures)
+    result.update(sha256=model['sha256'], approved_name=model['name'], restored_from=source, signature=signature)
     if check_mode:
         return True, result
     try:

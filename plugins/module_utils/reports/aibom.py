@@ -113,7 +113,7 @@ def _model_component(asset):
     if pickle is not None or attrs.get('executes_code_on_load'):
         pairs.append(('executes_code_on_load', bool(attrs.get('executes_code_on_load'))))
         pairs += [('pickle_dangerous_import', name) for name in (pickle or {}).get('dangerous') or ()]
-    component['properties'] = _properties(pairs)
+    component['properties'] = _properties(pairs + _signature_pairs(attrs.get('signature'), asset.get('registry') or {}))
     if path:
         component['evidence'] = {'occurrences': [{'location': path}]}
     # A model card only from what the registry declares; nothing is inferred.
@@ -121,6 +121,16 @@ def _model_component(asset):
     if match.get('registered') and (match.get('use_case_name') or match.get('use_case')):
         component['modelCard'] = {'considerations': {'useCases': [match.get('use_case_name') or match['use_case']]}}
     return component
+
+
+def _signature_pairs(signature, match):
+    """Provenance (docs/model-provenance.md): status, method, signer and why a signature is invalid."""
+    if not isinstance(signature, dict):
+        return []
+    pairs = [('signature_status', signature.get('status')), ('signature_method', signature.get('method')),
+             ('signature_signer', signature.get('signer')), ('signature_signer_fingerprint', signature.get('signer_fingerprint')),
+             ('signature_signer_subject', signature.get('signer_subject')), ('signer_trusted', match.get('signer_trusted'))]
+    return pairs + [('signature_invalid_reason', reason) for reason in signature.get('reasons') or ()]
 
 
 def _library_component(asset):

@@ -15,6 +15,7 @@ import re
 
 from ansible_collections.aigov.core.plugins.module_utils.common.data_file_loader import check_schema_version, load_yaml_mapping
 from ansible_collections.aigov.core.plugins.module_utils.common.errors import DataFileError
+from ansible_collections.aigov.core.plugins.module_utils.store import registry_signers
 
 REGISTRY_SCHEMA_VERSIONS = (1,)
 RISK_TIERS = ('minimal', 'limited', 'high', 'prohibited')
@@ -25,7 +26,7 @@ SELECTOR_KEYS = ('id', 'kind', 'name', 'host', 'inventory_hostname', 'model', 'i
 LABEL_KEY = 'label:'  # label:<name> matches a container label's value (a server's container, or an artifact's)
 USE_CASE_ID = re.compile(r'^[a-z0-9][a-z0-9_.-]*$')
 _USE_CASE_KEYS = frozenset(('id', 'name', 'description', 'risk_tier', 'owners', 'environment', 'region',
-                            'approved_models', 'allowed_regions', 'assets'))
+                            'approved_models', 'allowed_regions', 'assets') + registry_signers.USE_CASE_KEYS)
 
 
 def _check_owners(owners, where, problems):
@@ -124,9 +125,10 @@ def load_registry(path):
     seen = set()
     for index, use_case in enumerate(use_cases):
         _check_use_case(use_case, index, seen, problems)
+    registry_signers.check(data, use_cases, problems)  # model provenance (docs/model-provenance.md)
     if problems:
         raise DataFileError(path, problems)
-    return {'path': path, 'sha256': digest, 'use_cases': use_cases}
+    return {'path': path, 'sha256': digest, 'use_cases': use_cases, 'model_signers': list(data.get('model_signers') or [])}
 
 
 def _container(asset):
@@ -183,7 +185,8 @@ def match(registry, asset):
                 'region': use_case.get('region'),
                 'model_approved': _model_approved(use_case, asset),
                 'allowed_regions': list(use_case['allowed_regions']) if use_case.get('allowed_regions') else None,
+                **registry_signers.match_fields(registry, use_case, asset)
             }
-    return {'registered': False, 'shadow': True, 'use_case': None, 'use_case_name': None, 'risk_tier': None,
-            'owners': {}, 'environment': None, 'region': None, 'model_approved': None,
-            'allowed_regions': None}
+    return dict({'registered': False, 'shadow': True, 'use_case': None, 'use_case_name': None, 'risk_tier': None,
+                 'owners': {}, 'environment': None, 'region': None, 'model_approved': None,
+                 'allowed_regions': None}, **registry_signers.match_fields(registry, None, asset))

@@ -52,6 +52,11 @@ CASES = [
      [pa.model_file(sha256='a' * 64, host='gpu-1'), pa.model_file(sha256='a' * 64, host='gpu-2')]),
     ('AIGOV-MA-005', [pa.model_file('/models/x.pkl', 'pickle', pickle=pa.pickled(error='truncated at byte 812'))],
      [pa.model_file('/models/x.pkl', 'pickle', pickle=pa.pickled())]),
+    ('AIGOV-MP-001', [pa.signed_model_file('unsigned', registry=pa.provenance_match('high'))],
+     [pa.signed_model_file('signed', registry=pa.provenance_match('high', signer_trusted=True))]),
+    ('AIGOV-MP-002', [pa.signed_model_file('invalid', reasons=['file_changed'])], [pa.signed_model_file('signed')]),
+    ('AIGOV-MP-003', [pa.signed_model_file('signed', 'intern-key', registry=pa.provenance_match('limited', signer_trusted=False))],
+     [pa.signed_model_file('signed', registry=pa.provenance_match('limited', signer_trusted=True))]),
     ('AIGOV-CR-001', [pa.credential('env_file', world_readable=True)], [pa.credential('env_file', world_readable=False)]),
     ('AIGOV-CR-002', [pa.credential('env_file')], [pa.credential('token_file', location='/root/.config/openai/token')]),
     ('AIGOV-CR-003', [pa.credential('token_file', age_days=200.5)], [pa.credential('token_file', age_days=30.0)]),
@@ -113,3 +118,12 @@ def test_every_rule_has_frameworks_rationale_and_honest_remediation():
         remediation = rule.get('remediation')
         if remediation and remediation['automatable']:
             assert remediation['id'] in known, rule['id']  # only what the baseline role implements is automatable
+
+
+@pytest.mark.parametrize('status, tier, required, fires', [
+    ('unsigned', 'high', False, True), ('unverified', 'high', False, True), ('unsigned', 'limited', True, True),
+    ('unsigned', 'limited', False, False), ('invalid', 'high', True, False), ('signed', 'high', True, False)])
+def test_unsigned_model_rule_follows_risk_tier_and_requirement(status, tier, required, fires):
+    asset = pa.signed_model_file(status, reasons=['file_added'] if status == 'invalid' else (),
+                                 registry=pa.provenance_match(tier, required))
+    assert (asset['id'] in failed('AIGOV-MP-001', [asset])) is fires

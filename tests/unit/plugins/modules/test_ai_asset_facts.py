@@ -37,6 +37,9 @@ def test_reads_the_real_proc(tmp_path):
     ({'proc_root': '/etc'}, "proc_root '/etc' does not look like a proc filesystem"),
     ({'http_probe': True, 'http_timeout': 0}, 'http_timeout must be more than 0 and at most 30 seconds, got 0.0'),
     ({'http_timeout': 'soon'}, "argument 'http_timeout' is of type"),
+    ({'model_signers': [{'name': 'release'}]}, 'model_signers[0] (release): give exactly one of public_key, certificates'),
+    ({'model_signers': [{'name': 'release', 'public_key': 'not a key'}]}, 'public_key must hold one PEM PUBLIC KEY block'),
+    ({'model_signers': [{'public_key': 'x'}]}, 'missing required arguments: name found in model_signers'),
 ])
 def test_bad_invocation_is_a_clear_error_not_a_traceback(tmp_path, args, message):
     result, proc = run_module(tmp_path, args)

@@ -317,3 +317,21 @@ def test_agents_and_running_mcp_servers_as_discovery_reports_them_are_services()
     assert 'OPENAI_API_KEY' not in json.dumps(bom) and '<redacted>' not in json.dumps(bom)
     assert props(service)['credential_count'] == '1'
     assert running['id'] in services
+
+
+def test_model_components_record_signature_status_and_signer():
+    from tests.fixtures import policy_assets as pa
+    signed = pa.signed_model_file('signed', registry=pa.provenance_match('high', signer_trusted=True), key=11)
+    broken = pa.signed_model_file('invalid', reasons=['file_changed', 'file_added'], key=12)
+    unsigned = pa.signed_model_file('unsigned', key=13)
+    bom = build(signed, broken, unsigned)
+    assert cyclonedx_error(aibom.render_json(bom)) is None
+    components = by_ref(bom)
+    found = props(components[signed['id']])
+    assert (found['signature_status'], found['signature_signer'], found['signature_method'], found['signer_trusted']) == \
+        ('signed', 'ml-release', 'key', 'true')
+    assert found['signature_signer_fingerprint'] == 'sha256:' + 'c' * 64
+    found = props(components[broken['id']])
+    assert found['signature_status'] == 'invalid' and found['signature_invalid_reason'] == ['file_added', 'file_changed']
+    assert props(components[unsigned['id']])['signature_status'] == 'unsigned'
+    assert 'signature_signer' not in props(components[unsigned['id']])
