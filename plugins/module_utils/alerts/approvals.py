@@ -30,6 +30,9 @@ from ansible_collections.aigov.core.plugins.module_utils.remediation.actions imp
 SCHEMA_VERSION = 1
 VERDICTS = ('approve', 'deny')
 ID_LENGTH = 12
+# Seconds a request waits for a verdict; then it has expired: it cannot be decided, and the event source escalates it
+# to the escalation owner (episodes.Watch). aigov_approval_ttl sets it for the source and the playbooks alike.
+APPROVAL_TTL = 14400
 
 
 class ApprovalError(AigovError):

@@ -123,7 +123,8 @@ class Intake(object):
         self.audit = GroupCommit(config['audit_log'])
         self.decider = guardrails.Decider(config['policy'])
         self.budget = ActionBudget(config['audit_log'])
-        self.outcomes = episodes.Outcomes(config['audit_log'], config['gate'].episodes.max_entries)
+        self.outcomes = episodes.Outcomes(config['audit_log'], config['gate'].episodes.max_entries, watch=episodes.Watch(
+            config.get('outcome_timeout') or episodes.OUTCOME_TIMEOUT, config.get('approval_ttl') or episodes.APPROVAL_TTL))
         self.accepts = cloudevents.type_matcher(config.get('cloudevent_types') or cloudevents.DEFAULT_TYPES)
         self._seed()
         # id -> (asset or decision, its JSON in the payload): the enricher and the decider hand out the same dict
@@ -240,8 +241,39 @@ class Intake(object):
             return 400, dict(counts, error='nothing in the request is an alert')
         for key, event in admitted:
             self.budget.spend(key, event['decision'], clock)
+            self.outcomes.watch.expect(event)  # its exits (failure, refusal, no outcome, expiry) escalate: check_exits
             await self.queue.put(event)
         return 202, counts
+
+    async def check_exits(self):
+        """Escalate, once each, the remediations decided here whose run or post-check failed, whose plan was refused, that
+        reported no outcome in time or whose approval expired (episodes.Watch): sealed escalate decisions, recorded, then
+        queued for the rulebook's escalate rule. The event source calls it about once a second; the number escalated."""
+        self.outcomes.poll()
+        due = self.outcomes.watch.due()
+        if not due:
+            return 0
+        received_at = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds')
+        escalations = []
+        for event, kind, reason in due:
+            decision = episodes.exception(event['decision'], kind, reason)
+            escalation = {'alert': event['alert'], 'asset': event['asset'], 'decision': decision,
+                          'meta': dict(event['meta'], received_at=received_at, exception=kind)}
+            escalation['payload_b64'] = encode_payload(escalation, self._json('asset', event['asset']), payload_json(decision))
+            escalations.append(escalation)
+        try:
+            await self.audit.record([entries.decision(event, self.config['keyring']) for event in escalations])
+            if self.config.get('spool') is not None:  # kept until the engine's feedback, as every event
+                await self.config['spool'].record(escalations)
+        except (audit_log.AuditLogError, spool.SpoolError) as exc:
+            self.outcomes.watch.ready.extend(due)  # tried again on the next call
+            LOGGER.error('escalated nothing: %s', exc)
+            return 0
+        for event in escalations:
+            self.outcomes.escalating(event['alert'])
+            LOGGER.warning('escalating (%s) asset %s', event['meta']['exception'], event['asset'].get('asset_id'))
+            await self.queue.put(event)
+        return len(escalations)
 
     def _event(self, alert, subject, key, now, clock, meta, still_firing_after=None):
         """The event of an admitted alert; its asset and decision are shared with other events about the same.

@@ -28,6 +28,7 @@ import statistics
 from ansible_collections.aigov.core.plugins.module_utils.audit import audit_log, entries
 from ansible_collections.aigov.core.plugins.module_utils.audit.audit_verify import Seals, links, state, verify
 from ansible_collections.aigov.core.plugins.module_utils.common.errors import AigovError
+from ansible_collections.aigov.core.plugins.module_utils.alerts import episodes
 from ansible_collections.aigov.core.plugins.module_utils.alerts.guardrails import EXCEPTIONS
 
 SCHEMA_VERSION = 1
@@ -35,7 +36,9 @@ ACTIONABLE = ('automate', 'review', 'escalate')
 DECISIONS = ACTIONABLE + ('reject',)
 ROTATIONS = entries.ROTATIONS
 GROUP_BY = ('owner', 'risk_tier', 'remediation', 'day', 'week', 'month')
-EXCEPTION_KINDS = EXCEPTIONS + ('remediation_refused',)
+# the guardrail limits, the escalated exits of remediations (episodes.EXCEPTIONS), and refused plans
+EXCEPTION_KINDS = EXCEPTIONS + episodes.EXCEPTIONS + ('remediation_refused',)
+REPAIRED_BY = ('automate', 'review')  # MTTR apart: repairs run by the automation, and those a human approved first
 NONE_KEY = '(none)'  # the group of records that do not carry the grouping attribute
 
 
@@ -80,7 +83,7 @@ def _record(entry, moment):
     if kind == entries.DECISION:
         if seen['status'] != 'firing' or base['decision'] not in DECISIONS:
             return None
-        return dict(base, exceptions=[e for e in seen['exceptions'] if e in EXCEPTIONS])
+        return dict(base, exceptions=[e for e in seen['exceptions'] if e in EXCEPTION_KINDS])
     if kind == entries.APPROVAL_DECISION:
         return dict(base, verdict=seen['verdict'], proposed=seen['proposed_decision'])
     if kind == entries.RECORDED_OVERRIDE:
@@ -164,8 +167,18 @@ def _counts(values):
     return dict(sorted(counted.items()))
 
 
+def _figures(durations):
+    durations.sort()
+    return dict(
+        count=len(durations),
+        median_s=round(statistics.median(durations), 3) if durations else None,
+        p90_s=round(durations[int(math.ceil(0.9 * len(durations))) - 1], 3) if durations else None,
+        mean_s=round(statistics.fmean(durations), 3) if durations else None,
+        max_s=round(durations[-1], 3) if durations else None)
+
+
 def _mttr(records):
-    durations, unmeasured = [], 0
+    durations, unmeasured, by_decision = [], 0, dict((name, []) for name in REPAIRED_BY)
     for record in records:
         if not record.get('first_repair'):
             continue
@@ -177,18 +190,15 @@ def _mttr(records):
             unmeasured += 1  # no start recorded (older entries), or a start after the repair (clock skew)
             continue
         durations.append((record['time'] - started).total_seconds())
+        if record['decision'] in by_decision:  # the outcome names the decision that ran it (an approved review: review)
+            by_decision[record['decision']].append(durations[-1])
     open_incidents = {}
     for record in records:
         if record['kind'] == entries.DECISION and record['decision'] in ACTIONABLE and not record['remediated']:
             open_incidents.setdefault(record['incident'], record['decision'])
-    durations.sort()
-    return dict(
-        count=len(durations), unmeasured=unmeasured,
-        median_s=round(statistics.median(durations), 3) if durations else None,
-        p90_s=round(durations[int(math.ceil(0.9 * len(durations))) - 1], 3) if durations else None,
-        mean_s=round(statistics.fmean(durations), 3) if durations else None,
-        max_s=round(durations[-1], 3) if durations else None,
-        unremediated=len(open_incidents), unremediated_by_decision=_counts(open_incidents.values()))
+    return dict(_figures(durations), unmeasured=unmeasured,
+                unremediated=len(open_incidents), unremediated_by_decision=_counts(open_incidents.values()),
+                by_decision=dict((name, _figures(items)) for name, items in by_decision.items()))
 
 
 def _overrides(records):

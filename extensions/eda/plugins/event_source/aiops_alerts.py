@@ -87,6 +87,19 @@ options:
         forgotten first). Rebuilt from the audit log's decisions at start.
     type: int
     default: 100000
+  outcome_timeout:
+    description:
+      - Seconds an automate decision (or an approved review, from its approval) has to report its remediation's outcome.
+        A remediation whose run or post-check failed, whose plan was refused, or that reports nothing in this time is
+        escalated once to the asset's escalation owner (decision C(escalate), the exception kind in C(exceptions)).
+    type: int
+    default: 900
+  approval_ttl:
+    description:
+      - Seconds a review's approval request waits for a verdict; then it expires into an escalation (the
+        C(aigov.core.approve) playbook refuses it). Give the playbooks the same value (C(aigov_approval_ttl)).
+    type: int
+    default: 14400
   replay_window:
     description: Seconds a signed request's X-Aigov-Timestamp may differ from now; a signature is accepted once.
     type: int
@@ -215,7 +228,8 @@ from ansible_collections.aigov.core.plugins.module_utils.store import registry  
 from ansible_collections.aigov.core.plugins.plugin_utils.data_file_locator import load_action_table, resolve_data_file  # noqa: E402
 
 LOGGER = logging.getLogger('aigov.core.aiops_alerts')
-_INT_OPTIONS = ('port', 'max_body_bytes', 'replay_window', 'dedup_ttl', 'rate_per_minute', 'max_episodes')
+_INT_OPTIONS = ('port', 'max_body_bytes', 'replay_window', 'dedup_ttl', 'rate_per_minute', 'max_episodes', 'outcome_timeout',
+                'approval_ttl')
 _SIGNATURE_OPTIONS = ('hmac_secret', 'grafana_hmac_secret', 'standard_webhooks_secret')
 
 
@@ -274,6 +288,8 @@ def _validate(args):
         'ssl': _ssl_context(args),
         'keyring': decision_keys.load(args.get('decision_key_file') or os.environ.get(decision_keys.ENV_FILE)),
         'audit_log': paths.resolve(paths.AUDIT_LOG, args.get('audit_log'), base=base),
+        'outcome_timeout': args.get('outcome_timeout'),
+        'approval_ttl': args.get('approval_ttl'),
     }
 
 
@@ -317,6 +333,17 @@ async def _redeliver(queue, config, feedback):
     return commit, acks
 
 
+async def _check_exits(pipeline):
+    """About once a second: escalate the remediations that failed, were refused, reported nothing in time or whose
+    approval expired (intake.Intake.check_exits); an error is logged and tried again, never the end of the source."""
+    while True:
+        await asyncio.sleep(1.0)
+        try:
+            await pipeline.check_exits()
+        except Exception:  # pylint: disable=broad-except  # the watch must outlive any one bad entry
+            LOGGER.exception('checking the exits of remediations failed; trying again in a second')
+
+
 async def main(queue, args):
     """Serve until cancelled."""
     config = _validate(args)
@@ -332,7 +359,11 @@ async def main(queue, args):
         site = web.TCPSite(runner, config['host'], config['port'], ssl_context=config['ssl'])
         await site.start()
         LOGGER.info('listening on %s port %d', config['host'], config['port'])
-        await asyncio.Future()
+        exits = asyncio.ensure_future(_check_exits(pipeline))
+        try:
+            await asyncio.Future()
+        finally:
+            exits.cancel()
     except asyncio.CancelledError:
         LOGGER.info('stopping')
         raise
