@@ -9,6 +9,7 @@ import pytest
 from ansible_collections.aigov.core.plugins.module_utils.alerts import episodes
 from ansible_collections.aigov.core.plugins.module_utils.alerts.payload import payload_digest
 from ansible_collections.aigov.core.plugins.module_utils.audit import audit_log, audit_verify, entries
+from tests.contracts import validate
 from tests.unit.plugins.module_utils.alerts.test_intake import RING, alert, body, receive, site  # noqa: F401 (fixture)
 
 
@@ -60,6 +61,7 @@ def test_a_failed_run_escalates_once_to_the_escalation_owner_recorded_and_sealed
     decision = escalation['decision']
     assert decision['accountable'] == event['decision']['owners']['escalation'] and decision['remediation'] is None
     assert decision['exceptions'] == ['remediation_failed']
+    validate(decision, 'decision.v1.json')
     assert decision['reasons'] == ['remediation restart_model_server failed: restart_model_server on gpu-onprem-1: '
                                    'restarting vllm: /usr/local/sbin/restart-vllm exited with 1']
     assert escalation['meta']['exception'] == 'remediation_failed'
