@@ -148,10 +148,12 @@ class AlertGate(object):
 
     def forget(self, alert):
         """Undo the memory of an admitted alert that could not be passed on (its retry is accepted)."""
-        self.episodes.pop(episode_key(alert['fingerprint'], alert['starts_at'], alert['status']), None)
+        self.episodes.pop(episode_key(alert['fingerprint'], alert.get('starts_at_sent', alert['starts_at']), alert['status']),
+                          None)
 
     def _verdict(self, alert, asset_key, now):
-        fingerprint, starts_at, status = alert['fingerprint'], alert['starts_at'], alert['status']
+        # a startsAt in the future was replaced by the receipt time (alerts.believed_start): the sender's is the episode
+        fingerprint, starts_at, status = alert['fingerprint'], alert.get('starts_at_sent', alert['starts_at']), alert['status']
         key = episode_key(fingerprint, starts_at, status)
         if key in self.episodes:
             self.episodes.move_to_end(key)

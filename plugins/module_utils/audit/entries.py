@@ -151,6 +151,7 @@ def decision(event, keyring):
     event: the source's event ({alert, asset, decision, meta, payload_b64}); keyring: decision_keys.KeyRing.
     """
     alert, asset, verdict = event['alert'], event['asset'], event['decision']
+    sent = {'starts_at_sent': recordable(alert['starts_at_sent'])} if alert.get('starts_at_sent') else {}
     return keyring.seal(dict(
         actor=SOURCE_ACTOR, action=DECISION,
         subject=plain_subject(asset.get('asset_id') or alert.get('host') or ''),
@@ -165,7 +166,7 @@ def decision(event, keyring):
                  # for the governance KPIs: MTTR runs from starts_at; exceptions are the policy limits that held it back
                  'starts_at': recordable(alert['starts_at']) if alert.get('starts_at') else None,
                  'exceptions': verdict['exceptions'], 'remediation': verdict.get('remediation'),
-                 'payload_sha256': payload_digest(event['payload_b64'])}))
+                 'payload_sha256': payload_digest(event['payload_b64']), **sent}))
 
 
 def alert_intake(found, received_at, path):
