@@ -18,6 +18,7 @@ Plain Python, no aiohttp: the event source is the only front end that knows HTTP
 from __future__ import annotations
 
 import collections
+import datetime
 import hashlib
 import hmac
 import os
@@ -97,6 +98,44 @@ class RequestAuth(object):
         if expected in self.seen:
             raise AuthRefused(403, 'replayed request')
         self.seen.remember(expected, sent)
+
+
+class RefusedRequests(object):
+    """Requests refused for their credentials, counted per source address and status in bounded memory: at most
+    max_sources addresses (the rest are counted together as other_sources), and the reasons (the reply's words, which
+    never name a secret). drain() hands the counts over and starts afresh (the source records them periodically)."""
+
+    def __init__(self, max_sources=100, clock=time.time):
+        self.max_sources, self.clock = max_sources, clock
+        self._reset()
+
+    def _reset(self):
+        self.by_source, self.reasons, self.other, self.total, self.since = {}, collections.Counter(), 0, 0, None
+
+    def note(self, remote, refused):
+        self.total += 1
+        self.since = self.since or self.clock()
+        source = str(remote or 'unknown')[:64]
+        counts = self.by_source.get(source)
+        if counts is None:
+            if len(self.by_source) >= self.max_sources:
+                self.other += 1
+                return
+            counts = self.by_source[source] = collections.Counter()
+        counts[str(refused.status)] += 1
+        if len(self.reasons) < 32 or str(refused) in self.reasons:
+            self.reasons[str(refused)] += 1
+
+    def drain(self):
+        """The counts since the last drain (None when nothing was refused), for entries.refused_requests()."""
+        if not self.total:
+            return None
+        stamp = lambda moment: datetime.datetime.fromtimestamp(moment, datetime.timezone.utc).isoformat(timespec='seconds')
+        counts = dict(since=stamp(self.since), until=stamp(self.clock()), total=self.total, other_sources=self.other,
+                      by_source=dict((source, dict(found)) for source, found in self.by_source.items()),
+                      reasons=dict(self.reasons))
+        self._reset()
+        return counts
 
 
 def sign(secret, timestamp, body):

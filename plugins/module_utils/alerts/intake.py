@@ -125,6 +125,8 @@ class Intake(object):
         self.budget = ActionBudget(config['audit_log'])
         self.outcomes = episodes.Outcomes(config['audit_log'], config['gate'].episodes.max_entries, watch=episodes.Watch(
             config.get('outcome_timeout') or episodes.OUTCOME_TIMEOUT, config.get('approval_ttl') or episodes.APPROVAL_TTL))
+        self.refusals = alert_intake.RefusedRequests()
+        self.refusals_recorded = time.monotonic()
         self.accepts = cloudevents.type_matcher(config.get('cloudevent_types') or cloudevents.DEFAULT_TYPES)
         self._seed()
         # id -> (asset or decision, its JSON in the payload): the enricher and the decider hand out the same dict
@@ -181,6 +183,7 @@ class Intake(object):
         try:
             self.config['auth'].check(authorization, signature, timestamp, body, headers)
         except alert_intake.AuthRefused as refused:
+            self.refusals.note(remote, refused)  # recorded periodically: record_refusals()
             LOGGER.warning('refused a request from %s: %s', remote, refused)
             return refused.status, {'error': str(refused)}
         # One instant for the whole request: its alerts arrived together (received_at has whole seconds).
@@ -244,6 +247,22 @@ class Intake(object):
             self.outcomes.watch.expect(event)  # its exits (failure, refusal, no outcome, expiry) escalate: check_exits
             await self.queue.put(event)
         return 202, counts
+
+    async def record_refusals(self, interval=60.0):
+        """Every `interval` seconds at most, the requests refused since the last time (per source address, bounded) as
+        one intake.refused_requests audit entry: a security signal, counted in the governance report. The number."""
+        if time.monotonic() - self.refusals_recorded < interval:
+            return 0
+        self.refusals_recorded = time.monotonic()
+        counts = self.refusals.drain()
+        if counts is None:
+            return 0
+        try:
+            await self.audit.record([entries.refused_requests(counts)])
+        except audit_log.AuditLogError as exc:
+            LOGGER.error('the counts of %d refused requests are lost: %s', counts['total'], exc)
+            return 0
+        return counts['total']
 
     async def check_exits(self):
         """Escalate, once each, the remediations decided here whose run or post-check failed, whose plan was refused, that

@@ -38,7 +38,8 @@ ROTATIONS = entries.ROTATIONS
 GROUP_BY = ('owner', 'risk_tier', 'remediation', 'day', 'week', 'month')
 # the guardrail limits, the escalated exits of remediations (episodes.EXCEPTIONS), and refused plans
 EXCEPTION_KINDS = EXCEPTIONS + episodes.EXCEPTIONS + ('remediation_refused',)
-REPAIRED_BY = ('automate', 'review')  # MTTR apart: repairs run by the automation, and those a human approved first
+REPAIRED_BY = ('automate', 'review')
+TOP_SOURCES = 20  # source addresses of refused requests named in the report (the busiest)  # MTTR apart: repairs run by the automation, and those a human approved first
 NONE_KEY = '(none)'  # the group of records that do not carry the grouping attribute
 
 
@@ -93,6 +94,13 @@ def _record(entry, moment):
             return None  # only the event source says what its requests lost
         return dict(base, refused=_count(seen['refused_count']), truncated=_count(seen['truncated_alerts']),
                     ignored=_count(seen['ignored']))
+    if kind == entries.REFUSED_REQUESTS:
+        if entry.get('actor') != entries.SOURCE_ACTOR:
+            return None
+        by_source = seen['by_source'] if isinstance(seen['by_source'], dict) else {}
+        return dict(base, total=_count(seen['total']), by_source=dict(
+            (str(source), sum(_count(n) for n in counts.values()) if isinstance(counts, dict) else 0)
+            for source, counts in by_source.items()))
     return base
 
 
@@ -234,6 +242,11 @@ def aggregate(records):
     rotations = [r for r in records if r['kind'] == entries.ROTATION]
     escalations = [r for r in records if r['kind'] == entries.ESCALATION_NOTIFY]
     intake = [r for r in records if r['kind'] == entries.ALERT_INTAKE]
+    refusals = [r for r in records if r['kind'] == entries.REFUSED_REQUESTS]
+    by_source = {}
+    for record in refusals:
+        for source, count in record['by_source'].items():
+            by_source[source] = by_source.get(source, 0) + count
     return {
         'mttr': _mttr(records),
         'automation': dict(rate=_rate(len(automated), len(actionable)), automated=len(automated),
@@ -256,7 +269,10 @@ def aggregate(records):
                             failed=sum(1 for r in escalations if r['outcome'] != 'success')),
         # what the event source's requests lost: alerts it refused (unreadable) and alerts the senders left out
         'intake': dict(refused_alerts=sum(r['refused'] for r in intake), truncated_alerts=sum(r['truncated'] for r in intake),
-                       ignored_events=sum(r['ignored'] for r in intake), requests=len(intake)),
+                       ignored_events=sum(r['ignored'] for r in intake), requests=len(intake),
+                       # a security signal: requests refused for their credentials, the busiest source addresses first
+                       refused_requests=sum(r['total'] for r in refusals),
+                       refused_by_source=dict(sorted(by_source.items(), key=lambda item: (-item[1], item[0]))[:TOP_SOURCES])),
     }
 
 

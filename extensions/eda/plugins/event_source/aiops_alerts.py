@@ -335,11 +335,13 @@ async def _redeliver(queue, config, feedback):
 
 async def _check_exits(pipeline):
     """About once a second: escalate the remediations that failed, were refused, reported nothing in time or whose
-    approval expired (intake.Intake.check_exits); an error is logged and tried again, never the end of the source."""
+    approval expired (intake.Intake.check_exits), and, once a minute, record the requests refused for their
+    credentials (record_refusals); an error is logged and tried again, never the end of the source."""
     while True:
         await asyncio.sleep(1.0)
         try:
             await pipeline.check_exits()
+            await pipeline.record_refusals()
         except Exception:  # pylint: disable=broad-except  # the watch must outlive any one bad entry
             LOGGER.exception('checking the exits of remediations failed; trying again in a second')
 

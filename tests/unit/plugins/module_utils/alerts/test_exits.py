@@ -152,3 +152,32 @@ def test_the_watch_is_bounded():
     assert len(watch.items) == 3
     watch.expect({'decision': {'decision': 'escalate', 'remediation': None}, 'payload_b64': 'e'})
     assert len(watch.items) == 3
+
+
+def test_refused_requests_are_counted_per_source_and_recorded_periodically_never_the_credential(site):  # noqa: F811
+    from ansible_collections.aigov.core.plugins.module_utils.audit import governance_kpis
+    from tests.contracts import validate as check
+    queue, pipeline, log = site
+    wrong = 'Bearer wrong-token-0123456789-SECRET'
+    for remote, authorization in [('10.0.0.9', wrong)] * 3 + [('10.0.0.7', None)]:
+        status = asyncio.run(pipeline.receive(body(alert()), authorization, None, None, '/alerts', remote))[0]
+        assert status in (401, 403)
+    assert asyncio.run(pipeline.record_refusals(interval=3600)) == 0  # not yet: at most once per interval
+    assert asyncio.run(pipeline.record_refusals(interval=0)) == 4
+    assert asyncio.run(pipeline.record_refusals(interval=0)) == 0  # counted once
+    (entry,) = [entry for _n, entry in audit_log.read_entries(log) if entry['action'] == entries.REFUSED_REQUESTS]
+    check(entry, 'audit-entry.v1.json')
+    assert entry['details']['by_source'] == {'10.0.0.9': {'403': 3}, '10.0.0.7': {'401': 1}}
+    assert entry['details']['total'] == 4 and 'SECRET' not in open(log).read() and queue.events == []
+    kpis = governance_kpis.compute(log)['kpis']['intake']
+    assert (kpis['refused_requests'], kpis['refused_by_source']) == (4, {'10.0.0.9': 3, '10.0.0.7': 1})
+
+
+def test_the_refusal_counts_are_bounded():
+    from ansible_collections.aigov.core.plugins.module_utils.alerts import alert_intake
+    counts = alert_intake.RefusedRequests(max_sources=2)
+    for number in range(50):
+        counts.note('10.0.0.%d' % number, alert_intake.AuthRefused(403, 'bearer token refused'))
+    drained = counts.drain()
+    assert (len(drained['by_source']), drained['other_sources'], drained['total']) == (2, 48, 50)
+    assert counts.drain() is None
