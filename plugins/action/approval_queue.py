@@ -46,7 +46,7 @@ class ActionModule(ControllerAction):
         if args['state'] == 'requested':
             created, record = approvals.ensure_requested(
                 args['path'], args['payload'], load_action_table(plain(args['actions'])), args['audit_log'],
-                keyring, actor(task_vars), aap_job(task_vars), check_mode=check)
+                keyring, actor(task_vars), aap_job(task_vars), check_mode=check, ttl=args['ttl'])
             result.update(changed=created, request=record, msg='request %s %s' % (
                 record['id'], ('queued' if created else 'was already queued') + (' (check mode)' if check else '')))
             return result

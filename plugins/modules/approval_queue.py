@@ -26,8 +26,9 @@ description:
     first, and a payload attached to another request's id (an edited queue) is refused.
   - O(state=pending) lists the requests without a verdict, oldest first (id, asset, host, owner, proposed remediation,
     alert name, age and expiry); it changes nothing.
-  - A request expires O(ttl) seconds after it was queued: it can no longer be decided, and the event source escalates
-    it to the escalation owner (its C(approval_ttl) option; give both the same value).
+  - A request expires at its C(expires_at), O(ttl) seconds after it was queued (a request queued without one, O(ttl)
+    seconds after C(requested_at)); it can no longer be decided, and the event source escalates it to the escalation
+    owner (the source's C(approval_ttl) option, given the same value by the shipped rulebook).
   - The audit log is checked first, and nothing is queued or decided that it cannot record.
 author:
   - aigov.core maintainers (@aigov)
@@ -66,6 +67,9 @@ options:
   ttl:
     description:
       - Seconds a request waits for a verdict before it expires (O(state=decided) refuses it, O(state=pending) marks it).
+      - With O(state=requested) the request is queued with its C(expires_at) (now plus O(ttl)), which then decides for
+        it whatever O(ttl) a later run gives (the rulebook passes its C(aigov_approval_ttl), the time the event source
+        escalates at).
     type: int
     default: 14400
 extends_documentation_fragment:

@@ -88,12 +88,14 @@ def state(records, rid):
     return found, verdict
 
 
-def _request_record(event, proposed_action, now=None):
-    return {'schema_version': SCHEMA_VERSION, 'kind': 'request', 'id': request_id(event['payload_b64']),
-            'requested_at': now or _now(), 'fingerprint': event['alert']['fingerprint'], 'alert_name': event['alert']['name'],
+def _request_record(event, proposed_action, now=None, ttl=None):
+    now = now or _now()
+    record = {'expires_at': (_moment(now) + datetime.timedelta(seconds=ttl)).isoformat(timespec='seconds')} if ttl else {}
+    return dict(record, **{'schema_version': SCHEMA_VERSION, 'kind': 'request', 'id': request_id(event['payload_b64']),
+            'requested_at': now, 'fingerprint': event['alert']['fingerprint'], 'alert_name': event['alert']['name'],
             'asset_id': event['asset'].get('asset_id'), 'inventory_hostname': event['asset'].get('inventory_hostname'),
             'decision': event['decision']['decision'], 'owner': event['decision'].get('accountable'),
-            'proposed_action': proposed_action, 'payload_b64': event['payload_b64']}
+            'proposed_action': proposed_action, 'payload_b64': event['payload_b64']})
 
 
 def _queued(records, record):
@@ -102,9 +104,10 @@ def _queued(records, record):
     return ([], (False, existing)) if existing else ([record], (True, record))
 
 
-def request(path, event, proposed_action, now=None):
-    """Queue a review (event: decoded payload); return (created, record). Queuing the same event again changes nothing."""
-    record = _request_record(event, proposed_action, now)
+def request(path, event, proposed_action, now=None, ttl=None):
+    """Queue a review (event: decoded payload); return (created, record). Queuing the same event again changes nothing.
+    ttl: seconds until it expires (its expires_at), as the event source was told (aigov_approval_ttl)."""
+    record = _request_record(event, proposed_action, now, ttl)
     return _locked(path, lambda records: _queued(records, record))
 
 
@@ -122,7 +125,10 @@ def _moment(text):
 
 
 def expires_at(found, ttl=APPROVAL_TTL):
-    """When a request expires (its requested_at plus ttl seconds), or None when its time cannot be read."""
+    """When a request expires: the expires_at it was queued with (the rulebook's approval time, the one the event source
+    escalates at), else its requested_at plus ttl seconds; None when its time cannot be read."""
+    if found.get('expires_at'):
+        return _moment(found['expires_at'])
     requested = _moment(found.get('requested_at'))
     return None if requested is None else requested + datetime.timedelta(seconds=ttl)
 
@@ -158,7 +164,7 @@ def _read(path):
     return _locked(path, lambda records: ([], records))
 
 
-def ensure_requested(path, payload, table, log_path, keyring, run_by, jobs=None, check_mode=False):
+def ensure_requested(path, payload, table, log_path, keyring, run_by, jobs=None, check_mode=False, ttl=None):
     """(created, request record): a review decision on record (sealed, this payload) queued and its
     approval.requested entry appended; the same event queued again changes nothing."""
     event = remediation.decode_payload(payload)
@@ -173,8 +179,8 @@ def ensure_requested(path, payload, table, log_path, keyring, run_by, jobs=None,
     queued = dict(event, payload_b64=payload)
     proposed = proposed_remediation(table, event)
     if check_mode:
-        return _queued(_read(path), _request_record(queued, proposed))[1]
-    created, record = request(path, queued, proposed)
+        return _queued(_read(path), _request_record(queued, proposed, ttl=ttl))[1]
+    created, record = request(path, queued, proposed, ttl=ttl)
     if created:
         audit_log.append(log_path, **entries.approval_requested(record, path, run_by, jobs))
     return created, record

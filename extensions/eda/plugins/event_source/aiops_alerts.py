@@ -97,7 +97,8 @@ options:
   approval_ttl:
     description:
       - Seconds a review's approval request waits for a verdict; then it expires into an escalation (the
-        C(aigov.core.approve) playbook refuses it). Give the playbooks the same value (C(aigov_approval_ttl)).
+        C(aigov.core.approve) playbook refuses it). The shipped rulebook gives C(aigov.core.request_approval) the same
+        value (C(aigov_approval_ttl)), which queues the request with that C(expires_at).
     type: int
     default: 14400
   replay_window:

@@ -306,3 +306,15 @@ def test_pending_requests_are_listed_with_age_and_expiry_and_an_expired_one_cann
 
 def ev_asset():
     return event('review')['asset']['asset_id']
+
+
+def test_a_request_queued_with_its_expiry_keeps_it_whatever_ttl_a_later_run_gives(tmp_path):
+    path = str(tmp_path / 'approvals.jsonl')
+    record = approvals.request(path, dict(event('review'), payload_b64='b2xk'), 'restart_model_server',
+                               now='2026-11-25T08:00:00+00:00', ttl=20)[1]
+    assert record['expires_at'] == '2026-11-25T08:00:20+00:00'
+    validate(record, 'approval-record.v1.json')
+    (listed,) = approvals.listing(path, now=datetime.datetime(2026, 11, 25, 8, 1, tzinfo=datetime.timezone.utc))
+    assert listed['expired'] and listed['expires_at'] == '2026-11-25T08:00:20+00:00'  # the default ttl (4 h) does not lift it
+    with pytest.raises(approvals.ApprovalError, match='expired at 2026-11-25T08:00:20'):
+        approvals.decide(path, record['id'], 'approve', 'alice', now='2026-11-25T08:01:00+00:00')
