@@ -70,9 +70,9 @@ def table():
     lines = ['| Kind | Product (`product`) | Recognised by its command line | Configuration read |', '|---|---|---|---|']
     for kind, signatures in _tables():
         for signature in signatures:
-            lines.append('| %s | %s (`%s`) | %s | %s |' % (kind, signature.display_name, signature.product,
-                                                         _matches(signature).replace('|', '\\|'),
-                                                         _configured(signature).replace('|', '\\|')))
+            cells = (kind, signature.display_name, signature.product, _matches(signature).replace('|', '\\|'),
+                     _configured(signature).replace('|', '\\|'))
+            lines.append('| %s | %s (`%s`) | %s | %s |' % cells)
     return '\n'.join(lines)
 
 

@@ -100,6 +100,10 @@ class RequestAuth(object):
         self.seen.remember(expected, sent)
 
 
+def _stamp(moment):
+    return datetime.datetime.fromtimestamp(moment, datetime.timezone.utc).isoformat(timespec='seconds')
+
+
 class RefusedRequests(object):
     """Requests refused for their credentials, counted per source address and status in bounded memory: at most
     max_sources addresses (the rest are counted together as other_sources), and the reasons (the reply's words, which
@@ -130,8 +134,7 @@ class RefusedRequests(object):
         """The counts since the last drain (None when nothing was refused), for entries.refused_requests()."""
         if not self.total:
             return None
-        stamp = lambda moment: datetime.datetime.fromtimestamp(moment, datetime.timezone.utc).isoformat(timespec='seconds')
-        counts = dict(since=stamp(self.since), until=stamp(self.clock()), total=self.total, other_sources=self.other,
+        counts = dict(since=_stamp(self.since), until=_stamp(self.clock()), total=self.total, other_sources=self.other,
                       by_source=dict((source, dict(found)) for source, found in self.by_source.items()),
                       reasons=dict(self.reasons))
         self._reset()

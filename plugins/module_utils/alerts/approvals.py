@@ -91,11 +91,12 @@ def state(records, rid):
 def _request_record(event, proposed_action, now=None, ttl=None):
     now = now or _now()
     record = {'expires_at': (_moment(now) + datetime.timedelta(seconds=ttl)).isoformat(timespec='seconds')} if ttl else {}
-    return dict(record, **{'schema_version': SCHEMA_VERSION, 'kind': 'request', 'id': request_id(event['payload_b64']),
-            'requested_at': now, 'fingerprint': event['alert']['fingerprint'], 'alert_name': event['alert']['name'],
-            'asset_id': event['asset'].get('asset_id'), 'inventory_hostname': event['asset'].get('inventory_hostname'),
-            'decision': event['decision']['decision'], 'owner': event['decision'].get('accountable'),
-            'proposed_action': proposed_action, 'payload_b64': event['payload_b64']})
+    record.update({'schema_version': SCHEMA_VERSION, 'kind': 'request', 'id': request_id(event['payload_b64']),
+                   'requested_at': now, 'fingerprint': event['alert']['fingerprint'], 'alert_name': event['alert']['name'],
+                   'asset_id': event['asset'].get('asset_id'), 'inventory_hostname': event['asset'].get('inventory_hostname'),
+                   'decision': event['decision']['decision'], 'owner': event['decision'].get('accountable'),
+                   'proposed_action': proposed_action, 'payload_b64': event['payload_b64']})
+    return record
 
 
 def _queued(records, record):

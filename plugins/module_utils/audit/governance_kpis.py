@@ -38,8 +38,8 @@ ROTATIONS = entries.ROTATIONS
 GROUP_BY = ('owner', 'risk_tier', 'remediation', 'day', 'week', 'month')
 # the guardrail limits, the escalated exits of remediations (episodes.EXCEPTIONS), and refused plans
 EXCEPTION_KINDS = EXCEPTIONS + episodes.EXCEPTIONS + ('remediation_refused',)
-REPAIRED_BY = ('automate', 'review')
-TOP_SOURCES = 20  # source addresses of refused requests named in the report (the busiest)  # MTTR apart: repairs run by the automation, and those a human approved first
+REPAIRED_BY = ('automate', 'review')  # MTTR apart: repairs run by the automation, and those a human approved first
+TOP_SOURCES = 20  # source addresses of refused requests named in the report (the busiest)
 NONE_KEY = '(none)'  # the group of records that do not carry the grouping attribute
 
 
