@@ -10,7 +10,7 @@ from ansible_collections.aigov.core.plugins.module_utils.alerts import episodes
 from ansible_collections.aigov.core.plugins.module_utils.alerts.payload import payload_digest
 from ansible_collections.aigov.core.plugins.module_utils.audit import audit_log, audit_verify, entries
 from tests.contracts import validate
-from tests.unit.plugins.module_utils.alerts.test_intake import RING, alert, body, receive, site  # noqa: F401 pylint: disable=unused-import (fixture)
+from tests.unit.plugins.module_utils.alerts.test_intake import RING, alert, body, receive, site  # noqa: F401 pylint: disable=unused-import
 
 
 class Clock(object):
