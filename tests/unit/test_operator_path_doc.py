@@ -15,7 +15,7 @@ def test_every_step_names_a_shipped_playbook_or_rulebook_and_an_inventory():
     assert set(steps) == {'key', 'discover', 'rulebook', 'pending', 'approve', 'report'}
     for name, body in steps.items():
         for kind, target in re.findall(r'(ansible-playbook|ansible-rulebook)[^\n]*? (?:-r )?aigov\.core\.([a-z_]+)', body):
-            where = ('playbooks', target + '.yml') if kind == 'ansible-playbook' else ('extensions', 'eda', 'rulebooks',
-                                                                                      target + '.yml')
+            rulebooks = ('extensions', 'eda', 'rulebooks')
+            where = ('playbooks', target + '.yml') if kind == 'ansible-playbook' else rulebooks + (target + '.yml',)
             assert os.path.isfile(os.path.join(ROOT, *where)), (name, target)
             assert '-i inventory.yml' in body, name  # without an inventory Ansible warns
