@@ -82,8 +82,16 @@ class ActionModule(ControllerAction):
                 guardrails.load_guardrails(resolve_data_file('guardrail policy', args['guardrails'])),
                 registry.load_registry(resolve_data_file('registry', args['registry'])),
                 args['store'], task_vars['groups']['all'], actor(task_vars), approval=args['approval'],
-                jobs=aap_job(task_vars), aap=_aap(args, task_vars), check_mode=self._task.check_mode)
+                jobs=aap_job(task_vars), aap=_aap(args, task_vars), check_mode=self._task.check_mode,
+                services_of=lambda host: self._services(task_vars, host))
         except remediation.RemediationRefused as refused:
             raise AnsibleActionFail('remediation refused: %s' % refused)
         result.update(changed=False, plan=found, msg='%s on %s' % (found['remediation'], found['target']))
         return result
+
+    def _services(self, task_vars, host):
+        """The target's aigov_baseline_services (inventory host or group vars), as remediate.yml hands it to the host."""
+        hostvars = task_vars['hostvars'].get(host)
+        if hostvars is None or 'aigov_baseline_services' not in hostvars:
+            return {}
+        return plain(self._templar.template(hostvars['aigov_baseline_services'])) or {}

@@ -11,7 +11,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 ---
 module: approval_queue
-short_description: Queue a review decision for a human, or record the human's verdict
+short_description: Queue a review decision for a human, list the pending ones, or record the human's verdict
 version_added: 0.1.0
 description:
   - The local approvals queue is a JSON-lines file written under an exclusive lock. O(state=requested) appends a
@@ -24,15 +24,20 @@ description:
     C(approval.decision) with the approver as actor, the payload's C(payload_sha256) and a seal made with the decision
     key; a denial is an override of the proposed remediation. The request's id is recomputed from its queued payload
     first, and a payload attached to another request's id (an edited queue) is refused.
+  - O(state=pending) lists the requests without a verdict, oldest first (id, asset, host, owner, proposed remediation,
+    alert name, age and expiry); it changes nothing.
+  - A request expires at its C(expires_at), O(ttl) seconds after it was queued (a request queued without one, O(ttl)
+    seconds after C(requested_at)); it can no longer be decided, and the event source escalates it to the escalation
+    owner (the source's C(approval_ttl) option, given the same value by the shipped rulebook).
   - The audit log is checked first, and nothing is queued or decided that it cannot record.
 author:
   - aigov.core maintainers (@aigov)
 options:
   state:
-    description: Queue a request, or decide one.
+    description: Queue a request, decide one, or list the pending ones.
     type: str
     required: true
-    choices: [requested, decided]
+    choices: [requested, decided, pending]
   path:
     description:
       - The approvals queue. The environment variable E(AIGOV_APPROVALS_QUEUE) is used when the option is not set,
@@ -59,6 +64,14 @@ options:
   approver:
     description: Who decides, with O(state=decided); the actor of the audit entry.
     type: str
+  ttl:
+    description:
+      - Seconds a request waits for a verdict before it expires (O(state=decided) refuses it, O(state=pending) marks it).
+      - With O(state=requested) the request is queued with its C(expires_at) (now plus O(ttl)), which then decides for
+        it whatever O(ttl) a later run gives (the rulebook passes its C(aigov_approval_ttl), the time the event source
+        escalates at).
+    type: int
+    default: 14400
 extends_documentation_fragment:
   - aigov.core.audit_log
   - aigov.core.audit_log.decision_key
@@ -76,6 +89,11 @@ seealso:
 """
 
 EXAMPLES = r"""
+- name: List the pending requests
+  aigov.core.approval_queue:
+    state: pending
+  register: pending
+
 - name: Approve a queued request
   aigov.core.approval_queue:
     state: decided
@@ -97,4 +115,16 @@ payload_b64:
   description: The queued event's payload, for the remediation of an approved request.
   returned: when decided
   type: str
+pending:
+  description:
+    - The requests without a verdict, oldest first, with O(state=pending)
+      (id, asset_id, inventory_hostname, owner, proposed_action, alert_name, requested_at, age_s, expires_at, expired).
+  returned: when listing
+  type: list
+  elements: dict
+lines:
+  description: One line per pending request, for a person, with O(state=pending).
+  returned: when listing
+  type: list
+  elements: str
 """

@@ -143,7 +143,10 @@ def test_governance_report_of_a_real_log(ansible, ansible_env, tmp_path):
     assert kpis['overrides'] == dict(rate=0.5, overrides=1, human_decisions=2, by_kind=dict(
         denied_review=1, approved_escalation=0, approved_reject=0, recorded=0))
     assert kpis['exceptions'] == dict(total=2, by_kind=dict(unknown_asset=1, out_of_scope=0, freeze=0, rate_limit=0,
-                                                            blast_radius=0, remediation_refused=1))
+                                                            blast_radius=0, remediation_refused=1, remediation_failed=0,
+                                                            refusal_escalated=0, no_outcome=0, approval_expired=0,
+                                                            still_firing=0))
+    assert (kpis['mttr']['by_decision']['automate']['count'], kpis['mttr']['by_decision']['review']['count']) == (1, 1)
     assert kpis['actions'] == dict(total=2, by_owner={'lab-team': 2}, by_risk_tier={'minimal': 2},
                                    by_remediation={'restart_model_server': 2})
     assert kpis['outcomes'] == dict(succeeded=2, failed=0, rolled_back=0, refused=1)

@@ -72,7 +72,9 @@ def test_hostile_and_out_of_inventory_alerts_run_nothing(ansible, ansible_env, t
     inventory.write_text(yaml.safe_dump({'all': {'hosts': {
         'localhost': {'ansible_connection': 'local', 'ansible_python_interpreter': os.path.join(BIN, 'python')},
         'cloud-vm-1': {'ansible_host': '127.0.0.1', 'ansible_port': closed, 'ansible_user': 'nobody',
-                       'ansible_ssh_common_args': '-o ConnectTimeout=2 -o BatchMode=yes'}}}}))
+                       'ansible_ssh_common_args': '-o ConnectTimeout=2 -o BatchMode=yes',
+                       # complete: the plan lets the approved remediation start (then the host does not answer)
+                       'aigov_baseline_services': {'litellm': {'restart_command': '/usr/local/sbin/restart-litellm'}}}}}}))
     port = free_port()
     webhook = http.server.HTTPServer(('127.0.0.1', 0), Webhook)
     threading.Thread(target=webhook.serve_forever, daemon=True).start()
@@ -107,7 +109,10 @@ def test_hostile_and_out_of_inventory_alerts_run_nothing(ansible, ansible_env, t
         low = alert("{{ lookup('pipe', 'touch %s') }}" % (tmp_path / MARKS[3]), '10.10.0.11:8000', 'e1', x=hostile)
         low['alerts'][0]['labels']['confidence'] = '0.1'
         assert post(port, low) == 202
-        notified = wait_entries(log, lambda e: e['action'] == 'escalation.notify', 2, proc)[-1]
+        notified = wait_entries(log, lambda e: e['action'] == 'escalation.notify' and e['details']['fingerprint'] == 'e1',
+                                1, proc)[-1]
+        # h1's refused plan is an exit of an automate decision: escalated to the owner too (docs/remediation.md)
+        wait_entries(log, lambda e: e['action'] == 'escalation.notify' and e['details']['fingerprint'] == 'h1', 1, proc)
         time.sleep(2)
     finally:
         proc.terminate()
@@ -120,7 +125,10 @@ def test_hostile_and_out_of_inventory_alerts_run_nothing(ansible, ansible_env, t
         ('request', 'model_server:2000000000000001', 'cloud-vm-1', 'restart_model_server', 'Head of Support')] * 2
     request, denied = queue[0]['id'], queue[1]['id']
     assert (notified['outcome'], notified['owner'], notified['subject']) == ('success', 'ml-on-call', 'model_server:1000000000000001')
-    unmapped, body = Webhook.bodies
+    assert len(Webhook.bodies) == 3, Webhook.bodies
+    unmapped, body, refusal = (next(b for b in Webhook.bodies if b['alert']['fingerprint'] == fp) for fp in ('h2', 'e1', 'h1'))
+    assert refusal['decision']['exceptions'] == ['refusal_escalated'] and refusal['decision']['accountable'] == 'ml-on-call'
+    assert 'the asset is not on a host of this inventory' in refusal['decision']['reasons'][0]
     assert (unmapped['alert']['fingerprint'], unmapped['decision']['decision'], unmapped['decision']['remediation']) == (
         'h2', 'escalate', None)
     assert unmapped['decision']['reasons'][0].startswith('no remediation is mapped for alert ')

@@ -110,7 +110,9 @@ def site(tmp_path, ansible_env, database=True):
     inventory.write_text(yaml.safe_dump({'all': {'hosts': {
         'localhost': {'ansible_connection': 'local', 'ansible_python_interpreter': os.path.join(BIN, 'python')},
         'gpu-onprem-1': {'ansible_host': '127.0.0.1', 'ansible_port': free_port(), 'ansible_user': 'nobody',
-                         'ansible_ssh_common_args': '-o ConnectTimeout=2 -o BatchMode=yes'}}}}))
+                         'ansible_ssh_common_args': '-o ConnectTimeout=2 -o BatchMode=yes',
+                         # a complete service definition: the plan lets each run start (the plan checks it first)
+                         'aigov_baseline_services': {'vllm': {'restart_command': '/usr/local/sbin/restart-vllm'}}}}}}))
     port = free_port()
     variables = tmp_path / 'vars.yml'
     variables.write_text(yaml.safe_dump(dict({

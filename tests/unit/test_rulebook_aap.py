@@ -82,7 +82,9 @@ def test_decisions_launch_the_example_templates_and_an_aap_approval_lets_the_rem
     inventory.write_text(yaml.safe_dump({'all': {'hosts': {
         'localhost': {'ansible_connection': 'local', 'ansible_python_interpreter': os.path.join(BIN, 'python')},
         'cloud-vm-1': {'ansible_host': '127.0.0.1', 'ansible_port': closed, 'ansible_user': 'nobody',
-                       'ansible_ssh_common_args': '-o ConnectTimeout=2 -o BatchMode=yes'}}}}))
+                       'ansible_ssh_common_args': '-o ConnectTimeout=2 -o BatchMode=yes',
+                       # a complete service definition: the plan lets it start (then the host does not answer)
+                       'aigov_baseline_services': {'litellm': {'restart_command': '/usr/local/sbin/restart-litellm'}}}}}}))
     port = free_port()
     (tmp_path / 'vars.yml').write_text(yaml.safe_dump({
         'aigov_port': port, 'aigov_token': SOURCE_TOKEN, 'aigov_store_path': store, 'aigov_audit_log': log,

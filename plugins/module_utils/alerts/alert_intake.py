@@ -18,12 +18,14 @@ Plain Python, no aiohttp: the event source is the only front end that knows HTTP
 from __future__ import annotations
 
 import collections
+import datetime
 import hashlib
 import hmac
 import os
 import time
 
-from ansible_collections.aigov.core.plugins.module_utils.alerts import signatures
+from ansible_collections.aigov.core.plugins.module_utils.alerts import alerts, signatures
+from ansible_collections.aigov.core.plugins.module_utils.host import procfs
 from ansible_collections.aigov.core.plugins.module_utils.store import asset_store, registry
 from ansible_collections.aigov.core.plugins.module_utils.store.asset_store_sqlite import open_store
 
@@ -98,6 +100,47 @@ class RequestAuth(object):
         self.seen.remember(expected, sent)
 
 
+def _stamp(moment):
+    return datetime.datetime.fromtimestamp(moment, datetime.timezone.utc).isoformat(timespec='seconds')
+
+
+class RefusedRequests(object):
+    """Requests refused for their credentials, counted per source address and status in bounded memory: at most
+    max_sources addresses (the rest are counted together as other_sources), and the reasons (the reply's words, which
+    never name a secret). drain() hands the counts over and starts afresh (the source records them periodically)."""
+
+    def __init__(self, max_sources=100, clock=time.time):
+        self.max_sources, self.clock = max_sources, clock
+        self._reset()
+
+    def _reset(self):
+        self.by_source, self.reasons, self.other, self.total, self.since = {}, collections.Counter(), 0, 0, None
+
+    def note(self, remote, refused):
+        self.total += 1
+        self.since = self.since or self.clock()
+        source = str(remote or 'unknown')[:64]
+        counts = self.by_source.get(source)
+        if counts is None:
+            if len(self.by_source) >= self.max_sources:
+                self.other += 1
+                return
+            counts = self.by_source[source] = collections.Counter()
+        counts[str(refused.status)] += 1
+        if len(self.reasons) < 32 or str(refused) in self.reasons:
+            self.reasons[str(refused)] += 1
+
+    def drain(self):
+        """The counts since the last drain (None when nothing was refused), for entries.refused_requests()."""
+        if not self.total:
+            return None
+        counts = dict(since=_stamp(self.since), until=_stamp(self.clock()), total=self.total, other_sources=self.other,
+                      by_source=dict((source, dict(found)) for source, found in self.by_source.items()),
+                      reasons=dict(self.reasons))
+        self._reset()
+        return counts
+
+
 def sign(secret, timestamp, body):
     """The X-Aigov-Signature value a sender puts on a request, with the time in X-Aigov-Timestamp.
 
@@ -147,10 +190,12 @@ class AlertGate(object):
 
     def forget(self, alert):
         """Undo the memory of an admitted alert that could not be passed on (its retry is accepted)."""
-        self.episodes.pop(episode_key(alert['fingerprint'], alert['starts_at'], alert['status']), None)
+        self.episodes.pop(episode_key(alert['fingerprint'], alert.get('starts_at_sent', alert['starts_at']), alert['status']),
+                          None)
 
     def _verdict(self, alert, asset_key, now):
-        fingerprint, starts_at, status = alert['fingerprint'], alert['starts_at'], alert['status']
+        # a startsAt in the future was replaced by the receipt time (alerts.believed_start): the sender's is the episode
+        fingerprint, starts_at, status = alert['fingerprint'], alert.get('starts_at_sent', alert['starts_at']), alert['status']
         key = episode_key(fingerprint, starts_at, status)
         if key in self.episodes:
             self.episodes.move_to_end(key)
@@ -172,6 +217,49 @@ class AlertGate(object):
         return 'accepted'
 
 
+_SERVER_KINDS = ('model_server', 'vector_db', 'agent')
+_EXPLICIT_HOST_LABELS = tuple(key for key in alerts.HOST_LABELS if key != 'instance')
+_WILDCARDS = ('0.0.0.0', '::', '*', '')
+
+
+def _local(address):
+    """True for an address Prometheus uses to scrape a target on its own machine (loopback, localhost)."""
+    return address in ('localhost', 'ip6-localhost') or procfs.is_loopback(address)
+
+
+def listener_index(assets, by_host):
+    """(address, port) -> the server assets listening there, from the asset store's rows (built once per store change).
+
+    A listener on a specific address is indexed under it; one on a wildcard or loopback address under ('*', port), for an
+    `instance` on the loopback (a target scraped on its own machine). A host's discovered addresses (its listeners' specific
+    addresses, its inventory name and address: by_host) lead to its assets on that port too.
+    """
+    index = {}
+    for row in assets:
+        record = row['record']
+        if record.get('kind') not in _SERVER_KINDS:
+            continue
+        for item in (record.get('attributes') or {}).get('listeners') or []:
+            port, address = item.get('port'), str(item.get('address') or '')
+            if not isinstance(port, int):
+                continue
+            keys = [('*', port)] if address in _WILDCARDS or _local(address) else [(address, port)]
+            for key in keys:
+                bucket = index.setdefault(key, [])
+                if record not in bucket:
+                    bucket.append(record)
+    for alias, records in by_host.items():  # a host's own names and addresses, with the port of one of its servers
+        for record in records:
+            if record.get('kind') not in _SERVER_KINDS:
+                continue
+            for item in (record.get('attributes') or {}).get('listeners') or []:
+                if isinstance(item.get('port'), int):
+                    bucket = index.setdefault((alias, item['port']), [])
+                    if record not in bucket:
+                        bucket.append(record)
+    return index
+
+
 class Enricher(object):
     """Finds the asset an alert is about and what the registry says of it."""
 
@@ -180,6 +268,7 @@ class Enricher(object):
         self.registry = reg
         self._stamp = None
         self._by_id, self._by_host, self._matches, self._subjects = {}, {}, {}, {}
+        self._by_listener = {}  # (address, port) and ('*', port) -> server assets listening there (instance resolution)
 
     def refresh(self):
         """Re-read the store when its file changed (cheap when it did not: one stat); True when it read it."""
@@ -187,6 +276,7 @@ class Enricher(object):
             info = os.stat(self.store_path)
         except OSError:
             self._by_id, self._by_host, self._matches, self._subjects, self._stamp = {}, {}, {}, {}, None
+            self._by_listener = {}
             return False
         stamp = (info.st_mtime_ns, info.st_size)
         if stamp == self._stamp:
@@ -202,6 +292,7 @@ class Enricher(object):
             self._by_id[row['id']] = row['record']
             by_inventory_host.setdefault(row['inventory_hostname'], []).append(row['record'])
         self._by_host = dict((alias, by_inventory_host.get(name, [])) for alias, name in names.items())
+        self._by_listener = listener_index(data['assets'], self._by_host)
         self._matches = {}  # registry matches of the assets, filled as alerts come
         self._subjects = {}  # subjects by what an alert is looked up by, filled as alerts come
         self._stamp = stamp
@@ -210,8 +301,13 @@ class Enricher(object):
     def _find(self, alert):
         if alert['asset_id']:
             return self._by_id.get(alert['asset_id'])
-        candidates = [a for a in self._by_host.get(alert['host'] or '', []) if a['kind'] in ('model_server', 'vector_db', 'agent')]
+        candidates = [a for a in self._by_host.get(alert['host'] or '', []) if a['kind'] in _SERVER_KINDS]
         port = (alert['labels'].get('instance') or '').rpartition(':')[2]
+        if not candidates and port.isdigit() and not any(alert['labels'].get(key) for key in _EXPLICIT_HOST_LABELS):
+            # only `instance` names the host, and no inventory name or address is it: what listens there (docs/remediation.md)
+            address = alert['host'] or ''
+            candidates = self._by_listener.get((address, int(port))) or (
+                self._by_listener.get(('*', int(port)), []) if _local(address) else [])
         if port.isdigit():
             on_port = [a for a in candidates if any(str(item.get('port')) == port
                                                     for item in (a['attributes'].get('listeners') or []))]

@@ -32,6 +32,7 @@ _MAX_TEXT = 4096
 CUT_MARK = ' [cut at %d characters]' % _MAX_TEXT  # what a value cut to the size limit ends with
 _ZERO_TIME = '0001-01-01T00:00:00Z'  # Go's zero time: Alertmanager's endsAt of an alert without an end
 _FRACTION = re.compile(r'(\.\d{6})\d+')
+FUTURE_SKEW = 60  # seconds a sender's clock may run ahead: a startsAt later than receipt plus this is not believed
 
 
 class MalformedAlert(AigovError):
@@ -92,17 +93,47 @@ def parse_confidence(value):
     return number if 0 <= number <= 1 else None  # nan and inf fail the comparison too
 
 
+def _moment(text):
+    """The aware datetime of an RFC 3339 text (naive is UTC), or None when it is not one."""
+    try:
+        moment = datetime.datetime.fromisoformat(_FRACTION.sub(r'\1', text.replace('Z', '+00:00')))
+    except ValueError:
+        return None
+    return moment.replace(tzinfo=datetime.timezone.utc) if moment.tzinfo is None else moment
+
+
 def ended(ends_at, now):
     """True when an endsAt text is a time before now (Go's zero time and unreadable text are no end)."""
     if not ends_at or ends_at == _ZERO_TIME or now is None:
         return False
-    try:
-        moment = datetime.datetime.fromisoformat(_FRACTION.sub(r'\1', ends_at.replace('Z', '+00:00')))
-    except ValueError:
-        return False
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=datetime.timezone.utc)
-    return moment <= now
+    moment = _moment(ends_at)
+    return moment is not None and moment <= now
+
+
+_LATEST = {}  # now -> the latest believable start as UTC text to the second (one request's alerts share now)
+
+
+def _latest(now):
+    text = _LATEST.get(now)
+    if text is None:
+        if len(_LATEST) > 8:
+            _LATEST.clear()
+        text = _LATEST[now] = (now + datetime.timedelta(seconds=FUTURE_SKEW)).astimezone(
+            datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%S')
+    return text
+
+
+def believed_start(starts_at, now):
+    """(start, the sender's start when it was replaced): a startsAt more than FUTURE_SKEW seconds after the receipt
+    (now) is replaced by the receipt time, and said so (alert key starts_at_sent, the decision entry's details)."""
+    if not starts_at or now is None or starts_at[:1] not in '0123456789':
+        return starts_at, None
+    if starts_at[-1:] == 'Z' and starts_at[:19] <= _latest(now):  # UTC text no later than now + skew: no parse (hot path)
+        return starts_at, None
+    moment = _moment(starts_at)
+    if moment is None or (moment - now).total_seconds() <= FUTURE_SKEW:
+        return starts_at, None
+    return now.isoformat(timespec='seconds'), starts_at
 
 
 def label_fingerprint(name, labels):
@@ -133,7 +164,8 @@ def _normalize(raw, where, source, default_confidence, common_labels=None, commo
     if confidence is None:
         confidence = default_confidence
     asset_id = next((labels[key] for key in ASSET_LABELS if labels.get(key)), None) or _text(raw.get('asset_id'), where)
-    return {
+    starts_at, sent = believed_start(_text(raw.get('startsAt') or raw.get('starts_at'), where + '.startsAt'), now)
+    alert = {
         'schema_version': ALERT_SCHEMA_VERSION,
         'fingerprint': _text(raw.get('fingerprint'), where + '.fingerprint') or label_fingerprint(name, labels),
         'status': status,
@@ -143,11 +175,14 @@ def _normalize(raw, where, source, default_confidence, common_labels=None, commo
         'asset_id': asset_id,
         'labels': labels,
         'annotations': annotations,
-        'starts_at': _text(raw.get('startsAt') or raw.get('starts_at'), where + '.startsAt'),
+        'starts_at': starts_at,
         'ends_at': ends_at,
         'source': source,
         'confidence': confidence,
     }
+    if sent is not None:
+        alert['starts_at_sent'] = sent  # the episode stays the sender's (alert_intake.AlertGate keys on it)
+    return alert
 
 
 def reading(alerts=None, refused=None, ignored=0, truncated=0, source=None):

@@ -30,6 +30,9 @@ from ansible_collections.aigov.core.plugins.module_utils.remediation.actions imp
 SCHEMA_VERSION = 1
 VERDICTS = ('approve', 'deny')
 ID_LENGTH = 12
+# Seconds a request waits for a verdict; then it has expired: it cannot be decided, and the event source escalates it
+# to the escalation owner (episodes.Watch). aigov_approval_ttl sets it for the source and the playbooks alike.
+APPROVAL_TTL = 14400
 
 
 class ApprovalError(AigovError):
@@ -85,12 +88,15 @@ def state(records, rid):
     return found, verdict
 
 
-def _request_record(event, proposed_action, now=None):
-    return {'schema_version': SCHEMA_VERSION, 'kind': 'request', 'id': request_id(event['payload_b64']),
-            'requested_at': now or _now(), 'fingerprint': event['alert']['fingerprint'], 'alert_name': event['alert']['name'],
-            'asset_id': event['asset'].get('asset_id'), 'inventory_hostname': event['asset'].get('inventory_hostname'),
-            'decision': event['decision']['decision'], 'owner': event['decision'].get('accountable'),
-            'proposed_action': proposed_action, 'payload_b64': event['payload_b64']}
+def _request_record(event, proposed_action, now=None, ttl=None):
+    now = now or _now()
+    record = {'expires_at': (_moment(now) + datetime.timedelta(seconds=ttl)).isoformat(timespec='seconds')} if ttl else {}
+    record.update({'schema_version': SCHEMA_VERSION, 'kind': 'request', 'id': request_id(event['payload_b64']),
+                   'requested_at': now, 'fingerprint': event['alert']['fingerprint'], 'alert_name': event['alert']['name'],
+                   'asset_id': event['asset'].get('asset_id'), 'inventory_hostname': event['asset'].get('inventory_hostname'),
+                   'decision': event['decision']['decision'], 'owner': event['decision'].get('accountable'),
+                   'proposed_action': proposed_action, 'payload_b64': event['payload_b64']})
+    return record
 
 
 def _queued(records, record):
@@ -99,18 +105,36 @@ def _queued(records, record):
     return ([], (False, existing)) if existing else ([record], (True, record))
 
 
-def request(path, event, proposed_action, now=None):
-    """Queue a review (event: decoded payload); return (created, record). Queuing the same event again changes nothing."""
-    record = _request_record(event, proposed_action, now)
+def request(path, event, proposed_action, now=None, ttl=None):
+    """Queue a review (event: decoded payload); return (created, record). Queuing the same event again changes nothing.
+    ttl: seconds until it expires (its expires_at), as the event source was told (aigov_approval_ttl)."""
+    record = _request_record(event, proposed_action, now, ttl)
     return _locked(path, lambda records: _queued(records, record))
 
 
-def decide(path, rid, verdict, approver, now=None):
+def decide(path, rid, verdict, approver, now=None, ttl=APPROVAL_TTL):
     """Record a human verdict on a pending request; return (request, verdict record)."""
-    return _locked(path, lambda records: _verdict(records, path, rid, verdict, approver, now))
+    return _locked(path, lambda records: _verdict(records, path, rid, verdict, approver, now, ttl))
 
 
-def _verdict(records, path, rid, verdict, approver, now=None):
+def _moment(text):
+    try:
+        moment = datetime.datetime.fromisoformat(str(text))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=datetime.timezone.utc)
+
+
+def expires_at(found, ttl=APPROVAL_TTL):
+    """When a request expires: the expires_at it was queued with (the rulebook's approval time, the one the event source
+    escalates at), else its requested_at plus ttl seconds; None when its time cannot be read."""
+    if found.get('expires_at'):
+        return _moment(found['expires_at'])
+    requested = _moment(found.get('requested_at'))
+    return None if requested is None else requested + datetime.timedelta(seconds=ttl)
+
+
+def _verdict(records, path, rid, verdict, approver, now=None, ttl=APPROVAL_TTL):
     """([the verdict record], (request, verdict record)) of a verdict on a pending request; ApprovalError if not allowed."""
     if verdict not in VERDICTS:
         raise ApprovalError('verdict must be approve or deny, got %r' % verdict)
@@ -125,6 +149,10 @@ def _verdict(records, path, rid, verdict, approver, now=None):
     if decided is not None:
         raise ApprovalError('request %s was already decided (%s by %s at %s)'
                             % (rid, decided['verdict'], decided['approver'], decided['decided_at']))
+    moment, until = _moment(now) if now else datetime.datetime.now(datetime.timezone.utc), expires_at(found, ttl)
+    if until is None or moment >= until:
+        raise ApprovalError('request %s expired at %s (no verdict within %d s): it was escalated to the escalation owner; '
+                            'nothing decided' % (rid, until.isoformat(timespec='seconds') if until else 'an unknown time', ttl))
     record = {'schema_version': SCHEMA_VERSION, 'kind': 'verdict', 'id': rid, 'verdict': verdict,
               'approver': approver, 'decided_at': now or _now()}
     return [record], (found, record)
@@ -137,7 +165,7 @@ def _read(path):
     return _locked(path, lambda records: ([], records))
 
 
-def ensure_requested(path, payload, table, log_path, keyring, run_by, jobs=None, check_mode=False):
+def ensure_requested(path, payload, table, log_path, keyring, run_by, jobs=None, check_mode=False, ttl=None):
     """(created, request record): a review decision on record (sealed, this payload) queued and its
     approval.requested entry appended; the same event queued again changes nothing."""
     event = remediation.decode_payload(payload)
@@ -152,20 +180,20 @@ def ensure_requested(path, payload, table, log_path, keyring, run_by, jobs=None,
     queued = dict(event, payload_b64=payload)
     proposed = proposed_remediation(table, event)
     if check_mode:
-        return _queued(_read(path), _request_record(queued, proposed))[1]
-    created, record = request(path, queued, proposed)
+        return _queued(_read(path), _request_record(queued, proposed, ttl=ttl))[1]
+    created, record = request(path, queued, proposed, ttl=ttl)
     if created:
         audit_log.append(log_path, **entries.approval_requested(record, path, run_by, jobs))
     return created, record
 
 
-def ensure_decided(path, rid, verdict, approver, log_path, keyring, run_by, jobs=None, check_mode=False):
-    """(request, verdict record): a human's verdict on a pending request recorded in the queue and, sealed, in the
-    audit log (approval.decision)."""
+def ensure_decided(path, rid, verdict, approver, log_path, keyring, run_by, jobs=None, check_mode=False, ttl=APPROVAL_TTL):
+    """(request, verdict record): a human's verdict on a pending request (not expired: ttl) recorded in the queue and,
+    sealed, in the audit log (approval.decision)."""
     audit_log.check_appendable(log_path)  # nothing is decided that the log cannot record
     if check_mode:
-        return _verdict(_read(path), path, rid, verdict, approver)[1]
-    found, record = decide(path, rid, verdict, approver)
+        return _verdict(_read(path), path, rid, verdict, approver, ttl=ttl)[1]
+    found, record = decide(path, rid, verdict, approver, ttl=ttl)
     audit_log.append(log_path, **entries.approval_decision(found, verdict, approver, keyring, run_by, jobs))
     return found, record
 
@@ -176,3 +204,29 @@ def pending(path):
         return []
     return _locked(path, lambda records: ([], [r for r in records if r.get('kind') == 'request'
                                                and state(records, r['id'])[1] is None]))
+
+
+LISTED = ('id', 'asset_id', 'inventory_hostname', 'owner', 'proposed_action', 'alert_name', 'requested_at')
+
+
+def listing(path, ttl=APPROVAL_TTL, now=None):
+    """The requests without a verdict, oldest first, as an operator reads them: LISTED, age_s, expires_at and expired
+    (an expired request cannot be decided: the event source escalated it). Read-only."""
+    now = now or datetime.datetime.now(datetime.timezone.utc)
+    found = []
+    for record in sorted(pending(path), key=lambda item: str(item.get('requested_at'))):
+        item = dict((key, record.get(key)) for key in LISTED)
+        requested, until = _moment(record.get('requested_at')), expires_at(record, ttl)
+        item.update(age_s=int((now - requested).total_seconds()) if requested else None,
+                    expires_at=until.isoformat(timespec='seconds') if until else None,
+                    expired=until is None or now >= until)
+        found.append(item)
+    return found
+
+
+def describe(item):
+    """One line of listing() for a person: what to approve, for whom, how old, until when."""
+    return '%s  %s on %s (owner %s): %s for %s, waiting %s, %s %s' % (
+        item['id'], item['asset_id'], item['inventory_hostname'], item['owner'], item['proposed_action'],
+        item['alert_name'], '?' if item['age_s'] is None else '%dm%02ds' % divmod(item['age_s'], 60),
+        'EXPIRED at' if item['expired'] else 'expires', item['expires_at'])

@@ -123,7 +123,10 @@ class Intake(object):
         self.audit = GroupCommit(config['audit_log'])
         self.decider = guardrails.Decider(config['policy'])
         self.budget = ActionBudget(config['audit_log'])
-        self.outcomes = episodes.Outcomes(config['audit_log'], config['gate'].episodes.max_entries)
+        self.outcomes = episodes.Outcomes(config['audit_log'], config['gate'].episodes.max_entries, watch=episodes.Watch(
+            config.get('outcome_timeout') or episodes.OUTCOME_TIMEOUT, config.get('approval_ttl') or episodes.APPROVAL_TTL))
+        self.refusals = alert_intake.RefusedRequests()
+        self.refusals_recorded = time.monotonic()
         self.accepts = cloudevents.type_matcher(config.get('cloudevent_types') or cloudevents.DEFAULT_TYPES)
         self._seed()
         # id -> (asset or decision, its JSON in the payload): the enricher and the decider hand out the same dict
@@ -180,6 +183,7 @@ class Intake(object):
         try:
             self.config['auth'].check(authorization, signature, timestamp, body, headers)
         except alert_intake.AuthRefused as refused:
+            self.refusals.note(remote, refused)  # recorded periodically: record_refusals()
             LOGGER.warning('refused a request from %s: %s', remote, refused)
             return refused.status, {'error': str(refused)}
         # One instant for the whole request: its alerts arrived together (received_at has whole seconds).
@@ -240,8 +244,55 @@ class Intake(object):
             return 400, dict(counts, error='nothing in the request is an alert')
         for key, event in admitted:
             self.budget.spend(key, event['decision'], clock)
+            self.outcomes.watch.expect(event)  # its exits (failure, refusal, no outcome, expiry) escalate: check_exits
             await self.queue.put(event)
         return 202, counts
+
+    async def record_refusals(self, interval=60.0):
+        """Every `interval` seconds at most, the requests refused since the last time (per source address, bounded) as
+        one intake.refused_requests audit entry: a security signal, counted in the governance report. The number."""
+        if time.monotonic() - self.refusals_recorded < interval:
+            return 0
+        self.refusals_recorded = time.monotonic()
+        counts = self.refusals.drain()
+        if counts is None:
+            return 0
+        try:
+            await self.audit.record([entries.refused_requests(counts)])
+        except audit_log.AuditLogError as exc:
+            LOGGER.error('the counts of %d refused requests are lost: %s', counts['total'], exc)
+            return 0
+        return counts['total']
+
+    async def check_exits(self):
+        """Escalate, once each, the remediations decided here whose run or post-check failed, whose plan was refused, that
+        reported no outcome in time or whose approval expired (episodes.Watch): sealed escalate decisions, recorded, then
+        queued for the rulebook's escalate rule. The event source calls it about once a second; the number escalated."""
+        self.outcomes.poll()
+        due = self.outcomes.watch.due()
+        if not due:
+            return 0
+        received_at = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds')
+        escalations = []
+        for event, kind, reason in due:
+            decision = episodes.exception(event['decision'], kind, reason)
+            escalation = {'alert': event['alert'], 'asset': event['asset'], 'decision': decision,
+                          'meta': dict(event['meta'], received_at=received_at, exception=kind)}
+            escalation['payload_b64'] = encode_payload(escalation, self._json('asset', event['asset']), payload_json(decision))
+            escalations.append(escalation)
+        try:
+            await self.audit.record([entries.decision(event, self.config['keyring']) for event in escalations])
+            if self.config.get('spool') is not None:  # kept until the engine's feedback, as every event
+                await self.config['spool'].record(escalations)
+        except (audit_log.AuditLogError, spool.SpoolError) as exc:
+            self.outcomes.watch.ready.extend(due)  # tried again on the next call
+            LOGGER.error('escalated nothing: %s', exc)
+            return 0
+        for event in escalations:
+            self.outcomes.escalating(event['alert'])
+            LOGGER.warning('escalating (%s) asset %s', event['meta']['exception'], event['asset'].get('asset_id'))
+            await self.queue.put(event)
+        return len(escalations)
 
     def _event(self, alert, subject, key, now, clock, meta, still_firing_after=None):
         """The event of an admitted alert; its asset and decision are shared with other events about the same.

@@ -17,6 +17,7 @@ schema equal), so a key renamed here is renamed for every reader at once.
   remediation.refused  a plan refused, naming the check that failed (remediation_plan)
   remediation.outcome  what the remediation did, verified on the host or not (remediate.yml)
   escalation.notify    the escalation owner notified, or not (escalate.yml)
+  intake.refused_requests  the requests the event source refused (credentials) per source address, periodically
   alert.intake         what one request to the event source lost: its refused alerts (index and reason, no label
                        value) and the alerts its sender left out (truncatedAlerts); ignored events are counted in it
 The secrets engine's entries (agent_secret.*, agent_credential.*, agent_secret_rotation.*) are
@@ -43,8 +44,9 @@ REMEDIATION_REFUSED = 'remediation.refused'
 REMEDIATION_OUTCOME = 'remediation.outcome'
 ESCALATION_NOTIFY = 'escalation.notify'
 ALERT_INTAKE = 'alert.intake'
+REFUSED_REQUESTS = 'intake.refused_requests'
 KINDS = (DECISION, APPROVAL_REQUESTED, APPROVAL_DECISION, REMEDIATION_START, REMEDIATION_REFUSED, REMEDIATION_OUTCOME,
-         ESCALATION_NOTIFY, ALERT_INTAKE)
+         ESCALATION_NOTIFY, ALERT_INTAKE, REFUSED_REQUESTS)
 _MAX_REFUSALS = 100  # refusals named one by one in an alert.intake entry; refused_count has them all
 # The secrets engine's families: action '<family>.<verb>' (secrets/agent_secret.py, secrets/short_lived_credentials.py;
 # the agent_secret_rotation role writes its run summaries as agent_secret_rotation.<verb>).
@@ -65,7 +67,7 @@ PLAYBOOK_KINDS = {REMEDIATION_OUTCOME: ('plan', 'outcome', 'note'), ESCALATION_N
 # What readers look up in details, whatever the kind (None when an entry does not say).
 READ_KEYS = ('fingerprint', 'name', 'received_at', 'starts_at', 'decision', 'remediation', 'risk_tier', 'payload_sha256',
              'request', 'verdict', 'proposed_decision', 'proposed_action', 'approval', 'target', 'refused_count',
-             'truncated_alerts', 'ignored')
+             'truncated_alerts', 'ignored', 'total', 'by_source')
 _PLAIN_SUBJECT = re.compile(r'^[A-Za-z0-9_.:\[\]-]{1,253}$')
 
 
@@ -151,6 +153,7 @@ def decision(event, keyring):
     event: the source's event ({alert, asset, decision, meta, payload_b64}); keyring: decision_keys.KeyRing.
     """
     alert, asset, verdict = event['alert'], event['asset'], event['decision']
+    sent = {'starts_at_sent': recordable(alert['starts_at_sent'])} if alert.get('starts_at_sent') else {}
     return keyring.seal(dict(
         actor=SOURCE_ACTOR, action=DECISION,
         subject=plain_subject(asset.get('asset_id') or alert.get('host') or ''),
@@ -165,7 +168,7 @@ def decision(event, keyring):
                  # for the governance KPIs: MTTR runs from starts_at; exceptions are the policy limits that held it back
                  'starts_at': recordable(alert['starts_at']) if alert.get('starts_at') else None,
                  'exceptions': verdict['exceptions'], 'remediation': verdict.get('remediation'),
-                 'payload_sha256': payload_digest(event['payload_b64'])}))
+                 'payload_sha256': payload_digest(event['payload_b64']), **sent}))
 
 
 def alert_intake(found, received_at, path):
@@ -182,6 +185,15 @@ def alert_intake(found, received_at, path):
                 owner=None, outcome='refused' if found['refused'] else 'success', reasons=reasons,
                 details={'refused': refused, 'refused_count': len(found['refused']), 'truncated_alerts': found['truncated'],
                          'ignored': found['ignored'], 'received_at': received_at, 'path': recordable(str(path)[:256])})
+
+
+def refused_requests(counts):
+    """The entry of the requests the source refused since its last one (alert_intake.RefusedRequests.drain()): per source
+    address and status, and by reason (the 401/403 reply's words: never a credential)."""
+    return dict(actor=SOURCE_ACTOR, action=REFUSED_REQUESTS, subject='aiops_alerts', owner=None, outcome='refused',
+                reasons=['%d request(s) refused from %d source address(es)' % (
+                    counts['total'], len(counts['by_source']) + (1 if counts['other_sources'] else 0))],
+                details=dict((key, counts[key]) for key in ('since', 'until', 'total', 'by_source', 'other_sources', 'reasons')))
 
 
 def approval_requested(request, queue, actor, jobs=None):

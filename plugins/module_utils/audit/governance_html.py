@@ -15,6 +15,8 @@ from ansible_collections.aigov.core.plugins.module_utils.reports.report_html imp
 from ansible_collections.aigov.core.plugins.module_utils.reports.report_html import page
 
 _GROUP_COLUMNS = (('MTTR median', lambda k: _seconds(k['mttr']['median_s'])),
+                  ('MTTR automated', lambda k: _seconds(k['mttr']['by_decision']['automate']['median_s'])),
+                  ('MTTR approved', lambda k: _seconds(k['mttr']['by_decision']['review']['median_s'])),
                   ('Repairs', lambda k: k['mttr']['count']),
                   ('Unremediated', lambda k: k['mttr']['unremediated']),
                   ('Automation', lambda k: _percent(k['automation']['rate'])),
@@ -83,6 +85,10 @@ def _details(kpis):
         _table('Time to verified remediation', [
             ('incidents repaired', mttr['count']), ('median', _seconds(mttr['median_s'])),
             ('p90', _seconds(mttr['p90_s'])), ('mean', _seconds(mttr['mean_s'])), ('longest', _seconds(mttr['max_s'])),
+            ('median of automated repairs', _seconds(mttr['by_decision']['automate']['median_s'])),
+            ('automated repairs', mttr['by_decision']['automate']['count']),
+            ('median of approved repairs (the approval wait included)', _seconds(mttr['by_decision']['review']['median_s'])),
+            ('approved repairs', mttr['by_decision']['review']['count']),
             ('repairs without a recorded alert start', mttr['unmeasured']),
             ('incidents never remediated', mttr['unremediated'])]
             + [('never remediated, decision %s' % name, count) for name, count in sorted(mttr['unremediated_by_decision'].items())],
@@ -108,7 +114,10 @@ def _details(kpis):
                                ('notifications failed', kpis['escalations']['failed'])], 'escalations'),
         _table('Alert intake', [('alerts refused (unreadable)', kpis['intake']['refused_alerts']),
                                 ('alerts the senders left out (truncatedAlerts)', kpis['intake']['truncated_alerts']),
-                                ('events of unlisted types', kpis['intake']['ignored_events'])], 'intake'),
+                                ('events of unlisted types', kpis['intake']['ignored_events']),
+                                ('requests refused for their credentials', kpis['intake']['refused_requests'])]
+               + [('refused requests from %s' % source, count)
+                  for source, count in kpis['intake']['refused_by_source'].items()], 'intake'),
     ]
     return ''.join(parts)
 
@@ -124,7 +133,7 @@ def _groups(report):
     rows = ''.join('<tr><td>%s</td>%s</tr>' % (esc(key), _group_cells(kpis)) for key, kpis in report['groups'].items())
     return ('<section id="groups"><h2>Per %s</h2><table><tr><th>%s</th>%s</tr>%s</table></section>'
             % (esc(report['group_by'].replace('_', ' ')), esc(report['group_by']), heads,
-               rows or '<tr><td colspan="9">none</td></tr>'))
+               rows or '<tr><td colspan="11">none</td></tr>'))
 
 
 def render_html(report):

@@ -28,6 +28,7 @@ import statistics
 from ansible_collections.aigov.core.plugins.module_utils.audit import audit_log, entries
 from ansible_collections.aigov.core.plugins.module_utils.audit.audit_verify import Seals, links, state, verify
 from ansible_collections.aigov.core.plugins.module_utils.common.errors import AigovError
+from ansible_collections.aigov.core.plugins.module_utils.alerts import episodes
 from ansible_collections.aigov.core.plugins.module_utils.alerts.guardrails import EXCEPTIONS
 
 SCHEMA_VERSION = 1
@@ -35,7 +36,10 @@ ACTIONABLE = ('automate', 'review', 'escalate')
 DECISIONS = ACTIONABLE + ('reject',)
 ROTATIONS = entries.ROTATIONS
 GROUP_BY = ('owner', 'risk_tier', 'remediation', 'day', 'week', 'month')
-EXCEPTION_KINDS = EXCEPTIONS + ('remediation_refused',)
+# the guardrail limits, the escalated exits of remediations (episodes.EXCEPTIONS), and refused plans
+EXCEPTION_KINDS = EXCEPTIONS + episodes.EXCEPTIONS + ('remediation_refused',)
+REPAIRED_BY = ('automate', 'review')  # MTTR apart: repairs run by the automation, and those a human approved first
+TOP_SOURCES = 20  # source addresses of refused requests named in the report (the busiest)
 NONE_KEY = '(none)'  # the group of records that do not carry the grouping attribute
 
 
@@ -80,7 +84,7 @@ def _record(entry, moment):
     if kind == entries.DECISION:
         if seen['status'] != 'firing' or base['decision'] not in DECISIONS:
             return None
-        return dict(base, exceptions=[e for e in seen['exceptions'] if e in EXCEPTIONS])
+        return dict(base, exceptions=[e for e in seen['exceptions'] if e in EXCEPTION_KINDS])
     if kind == entries.APPROVAL_DECISION:
         return dict(base, verdict=seen['verdict'], proposed=seen['proposed_decision'])
     if kind == entries.RECORDED_OVERRIDE:
@@ -90,6 +94,13 @@ def _record(entry, moment):
             return None  # only the event source says what its requests lost
         return dict(base, refused=_count(seen['refused_count']), truncated=_count(seen['truncated_alerts']),
                     ignored=_count(seen['ignored']))
+    if kind == entries.REFUSED_REQUESTS:
+        if entry.get('actor') != entries.SOURCE_ACTOR:
+            return None
+        by_source = seen['by_source'] if isinstance(seen['by_source'], dict) else {}
+        return dict(base, total=_count(seen['total']), by_source=dict(
+            (str(source), sum(_count(n) for n in counts.values()) if isinstance(counts, dict) else 0)
+            for source, counts in by_source.items()))
     return base
 
 
@@ -164,8 +175,18 @@ def _counts(values):
     return dict(sorted(counted.items()))
 
 
+def _figures(durations):
+    durations.sort()
+    return dict(
+        count=len(durations),
+        median_s=round(statistics.median(durations), 3) if durations else None,
+        p90_s=round(durations[int(math.ceil(0.9 * len(durations))) - 1], 3) if durations else None,
+        mean_s=round(statistics.fmean(durations), 3) if durations else None,
+        max_s=round(durations[-1], 3) if durations else None)
+
+
 def _mttr(records):
-    durations, unmeasured = [], 0
+    durations, unmeasured, by_decision = [], 0, dict((name, []) for name in REPAIRED_BY)
     for record in records:
         if not record.get('first_repair'):
             continue
@@ -177,18 +198,15 @@ def _mttr(records):
             unmeasured += 1  # no start recorded (older entries), or a start after the repair (clock skew)
             continue
         durations.append((record['time'] - started).total_seconds())
+        if record['decision'] in by_decision:  # the outcome names the decision that ran it (an approved review: review)
+            by_decision[record['decision']].append(durations[-1])
     open_incidents = {}
     for record in records:
         if record['kind'] == entries.DECISION and record['decision'] in ACTIONABLE and not record['remediated']:
             open_incidents.setdefault(record['incident'], record['decision'])
-    durations.sort()
-    return dict(
-        count=len(durations), unmeasured=unmeasured,
-        median_s=round(statistics.median(durations), 3) if durations else None,
-        p90_s=round(durations[int(math.ceil(0.9 * len(durations))) - 1], 3) if durations else None,
-        mean_s=round(statistics.fmean(durations), 3) if durations else None,
-        max_s=round(durations[-1], 3) if durations else None,
-        unremediated=len(open_incidents), unremediated_by_decision=_counts(open_incidents.values()))
+    return dict(_figures(durations), unmeasured=unmeasured,
+                unremediated=len(open_incidents), unremediated_by_decision=_counts(open_incidents.values()),
+                by_decision=dict((name, _figures(items)) for name, items in by_decision.items()))
 
 
 def _overrides(records):
@@ -224,6 +242,11 @@ def aggregate(records):
     rotations = [r for r in records if r['kind'] == entries.ROTATION]
     escalations = [r for r in records if r['kind'] == entries.ESCALATION_NOTIFY]
     intake = [r for r in records if r['kind'] == entries.ALERT_INTAKE]
+    refusals = [r for r in records if r['kind'] == entries.REFUSED_REQUESTS]
+    by_source = {}
+    for record in refusals:
+        for source, count in record['by_source'].items():
+            by_source[source] = by_source.get(source, 0) + count
     return {
         'mttr': _mttr(records),
         'automation': dict(rate=_rate(len(automated), len(actionable)), automated=len(automated),
@@ -246,7 +269,10 @@ def aggregate(records):
                             failed=sum(1 for r in escalations if r['outcome'] != 'success')),
         # what the event source's requests lost: alerts it refused (unreadable) and alerts the senders left out
         'intake': dict(refused_alerts=sum(r['refused'] for r in intake), truncated_alerts=sum(r['truncated'] for r in intake),
-                       ignored_events=sum(r['ignored'] for r in intake), requests=len(intake)),
+                       ignored_events=sum(r['ignored'] for r in intake), requests=len(intake),
+                       # a security signal: requests refused for their credentials, the busiest source addresses first
+                       refused_requests=sum(r['total'] for r in refusals),
+                       refused_by_source=dict(sorted(by_source.items(), key=lambda item: (-item[1], item[0]))[:TOP_SOURCES])),
     }
 
 

@@ -87,14 +87,15 @@ def _aap_entry(aap, event, payload, keyring, run_by):
 
 
 def plan_and_record(payload, log_path, keyring, table, policy, reg, store, inventory_hosts, run_by, approval=None,
-                    jobs=None, aap=None, check_mode=False):
+                    jobs=None, aap=None, check_mode=False, services_of=None):
     """The plan of payload's remediation (remediation.plan), its remediation.start entry appended; or
     RemediationRefused, its remediation.refused entry appended. Nothing is appended in check mode.
 
     table: the action table; policy: the guardrail policy (its blast-radius limit); reg: the registry;
     store: the asset store's path; inventory_hosts: the inventory's host names; run_by: the actor;
     jobs: {awx_job_id} on AAP; aap: None, or (workflow job id, a function returning aap_approval.verified_approval()
-    of this job's workflow), asked only for a review decision run without an approval id.
+    of this job's workflow), asked only for a review decision run without an approval id. services_of: host name ->
+    its aigov_baseline_services (the plan checks the service definition before the start).
     """
     started = time.monotonic()
     event = remediation.decode_payload(payload)
@@ -114,7 +115,8 @@ def plan_and_record(payload, log_path, keyring, table, policy, reg, store, inven
             found = remediation.plan(
                 payload, inventory_hosts, policy['limits']['max_hosts_per_action'],
                 itertools.chain(predicted, audit_log.iter_newest_first(log_path)), keyring, table, approval=approval,
-                asset_record=record, approved_models=approved_models(reg, record), protected_pids=server_pids)
+                asset_record=record, approved_models=approved_models(reg, record), protected_pids=server_pids,
+                services_of=services_of)
             if found['remediation'] == 'rollback_model':
                 found['model_signatures'] = model_signatures(reg, record)
         except remediation.RemediationRefused as refused:

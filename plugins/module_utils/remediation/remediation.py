@@ -21,7 +21,9 @@ that fails (the caller records the refusal in the audit log):
   6. the blast-radius limit of the guardrail policy holds for the hosts the
      remediation touches (its `hosts` in the table);
   7. the remediation's own preconditions: the asset is of the
-     kind it acts on, a rollback has approved digests to go back to, and a
+     kind it acts on, its service definition on the target is complete (an
+     aigov_baseline_services entry with what the remediation runs, or pids
+     with recorded start times to find its systemd unit by), a rollback has approved digests to go back to, and a
      GPU process to stop is one discovery saw on that GPU (pid and start
      time) and is not a protected model server's. No label lifts that
      protection: what the decision did not see cannot widen the action.
@@ -42,7 +44,7 @@ from ansible_collections.aigov.core.plugins.module_utils.alerts.payload import (
 from ansible_collections.aigov.core.plugins.module_utils.audit import entries as kinds
 from ansible_collections.aigov.core.plugins.module_utils.audit.audit_log import recordable
 from ansible_collections.aigov.core.plugins.module_utils.common.errors import AigovError
-from ansible_collections.aigov.core.plugins.module_utils.remediation import container_target
+from ansible_collections.aigov.core.plugins.module_utils.remediation import container_target, service_config
 from ansible_collections.aigov.core.plugins.module_utils.remediation.actions import proposed_remediation
 
 SOURCE_ACTOR = kinds.SOURCE_ACTOR
@@ -199,11 +201,17 @@ def _gpu_target(event, record, protected_pids):
             'protected_pids': sorted(protected_pids)}
 
 
-def _requirements(remediation, kinds, record, event, approved_models, protected_pids):
+def _requirements(remediation, kinds, record, event, approved_models, protected_pids, services=None):
     """The remediation's own preconditions; the plan's extra fields."""
     if record.get('kind') not in kinds:
         raise RemediationRefused('%s acts on %s assets, and asset %s is a %s' % (
             remediation, ' or '.join(kinds), record['id'], record.get('kind')))
+    if services is not None:  # the service definition the host step will need (service_config.NEEDS), before the start
+        problem = service_config.plan_problem(remediation, record, services)
+        if problem:
+            raise RemediationRefused('the service definition of asset %s on %s is incomplete: %s (host variable '
+                                     'aigov_baseline_services, docs/remediation.md)'
+                                     % (record['id'], record.get('inventory_hostname'), problem))
     if remediation == 'rollback_model':
         if not approved_models:
             raise RemediationRefused('no approved model digest is known for asset %s (the approved_models of its use '
@@ -215,7 +223,7 @@ def _requirements(remediation, kinds, record, event, approved_models, protected_
 
 
 def plan(payload, inventory_hosts, max_hosts, entries, keyring, actions, approval=None, asset_record=None,
-         approved_models=None, protected_pids=None):
+         approved_models=None, protected_pids=None, services_of=None):
     """Return the plan {remediation, target, asset_id, ...}; raise RemediationRefused naming the failed check.
 
     payload: the event's payload_b64. inventory_hosts: the names of the inventory's hosts. entries: the audit
@@ -224,7 +232,8 @@ def plan(payload, inventory_hosts, max_hosts, entries, keyring, actions, approva
     the asset as the store holds it (found by the event's asset id).
     approved_models: the registry's approved models ({name, sha256, path}) of
     the asset's use case. protected_pids: pids of the model servers and vector
-    databases the store knows on the target host.
+    databases the store knows on the target host. services_of: host name -> its service definitions
+    (aigov_baseline_services), checked before the start (service_config.plan_problem); None: not checked here.
     """
     event = decode_payload(payload)
     alert, asset, decision, _meta = (_mapping(event.get(key), key) for key in ('alert', 'asset', 'decision', 'meta'))
@@ -253,7 +262,8 @@ def plan(payload, inventory_hosts, max_hosts, entries, keyring, actions, approva
     if props['hosts'] > max_hosts:
         raise RemediationRefused('the action would touch %d host%s, more than the blast-radius limit of %d'
                                  % (props['hosts'], '' if props['hosts'] == 1 else 's', max_hosts))
-    extra = _requirements(remediation, props['kinds'], asset_record, event, approved_models, protected_pids)
+    extra = _requirements(remediation, props['kinds'], asset_record, event, approved_models, protected_pids,
+                          None if services_of is None else services_of(target))
     listeners = (asset_record.get('attributes') or {}).get('listeners') or []
     container = (asset_record.get('attributes') or {}).get('container')
     return dict(extra, container=container_target.plan_container(container), **{

@@ -190,17 +190,66 @@ def _environment_files(paths):
     return found
 
 
+SERVICE_KEYS = ('env_file', 'files', 'restart_command', 'stop_command')
+# What each remediation needs of a server's services entry: the plan checks it on the controller before the start
+# (plan_problem), the modules on the host again (locate, apply_fix). 'files': env_file or files.
+NEEDS = {'restart_model_server': ('restart_command',), 'rebind_loopback': ('files', 'restart_command'),
+         'rollback_model': ('restart_command',), 'quarantine_agent': ('stop_command',)}
+_NEED_NAMES = {'files': 'env_file or files'}
+
+
+def entry_problem(key, entry, needs=()):
+    """None when services[key] is a usable entry that has everything in needs (of NEEDS' items), else what is wrong."""
+    if not isinstance(entry, dict):
+        return 'services[%r] must be a mapping with restart_command, stop_command, env_file or files' % key
+    unknown = sorted(set(entry) - set(SERVICE_KEYS))
+    if unknown:
+        return 'services[%r] has unknown keys %s (known: %s)' % (key, ', '.join(map(str, unknown)), ', '.join(SERVICE_KEYS))
+    files = list(entry.get('files') or []) + ([entry['env_file']] if entry.get('env_file') else [])
+    if not all(isinstance(f, str) and os.path.isabs(f) for f in files):
+        return 'services[%r] env_file and files must be absolute paths' % key
+    for name in ('restart_command', 'stop_command'):
+        if entry.get(name) is not None and not isinstance(entry[name], str):
+            return 'services[%r] %s must be a command line (a string)' % (key, name)
+    missing = [_NEED_NAMES.get(name, name) for name in needs if not (files if name == 'files' else entry.get(name))]
+    if missing:
+        return 'services[%r] has no %s' % (key, ' and no '.join(missing))
+    if not (files or entry.get('restart_command') or entry.get('stop_command')):
+        return 'services[%r] names nothing: give restart_command, stop_command, env_file or files' % key
+    return None
+
+
+def plan_problem(remediation, record, services):
+    """What a remediation lacks to find and run the asset's service definition on its host (None when nothing): an entry of
+    services (the host's aigov_baseline_services) by asset id or name with what NEEDS says, else pids with the start
+    times discovery recorded, to find their systemd unit by (the pid rule). Checked on the controller before the start."""
+    needs = NEEDS.get(remediation)
+    if needs is None:
+        return None
+    for key in (record.get('id'), record.get('name')):
+        if key and isinstance(services, dict) and key in services:
+            return entry_problem(key, services[key], needs)
+    attributes = record.get('attributes') or {}
+    pids = [pid for pid in attributes.get('pids') or [] if isinstance(pid, int) and not isinstance(pid, bool)]
+    if not pids:
+        return ('no aigov_baseline_services entry for asset %s (keyed by its id or name) with %s, and discovery recorded '
+                'no pid to find its systemd unit by' % (record.get('id'), ' and '.join(_NEED_NAMES.get(n, n) for n in needs)))
+    times = attributes.get('start_times') or {}
+    untimed = [pid for pid in pids if str(pid) not in times and pid not in times]
+    if untimed:
+        return ('no aigov_baseline_services entry for asset %s, and discovery recorded no start time of pid %d: its systemd '
+                'unit cannot be trusted (run discovery again)' % (record.get('id'), untimed[0]))
+    return None
+
+
 def _explicit(server, services):
     for key in (server.get('asset_id'), server.get('name')):
         if key and key in (services or {}):
             entry = services[key]
-            if not isinstance(entry, dict):
-                raise AigovError('services[%r] must be a mapping with env_file or files, and restart_command' % key)
-            unknown = sorted(set(entry) - {'env_file', 'files', 'restart_command', 'stop_command'})
+            problem = entry_problem(key, entry)
+            if problem:
+                raise AigovError(problem)
             files = list(entry.get('files') or []) + ([entry['env_file']] if entry.get('env_file') else [])
-            if unknown or not files or not all(isinstance(f, str) and os.path.isabs(f) for f in files):
-                raise AigovError('services[%r] needs env_file or files (absolute paths), optional restart_command and '
-                                 'stop_command%s' % (key, '; unknown keys: %s' % ', '.join(unknown) if unknown else ''))
             restart, stop = entry.get('restart_command'), entry.get('stop_command')
             return {'source': 'services', 'key': key, 'unit': None, 'problem': None, 'files': files, 'unedited': [],
                     'restart_commands': [shlex.split(restart)] if restart else [],
@@ -241,6 +290,8 @@ def apply_fix(fix, server, location, check_mode=False):
     """Apply FIXES[fix] to every located file; return (changed files, diffs)."""
     if fix not in FIXES:
         raise AigovError('fix must be one of %s, got %r' % (', '.join(sorted(FIXES)), fix))
+    if location.get('source') == 'services' and not location['files']:
+        raise AigovError('services[%r] has no env_file or files: nothing to edit' % location['key'])
     changed, diffs = [], []
     for path in location['files']:
         try:

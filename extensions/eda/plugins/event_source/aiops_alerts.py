@@ -87,6 +87,20 @@ options:
         forgotten first). Rebuilt from the audit log's decisions at start.
     type: int
     default: 100000
+  outcome_timeout:
+    description:
+      - Seconds an automate decision (or an approved review, from its approval) has to report its remediation's outcome.
+        A remediation whose run or post-check failed, whose plan was refused, or that reports nothing in this time is
+        escalated once to the asset's escalation owner (decision C(escalate), the exception kind in C(exceptions)).
+    type: int
+    default: 900
+  approval_ttl:
+    description:
+      - Seconds a review's approval request waits for a verdict; then it expires into an escalation (the
+        C(aigov.core.approve) playbook refuses it). The shipped rulebook gives C(aigov.core.request_approval) the same
+        value (C(aigov_approval_ttl)), which queues the request with that C(expires_at).
+    type: int
+    default: 14400
   replay_window:
     description: Seconds a signed request's X-Aigov-Timestamp may differ from now; a signature is accepted once.
     type: int
@@ -219,7 +233,8 @@ from ansible_collections.aigov.core.plugins.module_utils.store import registry  
 from ansible_collections.aigov.core.plugins.plugin_utils.data_file_locator import load_action_table, resolve_data_file  # noqa: E402
 
 LOGGER = logging.getLogger('aigov.core.aiops_alerts')
-_INT_OPTIONS = ('port', 'max_body_bytes', 'replay_window', 'dedup_ttl', 'rate_per_minute', 'max_episodes')
+_INT_OPTIONS = ('port', 'max_body_bytes', 'replay_window', 'dedup_ttl', 'rate_per_minute', 'max_episodes', 'outcome_timeout',
+                'approval_ttl')
 _SIGNATURE_OPTIONS = ('hmac_secret', 'grafana_hmac_secret', 'standard_webhooks_secret')
 
 
@@ -278,6 +293,8 @@ def _validate(args):
         'ssl': _ssl_context(args),
         'keyring': decision_keys.load(args.get('decision_key_file') or os.environ.get(decision_keys.ENV_FILE)),
         'audit_log': paths.resolve(paths.AUDIT_LOG, args.get('audit_log'), base=base),
+        'outcome_timeout': args.get('outcome_timeout'),
+        'approval_ttl': args.get('approval_ttl'),
     }
 
 
@@ -333,6 +350,19 @@ async def _redeliver(queue, config, feedback):
     return commit, acks
 
 
+async def _check_exits(pipeline):
+    """About once a second: escalate the remediations that failed, were refused, reported nothing in time or whose
+    approval expired (intake.Intake.check_exits), and, once a minute, record the requests refused for their
+    credentials (record_refusals); an error is logged and tried again, never the end of the source."""
+    while True:
+        await asyncio.sleep(1.0)
+        try:
+            await pipeline.check_exits()
+            await pipeline.record_refusals()
+        except Exception:  # pylint: disable=broad-except  # the watch must outlive any one bad entry
+            LOGGER.exception('checking the exits of remediations failed; trying again in a second')
+
+
 async def main(queue, args):
     """Serve until cancelled."""
     config = _validate(args)
@@ -348,7 +378,11 @@ async def main(queue, args):
         site = web.TCPSite(runner, config['host'], config['port'], ssl_context=config['ssl'])
         await site.start()
         LOGGER.info('listening on %s port %d', config['host'], config['port'])
-        await (acks if acks is not None else asyncio.Future())  # acks ends only with an error (NotPersisted)
+        exits = asyncio.ensure_future(_check_exits(pipeline))
+        try:
+            await (acks if acks is not None else asyncio.Future())  # acks ends only with an error (NotPersisted)
+        finally:
+            exits.cancel()
     except asyncio.CancelledError:
         LOGGER.info('stopping')
         raise

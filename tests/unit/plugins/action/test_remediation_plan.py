@@ -56,14 +56,24 @@ def decide(site, ev):
     audit_log.append(site.log, **decision_record(ev, site.ring))
 
 
-def run(action_class, site, check=False, **args):
+SERVICES = {'vllm': {'restart_command': '/usr/local/sbin/restart-vllm'}}  # the target's aigov_baseline_services
+
+
+class Templar(object):
+    def template(self, value):
+        return value
+
+
+def run(action_class, site, check=False, hostvars=None, **args):
     action = action_class.__new__(action_class)
     action._task = types.SimpleNamespace(check_mode=check)
+    action._templar = Templar()
     full = dict((name, option.get('default')) for name, option in action_class.ARGUMENT_SPEC.items())
     full.update((key, value) for key, value in dict(audit_log=site.log, decision_key_file=site.keys, path=site.log).items()
                 if key in action_class.ARGUMENT_SPEC)
     full.update(args)
-    return action.run_on_controller(full, {'groups': {'all': ['localhost', 'gpu-onprem-1']}}, {})
+    hostvars = {'gpu-onprem-1': {'aigov_baseline_services': SERVICES}} if hostvars is None else hostvars
+    return action.run_on_controller(full, {'groups': {'all': ['localhost', 'gpu-onprem-1']}, 'hostvars': hostvars}, {})
 
 
 def plan(site, ev, **args):
@@ -83,6 +93,21 @@ def test_a_sealed_decision_plans_once_and_the_second_start_is_refused_and_record
     assert [(e['action'], e['outcome']) for e in entries(site)] == [
         ('decision', 'planned'), ('remediation.start', 'planned'), ('remediation.refused', 'refused')]
     assert audit_verify.verify(site.log, keyring=site.ring)['sealed'] == 1
+
+
+@pytest.mark.parametrize('hostvars, missing', [
+    ({'gpu-onprem-1': {}}, 'discovery recorded no start time of pid 4242'),  # no entry, and pids without start times
+    ({'gpu-onprem-1': {'aigov_baseline_services': {'vllm': {'env_file': '/etc/vllm.env'}}}}, "has no restart_command"),
+])
+def test_a_missing_service_definition_is_refused_before_any_start(site, hostvars, missing):
+    ev = event()
+    decide(site, ev)
+    with pytest.raises(AnsibleActionFail, match=missing):
+        plan(site, ev, hostvars=hostvars)
+    recorded = entries(site)
+    assert [entry['action'] for entry in recorded] == ['decision', 'remediation.refused']
+    assert missing in recorded[-1]['reasons'][0] and recorded[-1]['outcome'] == 'refused'
+    assert plan(site, ev)['plan']['target'] == 'gpu-onprem-1'  # completed, it starts (a refusal is not a start)
 
 
 def test_a_well_formed_decision_appended_by_hand_is_refused_recorded_and_flagged(site):

@@ -61,7 +61,9 @@ def test_quarantine_diff_and_record(tmp_path):
 @pytest.mark.parametrize('name, args, message', [
     ('ai_service_harden', {'fix': 'open_wide', 'name': 'x'}, 'value of fix must be one of: bind_loopback, disable_dev_mode'),
     ('ai_service_harden', {'fix': 'bind_loopback'}, 'one of the following is required: asset_id, name, pids'),
-    ('ai_service_harden', {'fix': 'bind_loopback', 'name': 'x', 'services': {'x': {'env_file': 'rel'}}}, "services['x'] needs env_file"),
+    ('ai_service_harden', {'fix': 'bind_loopback', 'name': 'x', 'services': {'x': {'env_file': 'rel'}}}, "services['x'] env_file and files must be absolute"),
+    ('ai_service_harden', {'fix': 'bind_loopback', 'name': 'x', 'services': {'x': {'restart_command': '/r'}}},
+     "services['x'] has no env_file or files: nothing to edit"),
     ('ai_secret_move', {'path': '/x', 'format': 'toml'}, 'value of format must be one of: env_file, mcp_config'),
     ('ai_model_quarantine', {'path': 'rel.pkl'}, 'quarantine needs absolute paths'),
 ])

@@ -96,3 +96,25 @@ def test_alerts_follow_the_published_schema():
                   cloudevents.read_structured(CLOUDEVENT, accepts=cloudevents.type_matcher(['*']))):
         for alert in found['alerts']:
             validate(alert, 'alert.v1.json')
+
+
+def test_a_start_in_the_future_beyond_the_skew_becomes_the_receipt_time_and_says_so():
+    import datetime
+    now = datetime.datetime(2026, 11, 25, 9, 0, tzinfo=datetime.timezone.utc)
+    far, near = '2026-11-25T10:00:00Z', '2026-11-25T09:00:30Z'
+    (late,) = alerts.normalize({'labels': {'alertname': 'X'}, 'startsAt': far}, now=now)
+    assert (late['starts_at'], late['starts_at_sent']) == ('2026-11-25T09:00:00+00:00', far)
+    (skewed,) = alerts.normalize({'labels': {'alertname': 'X'}, 'startsAt': near}, now=now)
+    assert skewed['starts_at'] == near and 'starts_at_sent' not in skewed  # within the small skew: believed
+    from tests.contracts import validate
+    validate(late, "alert.v1.json")
+
+
+def test_a_future_start_repeated_later_is_the_same_episode():
+    import datetime
+    from ansible_collections.aigov.core.plugins.module_utils.alerts import alert_intake
+    gate, raw = alert_intake.AlertGate(), {'labels': {'alertname': 'X'}, 'startsAt': '2026-11-25T10:00:00Z'}
+    first = alerts.normalize(raw, now=datetime.datetime(2026, 11, 25, 9, 0, tzinfo=datetime.timezone.utc))[0]
+    again = alerts.normalize(raw, now=datetime.datetime(2026, 11, 25, 9, 5, tzinfo=datetime.timezone.utc))[0]
+    assert first['starts_at'] != again['starts_at']  # each receipt is its own start ...
+    assert (gate.admit(first, 'k'), gate.admit(again, 'k')) == ('accepted', 'duplicate')  # ... of one episode

@@ -50,7 +50,8 @@ def test_alertmanager_group_keeps_its_valid_alerts_and_refuses_the_unreadable_on
     assert entry['details']['truncated_alerts'] == 2
     assert '10.88.0.6' not in json.dumps(entry) and 'a rule without' not in json.dumps(entry)  # no label value
     kpis = governance_kpis.compute(log)['kpis']
-    assert kpis['intake'] == {'refused_alerts': 1, 'truncated_alerts': 2, 'ignored_events': 0, 'requests': 1}
+    assert kpis['intake'] == {'refused_alerts': 1, 'truncated_alerts': 2, 'ignored_events': 0, 'requests': 1,
+                              'refused_requests': 0, 'refused_by_source': {}}
 
 
 def test_a_request_is_400_only_when_nothing_in_it_is_an_alert(site):

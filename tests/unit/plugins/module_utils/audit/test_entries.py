@@ -55,6 +55,9 @@ BUILT = {
     entries.ALERT_INTAKE: lambda ev: entries.alert_intake(
         {'refused': [{'index': 1, 'reason': 'alerts[1].labels.alertname is missing'}], 'truncated': 3, 'ignored': 0,
          'source': 'alertmanager', 'alerts': []}, RECEIVED, '/alerts'),
+    entries.REFUSED_REQUESTS: lambda ev: entries.refused_requests(
+        {'since': RECEIVED, 'until': RECEIVED, 'total': 3, 'other_sources': 0, 'by_source': {'10.0.0.9': {'403': 2, '401': 1}},
+         'reasons': {'bearer token refused': 2, 'bearer token required': 1}}),
 }
 
 
@@ -77,6 +80,9 @@ def test_each_kind_is_built_valid_and_recognised(tmp_path, kind):
     assert set(entry['details']) <= set(schema['properties'])  # and nothing it does not publish
     seen = entries.read(entry)
     assert seen['kind'] == kind
+    if kind == entries.REFUSED_REQUESTS:  # about requests refused before anything was read: no alert, no payload
+        assert (seen['total'], seen['by_source'], entry['subject']) == (3, {'10.0.0.9': {'403': 2, '401': 1}}, 'aiops_alerts')
+        return
     if kind == entries.ALERT_INTAKE:  # about a request, not one alert: it names no alert and no payload
         assert (seen['refused_count'], seen['truncated_alerts'], entry['subject']) == (1, 3, 'alertmanager')
         return

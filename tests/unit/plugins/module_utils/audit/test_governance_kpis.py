@@ -36,9 +36,10 @@ class Log(object):
                                      approval=None, risk_tier=tier, starts_at=at(starts) if starts else None,
                                      received_at=at(received), plan_ms=4.0), now=at(clock))
 
-    def outcome(self, clock, fp, outcome='success', owner='team-a', starts='08:00:00', remediation='restart_model_server'):
+    def outcome(self, clock, fp, outcome='success', owner='team-a', starts='08:00:00', remediation='restart_model_server',
+                decision='automate'):
         return audit_log.append(self.path, 'ops', 'remediation.outcome', 'model_server:%s' % fp, owner, outcome, ['done'],
-                                dict(remediation=remediation, target='gpu-1', decision='automate', fingerprint=fp,
+                                dict(remediation=remediation, target='gpu-1', decision=decision, fingerprint=fp,
                                      approval=None, starts_at=at(starts) if starts else None), now=at(clock))
 
     def refused(self, clock, fp):
@@ -82,7 +83,7 @@ def scenario(log):
     log.decision('11:00:05', 'd', 'review', tier='high', starts='11:00:00')
     log.approval('11:10:00', 'd', 'approve')
     log.start('11:10:01', 'd', '11:00:05', decision='review', tier='high', starts='11:00:00')
-    log.outcome('11:20:00', 'd', starts='11:00:00')                            # 1200 s
+    log.outcome('11:20:00', 'd', starts='11:00:00', decision='review')         # 1200 s
     log.decision('12:00:05', 'e', 'escalate', owner='sec-team', tier='high', starts='12:00:00', exceptions=['freeze'])
     log.escalation('12:00:07', 'e')
     log.decision('13:00:05', 'f', 'reject', owner=None, tier=None, exceptions=['unknown_asset'])
@@ -102,13 +103,18 @@ def test_every_kpi_of_a_known_log(log):
     assert (report['trusted'], report['chain']['state'], report['chain']['sealed']) == (False, 'unanchored', None)
     assert report['log']['entries'] == report['log']['in_window'] == 21
     assert kpis['mttr'] == dict(count=3, unmeasured=0, median_s=300.0, p90_s=1200.0, mean_s=520.0, max_s=1200.0,
-                                unremediated=2, unremediated_by_decision={'escalate': 1, 'review': 1})
+                                unremediated=2, unremediated_by_decision={'escalate': 1, 'review': 1}, by_decision=dict(
+                                    # automated repairs and approved ones apart: the approval's wait is in the second
+                                    automate=dict(count=2, median_s=180.0, p90_s=300.0, mean_s=180.0, max_s=300.0),
+                                    review=dict(count=1, median_s=1200.0, p90_s=1200.0, mean_s=1200.0, max_s=1200.0)))
     assert kpis['automation'] == dict(rate=0.4, automated=2, actionable=5,
                                       decisions=dict(automate=2, review=2, escalate=1, reject=1))
     assert kpis['overrides'] == dict(rate=0.5, overrides=1, human_decisions=2,
                                      by_kind=dict(denied_review=1, approved_escalation=0, approved_reject=0, recorded=0))
     assert kpis['exceptions'] == dict(total=3, by_kind=dict(unknown_asset=1, out_of_scope=0, freeze=1, rate_limit=0,
-                                                            blast_radius=0, remediation_refused=1))
+                                                            blast_radius=0, remediation_refused=1, remediation_failed=0,
+                                                            refusal_escalated=0, no_outcome=0, approval_expired=0,
+                                                            still_firing=0))
     assert kpis['actions'] == dict(total=3, by_owner={'team-a': 2, 'team-b': 1},
                                    by_risk_tier={'high': 1, 'limited': 1, 'minimal': 1},
                                    by_remediation={'rebind_loopback': 1, 'restart_model_server': 2})
@@ -117,6 +123,16 @@ def test_every_kpi_of_a_known_log(log):
                                             by_owner={'team-a': 1, 'team-b': 1})
     assert kpis['escalations'] == dict(notified=1, failed=0)
     assert report['groups'] == {} and report['group_by'] is None
+
+
+def test_escalated_exits_of_remediations_are_counted_as_exceptions(log):
+    scenario(log)
+    log.decision('14:30:00', 'b', 'escalate', owner='sec-team', starts='09:00:00', exceptions=['remediation_failed'])
+    log.decision('14:31:00', 'd', 'escalate', owner='sec-team', starts='11:00:00', exceptions=['no_outcome'])
+    log.decision('14:32:00', 'c', 'escalate', owner='sec-team', starts='10:00:00', exceptions=['approval_expired'])
+    by_kind = governance_kpis.compute(log.path)['kpis']['exceptions']['by_kind']
+    assert (by_kind['remediation_failed'], by_kind['no_outcome'], by_kind['approval_expired'], by_kind['still_firing']) == (
+        1, 1, 1, 0)
 
 
 def test_window_boundaries_include_since_and_exclude_until(log):
@@ -163,7 +179,9 @@ def test_empty_log_has_no_rates(tmp_path):
     validate(report, 'governance-report.v1.json')
     assert report['chain']['state'] == 'unanchored' and report['log']['entries'] == 0
     assert report['kpis']['mttr'] == dict(count=0, unmeasured=0, median_s=None, p90_s=None, mean_s=None, max_s=None,
-                                          unremediated=0, unremediated_by_decision={})
+                                          unremediated=0, unremediated_by_decision={}, by_decision=dict(
+                                              (name, dict(count=0, median_s=None, p90_s=None, mean_s=None, max_s=None))
+                                              for name in ('automate', 'review')))
     assert report['kpis']['automation']['rate'] is None and report['kpis']['overrides']['rate'] is None
 
 
@@ -212,7 +230,8 @@ def test_exceptions_count_every_limit_a_decision_hit(log):
     log.decision('08:00:07', 'c', 'automate')
     exceptions = governance_kpis.compute(log.path)['kpis']['exceptions']
     assert exceptions == dict(total=4, by_kind=dict(unknown_asset=0, out_of_scope=1, freeze=1, rate_limit=1,
-                                                    blast_radius=1, remediation_refused=0))
+                                                    blast_radius=1, remediation_refused=0, remediation_failed=0,
+                                                    refusal_escalated=0, no_outcome=0, approval_expired=0, still_firing=0))
 
 
 def _edit(path, number, change):

@@ -2,6 +2,7 @@
 
 import base64
 import copy
+import datetime
 import json
 import os
 
@@ -281,3 +282,39 @@ def test_the_lookup_reads_a_real_log_from_its_tail(tmp_path):
                      now='2026-11-25T09:00:01+00:00')  # the seal covers no seq, time or hash: it holds once written
     entries = Counted(audit_log.iter_newest_first(path, chunk=256))
     assert plan(event(), entries=entries)['target'] == 'gpu-1' and entries.read == 1
+
+
+def test_pending_requests_are_listed_with_age_and_expiry_and_an_expired_one_cannot_be_decided(tmp_path):
+    path = str(tmp_path / 'approvals.jsonl')
+    old = dict(event('review'), payload_b64='b2xk')
+    new = dict(event('review'), payload_b64='bmV3')
+    first = approvals.request(path, old, 'restart_model_server', now='2026-11-25T08:00:00+00:00')[1]
+    second = approvals.request(path, new, 'restart_model_server', now='2026-11-25T11:30:00+00:00')[1]
+    now = datetime.datetime(2026, 11, 25, 12, 0, tzinfo=datetime.timezone.utc)
+    listed = approvals.listing(path, ttl=3 * 3600, now=now)
+    assert [(item['id'], item['age_s'], item['expires_at'], item['expired']) for item in listed] == [
+        (first['id'], 4 * 3600, '2026-11-25T11:00:00+00:00', True),
+        (second['id'], 1800, '2026-11-25T14:30:00+00:00', False)]
+    assert listed[1]['proposed_action'] == 'restart_model_server' and listed[1]['asset_id'] == ev_asset()
+    line = approvals.describe(listed[0])
+    assert line.startswith(first['id']) and 'restart_model_server' in line and 'EXPIRED at 2026-11-25T11:00:00' in line
+    with pytest.raises(approvals.ApprovalError, match='request %s expired at 2026-11-25T11:00:00' % first['id']):
+        approvals.decide(path, first['id'], 'approve', 'alice', now=now.isoformat(), ttl=3 * 3600)
+    assert approvals.decide(path, second['id'], 'approve', 'alice', now=now.isoformat(), ttl=3 * 3600)[1]['verdict'] == 'approve'
+    assert [item['id'] for item in approvals.listing(path, ttl=3 * 3600, now=now)] == [first['id']]
+
+
+def ev_asset():
+    return event('review')['asset']['asset_id']
+
+
+def test_a_request_queued_with_its_expiry_keeps_it_whatever_ttl_a_later_run_gives(tmp_path):
+    path = str(tmp_path / 'approvals.jsonl')
+    record = approvals.request(path, dict(event('review'), payload_b64='b2xk'), 'restart_model_server',
+                               now='2026-11-25T08:00:00+00:00', ttl=20)[1]
+    assert record['expires_at'] == '2026-11-25T08:00:20+00:00'
+    validate(record, 'approval-record.v1.json')
+    (listed,) = approvals.listing(path, now=datetime.datetime(2026, 11, 25, 8, 1, tzinfo=datetime.timezone.utc))
+    assert listed['expired'] and listed['expires_at'] == '2026-11-25T08:00:20+00:00'  # the default ttl (4 h) does not lift it
+    with pytest.raises(approvals.ApprovalError, match='expired at 2026-11-25T08:00:20'):
+        approvals.decide(path, record['id'], 'approve', 'alice', now='2026-11-25T08:01:00+00:00')

@@ -51,10 +51,38 @@ def test_explicit_service_entry_by_id_then_name(tmp_path):
     assert found['restart_commands'] == [['/usr/local/sbin/restart', 'vllm']]
 
 
-@pytest.mark.parametrize('entry', [{'restart_command': 'x'}, {'env_file': 'relative.env'}, {'env_file': '/a', 'unit': 'x'}, 'x'])
+@pytest.mark.parametrize('entry', [{}, {'env_file': 'relative.env'}, {'env_file': '/a', 'unit': 'x'}, 'x',
+                                   {'restart_command': ['not', 'a', 'string']}])
 def test_bad_service_entry_is_a_clear_error(entry):
     with pytest.raises(AigovError, match=r"services\['vllm'\]"):
         sc.locate({'name': 'vllm'}, {'vllm': entry})
+
+
+def test_a_restart_command_alone_restarts_and_edits_nothing():
+    """docs/remediation.md: an entry with restart_command is enough to restart; an edit needs files (refused, not guessed)."""
+    found = sc.locate({'name': 'vllm'}, {'vllm': {'restart_command': '/usr/local/sbin/restart vllm'}})
+    assert found['restart_commands'] == [['/usr/local/sbin/restart', 'vllm']] and found['files'] == []
+    with pytest.raises(AigovError, match=r"services\['vllm'\] has no env_file or files"):
+        sc.apply_fix('bind_loopback', {'name': 'vllm'}, found)
+
+
+RECORD = {'id': 'model_server:1', 'name': 'vllm', 'kind': 'model_server',
+          'attributes': {'pids': [4242], 'start_times': {'4242': 99}}}
+
+
+@pytest.mark.parametrize('remediation, services, record, problem', [
+    ('restart_model_server', {'vllm': {'restart_command': 'r'}}, RECORD, None),
+    ('restart_model_server', {}, RECORD, None),  # the host finds the systemd unit of pid 4242 (start time recorded)
+    ('restart_model_server', {'model_server:1': {'env_file': '/etc/vllm.env'}}, RECORD, "has no restart_command"),
+    ('rebind_loopback', {'vllm': {'restart_command': 'r'}}, RECORD, "has no env_file or files"),
+    ('quarantine_agent', {'vllm': {'restart_command': 'r'}}, RECORD, "has no stop_command"),
+    ('restart_model_server', {}, dict(RECORD, attributes={'pids': []}), "discovery recorded no pid"),
+    ('restart_model_server', {}, dict(RECORD, attributes={'pids': [4242]}), "no start time of pid 4242"),
+    ('stop_gpu_process', {}, dict(RECORD, attributes={}), None),  # needs no service definition
+])
+def test_the_plan_checks_the_service_definition_a_remediation_needs(remediation, services, record, problem):
+    found = sc.plan_problem(remediation, record, services)
+    assert found is None if problem is None else problem in found
 
 
 def units(tmp_path, **files):
