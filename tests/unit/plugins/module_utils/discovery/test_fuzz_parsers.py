@@ -24,7 +24,9 @@ from ansible_collections.aigov.core.plugins.module_utils.host import hash_cache
 from ansible_collections.aigov.core.plugins.module_utils.policy import policy
 from ansible_collections.aigov.core.plugins.module_utils.common.errors import AigovError
 
-settings.register_profile('aigov-fuzz', derandomize=True, database=None, max_examples=300, deadline=2000,
+# No wall-clock deadline: on a busy machine it fails sound parsers. A hang still fails the layer at its timeout (hack/run_tests.py), and
+# super-linear parsing has its own CPU-time tests (test_audit_log's linearity checks, test_hostile_host).
+settings.register_profile('aigov-fuzz', derandomize=True, database=None, max_examples=300, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 settings.load_profile('aigov-fuzz')
 
@@ -203,7 +205,6 @@ def test_alert_normalisation_raises_only_malformed_alert(body):
 YAML_TEXT = JSON.map(json.dumps) | st.text(max_size=200)
 
 
-@settings(deadline=10000)  # PyYAML (pure Python) needs about 2 s to reach its recursion limit
 @given(YAML_TEXT)
 @example('[' * 5000)
 @example('a: &a [*a]')
