@@ -172,6 +172,8 @@ options:
   nvidia_smi:
     description:
       - Path of C(nvidia-smi). By default it is looked for on C(PATH) and in the usual driver directories.
+      - It is run only where root alone can change it (the file and every directory above it owned by root and
+        writable by no one else); one that another user could change is reported as a problem and not run.
     type: path
   sys_root:
     description:

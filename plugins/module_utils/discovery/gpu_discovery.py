@@ -11,6 +11,7 @@ import glob
 import os
 import subprocess
 
+from ansible_collections.aigov.core.plugins.module_utils.host import trusted_binary
 from ansible_collections.aigov.core.plugins.module_utils.remediation import process_stop
 from ansible_collections.aigov.core.plugins.module_utils.store.assets import make_asset
 
@@ -21,10 +22,12 @@ TIMEOUT = 15
 
 
 def find_nvidia_smi(explicit=None):
-    if explicit:
-        return explicit if os.access(explicit, os.X_OK) else None
+    """(path, why): the nvidia-smi to run as root (the explicit one, or the first on PATH or in the driver
+    directories), only where root alone can change it (host/trusted_binary.py); why says what was refused
+    (None: none installed)."""
     dirs = os.environ.get('PATH', '').split(os.pathsep) + list(NVIDIA_SMI_DIRS)
-    return next((os.path.join(d, 'nvidia-smi') for d in dirs if d and os.access(os.path.join(d, 'nvidia-smi'), os.X_OK)), None)
+    candidates = [explicit] if explicit else [os.path.join(d, 'nvidia-smi') for d in dirs if os.path.isabs(d)]
+    return trusted_binary.find('nvidia-smi', candidates)
 
 
 def _query(binary, kind, fields):
@@ -108,7 +111,9 @@ def _from_drm(sys_root):
 def discover_gpus(options, host, machine_id):
     """Return (assets, problems) for the GPUs of this host."""
     problems, gpus = [], []
-    binary = find_nvidia_smi(options.get('nvidia_smi'))
+    binary, why = find_nvidia_smi(options.get('nvidia_smi'))
+    if why:
+        problems.append('gpu: %s; falling back to the driver files' % why)  # installed, but not run as root
     if binary:
         try:
             gpus = _from_nvidia_smi(binary, options.get('proc_root', '/proc'))

@@ -4,8 +4,8 @@
 """Which container a process runs in (its cgroup), and asking that container's runtime about it.
 
 The runtime is asked through its own CLI (podman, docker, crictl), run from an
-absolute path that only root can change (trusted_binary: the file and every
-directory above it owned by root and writable by no one else): never from PATH,
+absolute path that only root can change (host/trusted_binary.py: the file and
+every directory above it owned by root and writable by no one else): never from PATH,
 never from a path a user controls. Every call is read-only (inspect), has a
 timeout, and its failure is returned as a problem, never raised: a host whose
 runtime cannot be asked is still discovered, without container details.
@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import os
 import re
-import stat
 import subprocess
 
 from ansible_collections.aigov.core.plugins.module_utils.common import bounded_json
+from ansible_collections.aigov.core.plugins.module_utils.host import trusted_binary as trusted_binary_rule
 
 TIMEOUT = 10
 MAX_OUTPUT = 16 * 1024 * 1024
@@ -90,44 +90,11 @@ def read_container(proc_root, pid):
         return None
 
 
-def _root_only(info):
-    return info.st_uid == 0 and not info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
-
-
 def trusted_binary(runtime, candidates=None):
-    """(path, None) of the runtime's CLI when one is installed where only root can change it, else (None, why).
-
-    Symlinks are resolved (Debian's docker is one): the real file and every directory above it
-    must be owned by root and writable by no one else.
-    """
+    """(path, None) of the runtime's CLI when one is installed where only root can change it, else (None, why)."""
     candidates = BINARIES.get(runtime, ()) if candidates is None else candidates
-    why = 'no %s CLI in %s' % (runtime, ', '.join(candidates) or 'the known places')
-    for path in candidates:
-        if not os.path.isabs(path) or not os.path.exists(path):
-            continue
-        real = os.path.realpath(path)
-        try:
-            info = os.stat(real)
-            chain = [os.stat(directory) for directory in _parents(real)]
-        except OSError as exc:
-            why = 'cannot check %s (%s)' % (real, exc.strerror)
-            continue
-        if not stat.S_ISREG(info.st_mode) or not info.st_mode & stat.S_IXUSR:
-            why = '%s is not an executable file' % real
-        elif not _root_only(info) or not all(_root_only(item) for item in chain):
-            why = '%s, or a directory above it, can be changed by another user than root: it is not run' % real
-        else:
-            return path, None
-    return None, why
-
-
-def _parents(path):
-    parents = []
-    while True:
-        path = os.path.dirname(path)
-        parents.append(path)
-        if path == '/':
-            return parents
+    path, why = trusted_binary_rule.find('%s CLI' % runtime, candidates)
+    return path, why if path or why else 'no %s CLI in %s' % (runtime, ', '.join(candidates) or 'the known places')
 
 
 def run(argv, timeout=TIMEOUT, env=None):

@@ -34,10 +34,10 @@ def stop_gpu_process(pid, gpu_uuid, start_time, protected_pids=(), nvidia_smi=No
         return False, result  # already gone: the post-check holds, nothing to do
     if pid in set(protected_pids or ()):
         raise AigovError('pid %d is protected (a model server or vector database of this host); nothing signalled' % pid)
-    binary = gpu_discovery.find_nvidia_smi(nvidia_smi)
+    binary, why = gpu_discovery.find_nvidia_smi(nvidia_smi)
     if not binary:
-        raise AigovError('nvidia-smi not found%s: cannot check that pid %d uses GPU %s; nothing signalled'
-                         % (' at %s' % nvidia_smi if nvidia_smi else '', pid, gpu_uuid))
+        raise AigovError('%s: cannot check that pid %d uses GPU %s; nothing signalled'
+                         % (why or 'nvidia-smi not found%s' % (' at %s' % nvidia_smi if nvidia_smi else ''), pid, gpu_uuid))
     try:
         apps = gpu_discovery.compute_processes(binary)
     except (OSError, subprocess.SubprocessError) as exc:

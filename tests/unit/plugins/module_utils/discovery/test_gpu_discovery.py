@@ -1,6 +1,7 @@
 """The gpu probe: nvidia-smi's CSV (a real process running the fixture), the driver's /proc files, AMD sysfs."""
 
 import os
+import shutil
 
 from ansible_collections.aigov.core.plugins.module_utils.discovery import gpu_discovery
 
@@ -21,9 +22,18 @@ def discover(tmp_path, **options):
     return assets, problems
 
 
+def trusted_copy(tmp_path):
+    """The fixture nvidia-smi where root alone can change it (the checkout's own directories may not be)."""
+    copy = tmp_path / 'bin' / 'nvidia-smi'
+    copy.parent.mkdir()
+    shutil.copy(FAKE_SMI, copy)
+    copy.chmod(0o755)
+    return str(copy)
+
+
 def test_nvidia_smi(tmp_path):
     FakeProc(tmp_path / 'proc').add(4242, ['python3', 'train.py'], start_time=777)
-    assets, problems = discover(tmp_path, nvidia_smi=FAKE_SMI)
+    assets, problems = discover(tmp_path, nvidia_smi=trusted_copy(tmp_path))
     assert problems == []
     gpus = sorted((a['attributes'] for a in assets), key=lambda g: g['pci_bus'])
     assert [(g['model'], g['memory_mib'], g['driver'], g['source']) for g in gpus] == [
@@ -62,3 +72,18 @@ def test_amd_from_sysfs_and_other_vendors_ignored(tmp_path):
 
 def test_no_gpu_no_asset(tmp_path):
     assert discover(tmp_path) == ([], [])
+
+
+def test_a_users_nvidia_smi_is_not_run_as_root(tmp_path):
+    """A binary another user can change is refused (a problem), never run: the driver files are read instead."""
+    marker = tmp_path / 'ran'
+    binary = tmp_path / 'nvidia-smi'
+    binary.write_text('#!/bin/sh\ntouch %s\n' % marker)
+    binary.chmod(0o755)
+    os.chown(binary, 65534, -1)
+    assets, problems = discover(tmp_path, nvidia_smi=str(binary))
+    assert assets == [] and not marker.exists()
+    assert len(problems) == 1 and 'can be changed by another user than root' in problems[0], problems
+    os.chown(binary, 0, -1)  # the same file as root's: run (the marker proves the test could see a run)
+    discover(tmp_path, nvidia_smi=str(binary))
+    assert marker.exists()

@@ -36,8 +36,21 @@ def test_trusted_binary_only_where_root_alone_can_change_it(tmp_path):
     fake = tmp_path / 'podman'
     fake.write_text('#!/bin/sh\n')
     fake.chmod(0o755)
+    # root's own file under a root-owned sticky /tmp: no user can replace it
+    assert container_runtime.trusted_binary('podman', [str(fake)]) == (str(fake), None)
+    fake.chmod(0o775)
     path, why = container_runtime.trusted_binary('podman', [str(fake)])
-    assert path is None and 'can be changed by another user than root' in why  # /tmp is world-writable
+    assert path is None and 'can be changed by another user than root' in why
+    fake.chmod(0o755)
+    os.chown(fake, 65534, -1)  # a user's file
+    assert container_runtime.trusted_binary('podman', [str(fake)])[0] is None
+    shared = tmp_path / 'shared'
+    shared.mkdir(mode=0o777)
+    shared.chmod(0o777)  # writable by all, not sticky: a user can swap the file
+    (shared / 'podman').write_text('#!/bin/sh\n')
+    (shared / 'podman').chmod(0o755)
+    path, why = container_runtime.trusted_binary('podman', [str(shared / 'podman')])
+    assert path is None and 'can be changed by another user than root' in why
     path, why = container_runtime.trusted_binary('podman', ['relative/podman', str(tmp_path / 'missing')])
     assert path is None and why.startswith('no podman CLI in')
     assert container_runtime.trusted_binary('podman', ['/etc/passwd'])[0] is None  # not executable
@@ -90,6 +103,7 @@ def test_an_untrusted_runtime_is_not_run(monkeypatch, tmp_path):
     fake = tmp_path / 'podman'
     fake.write_text('#!/bin/sh\n')
     os.chmod(fake, 0o755)
+    os.chown(fake, 65534, -1)  # a user's file
     found, problems = container_runtime.inspect('podman', [ID], binaries=[str(fake)])
     assert found == {} and 'the runtime was not asked' in problems[0]
 

@@ -75,6 +75,10 @@ def test_gpu_process_is_checked_against_nvidia_smi_before_any_signal(spawn, tmp_
         gpu_process.stop_gpu_process(proc.pid, GPU, start, protected_pids=[proc.pid], nvidia_smi=binary)
     with pytest.raises(AigovError, match='nvidia-smi not found at /nonexistent'):
         gpu_process.stop_gpu_process(proc.pid, GPU, start, nvidia_smi='/nonexistent/nvidia-smi')
+    os.chown(binary, 65534, -1)  # a user's nvidia-smi is never run as root: it could name any pid
+    with pytest.raises(AigovError, match='can be changed by another user than root'):
+        gpu_process.stop_gpu_process(proc.pid, GPU, start, nvidia_smi=binary)
+    os.chown(binary, 0, -1)
     with pytest.raises(AigovError, match='pid must be a whole number'):
         gpu_process.stop_gpu_process('4242', GPU, start, nvidia_smi=binary)
     assert gpu_process.stop_gpu_process(proc.pid, GPU, start, nvidia_smi=binary, check_mode=True)[0] is True
