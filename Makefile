@@ -1,6 +1,6 @@
 # aigov.core — everything a fresh Debian machine needs, in two commands:
 #   make demo   compliance scan of localhost with the bundled policy and registry
-#   make test   every test layer (sanity, lint, unit, integration)
+#   make test   every test layer (sanity, lint, unit, integration, bench smoke)
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := $(CURDIR)/.venv
@@ -18,7 +18,7 @@ export ANSIBLE_COLLECTIONS_SCAN_SYS_PATH := false
 export PATH := $(BIN):$(PATH)
 export JAVA_HOME ?= /usr/lib/jvm/java-17-openjdk-amd64
 
-.PHONY: demo test bench sanity lint unit integration collection venv clean
+.PHONY: demo test bench bench-smoke sanity lint unit integration collection venv clean
 .DEFAULT_GOAL := demo
 
 $(BIN)/.demo-deps: hack/requirements/demo.txt hack/requirements/constraints.txt
@@ -76,6 +76,10 @@ sanity lint unit integration: $(BIN)/.test-deps $(INSTALLED) $(MODEL_WHEELS)/.do
 bench: $(BIN)/.test-deps $(INSTALLED)
 	./hack/system-deps.sh
 	$(BIN)/python bench/run.py
+
+# The bench layer of `make test` alone: every figure at a small size (it runs and prints; targets not judged).
+bench-smoke: $(BIN)/.test-deps $(INSTALLED)
+	$(BIN)/python hack/run_tests.py --layers bench
 
 clean:
 	rm -rf $(VENV) $(COLLECTIONS) .cache reports tests/output
