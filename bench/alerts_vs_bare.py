@@ -119,16 +119,22 @@ async def _drain(queue):
         await queue.get()
 
 
-def run(args):
-    """Measure and print the figure; return it as a dict."""
-    workdir = tempfile.mkdtemp(prefix='aigov-bench-alerts-')
+def store_and_keys(workdir):
+    """(asset store of 1,000 hosts with model servers at 10.0.x.y:8000, decision key file) in workdir."""
     store = os.path.join(workdir, 'assets.sqlite3')
     scans = [estate.scan('host-%04d' % i, host_assets(i, 'host-%04d' % i), '10.0.%d.%d' % divmod(i, 250)) for i in range(1000)]
     asset_store.record_scans(open_store(store), scans, estate.T1)
-    source_main = runpy.run_path(SOURCE)['main']
     keys = os.path.join(workdir, 'decision.keys')
     with open(os.open(keys, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), 'w') as handle:
         handle.write('bench:%s\n' % os.urandom(32).hex())
+    return store, keys
+
+
+def run(args):
+    """Measure and print the figure; return it as a dict."""
+    workdir = tempfile.mkdtemp(prefix='aigov-bench-alerts-')
+    store, keys = store_and_keys(workdir)
+    source_main = runpy.run_path(SOURCE)['main']
     source_args = {'token': TOKEN, 'store': store, 'dedup_ttl': 300, 'rate_per_minute': 1000000,
                    'audit_log': os.path.join(workdir, 'audit.jsonl'), 'decision_key_file': keys}
     figure = {'figure': 'event_source_vs_bare_aiohttp', 'requests': args.alert_requests, 'rounds': args.alert_rounds}

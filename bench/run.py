@@ -4,6 +4,8 @@
   inventory   ai_assets inventory plugin vs a static YAML inventory, 10,000 assets on 1,000 hosts (<= 1.5)
   alerts      aiops_alerts event source vs a bare aiohttp receiver (1 alert/request: throughput >= 0.85x, p99 <= 1.5x;
               100 alerts/request: >= 0.18x, p99 <= 8x)
+  engine      alerts/s a real ansible-rulebook takes in through aiops_alerts vs its built-in webhook source, same
+              rules (>= 0.9x), and the engine's own ceiling (its range source)
   storm       aiops_alerts with feedback (the spool), 4 storms of 100,000 alerts (unique / repeated, 1 / 100 per
               request): the source process' memory growth against its documented bound, no alert lost
   policy      default pack over 10,000 assets: policy.evaluate vs per-call jmespath.search
@@ -36,11 +38,12 @@ import discovery_vs_setup  # noqa: E402
 import governance_kpis  # noqa: E402
 import inventory_vs_static  # noqa: E402
 import policy_eval  # noqa: E402
+import rulebook_vs_webhook  # noqa: E402
 import scan_vs_assert  # noqa: E402
 import targets  # noqa: E402
 
-FIGURES = {'alerts': alerts_vs_bare, 'discovery': discovery_vs_setup, 'inventory': inventory_vs_static,
-           'kpis': governance_kpis,
+FIGURES = {'alerts': alerts_vs_bare, 'discovery': discovery_vs_setup, 'engine': rulebook_vs_webhook,
+           'inventory': inventory_vs_static, 'kpis': governance_kpis,
            'policy': policy_eval, 'scan': scan_vs_assert, 'storm': alert_storm}
 
 
