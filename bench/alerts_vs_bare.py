@@ -3,8 +3,8 @@ guardrail decision) against a bare aiohttp receiver that only parses the JSON an
 (the floor), both driven by the same client in the same run: throughput at 1 and at 100 alerts
 per request, and p99 request latency. Targets (issue 13, ratios to the floor in the same run): at 1 alert per
 request >= 0.85x its throughput and <= 1.5x its p99; at 100 alerts per request >= 0.18x and <= 8x (ansible.eda's
-alertmanager source, measured in this harness, reaches 0.79x and 0.12x). Every decision is appended to the audit log before it is queued (fsync; concurrent requests
-share one write and one fsync).
+alertmanager source, measured in this harness, reaches 0.79x and 0.12x). Every decision is appended to the audit
+log before it is queued (fsync; concurrent requests share one write and one fsync).
 """
 
 import asyncio

@@ -65,12 +65,12 @@ def smoke(args, names):
                 raise
             traceback.print_exc()
             error = '%s: %s' % (exc.__class__.__name__, exc)
-        print('smoke figure %s: %s (%.0f s)' % (name, 'ran' if error is None else 'FAILED, ' + error,
-                                                 time.monotonic() - started), flush=True)
+        outcome = 'ran' if error is None else 'FAILED, ' + error
+        print('smoke figure %s: %s (%.0f s)' % (name, outcome, time.monotonic() - started), flush=True)
         if error is not None:
             failed.append(name)
-    print('smoke: %d figure(s) ran, %d failed%s' % (len(names) - len(failed), len(failed),
-                                                     ': ' + ', '.join(failed) if failed else ''))
+    listed = ': ' + ', '.join(failed) if failed else ''
+    print('smoke: %d figure(s) ran, %d failed%s' % (len(names) - len(failed), len(failed), listed))
     return 1 if failed else 0
 
 
