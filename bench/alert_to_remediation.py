@@ -29,7 +29,7 @@ import targets  # noqa: E402
 from tests.hosts import testhosts  # noqa: E402
 from tests.integration.conftest import serve_restartable_vllm  # noqa: E402
 from tests.integration.test_alert_chain import alerting, notifications_delivered, write  # noqa: E402
-from tests.integration.test_remediation_chain import prometheus_up, wait_state  # noqa: E402
+from tests.integration.test_remediation_chain import listening, prometheus_up, wait_state  # noqa: E402
 from tests.integration.test_remediation_rulebook import no_freeze_policy  # noqa: E402
 from tests.ports import free_port  # noqa: E402
 
@@ -59,10 +59,52 @@ def wait_delivered(alertmanager, count, proc, timeout=90):
         time.sleep(0.2)
 
 
+def _parent(pid):
+    with open('/proc/%d/stat' % pid) as handle:
+        return int(handle.read().rsplit(')', 1)[1].split()[1])
+
+
+def playbooks_running(proc):
+    """True while an ansible-playbook started by proc (ansible-rulebook, through ansible-runner) still runs."""
+    for entry in os.listdir('/proc'):
+        if not entry.isdigit():
+            continue
+        try:
+            with open('/proc/%s/cmdline' % entry, 'rb') as handle:
+                if b'ansible-playbook' not in handle.read():
+                    continue
+            pid = int(entry)
+            for _level in range(8):
+                pid = _parent(pid)
+                if pid == proc.pid:
+                    return True
+                if pid <= 1:
+                    break
+        except (OSError, ValueError, IndexError):  # it ended while we looked
+            continue
+    return False
+
+
+def settle(host, proc, seconds=3.0, timeout=180):
+    """Wait until no remediation of proc runs and the server has listened for `seconds` in a row: a late run (a
+    re-notification restarts the ungoverned chain again) must not overlap the next outage."""
+    deadline, since = time.monotonic() + timeout, None
+    while time.monotonic() < deadline:
+        if playbooks_running(proc) or not listening(host.address, 8000):
+            since = None
+        elif since is None:
+            since = time.monotonic()
+        elif time.monotonic() - since >= seconds:
+            return
+        time.sleep(0.2)
+    raise RuntimeError('the server did not settle within %d s (a remediation still running, or not listening)' % timeout)
+
+
 def outage(host, prometheus, alertmanager, delivered, proc):
     """Kill the server once the previous outage is over everywhere; seconds until it listens again."""
     prometheus_up(prometheus)
     wait_delivered(alertmanager, delivered, proc)  # the previous outage's resolution: the next firing is notified
+    settle(host, proc)
     killed = time.time()
     testhosts.run_in(host, ['pkill', '-f', 'vllm.entrypoints'])
     wait_state(host.address, 8000, False, 10)
@@ -124,6 +166,7 @@ def run(args):
                             delivered += 2  # its firing and its resolution
                         prometheus_up(ports.prometheus)
                         wait_delivered(ports.alertmanager, delivered, proc)
+                        settle(host, proc)
                     except (RuntimeError, AssertionError) as exc:
                         raise SystemExit('%s chain: %s\n%s' % (chain, exc, open(output.name).read()[-3000:]))
                     finally:
