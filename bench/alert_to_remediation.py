@@ -6,8 +6,11 @@ Two chains in the same run, the same outages alternating in blocks: the shipped 
 (aiops_alerts: decision, audit entry; aigov.core.remediate: plan check against the store and the decision, restart,
 post-check, audit entries) and ansible-rulebook's built-in webhook source with a rule that runs bench/restart_plain.yml
 (the same restart and post-check, no governance). The guardrail policy is the bundled one without freeze windows and
-with a high hourly action limit (every outage of the run is on the same asset). Median and p90 over the outages;
-target (issue 13): the governed median <= 1.1x the ungoverned one.
+with a high hourly action limit (every outage of the run is on the same asset). The chains alternate in blocks of two
+outages, each block in a fresh ansible-rulebook: the same alert firing and resolving every few seconds is flapping to
+the source's gate (4 status changes of a fingerprint in 10 minutes), held back by design, and the gate's memory of
+status changes lives in the source's process. Median and p90 over the outages; target (issue 13): the governed median
+<= 1.1x the ungoverned one.
 """
 
 import os
@@ -114,7 +117,7 @@ def outage(host, prometheus, alertmanager, delivered, proc):
 def run(args):
     """Measure and print the figure; return it as a dict."""
     if args.outages < 2:
-        raise SystemExit('the alert-to-remediation figure needs at least one outage per chain (--outages >= 2)')
+        raise SystemExit('the alert-to-remediation figure needs at least one block per chain (--outages >= 2)')
     work = pathlib.Path(tempfile.mkdtemp(prefix='aigov-bench-remediation-'))
     keys = work / 'decision.keys'
     with open(os.open(str(keys), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), 'w') as handle:
@@ -148,8 +151,8 @@ def run(args):
             'aigov_registry': registry, 'aigov_guardrails': policy, 'aigov_decision_key_file': str(keys),
             'aigov_escalation_webhook': 'http://127.0.0.1:%d/' % free_port()})
         rulebooks = {'governed': 'aigov.core.aiops_remediation', 'plain': plain_rulebook(work / 'plain.yml')}
-        half = args.outages // 2
-        blocks = [('plain', half - half // 2), ('governed', half - half // 2), ('governed', half // 2), ('plain', half // 2)]
+        per_chain = args.outages // 2
+        blocks = [(chain, min(2, per_chain - start)) for start in range(0, per_chain, 2) for chain in ('plain', 'governed')]
         with alerting(work, '%s:8000' % host.address, port, TOKEN, group_interval='1s') as ports:
             delivered = 0
             for chain, count in blocks:
@@ -204,4 +207,5 @@ def wait_listening_port(port, proc, timeout=120):
 
 
 def add_arguments(parser):
-    parser.add_argument('--outages', type=int, default=20, help='outages of the alert-to-remediation figure (half per chain)')
+    parser.add_argument('--outages', type=int, default=20, help='outages of the alert-to-remediation figure (half per chain, '
+                        'in blocks of two)')
