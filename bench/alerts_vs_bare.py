@@ -1,9 +1,10 @@
 """Figure: the aiops_alerts event source (auth, dedup, enrichment from a 1,000-host asset store,
 guardrail decision) against a bare aiohttp receiver that only parses the JSON and enqueues it
 (the floor), both driven by the same client in the same run: throughput at 1 and at 100 alerts
-per request, and p99 request latency (targets: >= 0.8x and >= 0.5x the floor's throughput,
-p99 <= 2x the floor's). Every decision is appended to the audit log before it is queued (fsync; concurrent requests
-share one write and one fsync).
+per request, and p99 request latency. Targets (issue 13, ratios to the floor in the same run): at 1 alert per
+request >= 0.85x its throughput and <= 1.5x its p99; at 100 alerts per request >= 0.18x and <= 8x (ansible.eda's
+alertmanager source, measured in this harness, reaches 0.79x and 0.12x). Every decision is appended to the audit
+log before it is queued (fsync; concurrent requests share one write and one fsync).
 """
 
 import asyncio
@@ -28,6 +29,7 @@ import runpy  # noqa: E402
 
 from ansible_collections.aigov.core.plugins.module_utils.store import asset_store  # noqa: E402
 from ansible_collections.aigov.core.plugins.module_utils.store.asset_store_sqlite import open_store  # noqa: E402
+import targets  # noqa: E402
 from inventory_vs_static import host_assets  # noqa: E402
 from tests.fixtures.inventory import estate  # noqa: E402
 from tests.ports import free_port  # noqa: E402
@@ -35,6 +37,9 @@ from tests.ports import free_port  # noqa: E402
 SOURCE = os.path.join(conftest.FARM, 'ansible_collections', 'aigov', 'core', 'extensions', 'eda', 'plugins',
                       'event_source', 'aiops_alerts.py')
 TOKEN = 'bench-token'
+SMOKE = {'alert_requests': 40, 'alert_rounds': 1}  # bench/run.py --smoke
+# alerts per request: (throughput ratio at least, p99 ratio at most), both against the floor in the same run
+TARGETS = {1: (0.85, 1.5), 100: (0.18, 8.0)}
 
 
 async def bare_main(queue, args):
@@ -114,22 +119,29 @@ async def _drain(queue):
         await queue.get()
 
 
-def run(args):
-    """Measure and print the figure; return it as a dict."""
-    workdir = tempfile.mkdtemp(prefix='aigov-bench-alerts-')
+def store_and_keys(workdir):
+    """(asset store of 1,000 hosts with model servers at 10.0.x.y:8000, decision key file) in workdir."""
     store = os.path.join(workdir, 'assets.sqlite3')
     scans = [estate.scan('host-%04d' % i, host_assets(i, 'host-%04d' % i), '10.0.%d.%d' % divmod(i, 250)) for i in range(1000)]
     asset_store.record_scans(open_store(store), scans, estate.T1)
-    source_main = runpy.run_path(SOURCE)['main']
     keys = os.path.join(workdir, 'decision.keys')
     with open(os.open(keys, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), 'w') as handle:
         handle.write('bench:%s\n' % os.urandom(32).hex())
+    return store, keys
+
+
+def run(args):
+    """Measure and print the figure; return it as a dict."""
+    workdir = tempfile.mkdtemp(prefix='aigov-bench-alerts-')
+    store, keys = store_and_keys(workdir)
+    source_main = runpy.run_path(SOURCE)['main']
     source_args = {'token': TOKEN, 'store': store, 'dedup_ttl': 300, 'rate_per_minute': 1000000,
                    'audit_log': os.path.join(workdir, 'audit.jsonl'), 'decision_key_file': keys}
     figure = {'figure': 'event_source_vs_bare_aiohttp', 'requests': args.alert_requests, 'rounds': args.alert_rounds}
     print('\naiops_alerts (auth, dedup, enrichment, guardrails, audit) vs a bare aiohttp parse-and-enqueue receiver,'
           ' same client, %d requests, concurrency 8, median of %d interleaved rounds' % (args.alert_requests, args.alert_rounds))
-    for per_request, target in ((1, 0.8), (100, 0.5)):
+    found = []
+    for per_request, (target, p99_target) in sorted(TARGETS.items()):
         bodies = payloads(args.alert_requests if per_request == 1 else max(20, args.alert_requests // 20), per_request)
         rates = {'bare': [], 'source': []}
         p99s = {'bare': [], 'source': []}
@@ -147,13 +159,18 @@ def run(args):
                 p99s[which].append(p99)
         bare, source = statistics.median(rates['bare']), statistics.median(rates['source'])
         bare_p99, source_p99 = statistics.median(p99s['bare']), statistics.median(p99s['source'])
-        print('  %3d alert(s)/request: floor %7.0f req/s, source %7.0f req/s, ratio %.2fx (target >= %.1f);'
-              ' p99 %.1f ms vs %.1f ms, ratio %.2fx (target <= 2)' % (
-                  per_request, bare, source, source / bare, target, bare_p99 * 1000, source_p99 * 1000, source_p99 / bare_p99))
+        print('  %3d alert(s)/request: floor %7.0f req/s, source %7.0f req/s, ratio %.2fx (target >= %.2f);'
+              ' p99 %.1f ms vs %.1f ms, ratio %.2fx (target <= %g)' % (
+                  per_request, bare, source, source / bare, target, bare_p99 * 1000, source_p99 * 1000, source_p99 / bare_p99,
+                  p99_target))
+        found.append(targets.check('alerts %d/request: throughput / bare receiver' % per_request, source / bare, '>=', target))
+        found.append(targets.check('alerts %d/request: p99 / bare receiver p99' % per_request, source_p99 / bare_p99, '<=',
+                                   p99_target))
         figure['alerts_per_request_%d' % per_request] = {
             'floor_rps': round(bare, 1), 'source_rps': round(source, 1), 'throughput_ratio': round(source / bare, 3),
             'floor_p99_ms': round(bare_p99 * 1000, 2), 'source_p99_ms': round(source_p99 * 1000, 2),
             'p99_ratio': round(source_p99 / bare_p99, 3)}
+    figure['targets'] = found
     return figure
 
 

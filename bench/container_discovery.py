@@ -23,6 +23,8 @@ sys.path.insert(0, conftest.FARM)
 from ansible_collections.aigov.core.plugins.module_utils.discovery import probes  # noqa: E402
 from tests.hosts import testhosts  # noqa: E402
 
+import targets  # noqa: E402  (bench/, on sys.path when run by bench/run.py)
+
 FAKE_SERVERS = os.path.join(ROOT, 'tests', 'fixtures', 'fake_servers')
 PROBES = ('model_server', 'vector_db', 'model_artifact')
 
@@ -50,6 +52,9 @@ def _wait_for_servers(prefix, count, timeout=120):
             return found
         time.sleep(1)
     sys.exit('only %d of %d containerised servers came up' % (len(found), count))
+
+
+SMOKE = {'containers': 2, 'container_rounds': 1}  # bench/run.py --smoke
 
 
 def run(args):
@@ -83,7 +88,7 @@ def run(args):
           '%d interleaved rounds, median' % (args.containers, args.container_rounds))
     print('  baseline  without container context   %.3f s' % base)
     print('  candidate with container context      %.3f s' % cand)
-    print('  ratio     %.2fx the baseline (target <= 1.5)' % (cand / base))
+    figure['targets'] = [targets.check('containers: discovery with container context vs without', cand / base, '<=', 1.5)]
     return figure
 
 

@@ -16,10 +16,12 @@ import ansible_runner
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
+import targets  # noqa: E402
 from tests.hosts import testhosts  # noqa: E402  (needs ROOT on sys.path)
 
 FAKE_SERVERS = os.path.join(ROOT, 'tests', 'fixtures', 'fake_servers')
 CANDIDATE, BASELINE = 'aigov.core.ai_asset_facts', 'ansible.builtin.setup'
+SMOKE = {'hosts': 1, 'rounds': 1}  # bench/run.py --smoke
 
 
 def playbook(rounds):
@@ -78,6 +80,7 @@ def run(args):
     print('  baseline  ansible.builtin.setup       %.3f s' % base)
     print('  candidate aigov.core.ai_asset_facts   %.3f s' % cand)
     print('  ratio     %.2fx the baseline (lower is faster; target <= 1.0)' % (cand / base))
+    figure['targets'] = [targets.check('discovery: ai_asset_facts time / setup time', cand / base, '<=', 1.0)]
     return figure
 
 

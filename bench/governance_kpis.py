@@ -130,6 +130,9 @@ def timed(function, rounds):
     return statistics.median(times)
 
 
+SMOKE = {'kpis_entries': 500, 'kpis_rounds': 1}  # bench/run.py --smoke
+
+
 def run(args):
     """Measure and print the figure; return it as a dict."""
     work = tempfile.mkdtemp(prefix='aigov-bench-kpis-')

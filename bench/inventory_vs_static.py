@@ -22,6 +22,7 @@ sys.path.insert(0, conftest.FARM)
 
 from ansible_collections.aigov.core.plugins.module_utils.store import asset_store  # noqa: E402
 from ansible_collections.aigov.core.plugins.module_utils.store.asset_store_sqlite import open_store  # noqa: E402
+import targets  # noqa: E402
 from tests.fixtures.inventory import estate  # noqa: E402
 from tests.inventory_json import unwrap  # noqa: E402
 
@@ -79,6 +80,9 @@ def build(workdir, hosts):
     return plugin, static_path, sum(len(scan['assets']) for scan in scans)
 
 
+SMOKE = {'inventory_hosts': 20, 'inventory_rounds': 1}  # bench/run.py --smoke
+
+
 def run(args):
     """Measure and print the figure; return it as a dict."""
     workdir = tempfile.mkdtemp(prefix='aigov-bench-inventory-')
@@ -94,9 +98,10 @@ def run(args):
     print('  baseline  static YAML inventory (same hosts, groups, vars)  %.2f s' % base)
     print('  candidate aigov.core.ai_assets over the asset store         %.2f s' % cand)
     print('  ratio     %.2fx the baseline (lower is faster; target <= 1.5)' % (cand / base))
+    found = [targets.check('inventory: ai_assets plugin time / static YAML time', cand / base, '<=', 1.5)]
     return {'figure': 'inventory_plugin_vs_static_yaml', 'hosts': args.inventory_hosts, 'assets': assets,
             'rounds': args.inventory_rounds, 'baseline_median_s': round(base, 3), 'candidate_median_s': round(cand, 3),
-            'ratio': round(cand / base, 3)}
+            'ratio': round(cand / base, 3), 'targets': found}
 
 
 def add_arguments(parser):

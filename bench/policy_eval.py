@@ -22,6 +22,7 @@ from tests import conftest  # noqa: E402  (links this checkout as ansible_collec
 sys.path.insert(0, conftest.FARM)
 
 import jmespath  # noqa: E402
+import targets  # noqa: E402
 from jmespath.visitor import Options  # noqa: E402
 
 from ansible_collections.aigov.core.plugins.module_utils.policy import policy, policy_functions  # noqa: E402
@@ -84,6 +85,9 @@ def timed(function):
     return time.perf_counter() - started, result
 
 
+SMOKE = {'policy_assets': 200, 'policy_rounds': 1}  # bench/run.py --smoke
+
+
 def run(args):
     """Measure and print the figure; return it as a dict."""
     packs = policy.load_packs([os.path.join(ROOT, 'policies', 'default.yml')])
@@ -105,11 +109,13 @@ def run(args):
     print('  candidate policy.evaluate (compiled, kind pre-filter)   %.3f s  %10.0f evaluations/s (target >= 200,000)'
           % (cand, pairs / cand))
     print('  ratio     %.1fx faster than the baseline (target >= 10x); %d findings' % (base / cand, len(findings)))
+    found = [targets.check('policy: rule evaluations per second, one core', pairs / cand, '>=', 200000, '/s'),
+             targets.check('policy: policy.evaluate speed-up over per-call jmespath', base / cand, '>=', 10)]
     return {'figure': 'policy_eval_vs_uncompiled_jmespath', 'rules': rules, 'assets': len(assets),
             'rule_evaluations': pairs, 'findings': len(findings), 'rounds': args.policy_rounds,
             'baseline_median_s': round(base, 4), 'candidate_median_s': round(cand, 4),
             'candidate_evaluations_per_s': int(pairs / cand), 'baseline_evaluations_per_s': int(pairs / base),
-            'ratio': round(base / cand, 2)}
+            'ratio': round(base / cand, 2), 'targets': found}
 
 
 def add_arguments(parser):

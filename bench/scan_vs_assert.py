@@ -22,6 +22,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
+import targets  # noqa: E402
 from tests.hosts import testhosts  # noqa: E402  (needs ROOT on sys.path)
 
 BIN = os.path.dirname(sys.executable)
@@ -65,6 +66,9 @@ def playbook_run(argv, env, workdir):
     return time.monotonic() - started, proc
 
 
+SMOKE = {'scan_hosts': 1, 'scan_rounds': 1, 'scan_forks': 1}  # bench/run.py --smoke
+
+
 def run(args):
     """Measure and print the figure; return it as a dict."""
     workdir = tempfile.mkdtemp(prefix='aigov-bench-scan-')
@@ -106,9 +110,11 @@ def run(args):
     print('  baseline  plain command/find/stat + assert tasks  %.2f s  (%d failed asserts per run)' % (base, failed_asserts))
     print('  candidate aigov.core.compliance_scan              %.2f s  (%d findings per run)' % (cand, scan_findings))
     print('  ratio     %.2fx faster than the baseline (higher is faster; target >= 5)' % (base / cand))
+    found = [targets.check('scan: assert tasks time / compliance_scan time', base / cand, '>=', 5)]
     return {'figure': 'compliance_scan_vs_assert_tasks', 'hosts': args.scan_hosts, 'forks': args.scan_forks,
             'rounds': args.scan_rounds, 'baseline_median_s': round(base, 3), 'candidate_median_s': round(cand, 3),
-            'baseline_failed_asserts': failed_asserts, 'candidate_findings': scan_findings, 'speedup': round(base / cand, 3)}
+            'baseline_failed_asserts': failed_asserts, 'candidate_findings': scan_findings, 'speedup': round(base / cand, 3),
+            'targets': found}
 
 
 def add_arguments(parser):

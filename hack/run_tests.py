@@ -1,7 +1,8 @@
 """Run every test layer and end with a per-layer count of passed/failed tests.
 
 Layers: sanity (ansible-test), lint (ansible-lint, production profile), unit
-and integration (pytest). Every layer runs even when an earlier one fails; the
+and integration (pytest), bench (every figure of bench/run.py at a small size:
+it runs and prints; its target is not judged, `make bench` does that). Every layer runs even when an earlier one fails; the
 exit status is non-zero if any layer failed, errored, skipped a test or ran
 none. Called by `make test` (and so by .ci/run).
 """
@@ -18,7 +19,7 @@ import xml.etree.ElementTree as ET
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.dirname(sys.executable)
-LAYERS = ('sanity', 'lint', 'unit', 'integration')
+LAYERS = ('sanity', 'lint', 'unit', 'integration', 'bench')
 # Not part of the collection as ansible-test sees it: these names at the top of the checkout (a
 # `reports` folder elsewhere, module_utils/reports, is code), caches anywhere.
 SANITY_SKIP_TOP = ('.git', '.venv', '.collections', '.cache', 'reports')
@@ -131,6 +132,19 @@ def layer_pytest(path, timeout):
     return result
 
 
+def layer_bench():
+    """bench/run.py --smoke: one passed test per figure that ran and printed, one failed per figure that crashed."""
+    env = dict(os.environ, PATH=BIN + os.pathsep + os.environ.get('PATH', ''))  # its playbooks and ansible-rulebook
+    code, output = run([sys.executable, os.path.join('bench', 'run.py'), '--smoke'], timeout=600, env=env)
+    ran = len(re.findall(r'^smoke figure \S+: ran ', output, re.M))
+    failed = len(re.findall(r'^smoke figure \S+: FAILED', output, re.M))
+    result = Result(ran, failed)
+    if code != 0 or not re.search(r'^smoke: \d+ figure\(s\) ran', output, re.M):
+        result.failed = max(result.failed, 1)
+        result.note = 'exit %d' % code
+    return result
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument('--layers', default=','.join(LAYERS), help='comma-separated subset of %s' % ', '.join(LAYERS))
@@ -143,6 +157,7 @@ def main():
         'lint': layer_lint,
         'unit': lambda: layer_pytest('tests/unit', 900),
         'integration': lambda: layer_pytest('tests/integration', 2400),
+        'bench': layer_bench,
     }
     results = {}
     for name in layers:

@@ -17,6 +17,7 @@ Plain Python, no aiohttp: the event source is the only front end that knows HTTP
 
 from __future__ import annotations
 
+import bisect
 import collections
 import datetime
 import hashlib
@@ -174,7 +175,7 @@ class AlertGate(object):
         self.clock = clock
         self.episodes = BoundedLRU(max_episodes)   # episode_key -> True
         self.changes = BoundedLRU(max_tracked)     # fingerprint -> (last status, [change times])
-        self.per_asset = BoundedLRU(max_tracked)   # asset key -> [times]
+        self.per_asset = BoundedLRU(max_tracked)   # asset key -> [times of the last minute, oldest first]
         self.counts = collections.Counter()
 
     def admit(self, alert, asset_key):
@@ -207,7 +208,9 @@ class AlertGate(object):
         self.changes.remember(fingerprint, (status, times))
         if len(times) >= self.flap_limit:
             return 'flapping'
-        recent = [t for t in self.per_asset.get(asset_key, []) if now - t < 60] + [now]
+        recent = self.per_asset.get(asset_key) or []
+        del recent[:bisect.bisect_right(recent, now - 60)]  # the clock is monotonic: the times are in order
+        recent.append(now)
         self.per_asset.remember(asset_key, recent)
         if len(recent) > self.rate:
             return 'rate_limited'

@@ -261,21 +261,24 @@ class Decider(object):
 
     A decision depends only on the subject, the confidence, the proposed action, the freeze window
     in effect, whether the hourly action limit is reached and the second it is made in: it is worked out once per
-    such combination and then reused, the same dict (callers treat decisions as read-only). The
-    freeze windows are looked at once per `now` the caller passes, not once per alert.
+    such combination while the freeze window stays the same, and each second gets its own copy (decided_at),
+    reused, the same dict (callers treat decisions as read-only). The freeze windows are looked at once per `now`
+    the caller passes, not once per alert.
     """
 
     def __init__(self, policy, max_entries=10000):
         self.policy = policy
         self.max_entries = max_entries
-        self._now, self._instant, self._known = None, None, {}
+        self._now, self._freeze, self._second, self._worked_out, self._known = None, None, None, {}, {}
 
     def decide(self, subject, confidence, now, actions_last_hour=0, action=None):
         """decide(policy, subject, confidence, now, actions_last_hour, action=action)."""
         if now is not self._now:
-            instant = (active_freeze(self.policy, now), _decided_at(now))
-            if instant != self._instant:
-                self._instant, self._known = instant, {}  # a new second or freeze: every decision says so
+            freeze, second = active_freeze(self.policy, now), _decided_at(now)
+            if freeze != self._freeze:  # every decision says so
+                self._freeze, self._worked_out, self._known = freeze, {}, {}
+            if second != self._second:
+                self._second, self._known = second, {}
             self._now = now
         limit = self.policy['limits']['max_actions_per_asset_per_hour']
         key = (_subject_key(subject), confidence, actions_last_hour if actions_last_hour >= limit else None,
@@ -283,7 +286,12 @@ class Decider(object):
                                             action['alert'] if action['remediation'] is None else None))
         decision = self._known.get(key)
         if decision is None:
-            decision = decide(self.policy, subject, confidence, now, actions_last_hour=actions_last_hour, action=action)
+            worked_out = self._worked_out.get(key)
+            if worked_out is None:
+                worked_out = decide(self.policy, subject, confidence, now, actions_last_hour=actions_last_hour, action=action)
+                if len(self._worked_out) < self.max_entries:
+                    self._worked_out[key] = worked_out
+            decision = dict(worked_out, decided_at=self._second)
             if len(self._known) < self.max_entries:
                 self._known[key] = decision
         return decision

@@ -29,7 +29,7 @@ from ansible_collections.aigov.core.plugins.module_utils.alerts import alert_int
 from ansible_collections.aigov.core.plugins.module_utils.alerts.budget import ActionBudget
 from ansible_collections.aigov.core.plugins.module_utils.alerts.payload import encode_payload, payload_json
 from ansible_collections.aigov.core.plugins.module_utils.audit import audit_log, entries
-from ansible_collections.aigov.core.plugins.module_utils.common import bounded_json
+from ansible_collections.aigov.core.plugins.module_utils.common import fast_json
 from ansible_collections.aigov.core.plugins.module_utils.remediation import actions
 
 LOGGER = logging.getLogger('aigov.core.aiops_alerts')
@@ -96,7 +96,7 @@ def refresh_store(enricher):
 def _json(body):
     """The parsed body: strict UTF-8 (json.loads of bytes would let lone surrogates through), nesting bounded, and a lone
     surrogate escape (\\udc80) replaced by U+FFFD, since no audit entry or event could be encoded with it."""
-    value = bounded_json.loads(body.decode('utf-8'))
+    value = fast_json.loads_bounded(body.decode('utf-8'))
     return _scrub(value) if b'\\u' in body and _SURROGATE.search(body) else value
 
 

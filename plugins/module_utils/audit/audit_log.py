@@ -23,7 +23,7 @@ import os
 import re
 import threading
 
-from ansible_collections.aigov.core.plugins.module_utils.common import paths
+from ansible_collections.aigov.core.plugins.module_utils.common import fast_json, paths
 from ansible_collections.aigov.core.plugins.module_utils.host import safe_files
 from ansible_collections.aigov.core.plugins.module_utils.common.errors import AigovError
 from ansible_collections.aigov.core.plugins.module_utils.common.redaction import SECRET_VALUE
@@ -42,13 +42,9 @@ class AuditLogError(AigovError):
     """The audit log cannot be read or appended to, or an entry is refused."""
 
 
-# One encoder for every entry: json.dumps with these options would build a new encoder on each call.
-_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(',', ':'), ensure_ascii=False)
-
-
 def canonical(entry):
-    """The bytes that are hashed: sorted keys, no spaces, UTF-8."""
-    return _CANONICAL.encode(entry).encode('utf-8')
+    """The bytes that are hashed: sorted keys, no spaces, UTF-8 (the json module's, through orjson when it can)."""
+    return fast_json.canonical(entry)
 
 
 _AFTER_HASH = b',"outcome":'  # the member that follows `hash` in an entry's sorted keys

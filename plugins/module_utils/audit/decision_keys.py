@@ -17,7 +17,6 @@ blank lines and lines starting with # are ignored. It must not be readable by ot
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import os
 import re
@@ -60,7 +59,7 @@ class KeyRing(object):
         return self.keys[0][0]
 
     def _mac(self, key_id, entry):
-        return hmac.new(self._by_id[key_id], _content(entry), hashlib.sha256).hexdigest()
+        return hmac.digest(self._by_id[key_id], _content(entry), 'sha256').hex()
 
     def seal(self, record):
         """record (append() arguments, or an entry) with details.seal made by the current key."""

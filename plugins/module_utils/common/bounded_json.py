@@ -21,6 +21,11 @@ def loads(data, max_depth=MAX_DEPTH):
         value = json.loads(data)
     except RecursionError:
         raise ValueError('JSON nested deeper than %d levels' % max_depth) from None
+    return check_depth(value, max_depth)
+
+
+def check_depth(value, max_depth=MAX_DEPTH):
+    """value (what a JSON parser made of a document: dicts, lists, scalars); ValueError when it nests deeper than max_depth."""
     level, depth = [value] if value.__class__ in _CONTAINERS else [], 0
     while level:  # one pass per level over the containers only (json.loads makes exactly dicts and lists)
         below = []

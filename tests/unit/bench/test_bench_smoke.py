@@ -1,0 +1,72 @@
+"""The bench smoke layer: every figure runs at its smoke size, and one that crashes or prints nothing fails it."""
+
+import argparse
+import importlib.util
+import os
+import sys
+import types
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+
+
+def load(name, path):
+    spec = importlib.util.spec_from_file_location(name, os.path.join(ROOT, path))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope='module')
+def bench_run():
+    sys.path.insert(0, os.path.join(ROOT, 'bench'))
+    try:
+        yield load('bench_run', os.path.join('bench', 'run.py'))
+    finally:
+        sys.path.remove(os.path.join(ROOT, 'bench'))
+
+
+def figure(behaviour):
+    def run(args):
+        if behaviour == 'crash':
+            raise KeyError('boom')
+        if behaviour == 'exit':
+            sys.exit('the plan did not find the recorded decision')
+        if behaviour == 'print':
+            print('figure at size %d' % args.size)
+        return {'figure': behaviour}
+    return types.SimpleNamespace(SMOKE={'size': 3}, run=run)
+
+
+def test_every_figure_has_a_smoke_size(bench_run):
+    parser = argparse.ArgumentParser()
+    for module in bench_run.FIGURES.values():
+        module.add_arguments(parser)
+    known = set(vars(parser.parse_args([])))
+    for name, module in bench_run.FIGURES.items():
+        assert module.SMOKE and set(module.SMOKE) <= known, name
+
+
+@pytest.mark.parametrize('behaviour, ok', [('print', True), ('crash', False), ('exit', False), ('silent', False)])
+def test_smoke_fails_on_a_crash_or_silence(bench_run, monkeypatch, capsys, behaviour, ok):
+    monkeypatch.setattr(bench_run, 'FIGURES', {'fine': figure('print'), 'tried': figure(behaviour)})
+    code = bench_run.smoke(argparse.Namespace(size=1000), ['fine', 'tried'])
+    out = capsys.readouterr().out
+    assert 'figure at size 3' in out  # the smoke size, not the full one
+    assert 'smoke figure fine: ran' in out
+    assert code == (0 if ok else 1)
+    assert ('smoke figure tried: ran' in out) == ok
+    assert ('smoke: %d figure(s) ran, %d failed' % ((2, 0) if ok else (1, 1))) in out
+
+
+def test_the_layer_counts_figures(monkeypatch):
+    run_tests = load('run_tests', os.path.join('hack', 'run_tests.py'))
+    output = 'smoke figure a: ran (1 s)\nsmoke figure b: FAILED, KeyError: x (0 s)\nsmoke: 1 figure(s) ran, 1 failed: b\n'
+    monkeypatch.setattr(run_tests, 'run', lambda cmd, **kwargs: (1, output))
+    result = run_tests.layer_bench()
+    assert (result.passed, result.failed, result.ok) == (1, 1, False)
+    monkeypatch.setattr(run_tests, 'run', lambda cmd, **kwargs: (0, 'smoke figure a: ran (1 s)\nsmoke: 1 figure(s) ran, 0 failed\n'))
+    assert run_tests.layer_bench().ok
+    monkeypatch.setattr(run_tests, 'run', lambda cmd, **kwargs: (1, 'Traceback: ImportError\n'))  # run.py itself broke
+    assert not run_tests.layer_bench().ok
