@@ -17,6 +17,7 @@ default needs nothing more.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 
@@ -125,3 +126,30 @@ def ensure_schema(conn, component, version, statements):
             conn.execute('INSERT INTO aigov_schema (component, version) VALUES (%s, %s) ON CONFLICT (component) '
                          'DO UPDATE SET version = EXCLUDED.version', (component, version))
     return current
+
+
+@contextlib.contextmanager
+def advisory_lock(location, name, what, wait=True, error=None):
+    """Hold the session advisory lock `name` on a connection of its own for the block, on every node at once.
+
+    The server drops it when the connection ends (a killed holder never leaves it behind). wait=False: yield
+    False at once when someone else holds it. error: the exception class raised when the lock cannot be taken
+    (DatabaseError by default; the message is the same).
+    """
+    error = error or DatabaseError
+    try:
+        conn = connect(location, what, autocommit=True)
+    except DatabaseError as exc:
+        raise error(str(exc))
+    try:
+        try:
+            if wait:
+                conn.execute('SELECT pg_advisory_lock(hashtextextended(%s, 0))', (name,))
+                held = True
+            else:
+                held = conn.execute('SELECT pg_try_advisory_lock(hashtextextended(%s, 0))', (name,)).fetchone()[0]
+        except driver().Error as exc:
+            raise error(str(failure('cannot take the lock %s of the %s' % (name, what), location, exc)))
+        yield held
+    finally:
+        conn.close()  # ends the session: the lock goes with it
