@@ -228,3 +228,33 @@ def import_lines(location, lines):
         raise
     finally:
         conn.close()
+
+
+def head_seq(location):
+    """The seq of the last entry (0 for an empty log)."""
+    conn = _open(location)
+    try:
+        return conn.execute(_HEAD).fetchone()[0]
+    except Exception as exc:
+        if database.is_driver_error(exc):
+            raise _error('cannot read audit log', location, exc)
+        raise
+    finally:
+        conn.close()
+
+
+def entries_after(location, seq, actions, limit=10000):
+    """(the last seq read, [entries]) of the entries after seq whose action is one of actions, at most limit of them:
+    a follower's poll (the event source's Outcomes) reads only what is new, by index."""
+    conn = _open(location)
+    try:
+        head = conn.execute(_HEAD).fetchone()[0]
+        rows = conn.execute('SELECT seq, line FROM aigov_audit_log WHERE seq > %s AND seq <= %s AND action = ANY(%s) '
+                            'ORDER BY seq LIMIT %s', (seq, head, list(actions), limit)).fetchall()
+    except Exception as exc:
+        if database.is_driver_error(exc):
+            raise _error('cannot read audit log', location, exc)
+        raise
+    finally:
+        conn.close()
+    return (rows[-1][0] if len(rows) == limit else head), [json.loads(line) for _seq, line in rows]
