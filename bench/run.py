@@ -10,6 +10,9 @@
   kpis        governance KPIs over 100,000 audit entries vs a plain json.loads pass; remediation_plan's
               decision lookup at 100,000 entries vs a log holding only the decision
   scan        compliance_scan vs the same checks as plain assert tasks, 20 container hosts (>= 5x faster)
+  postgresql  the PostgreSQL backend on a real server: inventory of 100,000 assets vs SQLite (<= 1.5x), 8 concurrent
+              audit writers vs a plain INSERT loop (>= 2,000 entries/s, chain kept), discover of 1,000 hosts vs
+              SQLite (<= 1.5x) (bench/pg_scale.py)
 
 Results are printed and written to bench/results/latest.json.
 """
@@ -26,11 +29,12 @@ import alerts_vs_bare  # noqa: E402
 import discovery_vs_setup  # noqa: E402
 import governance_kpis  # noqa: E402
 import inventory_vs_static  # noqa: E402
+import pg_scale  # noqa: E402
 import policy_eval  # noqa: E402
 import scan_vs_assert  # noqa: E402
 
 FIGURES = {'alerts': alerts_vs_bare, 'discovery': discovery_vs_setup, 'inventory': inventory_vs_static,
-           'kpis': governance_kpis,
+           'kpis': governance_kpis, 'postgresql': pg_scale,
            'policy': policy_eval, 'scan': scan_vs_assert, 'storm': alert_storm}
 
 

@@ -23,6 +23,33 @@ import threading
 from ansible_collections.aigov.core.plugins.module_utils.common import database
 
 COMPONENT, VERSION = 'audit_log', 1
+# One write in one statement, so the head row is locked for the time of one statement, not of client round trips.
+# Each entry comes as the parts of its canonical JSON around the values only the head decides (audit_log's rule):
+# a1 (up to `details`), a2 (`,"outcome":` ... `"prev_hash":"`), b (`","reasons":` ... `"seq":`), c (the rest).
+# Hashed: a1 a2 PREV b SEQ c; stored line: a1 ,"hash":"HASH" a2 PREV b SEQ c (sorted keys put `hash` before
+# `outcome`): byte for byte the file's line. The last entry is checked against the head first (a damaged tail stops it).
+_APPEND = (
+    "CREATE FUNCTION aigov_audit_append(a1 text[], a2 text[], b text[], c text[], actions text[], "
+    "OUT first_seq bigint, OUT first_prev text, OUT hashes text[]) LANGUAGE plpgsql AS $$ DECLARE "
+    "head_seq bigint; prev text; last_line text; hashed text; digest text; BEGIN "
+    "SELECT h.seq, h.hash INTO head_seq, prev FROM aigov_audit_head h WHERE h.id = 1 FOR UPDATE; "
+    "IF head_seq > 0 THEN "
+    "SELECT l.line INTO last_line FROM aigov_audit_log l WHERE l.seq = head_seq; "
+    "IF last_line IS NULL OR encode(sha256(convert_to(replace(last_line, ',\"hash\":\"' || prev || '\"', ''), 'UTF8')), "
+    "'hex') <> prev THEN RAISE EXCEPTION 'aigov audit tail damaged at seq %', head_seq USING ERRCODE = 'data_corrupted'; "
+    "END IF; END IF; "
+    "first_seq := head_seq + 1; first_prev := prev; hashes := ARRAY[]::text[]; "
+    "FOR i IN 1 .. array_length(a1, 1) LOOP "
+    "head_seq := head_seq + 1; "
+    "hashed := a1[i] || a2[i] || prev || b[i] || head_seq::text || c[i]; "
+    "digest := encode(sha256(convert_to(hashed, 'UTF8')), 'hex'); "
+    "INSERT INTO aigov_audit_log (seq, prev_hash, hash, action, line) VALUES (head_seq, prev, digest, actions[i], "
+    "a1[i] || ',\"hash\":\"' || digest || '\"' || a2[i] || prev || b[i] || head_seq::text || c[i]); "
+    "prev := digest; hashes := hashes || digest; END LOOP; "
+    "UPDATE aigov_audit_head SET seq = head_seq, hash = prev WHERE id = 1; END $$")
+_NOTHING = 'nothing appended'
+_UNCONFIRMED = 'the connection was lost; not appended, or appended unconfirmed (either way the chain stays whole)'
+_PREV_MARK, _SEQ_MARK = b',"prev_hash":"@P@"', b',"seq":"@N@"'
 WHAT = 'audit log'
 _SCHEMA = {1: [
     'CREATE TABLE aigov_audit_head (id smallint PRIMARY KEY CHECK (id = 1), seq bigint NOT NULL, hash text NOT NULL)',
@@ -33,6 +60,12 @@ _SCHEMA = {1: [
     "RAISE EXCEPTION 'aigov audit log entries are append-only'; END $$",
     'CREATE TRIGGER aigov_audit_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON aigov_audit_log '
     'FOR EACH STATEMENT EXECUTE FUNCTION aigov_audit_append_only()',
+    # The head locked and the last entry's line in one round trip: the second statement runs after the lock is
+    # held, with a snapshot of its own (read committed), so it sees the entry the writer before committed.
+    "CREATE FUNCTION aigov_audit_lock_head(OUT seq bigint, OUT hash text, OUT line text) LANGUAGE plpgsql AS $$ BEGIN "
+    "SELECT h.seq, h.hash INTO seq, hash FROM aigov_audit_head h WHERE h.id = 1 FOR UPDATE; "
+    "SELECT l.line INTO line FROM aigov_audit_log l WHERE l.seq = aigov_audit_lock_head.seq; END $$",
+    _APPEND,
 ]}
 _HEAD = 'SELECT seq, hash FROM aigov_audit_head WHERE id = 1'
 _INSERT = 'INSERT INTO aigov_audit_log (seq, prev_hash, hash, action, line) VALUES (%s, %s, %s, %s, %s)'
@@ -48,10 +81,10 @@ def _error(what, location, exc):
     return _log().AuditLogError(str(database.failure(what, location, exc)))
 
 
-def _open(location):
+def _open(location, autocommit=False):
     """A connection with the schema in place; AuditLogError when the database cannot be reached."""
     try:
-        conn = database.connect(location, WHAT)
+        conn = database.connect(location, WHAT, autocommit=autocommit)
     except database.DatabaseError as exc:
         raise _log().AuditLogError(str(exc))
     try:
@@ -71,15 +104,20 @@ def _open(location):
 
 def _previous(conn, location, lock):
     """The head entry ({seq, hash}, None for an empty log), checked against the last row (a damaged tail is an error)."""
-    row = conn.execute(_HEAD + (' FOR UPDATE' if lock else '')).fetchone()
-    if row is None:
+    if lock:
+        row = conn.execute('SELECT seq, hash, line FROM aigov_audit_lock_head()').fetchone()
+    else:
+        row = conn.execute('SELECT h.seq, h.hash, l.line FROM aigov_audit_head h LEFT JOIN aigov_audit_log l '
+                           'ON l.seq = h.seq WHERE h.id = 1').fetchone()
+    return _checked(row, location)
+
+
+def _checked(row, location):
+    if row is None or row[0] is None:
         raise _log().AuditLogError('audit log %s has no head row: run aigov.core.audit_verify' % database.display(location))
-    seq, digest = row
+    seq, digest, line = row
     if seq == 0:
         return None
-    # A statement of its own, after the lock is held: it sees the entry the writer before committed (read committed).
-    found = conn.execute('SELECT line FROM aigov_audit_log WHERE seq = %s', (seq,)).fetchone()
-    line = found[0] if found else None
     try:
         entry = json.loads(line) if line is not None else None
     except ValueError:
@@ -98,6 +136,17 @@ def _insert(conn, entries, data):
         cursor.executemany(_INSERT, rows)
     last = entries[-1]
     conn.execute('UPDATE aigov_audit_head SET seq = %s, hash = %s WHERE id = 1', (last['seq'], last['hash']))
+
+
+def _parts(entry):
+    """(a1, a2, b, c) of a prepared entry (see _APPEND); ValueError when it is not JSON data."""
+    text = _log().canonical(dict(entry, prev_hash='@P@', seq='@N@'))
+    at = text.index(_PREV_MARK)  # unique: inside a JSON string a quote is always escaped
+    head, after = text[:at] + b',"prev_hash":"', b'"' + text[at + len(_PREV_MARK):]
+    cut = head.rindex(b',"outcome":')  # the member itself: only owner (a string or null) follows it in head
+    at = after.index(_SEQ_MARK)
+    return (head[:cut].decode('utf-8'), head[cut:].decode('utf-8'), after[:at].decode('utf-8') + ',"seq":',
+            after[at + len(_SEQ_MARK):].decode('utf-8'))
 
 
 class Writer(object):
@@ -126,19 +175,47 @@ class Writer(object):
         self._conn = None
 
     def write(self, entries):
-        """Chain and insert prepared entries in one transaction under the head row's lock; return them."""
+        """Chain and insert prepared entries in one transaction under the head row's lock; return them once durable.
+
+        One round trip: aigov_audit_append locks the head row for one statement and the commit, which does not wait for the disk
+        (synchronous_commit off for this transaction only), so the next writer gets the lock without waiting for
+        an fsync. Then a second, empty transaction commits with the server's own durability setting: the
+        write-ahead log is flushed in order, so once it is on disk so is this entry and every entry before it
+        (the barriers of concurrent writers share one flush: group commit across processes and nodes). A crash
+        in between can only lose the newest entries, whose writers never got a success: never a gap, never a fork.
+        """
         with self._turn:
             if self._conn is None or self._conn.closed:
-                self._conn = _open(self.path)
+                self._conn = _open(self.path, autocommit=True)
+            conn = self._conn
             try:
-                with self._conn.transaction():
-                    data = _log()._chain(entries, _previous(self._conn, self.path, lock=True))
-                    _insert(self._conn, entries, data)
+                try:
+                    parts = list(zip(*[_parts(entry) for entry in entries]))
+                except (TypeError, ValueError) as exc:
+                    raise _log().AuditLogError('audit entry details must be plain JSON data: %s' % exc)
+                with conn.pipeline():  # one round trip: the write, then the barrier (skipped when the write fails)
+                    conn.execute('BEGIN')
+                    conn.execute('SET LOCAL synchronous_commit = off')
+                    found = conn.execute('SELECT first_seq, first_prev, hashes FROM aigov_audit_append(%s, %s, %s, %s, %s)',
+                                         [list(part) for part in parts] + [[entry['action'] for entry in entries]])
+                    conn.execute('COMMIT')
+                    conn.execute('BEGIN')
+                    conn.execute('SELECT pg_current_xact_id()')  # a transaction id: its commit is flushed to disk
+                    conn.execute('COMMIT')
+                first, previous, hashes = found.fetchone()
+                for number, (entry, digest) in enumerate(zip(entries, hashes)):
+                    entry['seq'], entry['prev_hash'], entry['hash'] = first + number, previous, digest
+                    previous = digest
             except Exception as exc:
+                self._close()  # a refusal or a lost connection: the server rolls back what was not committed
                 if not database.is_driver_error(exc):
-                    raise  # a refusal (AuditLogError) inside the transaction: rolled back, the connection stays good
-                self._close()
-                raise _error('cannot append to audit log: nothing appended', self.path, exc)
+                    raise
+                if getattr(exc, 'sqlstate', None) == 'XX001':  # data_corrupted: raised by aigov_audit_append
+                    raise _log().AuditLogError('the last entry of audit log %s does not match its hash; run '
+                                               'aigov.core.audit_verify (%s)' % (database.display(self.path),
+                                                                                 database.scrub(exc, self.path)))
+                lost = isinstance(exc, database.driver().OperationalError)  # the server went away mid-write
+                raise _error('cannot append to audit log: %s' % (_UNCONFIRMED if lost else _NOTHING), self.path, exc)
             return entries
 
 

@@ -111,7 +111,11 @@ def ensure_schema(conn, component, version, statements):
     statements: {version: [SQL, ...]}, each step migrating from version - 1; applied in one transaction each.
     A database newer than this code is refused: an older collection must not write a newer schema.
     """
-    with conn.transaction():
+    with conn.transaction():  # the first statement on the connection: a transaction of its own, committed here
+        encoding = conn.execute('SHOW server_encoding').fetchone()[0]
+        if encoding != 'UTF8':  # entries are hashed as UTF-8 by the server and by every reader
+            raise DatabaseError('the database must use the UTF8 encoding, not %s (CREATE DATABASE ... ENCODING UTF8)'
+                                % encoding)
         conn.execute("SELECT pg_advisory_xact_lock(hashtext('aigov.schema'))")
         conn.execute('CREATE TABLE IF NOT EXISTS aigov_schema (component text PRIMARY KEY, version integer NOT NULL)')
         row = conn.execute('SELECT version FROM aigov_schema WHERE component = %s', (component,)).fetchone()
