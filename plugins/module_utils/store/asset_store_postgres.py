@@ -141,13 +141,14 @@ class _Transaction(object):
         return rows
 
     def write(self, changes):
+        # One statement per table, its columns as arrays sent in binary (no per-element quoting of the JSON records).
         rows = changes['rows']
         if rows:
             columns = list(zip(*[(row['inventory_hostname'], row['id'], row['kind'], json.dumps(row['record'], sort_keys=True),
                                   row['digest'], row['first_seen'], row['last_seen'], row['removed_at']) for row in rows]))
             self._conn.execute(
-                'INSERT INTO aigov_assets (%s) SELECT * FROM unnest(%%s::text[], %%s::text[], %%s::text[], %%s::text[], '
-                '%%s::text[], %%s::text[], %%s::text[], %%s::text[]) ON CONFLICT (inventory_hostname, id) DO UPDATE SET '
+                'INSERT INTO aigov_assets (%s) SELECT * FROM unnest(%%b::text[], %%b::text[], %%b::text[], %%b::text[], '
+                '%%b::text[], %%b::text[], %%b::text[], %%b::text[]) ON CONFLICT (inventory_hostname, id) DO UPDATE SET '
                 'kind = EXCLUDED.kind, record = EXCLUDED.record, digest = EXCLUDED.digest, first_seen = EXCLUDED.first_seen, '
                 'last_seen = EXCLUDED.last_seen, removed_at = EXCLUDED.removed_at' % ', '.join(_ASSET_COLUMNS),
                 [list(column) for column in columns])
@@ -157,8 +158,8 @@ class _Transaction(object):
                                   json.dumps(host['problems']), host['asset_count'], host['last_scan'], host['last_scan'])
                                  for host in hosts]))
             self._conn.execute(
-                'INSERT INTO aigov_hosts (%s) SELECT * FROM unnest(%%s::text[], %%s::text[], %%s::text[], %%s::text[], '
-                '%%s::text[], %%s::integer[], %%s::text[], %%s::text[]) ON CONFLICT (inventory_hostname) DO UPDATE SET '
+                'INSERT INTO aigov_hosts (%s) SELECT * FROM unnest(%%b::text[], %%b::text[], %%b::text[], %%b::text[], '
+                '%%b::text[], %%b::integer[], %%b::text[], %%b::text[]) ON CONFLICT (inventory_hostname) DO UPDATE SET '
                 'host = EXCLUDED.host, address = EXCLUDED.address, probes = EXCLUDED.probes, problems = EXCLUDED.problems, '
                 'asset_count = EXCLUDED.asset_count, last_scan = EXCLUDED.last_scan' % ', '.join(_HOST_COLUMNS),
                 [list(column) for column in columns])
