@@ -155,7 +155,8 @@ class _Transaction(object):
         hosts = changes['hosts']
         if hosts:
             columns = list(zip(*[(host['inventory_hostname'], host['host'], host['address'], json.dumps(host['probes']),
-                                  json.dumps(host['problems']), host['asset_count'], host['last_scan'], host['last_scan'])
+                                  json.dumps(host['problems']), host['asset_count'], host.get('first_scan') or host['last_scan'],
+                                  host['last_scan'])
                                  for host in hosts]))
             self._conn.execute(
                 'INSERT INTO aigov_hosts (%s) SELECT * FROM unnest(%%b::text[], %%b::text[], %%b::text[], %%b::text[], '
@@ -165,3 +166,7 @@ class _Transaction(object):
                 [list(column) for column in columns])
         if rows or hosts:
             self._conn.execute('UPDATE aigov_asset_generation SET generation = generation + 1 WHERE id = 1')
+
+    def copy(self, hosts, assets):
+        """Write another store's rows as they are (first scans and first/last seen kept): store/migrate.py."""
+        self.write({'rows': assets, 'hosts': hosts})
