@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from ansible_collections.aigov.core.plugins.module_utils.alerts import spool
 from ansible_collections.aigov.core.plugins.module_utils.audit import audit_log, audit_verify, governance_kpis
 from ansible_collections.aigov.core.plugins.module_utils.common import database, paths
 from tests import pg
@@ -180,6 +181,8 @@ def test_one_setting_chooses_the_database(pg_database, monkeypatch, tmp_path):
     assert paths.resolve(paths.AUDIT_LOG) == pg_database
     assert paths.resolve(paths.AUDIT_LOG, str(tmp_path / 'a.jsonl')) == str(tmp_path / 'a.jsonl')  # the option wins
     assert paths.resolve(paths.APPROVALS_QUEUE, base=str(tmp_path)) == str(tmp_path / 'aigov-data' / 'approvals.jsonl')
+    monkeypatch.chdir(tmp_path)  # the event source's spool: a file in the data directory, never a path made of the URL
+    assert spool.spool_path(pg_database) == str(tmp_path / 'aigov-data' / 'audit.spool')
     monkeypatch.setenv(database.ENV, 'postgresql://')  # everything from the libpq environment
     host, port, name = pg_database.split('@', 1)[1].replace(':', '/').split('/')
     for key, value in dict(PGHOST=host, PGPORT=port, PGDATABASE=name, PGUSER=pg.USER).items():
