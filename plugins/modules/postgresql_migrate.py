@@ -18,7 +18,7 @@ description:
     PostgreSQL backend (C(docs/fleet-scale.md) in the collection).
   - The audit log is verified first; a broken chain is not copied. Its lines are copied byte for byte, in one
     transaction, into an empty database log, so the chain in the database is the file's, end to end, and the first
-    entry written there afterwards has the file's last hash as its C(prev_hash). RV(audit_log.anchor) is that head:
+    entry written there afterwards has the file's last hash as its C(prev_hash). RV(audit_log.anchor) is that head;
     M(aigov.core.audit_verify) of the database with it as O(aigov.core.audit_verify#module:anchor) says C(intact).
   - The asset store's hosts and assets are copied with their first and last seen, removals and first scans, in one
     transaction, into an empty database store.

@@ -157,4 +157,3 @@ def test_every_job_and_the_activation_get_the_database_from_a_credential_not_ext
         assert not set(TEMPLATES[name].get('extra_vars') or {}) & {'aigov_store_path', 'aigov_audit_log'}, name
     [activation] = eda['eda_rulebook_activations']
     assert 'aigov PostgreSQL' in activation['eda_credentials']
-

@@ -45,8 +45,10 @@ def display(location):
     """The location as it may be shown: a URL's password (user:PASSWORD@, ?password=) masked."""
     if not is_database(location):
         return location
-    shown = _USERINFO.sub(lambda m: m.group(1) + (m.group(2).split(':', 1)[0] + ':' + MASK if ':' in m.group(2)
-                                                   else m.group(2)) + '@', location)
+    def userinfo(match):
+        user = match.group(2)
+        return match.group(1) + (user.split(':', 1)[0] + ':' + MASK if ':' in user else user) + '@'
+    shown = _USERINFO.sub(userinfo, location)
     return _PASSWORD_PARAM.sub(lambda m: m.group(1) + MASK, shown)
 
 
