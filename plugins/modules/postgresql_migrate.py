@@ -79,6 +79,17 @@ audit_log:
   returned: always
   type: dict
   sample: {entries: 412, anchor: {seq: 412, hash: 3f1c0e...}}
+  contains:
+    entries:
+      description: Entries of the file log, copied now or before.
+      type: int
+    anchor:
+      description: C(seq) and C(hash) of the file's last entry (null for an empty log); keep it outside the database.
+      type: dict
+    skipped:
+      description: Why nothing was read, when there was no file.
+      type: str
+      returned: when there was no audit log file
 asset_store:
   description: C(hosts) and C(assets) copied (or found copied), and C(skipped) when there was no store file.
   returned: always

@@ -45,6 +45,7 @@ def display(location):
     """The location as it may be shown: a URL's password (user:PASSWORD@, ?password=) masked."""
     if not is_database(location):
         return location
+
     def userinfo(match):
         user = match.group(2)
         return match.group(1) + (user.split(':', 1)[0] + ':' + MASK if ':' in user else user) + '@'
