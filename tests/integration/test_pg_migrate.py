@@ -35,6 +35,7 @@ def test_migration_keeps_the_chain_and_the_store(ansible_env, pg_cluster, pg_dat
     play = ('-i', tmp_path / 'inv.json', 'aigov.core.migrate_to_postgresql')
     checked = runner.playbook(*play + ('--check',), cwd=str(tmp_path))
     assert checked.returncode == 0 and 'would copy 6 audit entries and' in checked.stdout, checked.stdout + checked.stderr
+    assert pg_cluster.psql(pg_database.rsplit('/', 1)[1], '\\dt') == ''  # check mode created nothing, not even tables
     assert audit_verify.verify(pg_database)['entries'] == 0
     first = runner.playbook(*play, cwd=str(tmp_path))
     assert first.returncode == 0, first.stdout + first.stderr

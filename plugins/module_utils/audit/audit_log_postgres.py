@@ -81,14 +81,25 @@ def _error(what, location, exc):
     return _log().AuditLogError(str(database.failure(what, location, exc)))
 
 
-def _open(location, autocommit=False):
-    """A connection with the schema in place; AuditLogError when the database cannot be reached."""
+def _open(location, autocommit=False, create=True):
+    """A connection with the schema in place; AuditLogError when the database cannot be reached.
+
+    create=False (a reader): None when the database has no audit log yet, which reads as an empty log, as a
+    file that does not exist yet; nothing is created by reading.
+    """
     try:
         conn = database.connect(location, WHAT, autocommit=autocommit)
     except database.DatabaseError as exc:
         raise _log().AuditLogError(str(exc))
     try:
         if location not in _ready:
+            if not create:
+                missing = conn.execute("SELECT to_regclass('aigov_audit_head') IS NULL").fetchone()[0]
+                if not conn.autocommit:
+                    conn.rollback()  # ensure_schema's transaction must be a transaction, not a savepoint
+                if missing:
+                    conn.close()
+                    return None
             database.ensure_schema(conn, COMPONENT, VERSION, _SCHEMA)
             _ready.add(location)
     except database.DatabaseError as exc:
@@ -228,7 +239,9 @@ def write(location, entries):
 
 
 def check_appendable(location):
-    conn = _open(location)
+    conn = _open(location, create=False)
+    if conn is None:
+        return  # the first append creates the log
     try:
         with conn.transaction():
             _previous(conn, location, lock=False)
@@ -242,7 +255,9 @@ def check_appendable(location):
 
 def previous(location):
     """The head entry for predict(): None for an empty log."""
-    conn = _open(location)
+    conn = _open(location, create=False)
+    if conn is None:
+        return None
     try:
         with conn.transaction():
             return _previous(conn, location, lock=False)
@@ -256,7 +271,9 @@ def previous(location):
 
 def _rows(location, order, size=2000):
     """Stream the lines in seq order (ASC or DESC) through a server-side cursor, a batch at a time."""
-    conn = _open(location)
+    conn = _open(location, create=False)
+    if conn is None:
+        return
     try:
         with conn.transaction():
             with conn.cursor(name='aigov_audit_read') as cursor:
@@ -309,7 +326,9 @@ def import_lines(location, lines):
 
 def head_seq(location):
     """The seq of the last entry (0 for an empty log)."""
-    conn = _open(location)
+    conn = _open(location, create=False)
+    if conn is None:
+        return 0
     try:
         return conn.execute(_HEAD).fetchone()[0]
     except Exception as exc:
@@ -323,7 +342,9 @@ def head_seq(location):
 def entries_after(location, seq, actions, limit=10000):
     """(the last seq read, [entries]) of the entries after seq whose action is one of actions, at most limit of them:
     a follower's poll (the event source's Outcomes) reads only what is new, by index."""
-    conn = _open(location)
+    conn = _open(location, create=False)
+    if conn is None:
+        return seq, []
     try:
         head = conn.execute(_HEAD).fetchone()[0]
         rows = conn.execute('SELECT seq, line FROM aigov_audit_log WHERE seq > %s AND seq <= %s AND action = ANY(%s) '

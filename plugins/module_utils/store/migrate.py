@@ -56,16 +56,26 @@ def _store(source, target, check_mode):
         return False, {'hosts': 0, 'assets': 0, 'skipped': 'no asset store at %s' % source}
     data = asset_store.read_inventory(open_store(source, create=False), include_removed=True)
     counts = {'hosts': len(data['hosts']), 'assets': len(data['assets'])}
-    store = open_store(target)
-    with store.transaction() as txn:
-        present = txn.read_hosts(None), txn.read_assets(None, include_removed=True)
-        if present == (data['hosts'], data['assets']):
-            return False, counts  # copied before
-        if present[0] or present[1]:
-            raise MigrationError('asset store %s already holds %d hosts and %d assets that differ from %s; nothing copied'
-                                 % (store.path, len(present[0]), len(present[1]), source))
-        if not check_mode:
-            txn.copy(data['hosts'], data['assets'])
+    store = open_store(target, create=not check_mode)  # check mode creates nothing, not even empty tables
+    try:
+        with store.transaction() as txn:
+            return _copy_store(txn, store, data, counts, source, check_mode)
+    except AigovError as exc:
+        if check_mode and str(exc).startswith('no asset store at'):
+            return bool(counts['hosts'] or counts['assets']), counts
+        raise
+
+
+def _copy_store(txn, store, data, counts, source, check_mode):
+    """Inside the target's transaction: copied before, refused (something else there), or copied now."""
+    present = txn.read_hosts(None), txn.read_assets(None, include_removed=True)
+    if present == (data['hosts'], data['assets']):
+        return False, counts  # copied before
+    if present[0] or present[1]:
+        raise MigrationError('asset store %s already holds %d hosts and %d assets that differ from %s; nothing copied'
+                             % (store.path, len(present[0]), len(present[1]), source))
+    if not check_mode:
+        txn.copy(data['hosts'], data['assets'])
     return bool(counts['hosts'] or counts['assets']), counts
 
 
