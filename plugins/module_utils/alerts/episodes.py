@@ -20,7 +20,7 @@ import os
 import time
 
 from ansible_collections.aigov.core.plugins.module_utils.alerts.alert_intake import BoundedLRU
-from ansible_collections.aigov.core.plugins.module_utils.audit import audit_log, entries
+from ansible_collections.aigov.core.plugins.module_utils.audit import audit_log, audit_log_postgres, entries
 from ansible_collections.aigov.core.plugins.module_utils.common import database
 
 STILL_FIRING = 'still firing after remediation %s reported success'
@@ -42,7 +42,7 @@ class Outcomes(object):
         """Follow the log from its current end (what is before was read by rebuild())."""
         if database.is_database(self.path):  # a log in PostgreSQL is followed by seq, not by byte offset
             try:
-                self.offset = audit_log._database().head_seq(self.path)
+                self.offset = audit_log_postgres.head_seq(self.path)
             except audit_log.AuditLogError:
                 self.offset = 0
             return
@@ -95,7 +95,7 @@ class Outcomes(object):
     def _poll_database(self):
         """The new decisions and outcomes of a log in PostgreSQL, every node's writers included."""
         try:
-            self.offset, found = audit_log._database().entries_after(self.path, self.offset or 0,
+            self.offset, found = audit_log_postgres.entries_after(self.path, self.offset or 0,
                                                                      (entries.REMEDIATION_OUTCOME, entries.DECISION))
         except audit_log.AuditLogError:
             return  # tried again on the next poll, as an unreadable file

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 
-from ansible_collections.aigov.core.plugins.module_utils.audit import audit_log, audit_verify
+from ansible_collections.aigov.core.plugins.module_utils.audit import audit_log, audit_log_postgres, audit_verify
 from ansible_collections.aigov.core.plugins.module_utils.common import database
 from ansible_collections.aigov.core.plugins.module_utils.common.errors import AigovError
 from ansible_collections.aigov.core.plugins.module_utils.store import asset_store
@@ -43,7 +43,7 @@ def _audit(source, target, check_mode):
         raise MigrationError('audit log %s already holds %d entries that are not this file\'s chain; nothing copied'
                              % (database.display(target), there['entries']))
     if not check_mode:
-        audit_log._database().import_lines(target, (raw for _n, raw, _e in audit_log.iter_lines(source)))
+        audit_log_postgres.import_lines(target, (raw for _n, raw, _e in audit_log.iter_lines(source)))
         copied = audit_verify.verify(target, anchor) if anchor else audit_verify.verify(target)
         if not copied['ok'] or copied['entries'] != checked['entries']:
             raise MigrationError('the copy in %s does not verify: %s' % (database.display(target), copied['problem']))
