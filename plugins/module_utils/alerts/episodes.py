@@ -95,8 +95,8 @@ class Outcomes(object):
     def _poll_database(self):
         """The new decisions and outcomes of a log in PostgreSQL, every node's writers included."""
         try:
-            self.offset, found = audit_log_postgres.entries_after(self.path, self.offset or 0,
-                                                                     (entries.REMEDIATION_OUTCOME, entries.DECISION))
+            kinds = (entries.REMEDIATION_OUTCOME, entries.DECISION)
+            self.offset, found = audit_log_postgres.entries_after(self.path, self.offset or 0, kinds)
         except audit_log.AuditLogError:
             return  # tried again on the next poll, as an unreadable file
         for entry in found:
