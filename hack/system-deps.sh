@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Install the Debian packages the test suite needs (real container hosts,
+# Install the Debian packages the test suite needs (real container hosts, PostgreSQL,
 # Prometheus/Alertmanager, a JRE for ansible-rulebook, Chromium to look at the
 # HTML report). Installs only what is missing, so a second run costs a dpkg query.
 set -euo pipefail
-packages=(podman runc debootstrap prometheus prometheus-alertmanager openjdk-17-jre-headless git chromium fonts-liberation)
+packages=(podman runc debootstrap prometheus prometheus-alertmanager openjdk-17-jre-headless git chromium fonts-liberation postgresql)
 missing=()
 for pkg in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")

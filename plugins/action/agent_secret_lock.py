@@ -18,13 +18,14 @@ class ActionModule(ControllerAction):
     ARGUMENT_SPEC = dict(
         agent=dict(type='str', required=True),
         state=dict(type='str', default='locked', choices=['locked', 'unlocked']),
-        lock_dir=dict(type='path', default=rotation_lock.DEFAULT_DIR),
+        lock_dir=dict(type='str'),
     )
 
     def run_on_controller(self, args, task_vars, result):
         # Tasks run in worker processes forked by ansible-playbook: the parent is the run, which holds
         # the lock from one task to another and whose death makes the lock stale.
         run_pid, machine = os.getppid(), socket.gethostname()
+        args['lock_dir'] = rotation_lock.location(args['lock_dir'])
         if self._task.check_mode:  # predicted, not skipped: a lock another live run holds fails here too
             changed, note = rotation_lock.predict(args['lock_dir'], args['agent'], run_pid, machine, args['state'])
             result.update(changed=changed, msg='agent %s: check mode, lock %s' % (args['agent'], (

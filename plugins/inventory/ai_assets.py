@@ -44,8 +44,12 @@ options:
     description:
       - Path of the asset store. A relative path is relative to the current directory, as for
         M(aigov.core.ai_asset_store), so that both find the same default store (in AAP, the project directory).
-    type: path
-    default: aigov-data/assets.sqlite3
+      - Or a PostgreSQL URL for the store in PostgreSQL (docs/asset-store.md), C(postgresql://USER@HOST:PORT/DB), or
+        C(postgresql://) alone for the libpq environment variables (PGHOST, PGUSER, PGPASSWORD and the others).
+        A password belongs in PGPASSWORD or a passfile, never in the URL.
+      - When neither this option nor E(AIGOV_ASSET_STORE) is set, E(AIGOV_DATABASE) when set, else
+        C(aigov-data/assets.sqlite3) (docs/architecture.md, "Paths").
+    type: str
     env:
       - name: AIGOV_ASSET_STORE
   registry:

@@ -34,9 +34,12 @@ options:
     choices: [locked, unlocked]
     default: locked
   lock_dir:
-    description: Directory of the lock files on the controller (created mode 0700). Runs that must exclude each other use the same one.
-    type: path
-    default: aigov-data/locks
+    description:
+      - Directory of the lock files on the controller (created mode 0700). Runs that must exclude each other use the same one.
+      - Or a PostgreSQL URL, C(postgresql://USER@HOST:PORT/DB), or C(postgresql://) alone for the libpq environment
+        variables. The locks are then rows in that database, shared by every controller and execution node (docs/fleet-scale.md).
+      - When unset or empty, E(AIGOV_DATABASE) when set, else C(aigov-data/locks) (relative to the current directory).
+    type: str
 extends_documentation_fragment:
   - aigov.core.attributes.controller
 attributes:

@@ -5,12 +5,14 @@ run the real ansible-playbook / ansible CLIs against them."""
 import dataclasses
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
 
 import pytest
 
+from tests import pg
 from tests.conftest import ROOT
 from tests.hosts import testhosts
 
@@ -38,6 +40,27 @@ def collections_path(tmp_path_factory):
                    capture_output=True, timeout=300)
     assert os.path.isfile(os.path.join(target, 'ansible_collections', 'aigov', 'core', 'MANIFEST.json'))
     return target
+
+
+@pytest.fixture(scope='session')
+def pg_cluster():
+    """A real PostgreSQL server for the session (tests/pg.py); each test creates its own database in it."""
+    cluster = pg.Cluster().init().start()
+    try:
+        yield cluster
+    finally:
+        cluster.destroy()
+
+
+@pytest.fixture
+def pg_database(pg_cluster, request):
+    """The DSN (no password: PGPASSWORD is set for the test) of a new empty database for this test."""
+    name = 't_%s_%s' % (re.sub(r'[^a-z0-9]', '_', request.node.name.lower())[:40], os.urandom(3).hex())
+    dsn = pg_cluster.create_database(name)
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in pg_cluster.env().items():
+            patch.setenv(key, value)
+        yield dsn
 
 
 @pytest.fixture(scope='session')

@@ -131,9 +131,29 @@ def test_rotation_template_gets_its_backend_from_a_credential_not_extra_vars():
     template = TEMPLATES['rotate_agent_secrets']
     credentials = dict((c['name'], c) for c in CONFIG_DATA['controller_credentials'])
     types = dict((t['name'], t) for t in CONFIG_DATA['controller_credential_types'])
-    [bao] = [credentials[name] for name in template['credentials'] if credentials[name]['credential_type'] in types]
+    [bao] = [credentials[name] for name in template['credentials'] if credentials[name]['credential_type'] in types
+             and 'BAO_ADDR' in types[credentials[name]['credential_type']]['injectors']['env']]
     injected = types[bao['credential_type']]['injectors']['env']
     assert {'BAO_ADDR', 'BAO_TOKEN'} <= set(injected)  # what aigov.core.agent_secret reads from the environment
     assert [f for f in types[bao['credential_type']]['inputs']['fields'] if f['id'] == 'token'][0]['secret'] is True
     assert 'agent_secret_rotation_backend' not in documented_vars('rotate_agent_secrets.yml') or all(
         q['variable'] != 'agent_secret_rotation_backend' for q in template['survey_spec']['spec'])
+
+
+def test_every_job_and_the_activation_get_the_database_from_a_credential_not_extra_vars():
+    """The PostgreSQL connection (docs/fleet-scale.md) comes from the aigov.core PostgreSQL credential type: the password
+    a secret field injected as PGPASSWORD, AIGOV_DATABASE=postgresql:// (libpq variables); no store path in extra vars."""
+    eda = yaml.safe_load(open(os.path.join(ROOT, 'examples', 'aap', 'eda_config.yml')))
+    for types, credentials in ((CONFIG_DATA['controller_credential_types'], CONFIG_DATA['controller_credentials']),
+                               (eda['eda_credential_types'], eda['eda_credentials'])):
+        [kind] = [t for t in types if t['name'] == 'aigov.core PostgreSQL']
+        env = kind['injectors']['env']
+        assert env['AIGOV_DATABASE'] == 'postgresql://' and 'PGPASSWORD' in env and 'extra_vars' not in kind['injectors']
+        assert [f for f in kind['inputs']['fields'] if f['id'] == 'password'][0]['secret'] is True
+        assert [c['inputs']['password'] for c in credentials if c['credential_type'] == kind['name']] == [
+            '{{ vault_aigov_db_password }}']
+    for name in ('compliance_scan', 'rotate_agent_secrets', 'aigov remediate', 'aigov escalate'):
+        assert 'aigov PostgreSQL' in TEMPLATES[name]['credentials'], name
+        assert not set(TEMPLATES[name].get('extra_vars') or {}) & {'aigov_store_path', 'aigov_audit_log'}, name
+    [activation] = eda['eda_rulebook_activations']
+    assert 'aigov PostgreSQL' in activation['eda_credentials']

@@ -22,13 +22,18 @@ import collections
 import datetime
 import hashlib
 import hmac
+import logging
 import os
 import time
 
 from ansible_collections.aigov.core.plugins.module_utils.alerts import alerts, signatures
 from ansible_collections.aigov.core.plugins.module_utils.host import procfs
+from ansible_collections.aigov.core.plugins.module_utils.common import database
+from ansible_collections.aigov.core.plugins.module_utils.common.errors import AigovError
 from ansible_collections.aigov.core.plugins.module_utils.store import asset_store, registry
 from ansible_collections.aigov.core.plugins.module_utils.store.asset_store_sqlite import open_store
+
+LOGGER = logging.getLogger('aigov.core.aiops_alerts')
 
 
 # status is 401 (no credentials) or 403 (wrong, forged or replayed ones); the reason names no secret.
@@ -272,9 +277,12 @@ class Enricher(object):
         self._stamp = None
         self._by_id, self._by_host, self._matches, self._subjects = {}, {}, {}, {}
         self._by_listener = {}  # (address, port) and ('*', port) -> server assets listening there (instance resolution)
+        self._polled = None  # when a store in PostgreSQL was last asked for its generation
 
     def refresh(self):
         """Re-read the store when its file changed (cheap when it did not: one stat); True when it read it."""
+        if database.is_database(self.store_path):
+            return self._refresh_database()
         try:
             info = os.stat(self.store_path)
         except OSError:
@@ -284,7 +292,28 @@ class Enricher(object):
         stamp = (info.st_mtime_ns, info.st_size)
         if stamp == self._stamp:
             return False
-        data = asset_store.read_inventory(open_store(self.store_path, create=False))
+        return self._take(asset_store.read_inventory(open_store(self.store_path, create=False)), stamp)
+
+    def _refresh_database(self, clock=time.monotonic):
+        """A store in PostgreSQL: its generation asked at most once a second, the store re-read when it moved.
+
+        Unreachable: the copy read last is kept (the decision's audit write fails then too, with a 503).
+        """
+        now = clock()
+        if self._polled is not None and now - self._polled < 1.0:
+            return False
+        self._polled = now
+        store = open_store(self.store_path, create=False)
+        try:
+            stamp = store.stamp()
+            if stamp == self._stamp:
+                return False
+            return self._take(asset_store.read_inventory(store), stamp)
+        except AigovError as exc:
+            LOGGER.warning('asset store not read, the copy read last is used: %s', exc)
+            return False
+
+    def _take(self, data, stamp):
         names = {}
         for host in data['hosts']:
             for alias in (host['inventory_hostname'], host['host'], host['address']):

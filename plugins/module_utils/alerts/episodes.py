@@ -26,7 +26,8 @@ import time
 from ansible_collections.aigov.core.plugins.module_utils.alerts.alert_intake import BoundedLRU
 from ansible_collections.aigov.core.plugins.module_utils.alerts.approvals import APPROVAL_TTL
 from ansible_collections.aigov.core.plugins.module_utils.alerts.payload import payload_digest
-from ansible_collections.aigov.core.plugins.module_utils.audit import audit_log, entries
+from ansible_collections.aigov.core.plugins.module_utils.audit import audit_log, audit_log_postgres, entries
+from ansible_collections.aigov.core.plugins.module_utils.common import database
 
 STILL_FIRING = 'still firing after remediation %s reported success'
 _STILL_FIRING_PREFIX = STILL_FIRING.split('%s', maxsplit=1)[0]
@@ -53,6 +54,12 @@ class Outcomes(object):
 
     def start_here(self):
         """Follow the log from its current end (what is before was read by rebuild())."""
+        if database.is_database(self.path):  # a log in PostgreSQL is followed by seq, not by byte offset
+            try:
+                self.offset = audit_log_postgres.head_seq(self.path)
+            except audit_log.AuditLogError:
+                self.offset = 0
+            return
         try:
             self.offset = os.stat(self.path).st_size
         except OSError:
@@ -78,6 +85,9 @@ class Outcomes(object):
         if self.polled is not None and now - self.polled < 1.0:
             return
         self.polled = now
+        if database.is_database(self.path):
+            self._poll_database()
+            return
         try:
             with open(self.path, 'rb') as handle:
                 size = os.fstat(handle.fileno()).st_size
@@ -98,6 +108,16 @@ class Outcomes(object):
                     continue
                 if isinstance(entry, dict):
                     self.note(entry)
+
+    def _poll_database(self):
+        """The new decisions and outcomes of a log in PostgreSQL, every node's writers included."""
+        try:
+            kinds = (entries.REMEDIATION_OUTCOME, entries.DECISION)
+            self.offset, found = audit_log_postgres.entries_after(self.path, self.offset or 0, kinds)
+        except audit_log.AuditLogError:
+            return  # tried again on the next poll, as an unreadable file
+        for entry in found:
+            self.note(entry)
 
     def due(self, alert):
         """The remediation that reported success for this firing alert's episode, when it was not escalated yet; else None."""

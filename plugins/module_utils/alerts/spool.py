@@ -33,6 +33,8 @@ import threading
 import time
 import uuid
 
+from ansible_collections.aigov.core.plugins.module_utils.common import database, paths
+
 SUFFIX = '.spool'
 COMPACT_BYTES = 8 * 1024 * 1024
 # Feedback is believed this long after it came. ansible-rulebook sends it right after the rules engine took the event,
@@ -58,7 +60,9 @@ NOT_PERSISTED = ('feedback: true, but ansible-rulebook runs without a persistenc
 
 
 def spool_path(audit_log_path):
-    """The spool next to its audit log."""
+    """The spool next to its audit log; for an audit log in PostgreSQL, a file in the data directory (paths.DATA_DIR)."""
+    if database.is_database(audit_log_path):
+        return paths.local_path(paths.DATA_DIR + '/audit' + SUFFIX)
     return audit_log_path + SUFFIX
 
 

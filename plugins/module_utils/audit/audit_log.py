@@ -23,7 +23,7 @@ import os
 import re
 import threading
 
-from ansible_collections.aigov.core.plugins.module_utils.common import fast_json, paths
+from ansible_collections.aigov.core.plugins.module_utils.common import database, fast_json, paths
 from ansible_collections.aigov.core.plugins.module_utils.host import safe_files
 from ansible_collections.aigov.core.plugins.module_utils.common.errors import AigovError
 from ansible_collections.aigov.core.plugins.module_utils.common.redaction import SECRET_VALUE
@@ -40,6 +40,12 @@ _TAIL_CHUNK = 65536
 
 class AuditLogError(AigovError):
     """The audit log cannot be read or appended to, or an entry is refused."""
+
+
+def _database():
+    """The PostgreSQL backend (audit_log_postgres), for a log whose location is a database URL (common/database.py)."""
+    from ansible_collections.aigov.core.plugins.module_utils.audit import audit_log_postgres  # pylint: disable=import-outside-toplevel
+    return audit_log_postgres
 
 
 def canonical(entry):
@@ -199,6 +205,8 @@ def check_appendable(path):
     Callers that change something outside call this before they act, so a
     change is never made that the log then cannot record.
     """
+    if database.is_database(path):
+        return _database().check_appendable(path)
     fd = _open_log(path)
     try:
         with os.fdopen(os.dup(fd), 'rb') as handle:
@@ -251,6 +259,11 @@ class Writer(object):
     left it (same inode, size, mtime and ctime, checked under the lock): the tail is read and
     checked again only after someone else wrote. Thread-safe: appends and close() take turns.
     """
+
+    def __new__(cls, path):
+        if cls is Writer and database.is_database(path):
+            return _database().Writer(path)  # the same interface, one connection kept open
+        return object.__new__(cls)
 
     def __init__(self, path):
         self.path = path
@@ -320,6 +333,8 @@ class Writer(object):
 
 def _write_chained(path, entries):
     """Chain and append entries under one exclusive lock and one fsync; return them."""
+    if database.is_database(path):
+        return _database().write(path, entries)
     writer = Writer(path)
     try:
         return writer.write(entries)
@@ -344,6 +359,9 @@ def predict(path, actor, action, subject, owner, outcome, reasons=(), details=No
     a log that cannot be read or written.
     """
     entry = _prepare(actor, action, subject, owner, outcome, reasons, details, now)
+    if database.is_database(path):
+        _chain([entry], _database().previous(path))
+        return entry
     try:
         handle = safe_files.open_regular(path, follow=False)
     except FileNotFoundError:
@@ -381,6 +399,9 @@ def _parsed(raw):
 
 def iter_lines(path):
     """Stream the log: (line_number, raw line bytes, entry or None when unparseable), one line in memory at a time."""
+    if database.is_database(path):
+        yield from _database().iter_lines(path)
+        return
     try:
         handle = safe_files.open_regular(path, follow=False)
     except OSError as exc:
@@ -424,6 +445,9 @@ def iter_newest_first(path, chunk=_TAIL_CHUNK):
     (the recent decision it looks for is found) reads only the tail.
     A log that does not exist yet has no entries.
     """
+    if database.is_database(path):
+        yield from _database().iter_newest_first(path)
+        return
     try:
         handle = safe_files.open_regular(path, follow=False)
     except FileNotFoundError:

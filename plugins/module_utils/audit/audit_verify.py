@@ -13,6 +13,7 @@ from __future__ import annotations
 from ansible_collections.aigov.core.plugins.module_utils.audit.audit_log import (
     FIELDS, GENESIS_HASH, SCHEMA_VERSION, entry_hash, line_matches_hash, read_entries)
 from ansible_collections.aigov.core.plugins.module_utils.audit.entries import sealed_kind
+from ansible_collections.aigov.core.plugins.module_utils.common.database import display
 
 KINDS = ('malformed', 'edited', 'deleted', 'inserted', 'reordered', 'anchor', 'seal')
 STATES = ('intact', 'unanchored', 'broken')
@@ -135,6 +136,6 @@ def verify(path, anchor=None, keyring=None):
             problem = _problem('anchor', anchor['seq'], anchor['seq'],
                                'entry seq %d does not have the anchored hash: the log was rewritten up to it' % anchor['seq'])
     problem = problem or seals.problem
-    return dict(ok=problem is None, state=state(problem is None, anchor), path=path, entries=len(lines),
+    return dict(ok=problem is None, state=state(problem is None, anchor), path=display(path), entries=len(lines),
                 last_seq=seq - 1 if seq > 1 else None, last_hash=prev_hash if seq > 1 else None,
                 sealed=seals.sealed if keyring is not None else None, problem=problem)

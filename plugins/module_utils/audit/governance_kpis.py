@@ -29,6 +29,7 @@ from ansible_collections.aigov.core.plugins.module_utils.audit import audit_log,
 from ansible_collections.aigov.core.plugins.module_utils.audit.audit_verify import Seals, links, state, verify
 from ansible_collections.aigov.core.plugins.module_utils.common.errors import AigovError
 from ansible_collections.aigov.core.plugins.module_utils.alerts import episodes
+from ansible_collections.aigov.core.plugins.module_utils.common.database import display
 from ansible_collections.aigov.core.plugins.module_utils.alerts.guardrails import EXCEPTIONS
 
 SCHEMA_VERSION = 1
@@ -308,7 +309,7 @@ def compute(path, since=None, until=None, group_by=None, anchor=None, now=None, 
         'generated_at': _iso(now or datetime.datetime.now(datetime.timezone.utc)),
         'trusted': chain['state'] == 'intact',
         'chain': chain,
-        'log': dict(seen, path=path),
+        'log': dict(seen, path=display(path)),
         'window': dict(since=_iso(start), until=_iso(end)),
         'group_by': group_by,
         'kpis': aggregate(records),

@@ -15,12 +15,18 @@ The rule (docs/architecture.md, "Paths"):
    project directory). Never a playbook's directory: for the aigov.core.* playbooks that is inside
    the installed collection. Data files a user names (registry, policy packs, waivers, guardrails)
    follow the same rule; only an inventory source resolves the files it names from its own directory.
+4. A location that is a PostgreSQL URL (C(postgresql://...), common/database.py) is a database, kept as
+   given. When neither the option nor the store's own variable names a location, $AIGOV_DATABASE (one
+   setting for every store that has a database backend: the asset store and the audit log) comes before
+   the default. The approvals queue stays a file: next to a file audit log, else in DATA_DIR.
 """
 
 from __future__ import annotations
 
 import collections
 import os
+
+from ansible_collections.aigov.core.plugins.module_utils.common import database
 
 SharedFile = collections.namedtuple('SharedFile', 'what env default')
 
@@ -30,6 +36,7 @@ AUDIT_LOG = SharedFile('audit log', 'AIGOV_AUDIT_LOG', DATA_DIR + '/audit.jsonl'
 APPROVALS_QUEUE = SharedFile('approvals queue', 'AIGOV_APPROVALS_QUEUE', None)  # default: next to the audit log
 APPROVALS_QUEUE_NAME = 'approvals.jsonl'
 SHARED_FILES = (ASSET_STORE, AUDIT_LOG, APPROVALS_QUEUE)
+IN_DATABASE = (ASSET_STORE, AUDIT_LOG)  # the stores $AIGOV_DATABASE puts in PostgreSQL
 
 
 def base_dir():
@@ -50,10 +57,15 @@ def resolve(shared, value=None, environ=None, base=None, audit_log=None):
     with it, for the approvals queue's default (resolved by the same rule).
     """
     environ = os.environ if environ is None else environ
-    chosen = value or environ.get(shared.env) or shared.default
+    chosen = value or environ.get(shared.env) or (environ.get(database.ENV) if shared in IN_DATABASE else None) \
+        or shared.default
     if chosen is None and shared is APPROVALS_QUEUE:
         log = resolve(AUDIT_LOG, audit_log, environ, base)
+        if database.is_database(log):
+            return local_path(os.path.join(DATA_DIR, APPROVALS_QUEUE_NAME), base)
         return os.path.join(os.path.dirname(log), APPROVALS_QUEUE_NAME)
     if chosen is None:
         raise ValueError('no default for the %s' % shared.what)
+    if database.is_database(chosen):
+        return chosen
     return local_path(chosen, base)

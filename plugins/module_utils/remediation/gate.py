@@ -19,6 +19,7 @@ import time
 
 from ansible_collections.aigov.core.plugins.module_utils.alerts import aap_approval
 from ansible_collections.aigov.core.plugins.module_utils.audit import audit_log, entries
+from ansible_collections.aigov.core.plugins.module_utils.common import database
 from ansible_collections.aigov.core.plugins.module_utils.remediation import remediation
 from ansible_collections.aigov.core.plugins.module_utils.store import registry, registry_signers
 from ansible_collections.aigov.core.plugins.module_utils.store.asset_store import read_inventory
@@ -29,7 +30,7 @@ _SERVERS = ('model_server', 'vector_db')
 
 def store_view(store, asset_id):
     """(the asset's record, pids of the servers on its host) from the asset store."""
-    if not asset_id or not os.path.exists(store):
+    if not asset_id or not (database.is_database(store) or os.path.exists(store)):
         return None, []
     rows = read_inventory(open_store(store, create=False))['assets']
     record = next((dict(row['record'], inventory_hostname=row['inventory_hostname']) for row in rows
@@ -46,7 +47,12 @@ def store_view(store, asset_id):
 def planning(log_path):
     """One plan at a time per audit log (an exclusive flock on <log>.plan.lock): the look for an earlier start of a
     decision and the append of its own start are one step, so two runs of one decision (a redelivered event, an action
-    ansible-rulebook's persistence runs again after a crash while the first run goes on) cannot both start."""
+    ansible-rulebook's persistence runs again after a crash while the first run goes on) cannot both start.
+    For a log in PostgreSQL the lock is a database advisory lock: one plan at a time on every node."""
+    if database.is_database(log_path):
+        with database.advisory_lock(log_path, 'aigov.plan', 'audit log', error=audit_log.AuditLogError):
+            yield
+        return
     try:
         os.makedirs(os.path.dirname(os.path.abspath(log_path)), mode=0o750, exist_ok=True)
         fd = os.open(log_path + '.plan.lock', os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o640)

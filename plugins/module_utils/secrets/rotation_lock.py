@@ -24,7 +24,7 @@ import json
 import os
 import re
 
-from ansible_collections.aigov.core.plugins.module_utils.common import paths
+from ansible_collections.aigov.core.plugins.module_utils.common import database, paths
 from ansible_collections.aigov.core.plugins.module_utils.common.atomic_write import write_atomically
 from ansible_collections.aigov.core.plugins.module_utils.common.errors import AigovError
 
@@ -46,6 +46,18 @@ def _alive(pid):
     except OSError as exc:
         return exc.errno == errno.EPERM  # it exists, owned by someone else
     return True
+
+
+def location(lock_dir=None, environ=None):
+    """Where the locks are: lock_dir when given, else $AIGOV_DATABASE when set, else DEFAULT_DIR; a directory as an
+    absolute path (the "Paths" rule), a PostgreSQL URL as given (rotation_lock_postgres.py)."""
+    chosen = lock_dir or (os.environ if environ is None else environ).get(database.ENV) or DEFAULT_DIR
+    return chosen if database.is_database(chosen) else paths.local_path(chosen)
+
+
+def _database():
+    from ansible_collections.aigov.core.plugins.module_utils.secrets import rotation_lock_postgres  # pylint: disable=import-outside-toplevel
+    return rotation_lock_postgres
 
 
 def _path(lock_dir, agent):
@@ -101,6 +113,8 @@ def predict(lock_dir, agent, pid, machine, state='locked'):
     """(changed, note) of acquire() (state locked) or release() (unlocked) as they would go now, touching nothing
     (check mode): the same LockHeld and LockError."""
     path = _path(lock_dir, agent)
+    if database.is_database(lock_dir):
+        return _database().predict(lock_dir, agent, pid, machine, state)
     holder = _read(path)
     if state == 'locked':
         if os.path.exists(lock_dir) and not os.access(lock_dir, os.W_OK | os.X_OK):
@@ -116,6 +130,8 @@ def acquire(lock_dir, agent, pid, machine, now=None):
     when a stale lock was taken over.
     """
     path = _path(lock_dir, agent)
+    if database.is_database(lock_dir):
+        return _database().acquire(lock_dir, agent, pid, machine, now)
 
     def work():
         take, note = _may_take(_read(path), agent, path, pid, machine)
@@ -133,6 +149,8 @@ def acquire(lock_dir, agent, pid, machine, now=None):
 def release(lock_dir, agent, pid, machine):
     """Drop the agent's lock if pid on machine holds it; return whether a lock was removed."""
     path = _path(lock_dir, agent)
+    if database.is_database(lock_dir):
+        return _database().release(lock_dir, agent, pid, machine)
 
     def work():
         holder = _read(path)

@@ -5,8 +5,8 @@
 
 SQLite serialises writers on one machine (BEGIN IMMEDIATE plus a busy
 timeout), so parallel playbook runs on a control node are safe. Control
-nodes that do not share a file system need a server backend with the same
-transaction() interface (docs/asset-store.md).
+nodes that do not share a file system use the PostgreSQL backend with the same
+transaction() interface (asset_store_postgres.py, docs/asset-store.md).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import os
 import sqlite3
 
 from ansible_collections.aigov.core.plugins.module_utils.store.asset_store import STORE_SCHEMA_VERSION
+from ansible_collections.aigov.core.plugins.module_utils.common import database
 from ansible_collections.aigov.core.plugins.module_utils.common.errors import AigovError
 
 BUSY_TIMEOUT_SECONDS = 30
@@ -147,5 +148,8 @@ class _Transaction(object):
 
 
 def open_store(path, create=True):
-    """The store at path (the embedded backend is the only one today)."""
+    """The store at path: this embedded file, or PostgreSQL when path is a database URL (common/database.py)."""
+    if database.is_database(path):
+        from ansible_collections.aigov.core.plugins.module_utils.store.asset_store_postgres import PostgresStore  # pylint: disable=import-outside-toplevel
+        return PostgresStore(path, create=create)
     return SqliteStore(path, create=create)

@@ -1,0 +1,358 @@
+# -*- coding: utf-8 -*-
+# Copyright: aigov.core contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The audit log in PostgreSQL: the same hash chain as the JSON-lines file, shared by every writer on every node.
+
+audit_log.py hands a location that is a PostgreSQL URL (common/database.py) to this module, so callers do not
+change. Each entry is one row holding its exact canonical line (what the file would hold), so readers get the
+same bytes, the same entries and the same verification (audit_verify, governance_kpis) as from the file.
+
+Order without gaps or forks, whoever writes: a write is one transaction that locks the one head row
+(SELECT ... FOR UPDATE), checks the last entry against it, chains its entries after it, inserts them and moves
+the head. Writers on other connections wait for the lock and chain after the committed head; a lost
+connection rolls the whole transaction back (nothing half-written). seq is the primary key and prev_hash is
+unique: even a writer that bypassed the head could not fork the chain. A trigger refuses UPDATE and DELETE on
+entries (verify still names an edit made by someone who disabled it).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+
+from ansible_collections.aigov.core.plugins.module_utils.common import database
+
+COMPONENT, VERSION = 'audit_log', 1
+# One write in one statement, so the head row is locked for the time of one statement, not of client round trips.
+# Each entry comes as the parts of its canonical JSON around the values only the head decides (audit_log's rule):
+# a1 (up to `details`), a2 (`,"outcome":` ... `"prev_hash":"`), b (`","reasons":` ... `"seq":`), c (the rest).
+# Hashed: a1 a2 PREV b SEQ c; stored line: a1 ,"hash":"HASH" a2 PREV b SEQ c (sorted keys put `hash` before
+# `outcome`): byte for byte the file's line. The last entry is checked against the head first (a damaged tail stops it).
+_APPEND = (
+    "CREATE FUNCTION aigov_audit_append(a1 text[], a2 text[], b text[], c text[], actions text[], "
+    "OUT first_seq bigint, OUT first_prev text, OUT hashes text[]) LANGUAGE plpgsql AS $$ DECLARE "
+    "head_seq bigint; prev text; last_line text; hashed text; digest text; BEGIN "
+    "SELECT h.seq, h.hash INTO head_seq, prev FROM aigov_audit_head h WHERE h.id = 1 FOR UPDATE; "
+    "IF head_seq > 0 THEN "
+    "SELECT l.line INTO last_line FROM aigov_audit_log l WHERE l.seq = head_seq; "
+    "IF last_line IS NULL OR encode(sha256(convert_to(replace(last_line, ',\"hash\":\"' || prev || '\"', ''), 'UTF8')), "
+    "'hex') <> prev THEN RAISE EXCEPTION 'aigov audit tail damaged at seq %', head_seq USING ERRCODE = 'data_corrupted'; "
+    "END IF; END IF; "
+    "first_seq := head_seq + 1; first_prev := prev; hashes := ARRAY[]::text[]; "
+    "FOR i IN 1 .. array_length(a1, 1) LOOP "
+    "head_seq := head_seq + 1; "
+    "hashed := a1[i] || a2[i] || prev || b[i] || head_seq::text || c[i]; "
+    "digest := encode(sha256(convert_to(hashed, 'UTF8')), 'hex'); "
+    "INSERT INTO aigov_audit_log (seq, prev_hash, hash, action, line) VALUES (head_seq, prev, digest, actions[i], "
+    "a1[i] || ',\"hash\":\"' || digest || '\"' || a2[i] || prev || b[i] || head_seq::text || c[i]); "
+    "prev := digest; hashes := hashes || digest; END LOOP; "
+    "UPDATE aigov_audit_head SET seq = head_seq, hash = prev WHERE id = 1; END $$")
+_NOTHING = 'nothing appended'
+_UNCONFIRMED = 'the connection was lost; not appended, or appended unconfirmed (either way the chain stays whole)'
+_PREV_MARK, _SEQ_MARK = b',"prev_hash":"@P@"', b',"seq":"@N@"'
+WHAT = 'audit log'
+_SCHEMA = {1: [
+    'CREATE TABLE aigov_audit_head (id smallint PRIMARY KEY CHECK (id = 1), seq bigint NOT NULL, hash text NOT NULL)',
+    "INSERT INTO aigov_audit_head (id, seq, hash) VALUES (1, 0, repeat('0', 64))",
+    'CREATE TABLE aigov_audit_log (seq bigint PRIMARY KEY, prev_hash text NOT NULL UNIQUE, hash text NOT NULL UNIQUE, '
+    'action text NOT NULL, line text NOT NULL)',
+    "CREATE FUNCTION aigov_audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+    "RAISE EXCEPTION 'aigov audit log entries are append-only'; END $$",
+    'CREATE TRIGGER aigov_audit_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON aigov_audit_log '
+    'FOR EACH STATEMENT EXECUTE FUNCTION aigov_audit_append_only()',
+    # The head locked and the last entry's line in one round trip: the second statement runs after the lock is
+    # held, with a snapshot of its own (read committed), so it sees the entry the writer before committed.
+    "CREATE FUNCTION aigov_audit_lock_head(OUT seq bigint, OUT hash text, OUT line text) LANGUAGE plpgsql AS $$ BEGIN "
+    "SELECT h.seq, h.hash INTO seq, hash FROM aigov_audit_head h WHERE h.id = 1 FOR UPDATE; "
+    "SELECT l.line INTO line FROM aigov_audit_log l WHERE l.seq = aigov_audit_lock_head.seq; END $$",
+    _APPEND,
+]}
+_HEAD = 'SELECT seq, hash FROM aigov_audit_head WHERE id = 1'
+_INSERT = 'INSERT INTO aigov_audit_log (seq, prev_hash, hash, action, line) VALUES (%s, %s, %s, %s, %s)'
+_ready = set()  # locations whose schema this process has checked
+
+
+def _log():
+    from ansible_collections.aigov.core.plugins.module_utils.audit import audit_log  # pylint: disable=import-outside-toplevel
+    return audit_log
+
+
+def _error(what, location, exc):
+    return _log().AuditLogError(str(database.failure(what, location, exc)))
+
+
+def _open(location, autocommit=False, create=True):
+    """A connection with the schema in place; AuditLogError when the database cannot be reached.
+
+    create=False (a reader): None when the database has no audit log yet, which reads as an empty log, as a
+    file that does not exist yet; nothing is created by reading.
+    """
+    try:
+        conn = database.connect(location, WHAT, autocommit=autocommit)
+    except database.DatabaseError as exc:
+        raise _log().AuditLogError(str(exc))
+    try:
+        if location not in _ready:
+            if not create:
+                missing = conn.execute("SELECT to_regclass('aigov_audit_head') IS NULL").fetchone()[0]
+                if not conn.autocommit:
+                    conn.rollback()  # ensure_schema's transaction must be a transaction, not a savepoint
+                if missing:
+                    conn.close()
+                    return None
+            database.ensure_schema(conn, COMPONENT, VERSION, _SCHEMA)
+            _ready.add(location)
+    except database.DatabaseError as exc:
+        conn.close()
+        raise _log().AuditLogError(str(exc))
+    except Exception as exc:
+        conn.close()
+        if database.is_driver_error(exc):
+            raise _error('cannot set up the audit log', location, exc)
+        raise
+    return conn
+
+
+def _previous(conn, location, lock):
+    """The head entry ({seq, hash}, None for an empty log), checked against the last row (a damaged tail is an error)."""
+    if lock:
+        row = conn.execute('SELECT seq, hash, line FROM aigov_audit_lock_head()').fetchone()
+    else:
+        row = conn.execute('SELECT h.seq, h.hash, l.line FROM aigov_audit_head h LEFT JOIN aigov_audit_log l '
+                           'ON l.seq = h.seq WHERE h.id = 1').fetchone()
+    return _checked(row, location)
+
+
+def _checked(row, location):
+    if row is None or row[0] is None:
+        raise _log().AuditLogError('audit log %s has no head row: run aigov.core.audit_verify' % database.display(location))
+    seq, digest, line = row
+    if seq == 0:
+        return None
+    try:
+        entry = json.loads(line) if line is not None else None
+    except ValueError:
+        entry = None
+    if not isinstance(entry, dict) or entry.get('seq') != seq or _log().entry_hash(entry) != digest:
+        raise _log().AuditLogError('the last entry of audit log %s (seq %d) does not match its hash; run '
+                                   'aigov.core.audit_verify' % (database.display(location), seq))
+    return entry
+
+
+def _insert(conn, entries, data):
+    lines = data.split(b'\n')
+    rows = [(entry['seq'], entry['prev_hash'], entry['hash'], entry['action'], line.decode('utf-8'))
+            for entry, line in zip(entries, lines)]
+    with conn.cursor() as cursor:
+        cursor.executemany(_INSERT, rows)
+    last = entries[-1]
+    conn.execute('UPDATE aigov_audit_head SET seq = %s, hash = %s WHERE id = 1', (last['seq'], last['hash']))
+
+
+def _parts(entry):
+    """(a1, a2, b, c) of a prepared entry (see _APPEND); ValueError when it is not JSON data."""
+    text = _log().canonical(dict(entry, prev_hash='@P@', seq='@N@'))
+    at = text.index(_PREV_MARK)  # unique: inside a JSON string a quote is always escaped
+    head, after = text[:at] + b',"prev_hash":"', b'"' + text[at + len(_PREV_MARK):]
+    cut = head.rindex(b',"outcome":')  # the member itself: only owner (a string or null) follows it in head
+    at = after.index(_SEQ_MARK)
+    return (head[:cut].decode('utf-8'), head[cut:].decode('utf-8'), after[:at].decode('utf-8') + ',"seq":',
+            after[at + len(_SEQ_MARK):].decode('utf-8'))
+
+
+class Writer(object):
+    """audit_log.Writer for a database: one connection kept open (opened again after it was lost), one write at a time."""
+
+    def __init__(self, path):
+        self.path = path
+        self._conn = None
+        self._turn = threading.Lock()
+
+    def append_many(self, records):
+        stamp = _log()._utc_now()
+        entries = [_log()._prepare(batch_time=stamp, **record) for record in records]
+        return self.write(entries) if entries else []
+
+    def close(self):
+        with self._turn:
+            self._close()
+
+    def _close(self):
+        if self._conn is not None:
+            try:
+                self._conn.close()
+            except Exception:  # pylint: disable=broad-except
+                pass  # closing a connection the server already cut
+        self._conn = None
+
+    def write(self, entries):
+        """Chain and insert prepared entries in one transaction under the head row's lock; return them once durable.
+
+        One round trip: aigov_audit_append locks the head row for one statement and the commit, which does not wait for the disk
+        (synchronous_commit off for this transaction only), so the next writer gets the lock without waiting for
+        an fsync. Then a second, empty transaction commits with the server's own durability setting: the
+        write-ahead log is flushed in order, so once it is on disk so is this entry and every entry before it
+        (the barriers of concurrent writers share one flush: group commit across processes and nodes). A crash
+        in between can only lose the newest entries, whose writers never got a success: never a gap, never a fork.
+        """
+        with self._turn:
+            if self._conn is None or self._conn.closed:
+                self._conn = _open(self.path, autocommit=True)
+            conn = self._conn
+            try:
+                try:
+                    parts = list(zip(*[_parts(entry) for entry in entries]))
+                except (TypeError, ValueError) as exc:
+                    raise _log().AuditLogError('audit entry details must be plain JSON data: %s' % exc)
+                with conn.pipeline():  # one round trip: the write, then the barrier (skipped when the write fails)
+                    conn.execute('BEGIN')
+                    conn.execute('SET LOCAL synchronous_commit = off')
+                    found = conn.execute('SELECT first_seq, first_prev, hashes FROM aigov_audit_append(%s, %s, %s, %s, %s)',
+                                         [list(part) for part in parts] + [[entry['action'] for entry in entries]])
+                    conn.execute('COMMIT')
+                    conn.execute('BEGIN')
+                    conn.execute('SELECT pg_current_xact_id()')  # a transaction id: its commit is flushed to disk
+                    conn.execute('COMMIT')
+                first, previous, hashes = found.fetchone()
+                for number, (entry, digest) in enumerate(zip(entries, hashes)):
+                    entry['seq'], entry['prev_hash'], entry['hash'] = first + number, previous, digest
+                    previous = digest
+            except Exception as exc:
+                self._close()  # a refusal or a lost connection: the server rolls back what was not committed
+                if not database.is_driver_error(exc):
+                    raise
+                if getattr(exc, 'sqlstate', None) == 'XX001':  # data_corrupted: raised by aigov_audit_append
+                    raise _log().AuditLogError('the last entry of audit log %s does not match its hash; run '
+                                               'aigov.core.audit_verify (%s)' % (database.display(self.path),
+                                                                                 database.scrub(exc, self.path)))
+                lost = isinstance(exc, database.driver().OperationalError)  # the server went away mid-write
+                raise _error('cannot append to audit log: %s' % (_UNCONFIRMED if lost else _NOTHING), self.path, exc)
+            return entries
+
+
+def write(location, entries):
+    writer = Writer(location)
+    try:
+        return writer.write(entries)
+    finally:
+        writer.close()
+
+
+def check_appendable(location):
+    conn = _open(location, create=False)
+    if conn is None:
+        return  # the first append creates the log
+    try:
+        with conn.transaction():
+            _previous(conn, location, lock=False)
+    except Exception as exc:
+        if database.is_driver_error(exc):
+            raise _error('cannot read audit log', location, exc)
+        raise
+    finally:
+        conn.close()
+
+
+def previous(location):
+    """The head entry for predict(): None for an empty log."""
+    conn = _open(location, create=False)
+    if conn is None:
+        return None
+    try:
+        with conn.transaction():
+            return _previous(conn, location, lock=False)
+    except Exception as exc:
+        if database.is_driver_error(exc):
+            raise _error('cannot read audit log', location, exc)
+        raise
+    finally:
+        conn.close()
+
+
+def _rows(location, order, size=2000):
+    """Stream the lines in seq order (ASC or DESC) through a server-side cursor, a batch at a time."""
+    conn = _open(location, create=False)
+    if conn is None:
+        return
+    try:
+        with conn.transaction():
+            with conn.cursor(name='aigov_audit_read') as cursor:
+                cursor.itersize = size
+                cursor.execute('SELECT line FROM aigov_audit_log ORDER BY seq ' + order)
+                for (line,) in cursor:
+                    yield line.encode('utf-8') + b'\n'
+    except Exception as exc:
+        if database.is_driver_error(exc):
+            raise _error('cannot read audit log', location, exc)
+        raise
+    finally:
+        conn.close()
+
+
+def iter_lines(location):
+    """(line number, raw line, entry or None): the n-th entry of the chain is line n, as in the file."""
+    for number, raw in enumerate(_rows(location, 'ASC'), start=1):
+        yield number, raw, _log()._parsed(raw)
+
+
+def iter_newest_first(location, chunk=None):
+    for raw in _rows(location, 'DESC', size=200):
+        yield _log()._parsed(raw)
+
+
+def import_lines(location, lines):
+    """Copy a file log's lines (bytes, verified by the caller) into an empty database log, byte for byte, in one
+    transaction: the chain continues where the file's ended (its head anchors the next entry)."""
+    conn = _open(location)
+    try:
+        with conn.transaction():
+            if _previous(conn, location, lock=True) is not None:
+                raise _log().AuditLogError('audit log %s is not empty: a file log is copied only into an empty one'
+                                           % database.display(location))
+            entries, data = [], []
+            for raw in lines:
+                entries.append(json.loads(raw.decode('utf-8')))
+                data.append(raw.rstrip(b'\n'))
+            if entries:
+                _insert(conn, entries, b'\n'.join(data))
+            return len(entries)
+    except Exception as exc:
+        if database.is_driver_error(exc):
+            raise _error('cannot copy into audit log: nothing copied', location, exc)
+        raise
+    finally:
+        conn.close()
+
+
+def head_seq(location):
+    """The seq of the last entry (0 for an empty log)."""
+    conn = _open(location, create=False)
+    if conn is None:
+        return 0
+    try:
+        return conn.execute(_HEAD).fetchone()[0]
+    except Exception as exc:
+        if database.is_driver_error(exc):
+            raise _error('cannot read audit log', location, exc)
+        raise
+    finally:
+        conn.close()
+
+
+def entries_after(location, seq, actions, limit=10000):
+    """(the last seq read, [entries]) of the entries after seq whose action is one of actions, at most limit of them:
+    a follower's poll (the event source's Outcomes) reads only what is new, by index."""
+    conn = _open(location, create=False)
+    if conn is None:
+        return seq, []
+    try:
+        head = conn.execute(_HEAD).fetchone()[0]
+        rows = conn.execute('SELECT seq, line FROM aigov_audit_log WHERE seq > %s AND seq <= %s AND action = ANY(%s) '
+                            'ORDER BY seq LIMIT %s', (seq, head, list(actions), limit)).fetchall()
+    except Exception as exc:
+        if database.is_driver_error(exc):
+            raise _error('cannot read audit log', location, exc)
+        raise
+    finally:
+        conn.close()
+    return (rows[-1][0] if len(rows) == limit else head), [json.loads(line) for _seq, line in rows]
