@@ -17,6 +17,7 @@ entries (verify still names an edit made by someone who disabled it).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 
@@ -238,55 +239,49 @@ def write(location, entries):
         writer.close()
 
 
-def check_appendable(location):
-    conn = _open(location, create=False)
-    if conn is None:
-        return  # the first append creates the log
+@contextlib.contextmanager
+def _session(location, what='cannot read audit log', create=False):
+    """One call's connection (None for a reader when there is no audit log yet), closed after it; a driver error
+    inside becomes an AuditLogError saying what could not be done."""
+    conn = _open(location, create=create)
     try:
-        with conn.transaction():
-            _previous(conn, location, lock=False)
+        yield conn
     except Exception as exc:
         if database.is_driver_error(exc):
-            raise _error('cannot read audit log', location, exc)
+            raise _error(what, location, exc)
         raise
     finally:
-        conn.close()
+        if conn is not None:
+            conn.close()
+
+
+def check_appendable(location):
+    with _session(location) as conn:
+        if conn is not None:  # else the first append creates the log
+            with conn.transaction():
+                _previous(conn, location, lock=False)
 
 
 def previous(location):
     """The head entry for predict(): None for an empty log."""
-    conn = _open(location, create=False)
-    if conn is None:
-        return None
-    try:
+    with _session(location) as conn:
+        if conn is None:
+            return None
         with conn.transaction():
             return _previous(conn, location, lock=False)
-    except Exception as exc:
-        if database.is_driver_error(exc):
-            raise _error('cannot read audit log', location, exc)
-        raise
-    finally:
-        conn.close()
 
 
 def _rows(location, order, size=2000):
     """Stream the lines in seq order (ASC or DESC) through a server-side cursor, a batch at a time."""
-    conn = _open(location, create=False)
-    if conn is None:
-        return
-    try:
+    with _session(location) as conn:
+        if conn is None:
+            return
         with conn.transaction():
             with conn.cursor(name='aigov_audit_read') as cursor:
                 cursor.itersize = size
                 cursor.execute('SELECT line FROM aigov_audit_log ORDER BY seq ' + order)
                 for (line,) in cursor:
                     yield line.encode('utf-8') + b'\n'
-    except Exception as exc:
-        if database.is_driver_error(exc):
-            raise _error('cannot read audit log', location, exc)
-        raise
-    finally:
-        conn.close()
 
 
 def iter_lines(location):
@@ -303,8 +298,7 @@ def iter_newest_first(location, chunk=None):
 def import_lines(location, lines):
     """Copy a file log's lines (bytes, verified by the caller) into an empty database log, byte for byte, in one
     transaction: the chain continues where the file's ended (its head anchors the next entry)."""
-    conn = _open(location)
-    try:
+    with _session(location, 'cannot copy into audit log: nothing copied', create=True) as conn:
         with conn.transaction():
             if _previous(conn, location, lock=True) is not None:
                 raise _log().AuditLogError('audit log %s is not empty: a file log is copied only into an empty one'
@@ -316,43 +310,21 @@ def import_lines(location, lines):
             if entries:
                 _insert(conn, entries, b'\n'.join(data))
             return len(entries)
-    except Exception as exc:
-        if database.is_driver_error(exc):
-            raise _error('cannot copy into audit log: nothing copied', location, exc)
-        raise
-    finally:
-        conn.close()
 
 
 def head_seq(location):
     """The seq of the last entry (0 for an empty log)."""
-    conn = _open(location, create=False)
-    if conn is None:
-        return 0
-    try:
-        return conn.execute(_HEAD).fetchone()[0]
-    except Exception as exc:
-        if database.is_driver_error(exc):
-            raise _error('cannot read audit log', location, exc)
-        raise
-    finally:
-        conn.close()
+    with _session(location) as conn:
+        return 0 if conn is None else conn.execute(_HEAD).fetchone()[0]
 
 
 def entries_after(location, seq, actions, limit=10000):
     """(the last seq read, [entries]) of the entries after seq whose action is one of actions, at most limit of them:
     a follower's poll (the event source's Outcomes) reads only what is new, by index."""
-    conn = _open(location, create=False)
-    if conn is None:
-        return seq, []
-    try:
+    with _session(location) as conn:
+        if conn is None:
+            return seq, []
         head = conn.execute(_HEAD).fetchone()[0]
         rows = conn.execute('SELECT seq, line FROM aigov_audit_log WHERE seq > %s AND seq <= %s AND action = ANY(%s) '
                             'ORDER BY seq LIMIT %s', (seq, head, list(actions), limit)).fetchall()
-    except Exception as exc:
-        if database.is_driver_error(exc):
-            raise _error('cannot read audit log', location, exc)
-        raise
-    finally:
-        conn.close()
     return (rows[-1][0] if len(rows) == limit else head), [json.loads(line) for _seq, line in rows]
