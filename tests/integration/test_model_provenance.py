@@ -12,7 +12,6 @@ Checks go around the collection: sha256sum in the host, the audit log read with 
 """
 
 import datetime
-import hashlib
 import json
 import os
 import sqlite3
@@ -24,6 +23,7 @@ from tests.hosts import testhosts
 from tests.integration.conftest import FAKE_SERVERS, Ansible, load_json, record_decision, wait_listening
 from tests.integration.test_alert_chain import write
 from tests.integration.test_remediation_rulebook import entries, no_freeze_policy
+from tests.integration.test_remediations import sh, sha
 from tests.model_signing_kit import CertificateAuthority, KeyPair
 
 TAMPERED = b'GGUF tampered weights\n' * 500
@@ -36,16 +36,6 @@ CANDIDATES = {  # name: (content, how it is signed), oldest approval first
 RESTART = ('#!/bin/sh\npkill -f vllm.entrypoints; sleep 0.3\ncd / && PYTHONPATH=/opt/fake setsid nohup python3 -m '
            'vllm.entrypoints.openai.api_server --model /srv/models/current.gguf --host 127.0.0.1 --port 8000 '
            '>/dev/null 2>&1 </dev/null &\necho $! > /run/vllm.pid\n')
-
-
-def sha(data):
-    return hashlib.sha256(data).hexdigest()
-
-
-def sh(host, *argv):
-    done = testhosts.run_in(host, list(argv))
-    assert done.returncode == 0, done.stderr
-    return done.stdout.strip()
 
 
 def model_dir(folder, tag):
