@@ -30,7 +30,7 @@ from tests import conftest  # noqa: E402  (links this checkout as ansible_collec
 sys.path.insert(0, conftest.FARM)
 
 import targets  # noqa: E402
-from alerts_vs_bare import SOURCE, TOKEN  # noqa: E402
+from alerts_vs_bare import SOURCE, TOKEN, store_and_keys  # noqa: E402
 from tests.ports import free_port  # noqa: E402
 
 CHILD = r'''
@@ -162,17 +162,8 @@ SMOKE = {'storm_alerts': 400}  # bench/run.py --smoke
 
 def run(args):
     """Measure and print the figure; return it as a dict."""
-    from ansible_collections.aigov.core.plugins.module_utils.store import asset_store
-    from ansible_collections.aigov.core.plugins.module_utils.store.asset_store_sqlite import open_store
-    from inventory_vs_static import host_assets
-    from tests.fixtures.inventory import estate
     workdir = tempfile.mkdtemp(prefix='aigov-bench-storm-')
-    store = os.path.join(workdir, 'assets.sqlite3')
-    scans = [estate.scan('host-%04d' % i, host_assets(i, 'host-%04d' % i), '10.0.%d.%d' % divmod(i, 250)) for i in range(1000)]
-    asset_store.record_scans(open_store(store), scans, estate.T1)
-    keys = os.path.join(workdir, 'decision.keys')
-    with open(os.open(keys, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), 'w') as handle:
-        handle.write('bench:%s\n' % os.urandom(32).hex())
+    store, keys = store_and_keys(workdir)
     print('\nalert storm: aiops_alerts with feedback (spool) behind an emulated ansible-rulebook, %d alerts per storm,'
           ' 1,000-host store, concurrency 8' % args.storm_alerts)
     storms = [storm(workdir, store, keys, args.storm_alerts, per_request, repeated, args.storm_bound_mib)

@@ -5,6 +5,7 @@ import os
 
 import pytest
 
+from ansible_collections.aigov.core.plugins.module_utils.common import fast_json
 from ansible_collections.aigov.core.plugins.module_utils.host import user_paths
 
 PasswdEntry = collections.namedtuple('PasswdEntry', 'pw_dir')
@@ -42,3 +43,13 @@ def user_file(path, data, mode=0o644):
     os.chown(path, NOBODY, NOBODY)
     os.chmod(path, mode)
     return path
+
+
+@pytest.fixture(params=['orjson', 'json module'])
+def encoder(request, monkeypatch):
+    """Run the test twice: JSON through orjson, and through the json module alone (orjson missing)."""
+    if request.param == 'orjson':
+        assert fast_json.orjson is not None, 'orjson is a test requirement (hack/requirements/test.txt)'
+    else:
+        monkeypatch.setattr(fast_json, 'orjson', None)
+    return request.param

@@ -4,11 +4,8 @@ give the same bytes now, with orjson and without it (the json module alone)."""
 import json
 import os
 
-import pytest
-
 from ansible_collections.aigov.core.plugins.module_utils.audit import audit_log, decision_keys
 from ansible_collections.aigov.core.plugins.module_utils.audit.audit_verify import verify
-from ansible_collections.aigov.core.plugins.module_utils.common import fast_json
 
 # Written by the aiops_alerts intake of db78c3a (json module only) from two requests: an Alertmanager group with
 # unicode, quotes, control characters, confidences written with an exponent (1e-05, 3e-07) or at the edge (0.0001),
@@ -17,15 +14,6 @@ GOLDEN = os.path.join(os.path.dirname(__file__), '..', '..', '..', '..', 'fixtur
                       'written-by-the-source-before-orjson.jsonl')
 KEYRING = decision_keys.parse('golden:' + 'ab' * 32, 'the fixture key')  # the fixture's test key, no secret
 KEYS = ('actor', 'action', 'subject', 'owner', 'outcome', 'reasons', 'details')
-
-
-@pytest.fixture(params=['orjson', 'json module'])
-def encoder(request, monkeypatch):
-    if request.param == 'orjson':
-        assert fast_json.orjson is not None, 'orjson is a test requirement (hack/requirements/test.txt)'
-    else:
-        monkeypatch.setattr(fast_json, 'orjson', None)
-    return request.param
 
 
 def _entries():

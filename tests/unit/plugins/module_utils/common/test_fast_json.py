@@ -38,15 +38,6 @@ def reference_canonical(value):
     return REFERENCE.encode(value).encode('utf-8')
 
 
-@pytest.fixture(params=['orjson', 'json module'])
-def encoder(request, monkeypatch):
-    if request.param == 'orjson':
-        assert fast_json.orjson is not None, 'orjson is a test requirement (hack/requirements/test.txt)'
-    else:
-        monkeypatch.setattr(fast_json, 'orjson', None)
-    return request.param
-
-
 def _random_floats(count):
     rng = random.Random(13)
     floats = [struct.unpack('d', struct.pack('Q', rng.getrandbits(64)))[0] for _index in range(count)]
