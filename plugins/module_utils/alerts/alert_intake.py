@@ -240,31 +240,31 @@ def listener_index(assets, by_host):
 
     A listener on a specific address is indexed under it; one on a wildcard or loopback address under ('*', port), for an
     `instance` on the loopback (a target scraped on its own machine). A host's discovered addresses (its listeners' specific
-    addresses, its inventory name and address: by_host) lead to its assets on that port too.
+    addresses, its inventory name and address: by_host) lead to its assets on that port too. Linear in the listeners: a
+    fleet's servers share a few ports, and the build runs on the event loop whenever the store changes.
     """
-    index = {}
+    index, seen = {}, set()
+
+    def add(key, record):
+        if (key, id(record)) not in seen:  # an asset once per key, compared by identity: its dict is deep
+            seen.add((key, id(record)))
+            index.setdefault(key, []).append(record)
+
     for row in assets:
         record = row['record']
         if record.get('kind') not in _SERVER_KINDS:
             continue
         for item in (record.get('attributes') or {}).get('listeners') or []:
             port, address = item.get('port'), str(item.get('address') or '')
-            if not isinstance(port, int):
-                continue
-            keys = [('*', port)] if address in _WILDCARDS or _local(address) else [(address, port)]
-            for key in keys:
-                bucket = index.setdefault(key, [])
-                if record not in bucket:
-                    bucket.append(record)
+            if isinstance(port, int):
+                add(('*', port) if address in _WILDCARDS or _local(address) else (address, port), record)
     for alias, records in by_host.items():  # a host's own names and addresses, with the port of one of its servers
         for record in records:
             if record.get('kind') not in _SERVER_KINDS:
                 continue
             for item in (record.get('attributes') or {}).get('listeners') or []:
                 if isinstance(item.get('port'), int):
-                    bucket = index.setdefault((alias, item['port']), [])
-                    if record not in bucket:
-                        bucket.append(record)
+                    add((alias, item['port']), record)
     return index
 
 
