@@ -18,7 +18,7 @@ from __future__ import annotations
 import contextlib
 import json
 
-from ansible_collections.aigov.core.plugins.module_utils.common import database
+from ansible_collections.aigov.core.plugins.module_utils.common import database, fast_json
 from ansible_collections.aigov.core.plugins.module_utils.common.errors import AigovError
 from ansible_collections.aigov.core.plugins.module_utils.store.asset_store import STORE_SCHEMA_VERSION
 
@@ -128,7 +128,7 @@ class _Transaction(object):
 
     def read_assets(self, hosts, include_removed=False):
         rows = self._select('aigov_assets', _ASSET_COLUMNS, hosts, '' if include_removed else 'removed_at IS NULL')
-        loads = json.loads
+        loads = fast_json.loads
         for row in rows:
             row['record'] = loads(row['record'])
         return rows

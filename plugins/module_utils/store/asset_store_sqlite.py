@@ -17,7 +17,7 @@ import os
 import sqlite3
 
 from ansible_collections.aigov.core.plugins.module_utils.store.asset_store import STORE_SCHEMA_VERSION
-from ansible_collections.aigov.core.plugins.module_utils.common import database
+from ansible_collections.aigov.core.plugins.module_utils.common import database, fast_json
 from ansible_collections.aigov.core.plugins.module_utils.common.errors import AigovError
 
 BUSY_TIMEOUT_SECONDS = 30
@@ -120,7 +120,7 @@ class _Transaction(object):
     def read_assets(self, hosts, include_removed=False):
         rows = self._select('assets', _ASSET_COLUMNS, hosts, '' if include_removed else 'removed_at IS NULL')
         for row in rows:
-            row['record'] = json.loads(row['record'])
+            row['record'] = fast_json.loads(row['record'])
         return rows
 
     def read_hosts(self, hosts):

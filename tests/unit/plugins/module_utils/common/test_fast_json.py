@@ -73,3 +73,21 @@ def test_canonical_is_the_json_modules(encoder, value):
 ])
 def test_loads_bounded_is_bounded_json(encoder, text):
     assert outcome(fast_json.loads_bounded, text) == outcome(bounded_json.loads, text)
+
+
+@pytest.mark.parametrize('text', [
+    '{"a": 1, "a": 2}', ' {"a": [1, 2.5, -0, -0.0, 1e5, 1E400, -1E400, 1e-400, 2.5e-324]} ', '[1234567890123456789]',
+    '[123456789012345678901234567890]', '[-9223372036854775809]', '["\\ud800", "\\udc80x", "\\ud83d\\ude80"]',
+    '[NaN]', '[Infinity, -Infinity]', '{}x', '["\u0000"]', '', '[', '"é ✓"', 'true', 'null', b'{"bytes": 1}',
+    '[' * 64 + ']' * 64, '[' * 2000 + ']' * 2000,
+    '{"attributes": {"listeners": [{"address": "0.0.0.0", "port": 8000}], "size": 15032385536, "ratio": 0.1},'
+    ' "id": "model_server:0000000000000001", "kind": "model_server", "removed": null, "known": true}',
+])
+def test_loads_is_the_json_modules(encoder, text):
+    assert outcome(fast_json.loads, text) == outcome(json.loads, text)
+
+
+def test_loads_floats_are_the_json_modules(encoder):
+    for number in _random_floats(5000):
+        text = json.dumps([number])
+        assert outcome(fast_json.loads, text) == outcome(json.loads, text), text
