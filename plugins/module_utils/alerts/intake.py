@@ -43,10 +43,7 @@ class GroupCommit(object):
 
     record() returns once its entries are on disk, or raises AuditLogError: requests that arrive
     while a write is in progress share the next one (group commit), off the event loop, through
-    one audit_log.Writer (the log stays open; one write at a time). A write starts as soon as the
-    writer is free, with what is pending then: the requests handled while it syncs form the next
-    write, so the loop keeps working while the disk syncs (waiting for a task to start would gather
-    every request in flight into one write and leave the loop idle during each fsync).
+    one audit_log.Writer (the log stays open; one write at a time).
     """
 
     def __init__(self, path):
@@ -55,28 +52,22 @@ class GroupCommit(object):
         self.task = None
 
     async def record(self, records):
-        loop = asyncio.get_running_loop()
-        done = loop.create_future()
+        done = asyncio.get_running_loop().create_future()
         self.pending.append((records, done))
         if self.task is None or self.task.done():
-            self.task = asyncio.ensure_future(self._drain(self._write(loop)))
+            self.task = asyncio.ensure_future(self._drain())
         await done
 
     def close(self):
         self.writer.close()
 
-    def _write(self, loop):
-        """(the pending requests, the write of all their entries, started in the executor)."""
-        batch, self.pending = self.pending, []
-        return batch, loop.run_in_executor(None, self.writer.append_many,
-                                           [record for records, _done in batch for record in records])
-
-    async def _drain(self, started):
+    async def _drain(self):
         loop = asyncio.get_running_loop()
-        while started is not None:
-            batch, writing = started
+        while self.pending:
+            batch, self.pending = self.pending, []
             try:
-                await writing
+                await loop.run_in_executor(None, self.writer.append_many,
+                                           [record for records, _done in batch for record in records])
                 results = [None] * len(batch)
             except audit_log.AuditLogError:
                 results = []  # one request's refused entry must not fail the others: write them one by one
@@ -89,7 +80,6 @@ class GroupCommit(object):
             for (_records, done), error in zip(batch, results):
                 if not done.done():
                     done.set_exception(error) if error else done.set_result(None)
-            started = self._write(loop) if self.pending else None
 
 
 def refresh_store(enricher):

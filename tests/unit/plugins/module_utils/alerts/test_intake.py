@@ -4,7 +4,6 @@ any event is queued, nothing queued when they cannot be, the hourly memory spent
 import asyncio
 import json
 import os
-import time
 
 import pytest
 
@@ -109,37 +108,3 @@ def test_unmapped_alerts_are_escalated_and_leave_the_hourly_budget_whole(site):
     receive(pipeline, body(alert(fingerprint='outage')))
     assert queue.events[-1]['decision']['decision'] == 'automate'
     assert len(pipeline.budget.automated['model_server:1000000000000001']) == 1
-
-
-class _SlowWriter(object):
-    """The audit writer's boundary: each append takes a while (an fsync), and says which records it wrote."""
-
-    def __init__(self):
-        self.batches, self.written = [], set()
-
-    def append_many(self, records):
-        time.sleep(0.02)
-        self.batches.append(len(records))
-        self.written.update(record['n'] for record in records)
-
-    def close(self):
-        pass
-
-
-def test_a_write_starts_at_once_and_requests_handled_meanwhile_share_the_next(tmp_path):
-    """Group commit without a convoy: the first request's write starts when it records, not when a task first runs, so
-    the seven requests handled in the meantime share the next write instead of all eight waiting for one (the loop then
-    works while the disk syncs). Each request returns only after the write that holds its entry."""
-    commit = intake.GroupCommit(str(tmp_path / 'audit.jsonl'))
-    commit.writer = _SlowWriter()
-    durable = []
-
-    async def request(number):
-        await commit.record([{'n': number}])
-        durable.append(number in commit.writer.written)
-
-    async def scenario():
-        await asyncio.gather(*[request(number) for number in range(8)])
-
-    asyncio.run(scenario())
-    assert commit.writer.batches == [1, 7] and durable == [True] * 8
