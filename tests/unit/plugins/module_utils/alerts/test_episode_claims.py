@@ -174,7 +174,9 @@ def test_claims_that_cannot_be_taken_are_503_and_the_retry_is_decided(pair):
 
 def test_a_confirmation_that_fails_keeps_the_202_and_says_the_lease_will_expire(pair, caplog, monkeypatch):
     (queue_a, source_a), _b, table, log = pair
-    monkeypatch.setattr(table, 'confirm', lambda keys, owner: (_ for _ in ()).throw(episode_claims.ClaimError('gone')))
+    def refuse(keys, owner):
+        raise episode_claims.ClaimError('gone')
+    monkeypatch.setattr(table, 'confirm', refuse)
     with caplog.at_level(logging.ERROR, 'aigov.core.aiops_alerts'):
         assert receive(source_a, body(alert()))[0] == 202
     assert len(queue_a.events) == 1 and len(decisions(log)) == 1
