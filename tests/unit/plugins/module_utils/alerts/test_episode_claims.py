@@ -174,6 +174,7 @@ def test_claims_that_cannot_be_taken_are_503_and_the_retry_is_decided(pair):
 
 def test_a_confirmation_that_fails_keeps_the_202_and_says_the_lease_will_expire(pair, caplog, monkeypatch):
     (queue_a, source_a), _b, table, log = pair
+
     def refuse(keys, owner):
         raise episode_claims.ClaimError('gone')
     monkeypatch.setattr(table, 'confirm', refuse)
