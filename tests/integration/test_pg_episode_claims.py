@@ -149,3 +149,22 @@ def test_a_claim_whose_decision_was_never_recorded_does_not_block_the_retry(pg_d
     assert queued == [['crashed']] and _decisions(pg_database) == ['crashed']
     assert audit_verify.verify(pg_database, keyring=decision_keys.load(decision_key_file))['ok']
     assert pg.PASSWORD not in repr([held, retry, again])
+
+
+def test_an_alert_without_starts_at_fires_again_as_a_new_episode_at_the_other_instance(pg_database, decision_key_file):
+    """The real table's rule for the gate's "no startsAt: one episode until it resolves": A decides its firing and its
+    resolution (which ends the firing claim); its next firing, sent to B, is a new episode, decided there."""
+    _seed(pg_database)
+    firing = alert(fingerprint='nostart')
+    firing.pop('startsAt', None)
+    resolved = dict(firing, status='resolved')
+    with sources(pg_database, 2) as (ports, finish):
+        async def send():
+            async with aiohttp.ClientSession() as session:
+                return [await _post(session, port, alertmanager(item))
+                        for port, item in ((ports[0], firing), (ports[0], resolved), (ports[1], firing))]
+        replies = asyncio.run(send())
+        queued = finish()
+    assert [(status, reply['accepted']) for status, reply in replies] == [(202, 1), (202, 1), (202, 1)]
+    assert sorted(queued, key=len) == [['nostart'], ['nostart', 'nostart']]  # A: firing, resolved; B: the new firing
+    assert _decisions(pg_database) == ['nostart', 'nostart']  # two firings, two episodes (the resolution: no decision)

@@ -64,6 +64,7 @@ _CLAIM = (
     'THEN EXCLUDED.lease_until ELSE c.lease_until END '
     'RETURNING episode, owner = %(owner)s AND lease_until IS NOT NULL, lease_until IS NULL')
 _CONFIRM = 'UPDATE aigov_episode_claims SET lease_until = NULL WHERE episode = ANY(%s) AND owner = %s'
+_END = 'DELETE FROM aigov_episode_claims WHERE episode = ANY(%s) AND lease_until IS NULL'
 _RELEASE = 'DELETE FROM aigov_episode_claims WHERE episode = ANY(%s) AND owner = %s AND lease_until IS NOT NULL'
 _TRIM = ('DELETE FROM aigov_episode_claims WHERE lease_until < now() OR seen < '
          '(SELECT seen FROM aigov_episode_claims ORDER BY seen DESC OFFSET %s LIMIT 1)')
@@ -80,12 +81,26 @@ def for_log(location, keep):
     return EpisodeClaims(Table(location), keep)
 
 
+def _key(fingerprint, starts_at, step):
+    return hashlib.sha256(json.dumps([fingerprint, starts_at, step]).encode('utf-8')).hexdigest()
+
+
 def episode(event):
     """The claim key of a queued event: its episode and what is decided of it (the firing, resolved or escalated)."""
     alert = event['alert']
-    step = 'escalated' if _escalated(event) else alert['status']
-    text = json.dumps([alert['fingerprint'], alert.get('starts_at_sent', alert['starts_at']), step])
-    return hashlib.sha256(text.encode('utf-8')).hexdigest()
+    return _key(alert['fingerprint'], alert.get('starts_at_sent', alert['starts_at']),
+                'escalated' if _escalated(event) else alert['status'])
+
+
+def ended(admitted):
+    """The claims that admitted's notifications end, as the gate forgets them (alert_intake.AlertGate): an alert without
+    startsAt is one episode until it resolves, and its next firing starts a new one."""
+    found = []
+    for _asset, event in admitted:
+        alert = event['alert']
+        if alert.get('starts_at_sent', alert['starts_at']) is None and not _escalated(event):
+            found.append(_key(alert['fingerprint'], None, 'resolved' if alert['status'] == 'firing' else 'firing'))
+    return found
 
 
 def _escalated(event):
@@ -132,8 +147,14 @@ class Table(object):
             return dict((key, WON if won else DECIDED if confirmed else PENDING) for key, won, confirmed in rows)
         return self._call('claim episodes', work)
 
-    def confirm(self, keys, owner):
-        return self._call('confirm episode claims', lambda conn: conn.execute(_CONFIRM, (list(keys), owner)).rowcount)
+    def confirm(self, keys, owner, ends=()):
+        """Hold keys for good; the confirmed claims of ends (episodes these notifications end) go. The number held."""
+        def work(conn):
+            held = conn.execute(_CONFIRM, (list(keys), owner)).rowcount
+            if ends:
+                conn.execute(_END, (list(ends),))
+            return held
+        return self._call('confirm episode claims', work)
 
     def release(self, keys, owner):
         return self._call('release episode claims', lambda conn: conn.execute(_RELEASE, (list(keys), owner)).rowcount)
@@ -189,7 +210,7 @@ class EpisodeClaims(object):
         if not keys:
             return
         try:
-            confirmed = await self._run(self.table.confirm, keys, self.owner)
+            confirmed = await self._run(self.table.confirm, keys, self.owner, ended(admitted))
         except ClaimError as exc:
             LOGGER.error('%d decided episode(s) not confirmed, their claims expire in %d s: %s', len(keys), self.lease, exc)
             return

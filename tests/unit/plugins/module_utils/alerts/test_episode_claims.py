@@ -43,11 +43,14 @@ class FakeTable(object):
                           else episode_claims.DECIDED if row['lease'] is None else episode_claims.PENDING)
         return found
 
-    def confirm(self, keys, owner):
+    def confirm(self, keys, owner, ends=()):
         self._check('confirm')
         mine = [key for key in keys if self.rows.get(key, {}).get('owner') == owner]
         for key in mine:
             self.rows[key]['lease'] = None
+        for key in ends:
+            if key in self.rows and self.rows[key]['lease'] is None:
+                del self.rows[key]
         return len(mine)
 
     def release(self, keys, owner):
@@ -175,7 +178,7 @@ def test_claims_that_cannot_be_taken_are_503_and_the_retry_is_decided(pair):
 def test_a_confirmation_that_fails_keeps_the_202_and_says_the_lease_will_expire(pair, caplog, monkeypatch):
     (queue_a, source_a), _b, table, log = pair
 
-    def refuse(keys, owner):
+    def refuse(*_args):
         raise episode_claims.ClaimError('gone')
     monkeypatch.setattr(table, 'confirm', refuse)
     with caplog.at_level(logging.ERROR, 'aigov.core.aiops_alerts'):
@@ -194,3 +197,19 @@ def test_resolved_notifications_are_claimed_too_and_the_table_is_trimmed_once_a_
     source_a.claims.trimmed -= episode_claims.TRIM_EVERY
     receive(source_a, body(alert(fingerprint='fp10')))
     assert table.calls.count('trim') == 3
+
+
+def test_an_alert_without_starts_at_is_one_episode_until_it_resolves_at_every_instance(pair):
+    """As the gate: its resolution ends the firing claim, so its next firing, at another instance, is a new episode."""
+    (queue_a, source_a), (queue_b, source_b), table, log = pair
+    bare = dict(alert(fingerprint='nostart'))
+    del bare['startsAt']
+    resolved = dict(bare, status='resolved')
+    assert receive(source_a, body(bare))[1]['accepted'] == 1
+    firing = episode_claims.episode(queue_a.events[0])
+    assert table.rows[firing]['lease'] is None  # held while it fires
+    assert receive(source_a, body(resolved))[1]['accepted'] == 1
+    assert firing not in table.rows  # its resolution ended it
+    assert receive(source_b, body(bare)) == (202, dict(NOTHING, accepted=1))  # fired again: a new episode
+    assert [e['details']['fingerprint'] for e in decisions(log)] == ['nostart', 'nostart']
+    assert len(queue_a.events) == 2 and len(queue_b.events) == 1
