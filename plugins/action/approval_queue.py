@@ -9,7 +9,7 @@ from ansible.errors import AnsibleActionFail
 
 from ansible_collections.aigov.core.plugins.module_utils.alerts import approvals
 from ansible_collections.aigov.core.plugins.module_utils.audit import decision_keys
-from ansible_collections.aigov.core.plugins.module_utils.common import paths
+from ansible_collections.aigov.core.plugins.module_utils.common import database, paths
 from ansible_collections.aigov.core.plugins.plugin_utils.action import (
     AUDIT_LOG_OPTION, DECISION_KEY_OPTION, ControllerAction, aap_job, actor, plain)
 from ansible_collections.aigov.core.plugins.plugin_utils.data_file_locator import load_action_table
@@ -39,7 +39,7 @@ class ActionModule(ControllerAction):
         if args['state'] == 'pending':  # read-only: the same in check mode
             found = approvals.listing(args['path'], args['ttl'])
             result.update(changed=False, pending=found, lines=[approvals.describe(item) for item in found],
-                          msg='%d pending request(s) in %s%s' % (len(found), args['path'], ': decide one with -e request=<id> '
+                          msg='%d pending request(s) in %s%s' % (len(found), database.display(args['path']), ': decide one with -e request=<id> '
                                                                  '-e verdict=approve|deny -e approver=<name>' if found else ''))
             return result
         keyring, check = decision_keys.load(args['decision_key_file']), self._task.check_mode

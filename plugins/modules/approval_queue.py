@@ -41,7 +41,10 @@ options:
   path:
     description:
       - The approvals queue. The environment variable E(AIGOV_APPROVALS_QUEUE) is used when the option is not set,
-        else C(approvals.jsonl) next to the audit log (O(audit_log)).
+        else E(AIGOV_DATABASE), else C(approvals.jsonl) next to the audit log (O(audit_log)), or the audit log's
+        database when the log is in PostgreSQL.
+      - A C(postgresql://) URL keeps the queue in that database (docs/fleet-scale.md), with the same requests and
+        verdicts, shared by jobs in different containers.
       - A relative path is relative to the current directory (docs/architecture.md, "Paths").
     type: path
   payload:

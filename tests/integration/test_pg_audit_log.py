@@ -180,7 +180,7 @@ def test_one_setting_chooses_the_database(pg_database, monkeypatch, tmp_path):
     monkeypatch.delenv(paths.AUDIT_LOG.env, raising=False)
     assert paths.resolve(paths.AUDIT_LOG) == pg_database
     assert paths.resolve(paths.AUDIT_LOG, str(tmp_path / 'a.jsonl')) == str(tmp_path / 'a.jsonl')  # the option wins
-    assert paths.resolve(paths.APPROVALS_QUEUE, base=str(tmp_path)) == str(tmp_path / 'aigov-data' / 'approvals.jsonl')
+    assert paths.resolve(paths.APPROVALS_QUEUE, base=str(tmp_path)) == pg_database  # the queue too (approvals_postgres.py)
     monkeypatch.chdir(tmp_path)  # the event source's spool: a file in the data directory, never a path made of the URL
     assert spool.spool_path(pg_database) == str(tmp_path / 'aigov-data' / 'audit.spool')
     monkeypatch.setenv(database.ENV, 'postgresql://')  # everything from the libpq environment

@@ -8,6 +8,9 @@ line per review (its id, derived from the event's payload_b64, the proposed
 remediation, the payload)
 and a `verdict` line when a human approves or denies it. A request is decided
 once. On AAP the same step is a workflow approval node (docs/remediation.md).
+A queue whose location is a PostgreSQL URL (common/paths.py rule 4: with the audit log in a database, the
+queue is there too) holds the same records in a table (approvals_postgres.py), for jobs in different
+containers; the rules below are the same for both.
 
 ensure_requested() and ensure_decided() are the engine calls of aigov.core.approval_queue: they
 check the decision is on record, change the queue and append the audit entry (audit/entries.py);
@@ -21,8 +24,10 @@ import fcntl
 import json
 import os
 
+from ansible_collections.aigov.core.plugins.module_utils.alerts import approvals_postgres
 from ansible_collections.aigov.core.plugins.module_utils.alerts.payload import payload_digest
 from ansible_collections.aigov.core.plugins.module_utils.audit import audit_log, entries
+from ansible_collections.aigov.core.plugins.module_utils.common import database
 from ansible_collections.aigov.core.plugins.module_utils.common.errors import AigovError
 from ansible_collections.aigov.core.plugins.module_utils.remediation import remediation
 from ansible_collections.aigov.core.plugins.module_utils.remediation.actions import proposed_remediation
@@ -52,8 +57,15 @@ def _now():
     return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds')
 
 
-def _locked(path, change):
-    """Read every record under an exclusive lock, let change(records) return new ones, append them."""
+def _locked(path, change, rid=None):
+    """Read every record under an exclusive lock, let change(records) return new ones, append them.
+
+    A queue in PostgreSQL: the records of request rid, under its lock, in one transaction."""
+    if database.is_database(path):
+        try:
+            return approvals_postgres.locked(path, change, rid)
+        except database.DatabaseError as exc:
+            raise ApprovalError(str(exc))
     directory = os.path.dirname(os.path.abspath(path))
     try:
         os.makedirs(directory, mode=0o750, exist_ok=True)
@@ -109,12 +121,12 @@ def request(path, event, proposed_action, now=None, ttl=None):
     """Queue a review (event: decoded payload); return (created, record). Queuing the same event again changes nothing.
     ttl: seconds until it expires (its expires_at), as the event source was told (aigov_approval_ttl)."""
     record = _request_record(event, proposed_action, now, ttl)
-    return _locked(path, lambda records: _queued(records, record))
+    return _locked(path, lambda records: _queued(records, record), record['id'])
 
 
 def decide(path, rid, verdict, approver, now=None, ttl=APPROVAL_TTL):
     """Record a human verdict on a pending request; return (request, verdict record)."""
-    return _locked(path, lambda records: _verdict(records, path, rid, verdict, approver, now, ttl))
+    return _locked(path, lambda records: _verdict(records, path, rid, verdict, approver, now, ttl), rid)
 
 
 def _moment(text):
@@ -142,7 +154,7 @@ def _verdict(records, path, rid, verdict, approver, now=None, ttl=APPROVAL_TTL):
         raise ApprovalError('an approver must be named')
     found, decided = state(records, rid)
     if found is None:
-        raise ApprovalError('no request %s in approvals queue %s' % (rid, path))
+        raise ApprovalError('no request %s in approvals queue %s' % (rid, database.display(path)))
     if request_id(found.get('payload_b64')) != rid:
         raise ApprovalError('the payload queued under request %s is not the one its id was derived from: the queue was '
                             'edited; nothing decided' % rid)
@@ -158,8 +170,14 @@ def _verdict(records, path, rid, verdict, approver, now=None, ttl=APPROVAL_TTL):
     return [record], (found, record)
 
 
-def _read(path):
-    """The queue's records as they are, without a lock or creating anything (check mode)."""
+def _read(path, rid=None):
+    """The queue's records as they are (a queue in PostgreSQL: of request rid, all when None), without a lock or creating
+    anything (check mode)."""
+    if database.is_database(path):
+        try:
+            return approvals_postgres.read(path, rid)
+        except database.DatabaseError as exc:
+            raise ApprovalError(str(exc))
     if not os.path.exists(path):
         return []
     return _locked(path, lambda records: ([], records))
@@ -180,10 +198,11 @@ def ensure_requested(path, payload, table, log_path, keyring, run_by, jobs=None,
     queued = dict(event, payload_b64=payload)
     proposed = proposed_remediation(table, event)
     if check_mode:
-        return _queued(_read(path), _request_record(queued, proposed, ttl=ttl))[1]
+        record = _request_record(queued, proposed, ttl=ttl)
+        return _queued(_read(path, record['id']), record)[1]
     created, record = request(path, queued, proposed, ttl=ttl)
     if created:
-        audit_log.append(log_path, **entries.approval_requested(record, path, run_by, jobs))
+        audit_log.append(log_path, **entries.approval_requested(record, database.display(path), run_by, jobs))
     return created, record
 
 
@@ -192,7 +211,7 @@ def ensure_decided(path, rid, verdict, approver, log_path, keyring, run_by, jobs
     sealed, in the audit log (approval.decision)."""
     audit_log.check_appendable(log_path)  # nothing is decided that the log cannot record
     if check_mode:
-        return _verdict(_read(path), path, rid, verdict, approver, ttl=ttl)[1]
+        return _verdict(_read(path, rid), path, rid, verdict, approver, ttl=ttl)[1]
     found, record = decide(path, rid, verdict, approver, ttl=ttl)
     audit_log.append(log_path, **entries.approval_decision(found, verdict, approver, keyring, run_by, jobs))
     return found, record
@@ -200,10 +219,14 @@ def ensure_decided(path, rid, verdict, approver, log_path, keyring, run_by, jobs
 
 def pending(path):
     """The requests without a verdict."""
-    if not os.path.exists(path):
+    if database.is_database(path):
+        records = _read(path)
+    elif not os.path.exists(path):
         return []
-    return _locked(path, lambda records: ([], [r for r in records if r.get('kind') == 'request'
-                                               and state(records, r['id'])[1] is None]))
+    else:
+        records = _locked(path, lambda found: ([], found))
+    decided = set(r.get('id') for r in records if r.get('kind') == 'verdict')
+    return [r for r in records if r.get('kind') == 'request' and r.get('id') not in decided]
 
 
 LISTED = ('id', 'asset_id', 'inventory_hostname', 'owner', 'proposed_action', 'alert_name', 'requested_at')

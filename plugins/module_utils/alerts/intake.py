@@ -25,7 +25,7 @@ import logging
 import re
 import time
 
-from ansible_collections.aigov.core.plugins.module_utils.alerts import alert_intake, alerts, cloudevents, episodes, guardrails, spool
+from ansible_collections.aigov.core.plugins.module_utils.alerts import alert_intake, alerts, cloudevents, episode_claims, episodes, guardrails, spool
 from ansible_collections.aigov.core.plugins.module_utils.alerts.budget import ActionBudget
 from ansible_collections.aigov.core.plugins.module_utils.alerts.payload import encode_payload, payload_json
 from ansible_collections.aigov.core.plugins.module_utils.audit import audit_log, entries
@@ -126,6 +126,7 @@ class Intake(object):
         self.outcomes = episodes.Outcomes(config['audit_log'], config['gate'].episodes.max_entries, watch=episodes.Watch(
             config.get('outcome_timeout') or episodes.OUTCOME_TIMEOUT, config.get('approval_ttl') or episodes.APPROVAL_TTL))
         self.refusals = alert_intake.RefusedRequests()
+        self.claims = episode_claims.for_log(config['audit_log'], config['gate'].episodes.max_entries)  # None: a file
         self.refusals_recorded = time.monotonic()
         self.accepts = cloudevents.type_matcher(config.get('cloudevent_types') or cloudevents.DEFAULT_TYPES)
         self._seed()
@@ -164,6 +165,8 @@ class Intake(object):
 
     def close(self):
         self.audit.close()
+        if self.claims is not None:
+            self.claims.close()
 
     def _json(self, kind, value):
         memo = self.encoded[kind]
@@ -224,21 +227,27 @@ class Intake(object):
             counts[verdict] += 1
             if verdict == 'accepted':
                 admitted.append((key, self._event(alert, subject, key, now, clock, meta)))
-        # The decisions are on disk before any event reaches a rule: no action without its record.
-        records = [entries.decision(event, self.config['keyring']) for _key, event in admitted if event['decision']]
-        if found['refused'] or found['truncated']:
-            records.append(entries.alert_intake(found, received_at, path))
         try:
+            if self.claims is not None and admitted:  # one source instance decides each episode (episode_claims.py)
+                admitted = await self.claims.claim(admitted, counts)
+            # The decisions are on disk before any event reaches a rule: no action without its record.
+            records = [entries.decision(event, self.config['keyring']) for _key, event in admitted if event['decision']]
+            if found['refused'] or found['truncated']:
+                records.append(entries.alert_intake(found, received_at, path))
             if records:
                 await self.audit.record(records)
             if self.config.get('spool') is not None and admitted:  # kept until the engine's feedback (alerts/spool.py)
                 await self.config['spool'].record([event for _key, event in admitted])
         except (audit_log.AuditLogError, spool.SpoolError) as exc:
+            if self.claims is not None:
+                await self.claims.release(admitted)
             for _key, event in admitted:
                 self.config['gate'].forget(event['alert'])  # the sender's retry is not a duplicate
                 self.outcomes.escalated.pop((event['alert']['fingerprint'], event['alert']['starts_at']), None)
             LOGGER.error('queued nothing: %s', exc)
             return 503, {'error': 'the decision could not be recorded in the audit log; nothing was queued'}
+        if self.claims is not None:
+            await self.claims.confirm(admitted)
         counts['refused'] = [{'index': item['index'], 'reason': item['reason']} for item in found['refused']]
         if not found['alerts'] and not found['ignored']:
             return 400, dict(counts, error='nothing in the request is an alert')

@@ -20,6 +20,10 @@ its persistent session). The spool keeps every accepted event from before its 20
   still waiting; in memory the spool holds the uuids of the waiting events only (the engine's queue
   holds one event, so they are the events of the requests in flight and of the last ACK_DELAY seconds).
 
+With the audit log in PostgreSQL and the engine's persistence id known, the spool is rows in the database under
+that id (spool_postgres.py, open_spool): a restarted activation in a fresh container re-emits what the dead one
+had not delivered.
+
 Without feedback (no persistence) there is no spool: an event answered 202 is in ansible-rulebook's memory
 only (docs/remediation.md, "Delivery").
 """
@@ -33,6 +37,7 @@ import threading
 import time
 import uuid
 
+from ansible_collections.aigov.core.plugins.module_utils.alerts import spool_postgres
 from ansible_collections.aigov.core.plugins.module_utils.common import database, paths
 
 SUFFIX = '.spool'
@@ -64,6 +69,14 @@ def spool_path(audit_log_path):
     if database.is_database(audit_log_path):
         return paths.local_path(paths.DATA_DIR + '/audit' + SUFFIX)
     return audit_log_path + SUFFIX
+
+
+def open_spool(audit_log_path, key=None):
+    """The spool of a source: with its audit log in PostgreSQL and a key (its persistence id and port), rows in that
+    database (spool_postgres.py), which a restart anywhere finds; else the file at spool_path()."""
+    if key and database.is_database(audit_log_path):
+        return spool_postgres.DatabaseSpool(audit_log_path, key, SpoolError, Spool.name)
+    return Spool(spool_path(audit_log_path))
 
 
 def _fsync_dir(path):
@@ -155,7 +168,8 @@ class Spool(object):
         self._open()
         return size
 
-    def name(self, events):
+    @staticmethod
+    def name(events):
         """Give each event that has none a meta.uuid (before it is written)."""
         for event in events:
             meta = event.setdefault('meta', {})

@@ -17,8 +17,9 @@ The rule (docs/architecture.md, "Paths"):
    follow the same rule; only an inventory source resolves the files it names from its own directory.
 4. A location that is a PostgreSQL URL (C(postgresql://...), common/database.py) is a database, kept as
    given. When neither the option nor the store's own variable names a location, $AIGOV_DATABASE (one
-   setting for every store that has a database backend: the asset store and the audit log) comes before
-   the default. The approvals queue stays a file: next to a file audit log, else in DATA_DIR.
+   setting for every store that has a database backend: the asset store, the audit log and the approvals
+   queue) comes before the default. The approvals queue's default follows the audit log: next to a file log,
+   in the same database as a log in PostgreSQL.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ AUDIT_LOG = SharedFile('audit log', 'AIGOV_AUDIT_LOG', DATA_DIR + '/audit.jsonl'
 APPROVALS_QUEUE = SharedFile('approvals queue', 'AIGOV_APPROVALS_QUEUE', None)  # default: next to the audit log
 APPROVALS_QUEUE_NAME = 'approvals.jsonl'
 SHARED_FILES = (ASSET_STORE, AUDIT_LOG, APPROVALS_QUEUE)
-IN_DATABASE = (ASSET_STORE, AUDIT_LOG)  # the stores $AIGOV_DATABASE puts in PostgreSQL
+IN_DATABASE = (ASSET_STORE, AUDIT_LOG, APPROVALS_QUEUE)  # the stores $AIGOV_DATABASE puts in PostgreSQL
 
 
 def base_dir():
@@ -61,8 +62,8 @@ def resolve(shared, value=None, environ=None, base=None, audit_log=None):
         or shared.default
     if chosen is None and shared is APPROVALS_QUEUE:
         log = resolve(AUDIT_LOG, audit_log, environ, base)
-        if database.is_database(log):
-            return local_path(os.path.join(DATA_DIR, APPROVALS_QUEUE_NAME), base)
+        if database.is_database(log):  # the queue lives in the log's database (alerts/approvals_postgres.py)
+            return log
         return os.path.join(os.path.dirname(log), APPROVALS_QUEUE_NAME)
     if chosen is None:
         raise ValueError('no default for the %s' % shared.what)

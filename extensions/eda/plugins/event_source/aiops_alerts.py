@@ -177,6 +177,9 @@ options:
       - Each accepted event stays in a spool next to the audit log (C(<audit_log>.spool)), fsynced before the 202,
         until the engine's feedback says the rules engine has it; when the source starts again it re-emits every
         event that got none, with its original decision and payload (C(meta.redelivered) true), never deciding it again.
+      - With the audit log in PostgreSQL the spool is the table C(aigov_event_spool) in that database, under the
+        persistence id and this source's port, so a restarted activation in a fresh container re-emits what the
+        previous one had not delivered (docs/fleet-scale.md).
       - ansible-rulebook gives the feedback queue for C(--persistence-id) alone, even with no database configured
         (its persistence then stays off). The source checks at the first feedback and, without a database, stops with
         an error naming the missing variables and confirms nothing (the events come back at the next start).
@@ -335,12 +338,24 @@ def _engine_persists():
     return enabled if isinstance(enabled, bool) else None
 
 
+def _persistence_id():
+    """ansible-rulebook's --persistence-id (its settings.persistence_id), or None outside ansible-rulebook."""
+    try:
+        from ansible_rulebook.conf import settings  # pylint: disable=import-outside-toplevel
+    except ImportError:
+        return None
+    value = getattr(settings, 'persistence_id', None)
+    return value if isinstance(value, str) and value else None
+
+
 async def _redeliver(queue, config, feedback):
     """With the engine's feedback queue: the spool (config['spool']), its events that never got feedback queued
     again, and the task that takes the feedback; (None, None) without it."""
     if feedback is None:
         return None, None
-    commit = config['spool'] = spool.SpoolCommit(spool.Spool(spool.spool_path(config['audit_log'])))
+    persistence = _persistence_id()
+    key = persistence and '%s:%d' % (persistence, config['port'])  # a spool in PostgreSQL: the rows of this key
+    commit = config['spool'] = spool.SpoolCommit(spool.open_spool(config['audit_log'], key))
     acks = asyncio.ensure_future(commit.feedback(feedback, _engine_persists))
     waiting = await asyncio.get_running_loop().run_in_executor(None, commit.spool.load)
     if waiting:

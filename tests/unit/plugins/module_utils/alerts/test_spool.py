@@ -107,3 +107,15 @@ def test_feedback_is_written_only_after_the_ack_delay(tmp_path):
     early, late, names = asyncio.run(run())
     assert early == names and late == [names[1]]  # the first ack written after 0.5 s, the second not yet
     assert [e['meta']['uuid'] for e in spool.Spool(path).load()] == [names[1]]  # killed now: the second comes back
+
+
+def test_the_spool_is_in_the_database_only_with_a_log_there_and_a_persistence_id(tmp_path):
+    """open_spool chooses; nothing connects until the spool is used (tests/integration/test_pg_spool.py uses it)."""
+    log = str(tmp_path / 'audit.jsonl')
+    assert isinstance(spool.open_spool(log, '16:5050'), spool.Spool) and spool.open_spool(log).path == log + '.spool'
+    assert isinstance(spool.open_spool('postgresql://aigov@db/aigov', None), spool.Spool)  # no persistence id: a file
+    rows = spool.open_spool('postgresql://aigov:s3cret@db/aigov', '16:5050')
+    assert not isinstance(rows, spool.Spool) and rows.key == '16:5050' and 's3cret' not in rows.path
+    events = [event(1)]
+    rows.name(events)
+    assert isinstance(events[0]['meta']['uuid'], str)

@@ -28,6 +28,10 @@ BASE = '/srv/project'
     (paths.APPROVALS_QUEUE, None, {}, BASE + '/aigov-data/approvals.jsonl'),
     (paths.APPROVALS_QUEUE, None, {'AIGOV_AUDIT_LOG': '/var/lib/aigov/audit.jsonl'}, '/var/lib/aigov/approvals.jsonl'),
     (paths.APPROVALS_QUEUE, None, {'AIGOV_APPROVALS_QUEUE': 'q.jsonl', 'AIGOV_AUDIT_LOG': '/l/a.jsonl'}, BASE + '/q.jsonl'),
+    # rule 4: the queue follows a log in PostgreSQL into its database, and $AIGOV_DATABASE puts it there too
+    (paths.APPROVALS_QUEUE, None, {'AIGOV_AUDIT_LOG': 'postgresql://aigov@db/aigov'}, 'postgresql://aigov@db/aigov'),
+    (paths.APPROVALS_QUEUE, None, {'AIGOV_DATABASE': 'postgresql://'}, 'postgresql://'),
+    (paths.APPROVALS_QUEUE, None, {'AIGOV_DATABASE': 'postgresql://', 'AIGOV_APPROVALS_QUEUE': 'q.jsonl'}, BASE + '/q.jsonl'),
 ])
 def test_value_then_environment_then_default_relative_to_the_base(shared, value, environ, expected):
     assert paths.resolve(shared, value, environ, BASE) == expected
