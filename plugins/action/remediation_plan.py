@@ -11,7 +11,7 @@ from ansible.errors import AnsibleActionFail
 from ansible.module_utils.basic import env_fallback
 from ansible.module_utils.errors import AnsibleFallbackNotFound
 
-from ansible_collections.aigov.core.plugins.module_utils.alerts import aap_approval, guardrails
+from ansible_collections.aigov.core.plugins.module_utils.alerts import guardrails
 from ansible_collections.aigov.core.plugins.module_utils.audit import decision_keys
 from ansible_collections.aigov.core.plugins.module_utils.common import paths
 from ansible_collections.aigov.core.plugins.module_utils.remediation import gate, remediation
@@ -45,6 +45,8 @@ def _aap(args, task_vars):
         return None
 
     def lookup():
+        # Only a job of an AAP workflow asks the controller: requests is not imported on every run (about 50 ms).
+        from ansible_collections.aigov.core.plugins.module_utils.alerts import aap_approval  # pylint: disable=import-outside-toplevel
         api = aap_approval.ControllerApi(args['controller_host'], token=args['controller_oauthtoken'],
                                          username=args['controller_username'], password=args['controller_password'],
                                          verify=(args['ca_path'] or True) if args['validate_certs'] else False)
@@ -70,6 +72,7 @@ class ActionModule(ControllerAction):
         controller_password=dict(type='str', no_log=True, fallback=(_env_set, ['CONTROLLER_PASSWORD', 'TOWER_PASSWORD'])),
         validate_certs=dict(type='bool', default=True, fallback=(env_fallback, ['CONTROLLER_VERIFY_SSL', 'TOWER_VERIFY_SSL'])),
         ca_path=dict(type='path'),
+        target_group=dict(type='str'),
     )
     SHARED_PATHS = dict(store=paths.ASSET_STORE)
     MUTUALLY_EXCLUSIVE = [('controller_oauthtoken', 'controller_username')]
@@ -87,6 +90,8 @@ class ActionModule(ControllerAction):
         except remediation.RemediationRefused as refused:
             raise AnsibleActionFail('remediation refused: %s' % refused)
         result.update(changed=False, plan=found, msg='%s on %s' % (found['remediation'], found['target']))
+        if args['target_group']:  # the strategy adds it, as for ansible.builtin.add_host: no task of its own
+            result['add_host'] = dict(host_name=found['target'], groups=[args['target_group']], host_vars={})
         return result
 
     def _services(self, task_vars, host):

@@ -102,6 +102,11 @@ options:
   ca_path:
     description: CA bundle to verify the controller's certificate with.
     type: path
+  target_group:
+    description:
+      - When set, the plan's target host is added to this inventory group of the run (as M(ansible.builtin.add_host)
+        does), for a next play with C(hosts) set to the group. A fixed name from the playbook, never from the alert.
+    type: str
 extends_documentation_fragment:
   - aigov.core.audit_log
   - aigov.core.audit_log.decision_key
@@ -122,6 +127,7 @@ EXAMPLES = r"""
 - name: Check the event and record the start
   aigov.core.remediation_plan:
     payload: "{{ ansible_eda.event.payload_b64 }}"
+    target_group: aigov_remediation_target
   register: aigov_plan
 """
 

@@ -27,6 +27,7 @@ from tests.integration.conftest import FAKE_SERVERS, Ansible, record_decision, w
 from tests.integration.secrets.conftest import kv, openbao  # noqa: F401  # pylint: disable=unused-import
 from tests.integration.test_alert_chain import write
 from tests.integration.test_remediation_rulebook import entries, no_freeze_policy
+from tests.ports import free_port
 
 GPU_UUID = 'GPU-5e1d2c3b-aaaa-bbbb-cccc-000000000001'
 APPROVED, TAMPERED = b'approved weights v1\n' * 1000, b'tampered weights\n' * 1000
@@ -130,7 +131,7 @@ def estate(tmp_path_factory, openbao, ansible_env):  # noqa: F811 (the imported 
                    burn=burn, vllm=vllm, marks=[])
 
 
-def remediate(estate, name, kind, *flags, **labels):
+def remediate(estate, name, kind, *flags, inventory='inventory.json', **labels):
     """Record the source's automate decision for an alert on the asset of KIND and run aigov.core.remediate."""
     fingerprint = 'fp-%d' % len(entries(estate['log']))
     mark = estate['workdir'] / ('pwned-%s' % fingerprint)
@@ -144,7 +145,7 @@ def remediate(estate, name, kind, *flags, **labels):
              'meta': {'received_at': received}}
     payload = record_decision(estate['log'], event, estate['ansible'].env)
     return estate['ansible'].playbook(
-        '-i', estate['workdir'] / 'inventory.json', 'aigov.core.remediate', *flags,
+        '-i', estate['workdir'] / inventory, 'aigov.core.remediate', *flags,
         '-e', 'aigov_event_payload=%s' % payload, '-e', 'aigov_audit_log=%s' % estate['log'],
         '-e', 'aigov_store_path=%s' % estate['store'], '-e', 'aigov_registry=%s' % estate['registry'],
         '-e', 'aigov_guardrails=%s' % no_freeze_policy(estate['workdir'] / 'guardrails.yml'), '-e', 'aigov_gpu_stop_timeout=1',
@@ -204,6 +205,26 @@ def test_gpu_process_is_stopped_only_when_discovered_and_unprotected(estate):
                                             ('remediation.outcome', 'success', 'stop_gpu_process')]
     assert 'SIGTERM, SIGKILL' in entries(estate['log'])[-1]['reasons'][0]
     assert [e['outcome'] for e in entries(estate['log'])[since:] if e['action'] == 'remediation.refused'] == ['refused'] * 4
+
+
+@pytest.mark.parametrize('name, kind, remediation', [
+    ('ModelServerDown', 'model_server', 'restart_model_server'),   # reachability from the restart itself
+    ('AgentCompromised', 'agent', 'quarantine_agent'),             # from the stop: the credential is not revoked
+    ('AgentCredentialLeaked', 'agent', 'rotate_agent_secret'),     # from a ping: nothing rotated in the backend
+])
+def test_an_unreachable_host_gets_nothing_done_and_the_outcome_is_a_failure(estate, kv, name, kind, remediation):  # noqa: F811
+    host, since = estate['host'], len(entries(estate['log']))
+    inventory = json.loads((estate['workdir'] / 'inventory.json').read_text())
+    inventory['all']['children']['testhosts']['hosts'][host.name]['ansible_port'] = free_port()  # nothing listens there
+    (estate['workdir'] / 'unreachable.json').write_text(json.dumps(inventory))
+    vllm, version = sh(host, 'cat', '/run/vllm.pid'), kv.current_version('agents/rem-bot')
+    run = remediate(estate, name, kind, inventory='unreachable.json')
+    assert run.returncode != 0 and 'is unreachable' in run.stdout, run.stdout[-3000:]
+    assert outcomes(estate, since) == [('remediation.start', 'planned', remediation),
+                                       ('remediation.outcome', 'failure', remediation)]
+    assert 'is unreachable' in entries(estate['log'])[-1]['reasons'][0]
+    assert sh(host, 'cat', '/run/vllm.pid') == vllm and kv.current_version('agents/rem-bot') == version
+    assert not [e for e in entries(estate['log'])[since:] if e['action'].startswith('agent_secret')]
 
 
 def agent_answers(host, value):

@@ -17,9 +17,9 @@ import itertools
 import os
 import time
 
-from ansible_collections.aigov.core.plugins.module_utils.alerts import aap_approval
 from ansible_collections.aigov.core.plugins.module_utils.audit import audit_log, entries
 from ansible_collections.aigov.core.plugins.module_utils.common import database
+from ansible_collections.aigov.core.plugins.module_utils.common.errors import AigovError
 from ansible_collections.aigov.core.plugins.module_utils.remediation import remediation
 from ansible_collections.aigov.core.plugins.module_utils.store import registry, registry_signers
 from ansible_collections.aigov.core.plugins.module_utils.store.asset_store import read_inventory
@@ -85,7 +85,7 @@ def _aap_entry(aap, event, payload, keyring, run_by):
     workflow_job, lookup = aap
     try:
         found = lookup()
-    except aap_approval.AapApprovalError as exc:
+    except AigovError as exc:  # aap_approval.AapApprovalError: no approval can be confirmed
         raise remediation.RemediationRefused('no approval in AAP workflow job %s: %s' % (workflow_job, exc))
     request = entries.event_request(event, payload, found['request'])
     return entries.approval_decision(request, 'approve', found['approver'], keyring, run_by,

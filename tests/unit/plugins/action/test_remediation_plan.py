@@ -95,6 +95,15 @@ def test_a_sealed_decision_plans_once_and_the_second_start_is_refused_and_record
     assert audit_verify.verify(site.log, keyring=site.ring)['sealed'] == 1
 
 
+def test_the_planned_target_joins_the_target_group_only_when_one_is_named(site):
+    first, second = event(fingerprint='fp1'), event(fingerprint='fp2')
+    decide(site, first)
+    decide(site, second)
+    assert plan(site, first, target_group='aigov_remediation_target')['add_host'] == {
+        'host_name': 'gpu-onprem-1', 'groups': ['aigov_remediation_target'], 'host_vars': {}}
+    assert 'add_host' not in plan(site, second)
+
+
 @pytest.mark.parametrize('hostvars, missing', [
     ({'gpu-onprem-1': {}}, 'discovery recorded no start time of pid 4242'),  # no entry, and pids without start times
     ({'gpu-onprem-1': {'aigov_baseline_services': {'vllm': {'env_file': '/etc/vllm.env'}}}}, "has no restart_command"),
