@@ -21,6 +21,8 @@ import contextlib
 import json
 import threading
 
+from ansible_collections.aigov.core.plugins.module_utils.audit import audit_chain
+from ansible_collections.aigov.core.plugins.module_utils.audit.audit_chain import AuditLogError
 from ansible_collections.aigov.core.plugins.module_utils.common import database
 
 COMPONENT, VERSION = 'audit_log', 1
@@ -73,13 +75,8 @@ _INSERT = 'INSERT INTO aigov_audit_log (seq, prev_hash, hash, action, line) VALU
 _ready = set()  # locations whose schema this process has checked
 
 
-def _log():
-    from ansible_collections.aigov.core.plugins.module_utils.audit import audit_log  # pylint: disable=import-outside-toplevel
-    return audit_log
-
-
 def _error(what, location, exc):
-    return _log().AuditLogError(str(database.failure(what, location, exc)))
+    return AuditLogError(str(database.failure(what, location, exc)))
 
 
 def _open(location, autocommit=False, create=True):
@@ -91,7 +88,7 @@ def _open(location, autocommit=False, create=True):
     try:
         conn = database.connect(location, WHAT, autocommit=autocommit)
     except database.DatabaseError as exc:
-        raise _log().AuditLogError(str(exc))
+        raise AuditLogError(str(exc))
     try:
         if location not in _ready:
             if not create:
@@ -105,7 +102,7 @@ def _open(location, autocommit=False, create=True):
             _ready.add(location)
     except database.DatabaseError as exc:
         conn.close()
-        raise _log().AuditLogError(str(exc))
+        raise AuditLogError(str(exc))
     except Exception as exc:
         conn.close()
         if database.is_driver_error(exc):
@@ -126,7 +123,7 @@ def _previous(conn, location, lock):
 
 def _checked(row, location):
     if row is None or row[0] is None:
-        raise _log().AuditLogError('audit log %s has no head row: run aigov.core.audit_verify' % database.display(location))
+        raise AuditLogError('audit log %s has no head row: run aigov.core.audit_verify' % database.display(location))
     seq, digest, line = row
     if seq == 0:
         return None
@@ -134,8 +131,8 @@ def _checked(row, location):
         entry = json.loads(line) if line is not None else None
     except ValueError:
         entry = None
-    if not isinstance(entry, dict) or entry.get('seq') != seq or _log().entry_hash(entry) != digest:
-        raise _log().AuditLogError('the last entry of audit log %s (seq %d) does not match its hash; run '
+    if not isinstance(entry, dict) or entry.get('seq') != seq or audit_chain.entry_hash(entry) != digest:
+        raise AuditLogError('the last entry of audit log %s (seq %d) does not match its hash; run '
                                    'aigov.core.audit_verify' % (database.display(location), seq))
     return entry
 
@@ -152,7 +149,7 @@ def _insert(conn, entries, data):
 
 def _parts(entry):
     """(a1, a2, b, c) of a prepared entry (see _APPEND); ValueError when it is not JSON data."""
-    text = _log().canonical(dict(entry, prev_hash='@P@', seq='@N@'))
+    text = audit_chain.canonical(dict(entry, prev_hash='@P@', seq='@N@'))
     at = text.index(_PREV_MARK)  # unique: inside a JSON string a quote is always escaped
     head, after = text[:at] + b',"prev_hash":"', b'"' + text[at + len(_PREV_MARK):]
     cut = head.rindex(b',"outcome":')  # the member itself: only owner (a string or null) follows it in head
@@ -170,8 +167,7 @@ class Writer(object):
         self._turn = threading.Lock()
 
     def append_many(self, records):
-        stamp = _log()._utc_now()
-        entries = [_log()._prepare(batch_time=stamp, **record) for record in records]
+        entries = audit_chain.prepare_many(records)
         return self.write(entries) if entries else []
 
     def close(self):
@@ -204,7 +200,7 @@ class Writer(object):
                 try:
                     parts = list(zip(*[_parts(entry) for entry in entries]))
                 except (TypeError, ValueError) as exc:
-                    raise _log().AuditLogError('audit entry details must be plain JSON data: %s' % exc)
+                    raise AuditLogError('audit entry details must be plain JSON data: %s' % exc)
                 with conn.pipeline():  # one round trip: the write, then the barrier (skipped when the write fails)
                     conn.execute('BEGIN')
                     conn.execute('SET LOCAL synchronous_commit = off')
@@ -223,7 +219,7 @@ class Writer(object):
                 if not database.is_driver_error(exc):
                     raise
                 if getattr(exc, 'sqlstate', None) == 'XX001':  # data_corrupted: raised by aigov_audit_append
-                    raise _log().AuditLogError('the last entry of audit log %s does not match its hash; run '
+                    raise AuditLogError('the last entry of audit log %s does not match its hash; run '
                                                'aigov.core.audit_verify (%s)' % (database.display(self.path),
                                                                                  database.scrub(exc, self.path)))
                 lost = isinstance(exc, database.driver().OperationalError)  # the server went away mid-write
@@ -287,12 +283,12 @@ def _rows(location, order, size=2000):
 def iter_lines(location):
     """(line number, raw line, entry or None): the n-th entry of the chain is line n, as in the file."""
     for number, raw in enumerate(_rows(location, 'ASC'), start=1):
-        yield number, raw, _log()._parsed(raw)
+        yield number, raw, audit_chain.parsed(raw)
 
 
 def iter_newest_first(location, chunk=None):
     for raw in _rows(location, 'DESC', size=200):
-        yield _log()._parsed(raw)
+        yield audit_chain.parsed(raw)
 
 
 def import_lines(location, lines):
@@ -301,7 +297,7 @@ def import_lines(location, lines):
     with _session(location, 'cannot copy into audit log: nothing copied', create=True) as conn:
         with conn.transaction():
             if _previous(conn, location, lock=True) is not None:
-                raise _log().AuditLogError('audit log %s is not empty: a file log is copied only into an empty one'
+                raise AuditLogError('audit log %s is not empty: a file log is copied only into an empty one'
                                            % database.display(location))
             entries, data = [], []
             for raw in lines:
