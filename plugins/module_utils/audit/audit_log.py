@@ -25,7 +25,8 @@ import os
 import threading
 
 from ansible_collections.aigov.core.plugins.module_utils.audit import audit_log_postgres
-from ansible_collections.aigov.core.plugins.module_utils.audit.audit_chain import (  # noqa: F401 pylint: disable=unused-import (the log's public names)
+# The chain's public names: callers use them as audit_log's.
+from ansible_collections.aigov.core.plugins.module_utils.audit.audit_chain import (  # noqa: F401 pylint: disable=unused-import
     FIELDS, GENESIS_HASH, OUTCOMES, SCHEMA_VERSION, AuditLogError, canonical, entry_hash, recordable)
 from ansible_collections.aigov.core.plugins.module_utils.audit.audit_chain import (
     chain as _chain, parsed as _parsed, prepare as _prepare, prepare_many, utc_now as _utc_now)

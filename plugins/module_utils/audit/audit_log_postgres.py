@@ -93,7 +93,7 @@ def _checked(row, location):
         entry = None
     if not isinstance(entry, dict) or entry.get('seq') != seq or audit_chain.entry_hash(entry) != digest:
         raise AuditLogError('the last entry of audit log %s (seq %d) does not match its hash; run '
-                                   'aigov.core.audit_verify' % (database.display(location), seq))
+                            'aigov.core.audit_verify' % (database.display(location), seq))
     return entry
 
 
@@ -261,7 +261,7 @@ def import_lines(location, lines):
         with conn.transaction():
             if _previous(conn, location, lock=True) is not None:
                 raise AuditLogError('audit log %s is not empty: a file log is copied only into an empty one'
-                                           % database.display(location))
+                                    % database.display(location))
             entries, data = [], []
             for raw in lines:
                 entries.append(json.loads(raw.decode('utf-8')))
