@@ -134,3 +134,25 @@ def test_a_database_of_schema_version_1_is_migrated_and_its_chain_continued(pg_d
     audit_log.append(log, **_records(1, start=6)[0])
     assert [raw for _n, raw, _e in audit_log.iter_lines(pg_database)] == [raw for _n, raw, _e in audit_log.iter_lines(log)]
     assert audit_verify.verify(pg_database)['entries'] == 7
+
+
+def test_a_write_whose_chaining_fails_is_taken_back(pg_cluster, pg_database):
+    """The server refuses the chaining step after the entries reached the pending table: the writer takes them
+    back, says nothing was appended, and they are never chained by a later write."""
+    audit_log.append(pg_database, **_records(1)[0])
+    name = pg_database.rsplit('/', 1)[1]
+    pg_cluster.psql(name, "CREATE FUNCTION refuse_boom() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                          "IF NEW.line LIKE '%agent-boom%' THEN RAISE EXCEPTION 'refused by the test'; END IF; "
+                          "RETURN NEW; END $$; CREATE TRIGGER refuse_boom BEFORE INSERT ON aigov_audit_log "
+                          "FOR EACH ROW EXECUTE FUNCTION refuse_boom()")
+    writer = audit_log.Writer(pg_database)
+    try:
+        writer.append_many(_records(1, start=1))
+        with pytest.raises(audit_log.AuditLogError, match='cannot append to audit log: nothing appended'):
+            writer.append_many([dict(_records(1)[0], subject='agent-boom')])
+        assert _query(pg_database, 'SELECT count(*) FROM aigov_audit_pending')[0][0] == 0
+        writer.append_many(_records(1, start=2))  # a new connection, the same chain
+    finally:
+        writer.close()
+    assert [entry['subject'] for _n, entry in audit_log.read_entries(pg_database)] == ['agent-0', 'agent-1', 'agent-2']
+    assert audit_verify.verify(pg_database)['ok']

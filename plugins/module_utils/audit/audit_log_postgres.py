@@ -28,6 +28,7 @@ from ansible_collections.aigov.core.plugins.module_utils.common import database
 
 _NOTHING = 'nothing appended'
 _UNCONFIRMED = 'the connection was lost; not appended, or appended unconfirmed (either way the chain stays whole)'
+_UNKNOWN = 'not confirmed; another writer may have appended it (either way the chain stays whole)'
 _PREV_MARK, _SEQ_MARK = b',"prev_hash":"@P@"', b',"seq":"@N@"'
 WHAT = 'audit log'
 _HEAD = 'SELECT seq, hash FROM aigov_audit_head WHERE id = 1'
@@ -187,7 +188,8 @@ class Writer(object):
             except Exception:  # pylint: disable=broad-except
                 withdrawn = not self._ticket  # no ticket in this session yet: the first step failed, nothing pending
         self._close()
-        return _error('cannot append to audit log: %s' % (_NOTHING if withdrawn else _UNCONFIRMED), self.path, exc)
+        return _error('cannot append to audit log: %s' % (_UNCONFIRMED if lost else _NOTHING if withdrawn else _UNKNOWN),
+                      self.path, exc)
 
 
 def write(location, entries):
