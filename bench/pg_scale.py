@@ -3,10 +3,11 @@ PostgreSQL server started for the run (tests/pg.py: an unprivileged cluster on 1
 
   inventory  `ansible-inventory --list` through aigov.core.ai_assets over the store in PostgreSQL vs the same store
              in SQLite (default 100,000 assets on 10,000 hosts; median wall time of the CLI; target <= 1.5)
-  audit      8 concurrent writer processes appending to the one hash chain in PostgreSQL (each write: lock the
-             head, check the tail, chain, insert, commit) vs 8 processes doing a plain INSERT + COMMIT loop of
-             the same lines into an unchained table (target >= 2,000 entries/s, the chain verifying afterwards);
-             one entry per write, and the event source's group commit (10 entries per write)
+  audit      8 concurrent writer processes appending to the one hash chain in PostgreSQL (each write: into the
+             pending table, then chained by whichever writer holds the chain lock, with every other pending
+             write, and committed on disk) vs 8 processes doing a plain INSERT + COMMIT loop of the same lines
+             into an unchained table (target >= 2,000 entries/s, the chain verifying afterwards); one entry per
+             write, and the event source's group commit (10 entries per write)
   discover   record_scans() of 1,000 hosts (10 assets each), first run then a rescan with changes, PostgreSQL vs
              SQLite (median wall time; target <= 1.5)
 """

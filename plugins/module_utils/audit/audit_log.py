@@ -10,137 +10,32 @@ reordering lines breaks the chain, and verify() names the first break.
 The hashes are not keyed: someone who rewrites the whole tail can forge a
 valid chain, so keep an anchor (seq and hash of a recent entry) elsewhere
 and pass it to verify().
+
+The chain's rules (entries, hashes, lines, refusals) are audit_chain.py's, shared with the
+PostgreSQL backend (audit_log_postgres.py), which every function here hands a database URL to.
 """
 
 from __future__ import annotations
 
-import datetime
 import errno
 import fcntl
 import hashlib
 import json
 import os
-import re
 import threading
 
-from ansible_collections.aigov.core.plugins.module_utils.common import database, fast_json, paths
+from ansible_collections.aigov.core.plugins.module_utils.audit import audit_log_postgres
+# The chain's public names: callers use them as audit_log's.
+from ansible_collections.aigov.core.plugins.module_utils.audit.audit_chain import (  # noqa: F401 pylint: disable=unused-import
+    FIELDS, GENESIS_HASH, OUTCOMES, SCHEMA_VERSION, AuditLogError, canonical, entry_hash, recordable)
+from ansible_collections.aigov.core.plugins.module_utils.audit.audit_chain import (
+    chain as _chain, parsed as _parsed, prepare as _prepare, prepare_many, utc_now as _utc_now)
+from ansible_collections.aigov.core.plugins.module_utils.common import database, paths
 from ansible_collections.aigov.core.plugins.module_utils.host import safe_files
-from ansible_collections.aigov.core.plugins.module_utils.common.errors import AigovError
-from ansible_collections.aigov.core.plugins.module_utils.common.redaction import SECRET_VALUE
 
-SCHEMA_VERSION = 1
-GENESIS_HASH = '0' * 64
 DEFAULT_PATH = paths.AUDIT_LOG.default  # where the log is: paths.resolve(paths.AUDIT_LOG, ...)
 ENV_PATH = paths.AUDIT_LOG.env
-OUTCOMES = ('success', 'failure', 'refused', 'rolled_back', 'planned')
-FIELDS = ('schema_version', 'seq', 'time', 'actor', 'action', 'subject', 'owner', 'outcome', 'reasons', 'details',
-          'prev_hash', 'hash')
 _TAIL_CHUNK = 65536
-
-
-class AuditLogError(AigovError):
-    """The audit log cannot be read or appended to, or an entry is refused."""
-
-
-def _database():
-    """The PostgreSQL backend (audit_log_postgres), for a log whose location is a database URL (common/database.py)."""
-    from ansible_collections.aigov.core.plugins.module_utils.audit import audit_log_postgres  # pylint: disable=import-outside-toplevel
-    return audit_log_postgres
-
-
-def canonical(entry):
-    """The bytes that are hashed: sorted keys, no spaces, UTF-8 (the json module's, through orjson when it can)."""
-    return fast_json.canonical(entry)
-
-
-_AFTER_HASH = b',"outcome":'  # the member that follows `hash` in an entry's sorted keys
-
-
-def _hashed_line(entry):
-    """(hash, line) of an entry _prepare() made and _chain() numbered, serializing it once.
-
-    Its canonical JSON is hashed; the line is the same with `"hash":"..."` put where sorted keys
-    put it, before `outcome`: byte for byte canonical() of the entry with its hash. Every member
-    after `outcome` (owner, prev_hash, reasons, schema_version, seq, subject, time) is a string,
-    a number, null or a list of strings, so the last ',"outcome":' of the text is that member
-    (inside a JSON string a quote is always escaped).
-    """
-    text = canonical(entry)
-    digest = hashlib.sha256(text).hexdigest()
-    if not isinstance(entry['time'], str):  # a caller's `now` of another JSON type: splice nothing blindly
-        return digest, canonical(dict(entry, hash=digest)) + b'\n'
-    cut = text.rindex(_AFTER_HASH)
-    return digest, b'%s,"hash":"%s"%s\n' % (text[:cut], digest.encode('ascii'), text[cut:])
-
-
-def entry_hash(entry):
-    """sha256 hex of the canonical JSON of entry without its `hash` key."""
-    return hashlib.sha256(canonical(dict((k, v) for k, v in entry.items() if k != 'hash'))).hexdigest()
-
-
-def _utc_now():
-    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='microseconds')
-
-
-_SCHEME_CHARS = frozenset('abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+.-')
-_AFTER_SCHEME = re.compile(r'://([^/@\s]*)@')  # '://', the userinfo (no '/', '@' or space), '@'
-
-
-def _url_credentials(text):
-    """True when text holds user:password@ after a URL scheme (redaction.URL_CREDENTIALS), in linear time.
-
-    That regex, searched, rescans a long run of scheme characters from every start (quadratic: seconds
-    for 4 KB labels, hours for 1 MB). This one starts with a literal: the userinfo after each '://' is
-    scanned once (it holds no '/', so the next '://' starts at its last character at the earliest), and
-    only a candidate ending in '@' is looked at again, for its ':' and the scheme before it.
-    """
-    for found in _AFTER_SCHEME.finditer(text):
-        if ':' in found.group(1) and _has_scheme(text, found.start()):
-            return True
-    return False
-
-
-def _has_scheme(text, colon):
-    """True when a letter starts a run of scheme characters ending at text[colon] (the scheme's first character is a letter)."""
-    position = colon - 1
-    while position >= 0 and text[position] in _SCHEME_CHARS:
-        if text[position].isascii() and text[position].isalpha():
-            return True
-        position -= 1
-    return False
-
-
-def _secret_shaped(text):
-    return SECRET_VALUE.match(text) or ('@' in text and _url_credentials(text))  # no '@', no credentials in a URL
-
-
-def _check_no_secrets(value, where):
-    """Refuse values shaped like provider keys or URLs with passwords: details carry fingerprints only."""
-    if isinstance(value, dict):
-        items, spot = value.items(), '%s.%s'
-    elif isinstance(value, (list, tuple)):
-        items, spot = enumerate(value), '%s[%d]'
-    else:
-        if isinstance(value, str) and _secret_shaped(value):
-            raise AuditLogError('refusing audit entry: %s looks like a secret value; record its fingerprint instead' % where)
-        return
-    for key, item in items:
-        if isinstance(item, (str, dict, list, tuple)):  # the place is named only when something is refused
-            if item.__class__ is str and not _secret_shaped(item):
-                continue
-            _check_no_secrets(item, spot % (where, key))
-
-
-def recordable(text):
-    """text, or 'sha256:' and the start of its digest when append() would refuse it as secret-shaped.
-
-    For values a sender or a host chose (an alert's fingerprint, name, start): the entry is still
-    written and still names the value by its digest. Every writer and reader of such a field uses it.
-    """
-    text = str(text)
-    if _secret_shaped(text):
-        return 'sha256:' + hashlib.sha256(text.encode('utf-8')).hexdigest()[:16]
-    return text
 
 
 def _tail_line(handle):
@@ -206,44 +101,13 @@ def check_appendable(path):
     change is never made that the log then cannot record.
     """
     if database.is_database(path):
-        return _database().check_appendable(path)
+        return audit_log_postgres.check_appendable(path)
     fd = _open_log(path)
     try:
         with os.fdopen(os.dup(fd), 'rb') as handle:
             last_entry(handle, path)
     finally:
         os.close(fd)
-
-
-def _prepare(actor, action, subject, owner, outcome, reasons=(), details=None, now=None, batch_time=None):
-    """An entry without seq and hashes; refused (AuditLogError) when it is not plain data or looks secret.
-
-    Its time is now, else batch_time (the entries of one write share it), else the current time.
-    """
-    if outcome not in OUTCOMES:
-        raise AuditLogError('audit outcome must be one of %s, not %r' % (', '.join(OUTCOMES), outcome))
-    details = dict(details or {})
-    reasons = [str(reason) for reason in reasons]
-    _check_no_secrets(details, 'details')
-    _check_no_secrets(reasons, 'reasons')
-    return dict(schema_version=SCHEMA_VERSION, time=now or batch_time or _utc_now(), actor=str(actor), action=str(action),
-                subject=str(subject), owner=None if owner is None else str(owner), outcome=outcome,
-                reasons=reasons, details=details)
-
-
-def _chain(entries, previous):
-    """The lines of entries chained after previous; AuditLogError (nothing written yet) when one is not JSON data."""
-    lines = []
-    for entry in entries:
-        entry['seq'] = 1 if previous is None else previous['seq'] + 1
-        entry['prev_hash'] = GENESIS_HASH if previous is None else previous['hash']
-        try:
-            entry['hash'], line = _hashed_line(entry)
-        except (TypeError, ValueError) as exc:
-            raise AuditLogError('audit entry details must be plain JSON data: %s' % exc)
-        lines.append(line)
-        previous = entry
-    return b''.join(lines)
 
 
 def _file_state(info):
@@ -262,7 +126,7 @@ class Writer(object):
 
     def __new__(cls, path):
         if cls is Writer and database.is_database(path):
-            return _database().Writer(path)  # the same interface, one connection kept open
+            return audit_log_postgres.Writer(path)  # the same interface, one connection kept open
         return object.__new__(cls)
 
     def __init__(self, path):
@@ -334,7 +198,7 @@ class Writer(object):
 def _write_chained(path, entries):
     """Chain and append entries under one exclusive lock and one fsync; return them."""
     if database.is_database(path):
-        return _database().write(path, entries)
+        return audit_log_postgres.write(path, entries)
     writer = Writer(path)
     try:
         return writer.write(entries)
@@ -360,7 +224,7 @@ def predict(path, actor, action, subject, owner, outcome, reasons=(), details=No
     """
     entry = _prepare(actor, action, subject, owner, outcome, reasons, details, now)
     if database.is_database(path):
-        _chain([entry], _database().previous(path))
+        _chain([entry], audit_log_postgres.previous(path))
         return entry
     try:
         handle = safe_files.open_regular(path, follow=False)
@@ -382,25 +246,14 @@ def append_many(path, records):
 
     Every record is checked before anything is written: one refused record appends none.
     """
-    stamp = _utc_now()
-    entries = [_prepare(batch_time=stamp, **record) for record in records]
-    if not entries:
-        return []
-    return _write_chained(path, entries)
-
-
-def _parsed(raw):
-    try:
-        entry = json.loads(raw.decode('utf-8'))
-    except ValueError:
-        return None
-    return entry if isinstance(entry, dict) else None
+    entries = prepare_many(records)
+    return _write_chained(path, entries) if entries else []
 
 
 def iter_lines(path):
     """Stream the log: (line_number, raw line bytes, entry or None when unparseable), one line in memory at a time."""
     if database.is_database(path):
-        yield from _database().iter_lines(path)
+        yield from audit_log_postgres.iter_lines(path)
         return
     try:
         handle = safe_files.open_regular(path, follow=False)
@@ -446,7 +299,7 @@ def iter_newest_first(path, chunk=_TAIL_CHUNK):
     A log that does not exist yet has no entries.
     """
     if database.is_database(path):
-        yield from _database().iter_newest_first(path)
+        yield from audit_log_postgres.iter_newest_first(path)
         return
     try:
         handle = safe_files.open_regular(path, follow=False)

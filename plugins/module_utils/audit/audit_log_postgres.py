@@ -7,12 +7,12 @@ audit_log.py hands a location that is a PostgreSQL URL (common/database.py) to t
 change. Each entry is one row holding its exact canonical line (what the file would hold), so readers get the
 same bytes, the same entries and the same verification (audit_verify, governance_kpis) as from the file.
 
-Order without gaps or forks, whoever writes: a write is one transaction that locks the one head row
-(SELECT ... FOR UPDATE), checks the last entry against it, chains its entries after it, inserts them and moves
-the head. Writers on other connections wait for the lock and chain after the committed head; a lost
-connection rolls the whole transaction back (nothing half-written). seq is the primary key and prev_hash is
-unique: even a writer that bypassed the head could not fork the chain. A trigger refuses UPDATE and DELETE on
-entries (verify still names an edit made by someone who disabled it).
+Order without gaps or forks, whoever writes: a write puts its entries in a pending table (in parallel with other
+writers), then one writer at a time, under the chain lock, chains every pending write after the head, inserts
+them and moves the head, in one statement and one commit (group commit on the server:
+audit_log_postgres_schema.py). A lost connection leaves a write whole or out; seq is the primary key and
+prev_hash is unique: even a writer that bypassed the head could not fork the chain. A trigger refuses UPDATE and
+DELETE on entries (verify still names an edit made by someone who disabled it).
 """
 
 from __future__ import annotations
@@ -21,65 +21,23 @@ import contextlib
 import json
 import threading
 
+from ansible_collections.aigov.core.plugins.module_utils.audit import audit_chain
+from ansible_collections.aigov.core.plugins.module_utils.audit import audit_log_postgres_schema as schema
+from ansible_collections.aigov.core.plugins.module_utils.audit.audit_chain import AuditLogError
 from ansible_collections.aigov.core.plugins.module_utils.common import database
 
-COMPONENT, VERSION = 'audit_log', 1
-# One write in one statement, so the head row is locked for the time of one statement, not of client round trips.
-# Each entry comes as the parts of its canonical JSON around the values only the head decides (audit_log's rule):
-# a1 (up to `details`), a2 (`,"outcome":` ... `"prev_hash":"`), b (`","reasons":` ... `"seq":`), c (the rest).
-# Hashed: a1 a2 PREV b SEQ c; stored line: a1 ,"hash":"HASH" a2 PREV b SEQ c (sorted keys put `hash` before
-# `outcome`): byte for byte the file's line. The last entry is checked against the head first (a damaged tail stops it).
-_APPEND = (
-    "CREATE FUNCTION aigov_audit_append(a1 text[], a2 text[], b text[], c text[], actions text[], "
-    "OUT first_seq bigint, OUT first_prev text, OUT hashes text[]) LANGUAGE plpgsql AS $$ DECLARE "
-    "head_seq bigint; prev text; last_line text; hashed text; digest text; BEGIN "
-    "SELECT h.seq, h.hash INTO head_seq, prev FROM aigov_audit_head h WHERE h.id = 1 FOR UPDATE; "
-    "IF head_seq > 0 THEN "
-    "SELECT l.line INTO last_line FROM aigov_audit_log l WHERE l.seq = head_seq; "
-    "IF last_line IS NULL OR encode(sha256(convert_to(replace(last_line, ',\"hash\":\"' || prev || '\"', ''), 'UTF8')), "
-    "'hex') <> prev THEN RAISE EXCEPTION 'aigov audit tail damaged at seq %', head_seq USING ERRCODE = 'data_corrupted'; "
-    "END IF; END IF; "
-    "first_seq := head_seq + 1; first_prev := prev; hashes := ARRAY[]::text[]; "
-    "FOR i IN 1 .. array_length(a1, 1) LOOP "
-    "head_seq := head_seq + 1; "
-    "hashed := a1[i] || a2[i] || prev || b[i] || head_seq::text || c[i]; "
-    "digest := encode(sha256(convert_to(hashed, 'UTF8')), 'hex'); "
-    "INSERT INTO aigov_audit_log (seq, prev_hash, hash, action, line) VALUES (head_seq, prev, digest, actions[i], "
-    "a1[i] || ',\"hash\":\"' || digest || '\"' || a2[i] || prev || b[i] || head_seq::text || c[i]); "
-    "prev := digest; hashes := hashes || digest; END LOOP; "
-    "UPDATE aigov_audit_head SET seq = head_seq, hash = prev WHERE id = 1; END $$")
 _NOTHING = 'nothing appended'
 _UNCONFIRMED = 'the connection was lost; not appended, or appended unconfirmed (either way the chain stays whole)'
+_UNKNOWN = 'not confirmed; another writer may have appended it (either way the chain stays whole)'
 _PREV_MARK, _SEQ_MARK = b',"prev_hash":"@P@"', b',"seq":"@N@"'
 WHAT = 'audit log'
-_SCHEMA = {1: [
-    'CREATE TABLE aigov_audit_head (id smallint PRIMARY KEY CHECK (id = 1), seq bigint NOT NULL, hash text NOT NULL)',
-    "INSERT INTO aigov_audit_head (id, seq, hash) VALUES (1, 0, repeat('0', 64))",
-    'CREATE TABLE aigov_audit_log (seq bigint PRIMARY KEY, prev_hash text NOT NULL UNIQUE, hash text NOT NULL UNIQUE, '
-    'action text NOT NULL, line text NOT NULL)',
-    "CREATE FUNCTION aigov_audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
-    "RAISE EXCEPTION 'aigov audit log entries are append-only'; END $$",
-    'CREATE TRIGGER aigov_audit_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON aigov_audit_log '
-    'FOR EACH STATEMENT EXECUTE FUNCTION aigov_audit_append_only()',
-    # The head locked and the last entry's line in one round trip: the second statement runs after the lock is
-    # held, with a snapshot of its own (read committed), so it sees the entry the writer before committed.
-    "CREATE FUNCTION aigov_audit_lock_head(OUT seq bigint, OUT hash text, OUT line text) LANGUAGE plpgsql AS $$ BEGIN "
-    "SELECT h.seq, h.hash INTO seq, hash FROM aigov_audit_head h WHERE h.id = 1 FOR UPDATE; "
-    "SELECT l.line INTO line FROM aigov_audit_log l WHERE l.seq = aigov_audit_lock_head.seq; END $$",
-    _APPEND,
-]}
 _HEAD = 'SELECT seq, hash FROM aigov_audit_head WHERE id = 1'
 _INSERT = 'INSERT INTO aigov_audit_log (seq, prev_hash, hash, action, line) VALUES (%s, %s, %s, %s, %s)'
 _ready = set()  # locations whose schema this process has checked
 
 
-def _log():
-    from ansible_collections.aigov.core.plugins.module_utils.audit import audit_log  # pylint: disable=import-outside-toplevel
-    return audit_log
-
-
 def _error(what, location, exc):
-    return _log().AuditLogError(str(database.failure(what, location, exc)))
+    return AuditLogError(str(database.failure(what, location, exc)))
 
 
 def _open(location, autocommit=False, create=True):
@@ -91,7 +49,7 @@ def _open(location, autocommit=False, create=True):
     try:
         conn = database.connect(location, WHAT, autocommit=autocommit)
     except database.DatabaseError as exc:
-        raise _log().AuditLogError(str(exc))
+        raise AuditLogError(str(exc))
     try:
         if location not in _ready:
             if not create:
@@ -101,11 +59,11 @@ def _open(location, autocommit=False, create=True):
                 if missing:
                     conn.close()
                     return None
-            database.ensure_schema(conn, COMPONENT, VERSION, _SCHEMA)
+            database.ensure_schema(conn, schema.COMPONENT, schema.VERSION, schema.SCHEMA)
             _ready.add(location)
     except database.DatabaseError as exc:
         conn.close()
-        raise _log().AuditLogError(str(exc))
+        raise AuditLogError(str(exc))
     except Exception as exc:
         conn.close()
         if database.is_driver_error(exc):
@@ -126,7 +84,7 @@ def _previous(conn, location, lock):
 
 def _checked(row, location):
     if row is None or row[0] is None:
-        raise _log().AuditLogError('audit log %s has no head row: run aigov.core.audit_verify' % database.display(location))
+        raise AuditLogError('audit log %s has no head row: run aigov.core.audit_verify' % database.display(location))
     seq, digest, line = row
     if seq == 0:
         return None
@@ -134,9 +92,9 @@ def _checked(row, location):
         entry = json.loads(line) if line is not None else None
     except ValueError:
         entry = None
-    if not isinstance(entry, dict) or entry.get('seq') != seq or _log().entry_hash(entry) != digest:
-        raise _log().AuditLogError('the last entry of audit log %s (seq %d) does not match its hash; run '
-                                   'aigov.core.audit_verify' % (database.display(location), seq))
+    if not isinstance(entry, dict) or entry.get('seq') != seq or audit_chain.entry_hash(entry) != digest:
+        raise AuditLogError('the last entry of audit log %s (seq %d) does not match its hash; run '
+                            'aigov.core.audit_verify' % (database.display(location), seq))
     return entry
 
 
@@ -151,8 +109,8 @@ def _insert(conn, entries, data):
 
 
 def _parts(entry):
-    """(a1, a2, b, c) of a prepared entry (see _APPEND); ValueError when it is not JSON data."""
-    text = _log().canonical(dict(entry, prev_hash='@P@', seq='@N@'))
+    """(a1, a2, b, c) of a prepared entry (audit_log_postgres_schema.py); ValueError when it is not JSON data."""
+    text = audit_chain.canonical(dict(entry, prev_hash='@P@', seq='@N@'))
     at = text.index(_PREV_MARK)  # unique: inside a JSON string a quote is always escaped
     head, after = text[:at] + b',"prev_hash":"', b'"' + text[at + len(_PREV_MARK):]
     cut = head.rindex(b',"outcome":')  # the member itself: only owner (a string or null) follows it in head
@@ -167,11 +125,11 @@ class Writer(object):
     def __init__(self, path):
         self.path = path
         self._conn = None
+        self._ticket = None  # the ticket of this connection's last write (audit_log_postgres_schema.py)
         self._turn = threading.Lock()
 
     def append_many(self, records):
-        stamp = _log()._utc_now()
-        entries = [_log()._prepare(batch_time=stamp, **record) for record in records]
+        entries = audit_chain.prepare_many(records)
         return self.write(entries) if entries else []
 
     def close(self):
@@ -184,51 +142,54 @@ class Writer(object):
                 self._conn.close()
             except Exception:  # pylint: disable=broad-except
                 pass  # closing a connection the server already cut
-        self._conn = None
+        self._conn, self._ticket = None, None
 
     def write(self, entries):
-        """Chain and insert prepared entries in one transaction under the head row's lock; return them once durable.
+        """Chain and insert prepared entries; return them once they are chained and on disk (group commit).
 
-        One round trip: aigov_audit_append locks the head row for one statement and the commit, which does not wait for the disk
-        (synchronous_commit off for this transaction only), so the next writer gets the lock without waiting for
-        an fsync. Then a second, empty transaction commits with the server's own durability setting: the
-        write-ahead log is flushed in order, so once it is on disk so is this entry and every entry before it
-        (the barriers of concurrent writers share one flush: group commit across processes and nodes). A crash
-        in between can only lose the newest entries, whose writers never got a success: never a gap, never a fork.
+        One round trip, aigov_audit_write (audit_log_postgres_schema.py): the entries go into the pending table,
+        then every pending write is chained under the chain lock and committed with the server's durability
+        setting, or this write is found already chained by a writer whose commit was on disk before it was
+        visible. A crash in between loses only pending writes whose writers never got a success, or chains one
+        later (appended unconfirmed, as a lost reply): never a gap, never a fork.
         """
         with self._turn:
             if self._conn is None or self._conn.closed:
                 self._conn = _open(self.path, autocommit=True)
-            conn = self._conn
             try:
-                try:
-                    parts = list(zip(*[_parts(entry) for entry in entries]))
-                except (TypeError, ValueError) as exc:
-                    raise _log().AuditLogError('audit entry details must be plain JSON data: %s' % exc)
-                with conn.pipeline():  # one round trip: the write, then the barrier (skipped when the write fails)
-                    conn.execute('BEGIN')
-                    conn.execute('SET LOCAL synchronous_commit = off')
-                    found = conn.execute('SELECT first_seq, first_prev, hashes FROM aigov_audit_append(%s, %s, %s, %s, %s)',
-                                         [list(part) for part in parts] + [[entry['action'] for entry in entries]])
-                    conn.execute('COMMIT')
-                    conn.execute('BEGIN')
-                    conn.execute('SELECT pg_current_xact_id()')  # a transaction id: its commit is flushed to disk
-                    conn.execute('COMMIT')
-                first, previous, hashes = found.fetchone()
-                for number, (entry, digest) in enumerate(zip(entries, hashes)):
-                    entry['seq'], entry['prev_hash'], entry['hash'] = first + number, previous, digest
-                    previous = digest
+                parts = [list(part) for part in zip(*[_parts(entry) for entry in entries])]
+            except (TypeError, ValueError) as exc:
+                raise AuditLogError('audit entry details must be plain JSON data: %s' % exc)
+            try:
+                row = self._conn.execute(schema.WRITE, parts + [[entry['action'] for entry in entries]]).fetchone()
             except Exception as exc:
-                self._close()  # a refusal or a lost connection: the server rolls back what was not committed
                 if not database.is_driver_error(exc):
+                    self._close()
                     raise
-                if getattr(exc, 'sqlstate', None) == 'XX001':  # data_corrupted: raised by aigov_audit_append
-                    raise _log().AuditLogError('the last entry of audit log %s does not match its hash; run '
-                                               'aigov.core.audit_verify (%s)' % (database.display(self.path),
-                                                                                 database.scrub(exc, self.path)))
-                lost = isinstance(exc, database.driver().OperationalError)  # the server went away mid-write
-                raise _error('cannot append to audit log: %s' % (_UNCONFIRMED if lost else _NOTHING), self.path, exc)
+                raise self._failed(exc)
+            self._ticket, first, previous, hashes, damaged = row
+            if damaged is not None:  # this write withdrew itself: nothing appended
+                raise AuditLogError('the last entry of audit log %s (seq %d) does not match its hash; run '
+                                    'aigov.core.audit_verify' % (database.display(self.path), damaged))
+            for number, (entry, digest) in enumerate(zip(entries, hashes)):
+                entry['seq'], entry['prev_hash'], entry['hash'] = first + number, previous, digest
+                previous = digest
             return entries
+
+    def _failed(self, exc):
+        """The AuditLogError for a driver error during write(). A write that reached the pending table but was not
+        chained is taken back when the connection still works, so a refusal appends nothing."""
+        lost = isinstance(exc, database.driver().OperationalError)  # the server went away mid-write
+        withdrawn = False
+        if not lost:
+            try:
+                ticket = self._conn.execute(schema.LAST_TICKET).fetchone()[0]
+                withdrawn = ticket == self._ticket or self._conn.execute(schema.WITHDRAW, (ticket,)).fetchone()[0]
+            except Exception:  # pylint: disable=broad-except
+                withdrawn = not self._ticket  # no ticket in this session yet: the first step failed, nothing pending
+        self._close()
+        return _error('cannot append to audit log: %s' % (_UNCONFIRMED if lost else _NOTHING if withdrawn else _UNKNOWN),
+                      self.path, exc)
 
 
 def write(location, entries):
@@ -287,12 +248,12 @@ def _rows(location, order, size=2000):
 def iter_lines(location):
     """(line number, raw line, entry or None): the n-th entry of the chain is line n, as in the file."""
     for number, raw in enumerate(_rows(location, 'ASC'), start=1):
-        yield number, raw, _log()._parsed(raw)
+        yield number, raw, audit_chain.parsed(raw)
 
 
 def iter_newest_first(location, chunk=None):
     for raw in _rows(location, 'DESC', size=200):
-        yield _log()._parsed(raw)
+        yield audit_chain.parsed(raw)
 
 
 def import_lines(location, lines):
@@ -301,8 +262,8 @@ def import_lines(location, lines):
     with _session(location, 'cannot copy into audit log: nothing copied', create=True) as conn:
         with conn.transaction():
             if _previous(conn, location, lock=True) is not None:
-                raise _log().AuditLogError('audit log %s is not empty: a file log is copied only into an empty one'
-                                           % database.display(location))
+                raise AuditLogError('audit log %s is not empty: a file log is copied only into an empty one'
+                                    % database.display(location))
             entries, data = [], []
             for raw in lines:
                 entries.append(json.loads(raw.decode('utf-8')))

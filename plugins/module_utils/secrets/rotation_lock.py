@@ -13,39 +13,26 @@ A lock outlives the task that took it, so it cannot be an flock. It names its
 holder (the ansible-playbook process and the machine); a lock whose holder is
 a dead process on this machine (a killed run) is stale and taken over. A
 short flock on `<lock_dir>/.guard` makes check-and-take atomic.
+
+Who may take or drop a lock, and the errors, are rotation_lock_rules.py's, shared with the PostgreSQL
+backend (rotation_lock_postgres.py), which every function here hands a database URL to.
 """
 
 from __future__ import annotations
 
 import datetime
-import errno
 import fcntl
 import json
 import os
-import re
 
 from ansible_collections.aigov.core.plugins.module_utils.common import database, paths
 from ansible_collections.aigov.core.plugins.module_utils.common.atomic_write import write_atomically
-from ansible_collections.aigov.core.plugins.module_utils.common.errors import AigovError
+from ansible_collections.aigov.core.plugins.module_utils.secrets import rotation_lock_postgres
+from ansible_collections.aigov.core.plugins.module_utils.secrets.rotation_lock_rules import (
+    LockError, LockHeld, check_agent, holds, may_take)
 
 DEFAULT_DIR = paths.DATA_DIR + '/locks'  # relative to paths.base_dir(), as every aigov.core path
-_NAME = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_.@-]*$')
-
-
-class LockHeld(AigovError):
-    """Another live run holds the agent's lock; nothing was done."""
-
-
-class LockError(AigovError):
-    """The lock directory or file cannot be used."""
-
-
-def _alive(pid):
-    try:
-        os.kill(pid, 0)
-    except OSError as exc:
-        return exc.errno == errno.EPERM  # it exists, owned by someone else
-    return True
+__all__ = ['DEFAULT_DIR', 'LockError', 'LockHeld', 'acquire', 'location', 'predict', 'release']
 
 
 def location(lock_dir=None, environ=None):
@@ -55,14 +42,8 @@ def location(lock_dir=None, environ=None):
     return chosen if database.is_database(chosen) else paths.local_path(chosen)
 
 
-def _database():
-    from ansible_collections.aigov.core.plugins.module_utils.secrets import rotation_lock_postgres  # pylint: disable=import-outside-toplevel
-    return rotation_lock_postgres
-
-
 def _path(lock_dir, agent):
-    if not _NAME.match(agent or ''):
-        raise LockError('agent must be a name of letters, digits and _.@- (got %r)' % (agent,))
+    check_agent(agent)
     return os.path.join(lock_dir, '%s.lock' % agent)
 
 
@@ -89,38 +70,18 @@ def _guarded(lock_dir, work):
         os.close(fd)
 
 
-def _describe(holder):
-    if not holder:
-        return 'an unknown run (unreadable lock file)'
-    return 'process %s on %s since %s' % (holder.get('pid'), holder.get('machine'), holder.get('since'))
-
-
-def _may_take(holder, agent, path, pid, machine):
-    """(True, note) when pid on machine may take the lock its holder record describes, (False, None) when it holds it
-    already; LockHeld when a live run (or one on another machine) has it. note says when a stale lock is taken over."""
-    if holder is None:
-        return True, None
-    if holder.get('pid') == pid and holder.get('machine') == machine:
-        return False, None
-    stale = holder.get('machine') == machine and isinstance(holder.get('pid'), int) and not _alive(holder['pid'])
-    if not stale:
-        raise LockHeld('agent %s: another rotation holds %s (%s); nothing done. If that run is gone, remove the '
-                       'file' % (agent, path, _describe(holder)))
-    return True, 'took over the stale lock of %s (that process is gone)' % _describe(holder)
-
-
 def predict(lock_dir, agent, pid, machine, state='locked'):
     """(changed, note) of acquire() (state locked) or release() (unlocked) as they would go now, touching nothing
     (check mode): the same LockHeld and LockError."""
     path = _path(lock_dir, agent)
     if database.is_database(lock_dir):
-        return _database().predict(lock_dir, agent, pid, machine, state)
+        return rotation_lock_postgres.predict(lock_dir, agent, pid, machine, state)
     holder = _read(path)
     if state == 'locked':
         if os.path.exists(lock_dir) and not os.access(lock_dir, os.W_OK | os.X_OK):
             raise LockError('cannot use lock directory %s: permission denied' % lock_dir)
-        return _may_take(holder, agent, path, pid, machine)
-    return bool(holder) and holder.get('pid') == pid and holder.get('machine') == machine, None
+        return may_take(holder, agent, path, pid, machine)
+    return holds(holder, pid, machine), None
 
 
 def acquire(lock_dir, agent, pid, machine, now=None):
@@ -131,10 +92,10 @@ def acquire(lock_dir, agent, pid, machine, now=None):
     """
     path = _path(lock_dir, agent)
     if database.is_database(lock_dir):
-        return _database().acquire(lock_dir, agent, pid, machine, now)
+        return rotation_lock_postgres.acquire(lock_dir, agent, pid, machine, now)
 
     def work():
-        take, note = _may_take(_read(path), agent, path, pid, machine)
+        take, note = may_take(_read(path), agent, path, pid, machine)
         if not take:
             return False, None
         since = (now or datetime.datetime.now(datetime.timezone.utc)).isoformat(timespec='seconds')
@@ -150,11 +111,10 @@ def release(lock_dir, agent, pid, machine):
     """Drop the agent's lock if pid on machine holds it; return whether a lock was removed."""
     path = _path(lock_dir, agent)
     if database.is_database(lock_dir):
-        return _database().release(lock_dir, agent, pid, machine)
+        return rotation_lock_postgres.release(lock_dir, agent, pid, machine)
 
     def work():
-        holder = _read(path)
-        if not holder or holder.get('pid') != pid or holder.get('machine') != machine:
+        if not holds(_read(path), pid, machine):
             return False
         os.unlink(path)
         return True

@@ -5,7 +5,7 @@
 
 rotation_lock.py hands a lock location that is a PostgreSQL URL (common/database.py) here. A lock is a row
 (agent, pid, machine, since) that outlives the task that took it, as the lock file does; check-and-take is one
-transaction under a per-agent advisory lock, so two nodes cannot both take it. The rules are rotation_lock's:
+transaction under a per-agent advisory lock, so two nodes cannot both take it. The rules are rotation_lock_rules.py's:
 a holder on the same machine whose process is gone is stale and taken over; a holder elsewhere is never
 guessed dead (release it with aigov.core.agent_secret_lock state=unlocked from that run, or delete its row).
 """
@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime
 
 from ansible_collections.aigov.core.plugins.module_utils.common import database
+from ansible_collections.aigov.core.plugins.module_utils.secrets.rotation_lock_rules import LockError, holds, may_take
 
 COMPONENT, VERSION = 'rotation_locks', 1
 WHAT = 'rotation locks'
@@ -22,18 +23,12 @@ _SCHEMA = {1: ['CREATE TABLE aigov_rotation_locks (agent text PRIMARY KEY, pid i
 _ready = set()
 
 
-def _errors():
-    from ansible_collections.aigov.core.plugins.module_utils.secrets import rotation_lock  # pylint: disable=import-outside-toplevel
-    return rotation_lock
-
-
 def _run(location, agent, work, write=True):
     """work(holder, conn) in one transaction holding the agent's advisory lock; LockError when the database fails."""
-    lock = _errors()
     try:
         conn = database.connect(location, WHAT)
     except database.DatabaseError as exc:
-        raise lock.LockError(str(exc))
+        raise LockError(str(exc))
     try:
         if location not in _ready:
             database.ensure_schema(conn, COMPONENT, VERSION, _SCHEMA)
@@ -45,10 +40,10 @@ def _run(location, agent, work, write=True):
             holder = None if row is None else dict(agent=agent, pid=row[0], machine=row[1], since=row[2])
             return work(holder, conn)
     except database.DatabaseError as exc:
-        raise lock.LockError(str(exc))
+        raise LockError(str(exc))
     except Exception as exc:
         if database.is_driver_error(exc):
-            raise lock.LockError(str(database.failure('agent %s: cannot use the rotation lock' % agent, location, exc)))
+            raise LockError(str(database.failure('agent %s: cannot use the rotation lock' % agent, location, exc)))
         raise
     finally:
         conn.close()
@@ -61,14 +56,14 @@ def where(location, agent):
 def predict(location, agent, pid, machine, state='locked'):
     def work(holder, _conn):
         if state == 'locked':
-            return _errors()._may_take(holder, agent, where(location, agent), pid, machine)
-        return bool(holder) and holder.get('pid') == pid and holder.get('machine') == machine, None
+            return may_take(holder, agent, where(location, agent), pid, machine)
+        return holds(holder, pid, machine), None
     return _run(location, agent, work, write=False)
 
 
 def acquire(location, agent, pid, machine, now=None):
     def work(holder, conn):
-        take, note = _errors()._may_take(holder, agent, where(location, agent), pid, machine)
+        take, note = may_take(holder, agent, where(location, agent), pid, machine)
         if not take:
             return False, None
         since = (now or datetime.datetime.now(datetime.timezone.utc)).isoformat(timespec='seconds')
@@ -81,7 +76,7 @@ def acquire(location, agent, pid, machine, now=None):
 
 def release(location, agent, pid, machine):
     def work(holder, conn):
-        if not holder or holder.get('pid') != pid or holder.get('machine') != machine:
+        if not holds(holder, pid, machine):
             return False
         conn.execute('DELETE FROM aigov_rotation_locks WHERE agent = %s', (agent,))
         return True

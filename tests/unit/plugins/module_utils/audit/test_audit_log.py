@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from ansible_collections.aigov.core.plugins.module_utils.audit import audit_log, decision_keys, entries
+from ansible_collections.aigov.core.plugins.module_utils.audit import audit_chain, audit_log, decision_keys, entries
 from ansible_collections.aigov.core.plugins.module_utils.audit.audit_verify import verify
 from ansible_collections.aigov.core.plugins.module_utils.common.redaction import URL_CREDENTIALS
 from tests.contracts import validate
@@ -336,7 +336,7 @@ def test_the_secret_check_finds_what_the_url_regex_finds():
              'https://u:p/x@h', 'a://b://u:p@h', 'http://u:p @h', 'mailto:u@h', 'a+b.c-d://u:p@h']
     texts += [''.join(rng.choice(alphabet) for _n in range(rng.randint(0, 24))) for _n in range(20000)]
     for text in texts:
-        assert bool(audit_log._url_credentials(text)) == bool(URL_CREDENTIALS.search(text)), text
+        assert bool(audit_chain.url_credentials(text)) == bool(URL_CREDENTIALS.search(text)), text
 
 
 def _seconds(function, text):

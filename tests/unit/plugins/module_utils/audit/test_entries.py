@@ -9,7 +9,7 @@ import pytest
 
 from ansible_collections.aigov.core.plugins.module_utils.alerts.payload import encode_payload, payload_digest
 from ansible_collections.aigov.core.plugins.module_utils.alerts.budget import recent_automations
-from ansible_collections.aigov.core.plugins.module_utils.audit import audit_log, audit_verify, decision_keys, entries
+from ansible_collections.aigov.core.plugins.module_utils.audit import audit_chain, audit_log, audit_verify, decision_keys, entries
 from ansible_collections.aigov.core.plugins.module_utils.audit import governance_kpis
 from ansible_collections.aigov.core.plugins.module_utils.remediation import remediation
 from tests.contracts import REGISTRY, validate
@@ -108,7 +108,7 @@ def test_the_decision_entry_is_what_the_source_always_wrote():
 
 
 def test_recognising_decisions_their_seal_and_the_budget():
-    decision = audit_log._prepare(**entries.decision(event(), RING))
+    decision = audit_chain.prepare(**entries.decision(event(), RING))
     handmade = dict(decision, actor='mallory')
     assert entries.from_source(decision) and not entries.from_source(handmade)
     assert entries.kind_of(handmade) == entries.DECISION and not entries.sealed_kind(handmade)
