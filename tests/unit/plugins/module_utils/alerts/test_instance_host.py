@@ -75,10 +75,9 @@ def _fleet_rows(hosts):
     """Store rows of `hosts` hosts, each with a model server on the wildcard address of one shared port (a fleet's shape)."""
     rows = []
     for index in range(hosts):
+        listeners = [{'address': '0.0.0.0', 'port': 8000}, {'address': '10.1.%d.%d' % divmod(index, 250), 'port': 8000}]
         record = {'id': 'model_server:%016d' % index, 'kind': 'model_server', 'name': 'vllm',
-                  'attributes': {'listeners': [{'address': '0.0.0.0', 'port': 8000}, {'address': '10.1.%d.%d' % divmod(index, 250),
-                                                                                       'port': 8000}],
-                                 'engine': 'vllm', 'models': ['m%d' % index]}}
+                  'attributes': {'listeners': listeners, 'engine': 'vllm', 'models': ['m%d' % index]}}
         rows.append({'id': record['id'], 'inventory_hostname': 'h%d' % index, 'record': record})
     return rows
 
