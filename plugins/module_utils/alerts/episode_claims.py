@@ -111,34 +111,12 @@ class Table(object):
     """The boundary: aigov_episode_claims in PostgreSQL, one connection (reopened after an error), one call at a time."""
 
     def __init__(self, location):
-        self.location, self.conn, self.ready = location, None, False
+        self.connection = database.KeptConnection(location, WHAT, (COMPONENT, VERSION, _SCHEMA), ClaimError, autocommit=True)
         self.lock = threading.Lock()
 
     def _call(self, what, work):
         with self.lock:
-            try:
-                if self.conn is None or self.conn.closed:
-                    self.conn = database.connect(self.location, WHAT, autocommit=True)
-                if not self.ready:
-                    database.ensure_schema(self.conn, COMPONENT, VERSION, _SCHEMA)
-                    self.ready = True
-                return work(self.conn)
-            except database.DatabaseError as exc:
-                self._drop()
-                raise ClaimError(str(exc))
-            except Exception as exc:
-                if not database.is_driver_error(exc):
-                    raise
-                self._drop()
-                raise ClaimError(str(database.failure('cannot %s' % what, self.location, exc)))
-
-    def _drop(self):
-        if self.conn is not None:
-            try:
-                self.conn.close()
-            except Exception:  # pylint: disable=broad-except  # a broken connection may fail to close: it is gone anyway
-                pass
-        self.conn = None
+            return self.connection.call(what, work)
 
     def claim(self, keys, owner, lease):
         """{key: WON, DECIDED (another instance's confirmed claim) or PENDING (another's live lease)}."""
@@ -164,7 +142,7 @@ class Table(object):
 
     def close(self):
         with self.lock:
-            self._drop()
+            self.connection.close()
 
 
 class EpisodeClaims(object):

@@ -44,33 +44,10 @@ class DatabaseSpool(object):
         self.path = '%s (spool %s)' % (database.display(location), key)  # what messages name
         self.waiting = {}
         self.lock = threading.Lock()
-        self.conn, self.ready = None, False
+        self.connection = database.KeptConnection(location, WHAT, (COMPONENT, VERSION, _SCHEMA), error)
 
     def _call(self, what, work):
-        try:
-            if self.conn is None or self.conn.closed:
-                self.conn = database.connect(self.location, WHAT)
-            if not self.ready:
-                database.ensure_schema(self.conn, COMPONENT, VERSION, _SCHEMA)
-                self.ready = True
-            with self.conn.transaction():
-                return work(self.conn)
-        except database.DatabaseError as exc:
-            self._drop()
-            raise self.error(str(exc))
-        except Exception as exc:
-            if not database.is_driver_error(exc):
-                raise
-            self._drop()
-            raise self.error(str(database.failure('cannot %s %s' % (what, self.path), self.location, exc)))
-
-    def _drop(self):
-        if self.conn is not None:
-            try:
-                self.conn.close()
-            except Exception:  # pylint: disable=broad-except  # a broken connection may fail to close: it is gone anyway
-                pass
-        self.conn = None
+        return self.connection.call('%s %s' % (what, self.path), work)
 
     def load(self):
         """The events of this key that never got feedback, oldest first (each marked meta.redelivered)."""
@@ -109,4 +86,4 @@ class DatabaseSpool(object):
 
     def close(self):
         with self.lock:
-            self._drop()
+            self.connection.close()

@@ -135,6 +135,45 @@ def ensure_schema(conn, component, version, statements):
     return current
 
 
+class KeptConnection(object):
+    """One connection a long-running process (the event source) keeps, its schema ensured once, opened again after
+    any error. call(what, work): work(connection), in one transaction unless autocommit; a database that is away or
+    refuses raises error(message), the message naming the location, never its password. Not thread-safe: callers
+    that share one take turns (a lock of theirs)."""
+
+    def __init__(self, location, what, schema, error, autocommit=False):
+        self.location, self.what, self.schema, self.error, self.autocommit = location, what, schema, error, autocommit
+        self.conn, self.ready = None, False
+
+    def call(self, what, work):
+        try:
+            if self.conn is None or self.conn.closed:
+                self.conn = connect(self.location, self.what, autocommit=self.autocommit)
+            if not self.ready:
+                ensure_schema(self.conn, *self.schema)
+                self.ready = True
+            if self.autocommit:
+                return work(self.conn)
+            with self.conn.transaction():
+                return work(self.conn)
+        except DatabaseError as exc:
+            self.close()
+            raise self.error(str(exc))
+        except Exception as exc:
+            if not is_driver_error(exc):
+                raise
+            self.close()
+            raise self.error(str(failure('cannot %s' % what, self.location, exc)))
+
+    def close(self):
+        if self.conn is not None:
+            try:
+                self.conn.close()
+            except Exception:  # pylint: disable=broad-except  # a broken connection may fail to close: it is gone anyway
+                pass
+        self.conn = None
+
+
 @contextlib.contextmanager
 def advisory_lock(location, name, what, wait=True, error=None):
     """Hold the session advisory lock `name` on a connection of its own for the block, on every node at once.
