@@ -52,13 +52,26 @@ def host_assets(index, name):
     return assets
 
 
-def inventory_list(source, workdir):
+def inventory_list(source, workdir, hosts):
+    """(wall time, output) of `ansible-inventory --list` of source, which must list `hosts` hosts.
+
+    This checkout is the collection (as in the other figures), and an inventory source that does not parse is an
+    error: ansible-inventory would otherwise print a warning, list nothing and exit 0, and a figure would time an
+    empty inventory.
+    """
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=conftest.FARM, ANSIBLE_COLLECTIONS_SCAN_SYS_PATH='false',
+               ANSIBLE_INVENTORY_UNPARSED_FAILED='true', ANSIBLE_INVENTORY_ANY_UNPARSED_IS_FAILED='true')
     started = time.monotonic()
-    proc = subprocess.run([os.path.join(BIN, 'ansible-inventory'), '-i', source, '--list'], cwd=workdir,
+    proc = subprocess.run([os.path.join(BIN, 'ansible-inventory'), '-i', source, '--list'], cwd=workdir, env=env,
                           capture_output=True, text=True, timeout=1800, check=False)
     elapsed = time.monotonic() - started
     if proc.returncode != 0:
         sys.exit('ansible-inventory -i %s failed:\n%s' % (source, proc.stderr[-2000:]))
+    found = json.loads(proc.stdout)
+    listed = len(set(found.get('_meta', {}).get('hostvars', {})).union(
+        *[body.get('hosts', []) for group, body in found.items() if group != '_meta']))
+    if listed != hosts:
+        sys.exit('ansible-inventory -i %s listed %d host(s), not %d:\n%s' % (source, listed, hosts, proc.stderr[-2000:]))
     return elapsed, proc.stdout
 
 
@@ -69,7 +82,7 @@ def build(workdir, hosts):
     plugin = os.path.join(workdir, 'bench.ai_assets.yml')
     with open(plugin, 'w') as handle:
         handle.write('plugin: aigov.core.ai_assets\nstore: assets.sqlite3\n')
-    _elapsed, output = inventory_list(plugin, workdir)
+    _elapsed, output = inventory_list(plugin, workdir, hosts)
     listed = unwrap(json.loads(output))
     static = {'all': {'hosts': listed['_meta']['hostvars'], 'children': dict(
         (group, {'hosts': dict((host, None) for host in body.get('hosts', []))})
@@ -91,7 +104,7 @@ def run(args):
     for index in range(args.inventory_rounds):
         order = ('static', 'plugin') if index % 2 == 0 else ('plugin', 'static')
         for which in order:
-            times[which].append(inventory_list(plugin if which == 'plugin' else static, workdir)[0])
+            times[which].append(inventory_list(plugin if which == 'plugin' else static, workdir, args.inventory_hosts)[0])
     base, cand = statistics.median(times['static']), statistics.median(times['plugin'])
     print('\nansible-inventory --list, %d assets on %d hosts, %d interleaved rounds, median wall time'
           % (assets, args.inventory_hosts, args.inventory_rounds))

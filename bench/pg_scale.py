@@ -52,13 +52,13 @@ def _inventory(args, cluster, workdir):
         sources[name] = os.path.join(workdir, '%s.ai_assets.yml' % name)
         with open(sources[name], 'w') as handle:
             handle.write('plugin: aigov.core.ai_assets\nstore: %s\n' % store)
-    outputs = dict((name, inventory_vs_static.inventory_list(source, workdir)[1]) for name, source in sources.items())
+    outputs = dict((name, inventory_vs_static.inventory_list(source, workdir, hosts)[1]) for name, source in sources.items())
     if json.loads(outputs['sqlite']) != json.loads(outputs['postgresql']):
         sys.exit('the inventories from SQLite and PostgreSQL differ')
     times = {'sqlite': [], 'postgresql': []}
     for index in range(args.pg_rounds):
         for name in (('sqlite', 'postgresql') if index % 2 == 0 else ('postgresql', 'sqlite')):
-            times[name].append(inventory_vs_static.inventory_list(sources[name], workdir)[0])
+            times[name].append(inventory_vs_static.inventory_list(sources[name], workdir, hosts)[0])
     base, cand = statistics.median(times['sqlite']), statistics.median(times['postgresql'])
     assets = sum(len(scan['assets']) for scan in scans)
     print('\nansible-inventory --list, %d assets on %d hosts, %d interleaved rounds, median wall time (outputs equal)'
