@@ -29,6 +29,7 @@ sys.path.insert(0, ROOT)
 from tests import conftest  # noqa: E402  (links this checkout as ansible_collections.aigov.core under FARM)
 
 import targets  # noqa: E402
+from rulebook_vs_webhook import wait_port  # noqa: E402
 from tests.hosts import testhosts  # noqa: E402
 from tests.integration.conftest import serve_restartable_vllm  # noqa: E402
 from tests.integration.test_alert_chain import alerting, notifications_delivered, write  # noqa: E402
@@ -163,7 +164,7 @@ def run(args):
                                              '--vars', variables], cwd=str(work), env=env, stdout=output,
                                             stderr=subprocess.STDOUT)
                     try:
-                        wait_listening_port(port, proc)
+                        wait_port(port, proc)
                         for _outage in range(count):
                             times[chain].append(outage(host, ports.prometheus, ports.alertmanager, delivered, proc))
                             delivered += 2  # its firing and its resolution
@@ -190,20 +191,6 @@ def run(args):
     figure['targets'] = [targets.check('remediation: governed median / ungoverned median (kill -> listening)', ratio,
                                        '<=', TARGET)]
     return figure
-
-
-def wait_listening_port(port, proc, timeout=120):
-    import socket
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError('ansible-rulebook exited with %s' % proc.returncode)
-        try:
-            with socket.create_connection(('127.0.0.1', port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError('ansible-rulebook did not listen on %d' % port)
 
 
 def add_arguments(parser):

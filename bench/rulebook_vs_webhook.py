@@ -15,6 +15,7 @@ ansible-rulebook, median. Target (issue 13): the shipped source >= 0.9x the buil
 import asyncio
 import json
 import os
+import socket
 import statistics
 import subprocess
 import sys
@@ -145,7 +146,7 @@ def measure(workdir, which, alerts, store, keys, env):
     try:
         client = None
         if which != 'range':
-            wait_port(port, proc, markers)
+            wait_port(port, proc, lambda: ''.join(markers.tail))
             client = asyncio.run(send(port, bodies(alerts)))
         last = markers.wait('last', 600)
         return (alerts - 1) / (last - markers.seen['first']), client
@@ -158,18 +159,19 @@ def measure(workdir, which, alerts, store, keys, env):
             proc.wait()
 
 
-def wait_port(port, proc, markers, timeout=120):
-    import socket
+def wait_port(port, proc, output=str, timeout=120):
+    """Return once ansible-rulebook (proc) listens on port; RuntimeError, with output() (its last lines), when it exits
+    or does not listen within timeout seconds. The alert-to-remediation figure waits the same way."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError('ansible-rulebook exited:\n%s' % ''.join(markers.tail))
+            raise RuntimeError('ansible-rulebook exited with %s:\n%s' % (proc.returncode, output()))
         try:
             with socket.create_connection(('127.0.0.1', port), timeout=0.5):
                 return
         except OSError:
             time.sleep(0.1)
-    raise RuntimeError('ansible-rulebook did not listen on %d:\n%s' % (port, ''.join(markers.tail)))
+    raise RuntimeError('ansible-rulebook did not listen on %d:\n%s' % (port, output()))
 
 
 def run(args):
