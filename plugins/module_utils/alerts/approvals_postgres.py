@@ -35,21 +35,6 @@ def _records(conn, rid):
     return [json.loads(row[0]) for row in rows]
 
 
-def _session(location, what, work):
-    """work(conn) on a connection of its own; driver errors become DatabaseError naming `what`."""
-    conn = database.connect(location, WHAT)
-    try:
-        return work(conn)
-    except database.DatabaseError:
-        raise
-    except Exception as exc:
-        if database.is_driver_error(exc):
-            raise database.failure(what, location, exc)
-        raise
-    finally:
-        conn.close()
-
-
 def locked(location, change, rid):
     """change(the records of request rid) in one transaction under rid's lock; its new records inserted; its result."""
     def work(conn):
@@ -63,7 +48,8 @@ def locked(location, change, rid):
                 conn.execute('INSERT INTO aigov_approvals (id, kind, record) VALUES (%s, %s, %s)',
                              (record['id'], record['kind'], json.dumps(record, sort_keys=True)))
         return result
-    return _session(location, 'cannot write the approvals queue', work)
+    with database.session(location, WHAT, 'cannot write the approvals queue') as conn:
+        return work(conn)
 
 
 def read(location, rid=None):
@@ -72,4 +58,5 @@ def read(location, rid=None):
         if conn.execute("SELECT to_regclass('aigov_approvals')").fetchone()[0] is None:
             return []
         return _records(conn, rid)
-    return _session(location, 'cannot read the approvals queue', work)
+    with database.session(location, WHAT, 'cannot read the approvals queue') as conn:
+        return work(conn)

@@ -135,6 +135,27 @@ def ensure_schema(conn, component, version, statements):
     return current
 
 
+@contextlib.contextmanager
+def session(location, what, doing, error=DatabaseError):
+    """A connection of its own to the database of location (what: the store's name) for the block, closed after it.
+    The database away or refusing raises error(message): a DatabaseError's own message, or a driver error's as
+    failure(doing, location, exc), naming the location, never its password. Other errors pass as they are."""
+    try:
+        conn = connect(location, what)
+    except DatabaseError as exc:
+        raise exc if issubclass(error, DatabaseError) else error(str(exc))
+    try:
+        yield conn
+    except DatabaseError as exc:
+        raise exc if issubclass(error, DatabaseError) else error(str(exc))
+    except Exception as exc:
+        if not is_driver_error(exc):
+            raise
+        raise error(str(failure(doing, location, exc)))
+    finally:
+        conn.close()
+
+
 class KeptConnection(object):
     """One connection a long-running process (the event source) keeps, its schema ensured once, opened again after
     any error. call(what, work): work(connection), in one transaction unless autocommit; a database that is away or

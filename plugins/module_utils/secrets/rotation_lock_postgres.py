@@ -25,11 +25,7 @@ _ready = set()
 
 def _run(location, agent, work, write=True):
     """work(holder, conn) in one transaction holding the agent's advisory lock; LockError when the database fails."""
-    try:
-        conn = database.connect(location, WHAT)
-    except database.DatabaseError as exc:
-        raise LockError(str(exc))
-    try:
+    with database.session(location, WHAT, 'agent %s: cannot use the rotation lock' % agent, LockError) as conn:
         if location not in _ready:
             database.ensure_schema(conn, COMPONENT, VERSION, _SCHEMA)
             _ready.add(location)
@@ -39,14 +35,6 @@ def _run(location, agent, work, write=True):
             row = conn.execute('SELECT pid, machine, since FROM aigov_rotation_locks WHERE agent = %s', (agent,)).fetchone()
             holder = None if row is None else dict(agent=agent, pid=row[0], machine=row[1], since=row[2])
             return work(holder, conn)
-    except database.DatabaseError as exc:
-        raise LockError(str(exc))
-    except Exception as exc:
-        if database.is_driver_error(exc):
-            raise LockError(str(database.failure('agent %s: cannot use the rotation lock' % agent, location, exc)))
-        raise
-    finally:
-        conn.close()
 
 
 def where(location, agent):
