@@ -214,7 +214,8 @@ def test_an_outage_across_re_notifications_is_remediated_once_and_a_new_episode_
                 'aigov_port': source_port, 'aigov_token': TOKEN, 'aigov_store_path': lab.store, 'aigov_audit_log': log,
                 'aigov_registry': lab.registries['minimal'], 'aigov_guardrails': no_freeze_policy(tmp_path / 'guardrails.yml'),
                 'aigov_escalation_webhook': 'http://127.0.0.1:%d/' % owner.server_port,
-                'drools_db_file_path': str(tmp_path / 'h2' / 'eda')})
+                # scrape and evaluation every second: a notification 5 s after a success shows whether it helped
+                'aigov_still_firing_settle': 5, 'drools_db_file_path': str(tmp_path / 'h2' / 'eda')})
             with alerting(tmp_path, '%s:8000' % host.address, source_port, TOKEN, group_interval='1s',
                           repeat_interval='1s', resolve_timeout='5s') as ports:
                 proc = run_rulebook(ansible_env, tmp_path, 'aigov.core.aiops_remediation_persistent', lab.inventory,

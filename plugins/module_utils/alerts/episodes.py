@@ -10,7 +10,8 @@ of it were passed on). This module:
   episodes were escalated as still firing, up to the gate's bound, so a restart decides nothing twice;
 - Outcomes: follows the audit log's new lines (only when a decided episode is notified again, at most once a
   second: no read per alert) for remediations that reported success;
-- still_firing(): the escalation of an episode still firing after its remediation reported success, once;
+- still_firing(): the escalation of an episode still firing after its remediation reported success, once, by a
+  notification sent later than the success could show (settle seconds after it: a scrape and a rule evaluation);
 - Watch: the other exits of a remediation that did not end well, each escalated once (exception()): its run or
   post-check failed (remediation.outcome failure), its plan was refused, it reported no outcome within a time limit,
   or its approval request got no verdict within the approval time. One rule, one place: the source turns each into
@@ -19,6 +20,7 @@ of it were passed on). This module:
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import time
@@ -36,6 +38,9 @@ STILL_FIRING_KIND, FAILED, REFUSED, NO_OUTCOME, EXPIRED = (
     'still_firing', 'remediation_failed', 'refusal_escalated', 'no_outcome', 'approval_expired')
 EXCEPTIONS = (FAILED, REFUSED, NO_OUTCOME, EXPIRED, STILL_FIRING_KIND)
 OUTCOME_TIMEOUT = 900  # seconds from an automate decision (or an approval) to its remediation.outcome
+# Seconds from a success to the first notification that can show it did not help: Prometheus's default scrape and
+# evaluation intervals (1 min each). A notification sooner may have left before the mended target was scraped.
+STILL_FIRING_SETTLE = 120
 _MARKS = tuple(('"action":"%s"' % kind).encode('utf-8') for kind in (
     entries.REMEDIATION_OUTCOME, entries.REMEDIATION_REFUSED, entries.APPROVAL_REQUESTED, entries.APPROVAL_DECISION))
 _RAN_ALREADY = 'this decision already ran'  # a refusal of a second run: the first one's exit is watched
@@ -45,9 +50,10 @@ _READ_LIMIT = 4 << 20  # bytes read per poll at most: the rest on the next one
 class Outcomes(object):
     """The episodes (fingerprint, starts_at) whose remediation reported success, and those escalated since (bounded)."""
 
-    def __init__(self, path, max_episodes=100000, clock=time.monotonic, watch=None):
-        self.path, self.clock = path, clock
-        self.succeeded = BoundedLRU(max_episodes)  # (fingerprint, starts_at) -> remediation
+    def __init__(self, path, max_episodes=100000, clock=time.monotonic, watch=None, settle=STILL_FIRING_SETTLE,
+                 wall=time.time):
+        self.path, self.clock, self.settle, self.wall = path, clock, settle, wall
+        self.succeeded = BoundedLRU(max_episodes)  # (fingerprint, starts_at) -> (remediation, when it succeeded)
         self.escalated = BoundedLRU(max_episodes)  # (fingerprint, starts_at) -> True
         self.offset, self.polled, self.rest = None, None, b''
         self.watch = watch if watch is not None else Watch(clock=clock)
@@ -71,7 +77,7 @@ class Outcomes(object):
         details = entries.details_of(entry)
         episode = (details.get('fingerprint'), details.get('starts_at'))
         if kind == entries.REMEDIATION_OUTCOME and entry.get('outcome') == 'success':
-            self.succeeded.remember(episode, details.get('remediation'))
+            self.succeeded.remember(episode, (details.get('remediation'), _epoch(entry.get('time'), self.wall)))
         elif kind == entries.DECISION and (any(str(reason).startswith(_STILL_FIRING_PREFIX)
                                                for reason in entry.get('reasons') or [])
                                            or any(item in EXCEPTIONS for item in details.get('exceptions') or [])):
@@ -120,14 +126,26 @@ class Outcomes(object):
             self.note(entry)
 
     def due(self, alert):
-        """The remediation that reported success for this firing alert's episode, when it was not escalated yet; else None."""
+        """The remediation that reported success for this firing alert's episode, when it was not escalated yet and
+        the success is older than the settle time (a sooner notification is no evidence it did not help); else None."""
         episode = (alert['fingerprint'], alert['starts_at'])
         if episode in self.escalated:
             return None
-        return self.succeeded.get(episode)
+        remediation, succeeded_at = self.succeeded.get(episode) or (None, None)
+        if succeeded_at is None or self.wall() < succeeded_at + self.settle:
+            return None
+        return remediation
 
     def escalating(self, alert):
         self.escalated.remember((alert['fingerprint'], alert['starts_at']), True)
+
+
+def _epoch(stamp, wall):
+    """The seconds since the epoch of an entry's time (ISO 8601); now when it has none that can be read."""
+    try:
+        return datetime.datetime.fromisoformat(stamp).timestamp()
+    except (TypeError, ValueError):
+        return wall()
 
 
 def rebuild(gate, outcomes, path, actor=entries.SOURCE_ACTOR):

@@ -124,7 +124,8 @@ class Intake(object):
         self.decider = guardrails.Decider(config['policy'])
         self.budget = ActionBudget(config['audit_log'])
         self.outcomes = episodes.Outcomes(config['audit_log'], config['gate'].episodes.max_entries, watch=episodes.Watch(
-            config.get('outcome_timeout') or episodes.OUTCOME_TIMEOUT, config.get('approval_ttl') or episodes.APPROVAL_TTL))
+            config.get('outcome_timeout') or episodes.OUTCOME_TIMEOUT, config.get('approval_ttl') or episodes.APPROVAL_TTL),
+            settle=config.get('still_firing_settle') or episodes.STILL_FIRING_SETTLE)
         self.refusals = alert_intake.RefusedRequests()
         self.claims = episode_claims.for_log(config['audit_log'], config['gate'].episodes.max_entries)  # None: a file
         self.refusals_recorded = time.monotonic()

@@ -94,6 +94,15 @@ options:
         escalated once to the asset's escalation owner (decision C(escalate), the exception kind in C(exceptions)).
     type: int
     default: 900
+  still_firing_settle:
+    description:
+      - Seconds after a remediation reported success before a firing notification of its episode counts as still
+        firing (and is escalated to the owner, once). A notification sooner may have left the sender before the
+        mended target was scraped and the rule evaluated again; it stays a duplicate. Set it to at least your scrape
+        interval plus your rule evaluation interval, plus the range of the rule's expression (C(rate(...[5m]))) and
+        its C(keep_firing_for), if any.
+    type: int
+    default: 120
   approval_ttl:
     description:
       - Seconds a review's approval request waits for a verdict; then it expires into an escalation (the
@@ -237,7 +246,7 @@ from ansible_collections.aigov.core.plugins.plugin_utils.data_file_locator impor
 
 LOGGER = logging.getLogger('aigov.core.aiops_alerts')
 _INT_OPTIONS = ('port', 'max_body_bytes', 'replay_window', 'dedup_ttl', 'rate_per_minute', 'max_episodes', 'outcome_timeout',
-                'approval_ttl')
+                'approval_ttl', 'still_firing_settle')
 _SIGNATURE_OPTIONS = ('hmac_secret', 'grafana_hmac_secret', 'standard_webhooks_secret')
 
 
@@ -298,6 +307,7 @@ def _validate(args):
         'audit_log': paths.resolve(paths.AUDIT_LOG, args.get('audit_log'), base=base),
         'outcome_timeout': args.get('outcome_timeout'),
         'approval_ttl': args.get('approval_ttl'),
+        'still_firing_settle': args.get('still_firing_settle'),
     }
 
 

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from ansible_collections.aigov.core.plugins.module_utils.alerts import alert_intake, intake, signatures
+from ansible_collections.aigov.core.plugins.module_utils.alerts import alert_intake, episodes, intake, signatures
 from ansible_collections.aigov.core.plugins.module_utils.audit import audit_log, entries, governance_kpis
 from tests.contracts import validate
 from tests.unit.plugins.module_utils.alerts.test_intake import BEARER, TOKEN, alert, body, site  # noqa: F401  # pylint: disable=unused-import
@@ -116,6 +116,7 @@ def test_an_episode_still_firing_after_its_remediation_succeeded_is_escalated_on
     receive(pipeline, body(alert()))
     assert queue.events[0]['decision']['decision'] == 'automate'
     success(log, queue.events[0])
+    pipeline.outcomes.wall = lambda: time.time() + episodes.STILL_FIRING_SETTLE + 1  # the success could show by now
     status, reply = receive(pipeline, body(alert()))
     assert status == 202 and reply['escalated'] == 1
     escalation = queue.events[-1]['decision']
@@ -127,6 +128,31 @@ def test_an_episode_still_firing_after_its_remediation_succeeded_is_escalated_on
     restarted = intake.Intake(queue, dict(pipeline.config, gate=alert_intake.AlertGate()))
     assert receive(restarted, body(alert()))[1]['duplicate'] == 1  # once, across a restart too
     assert len(queue.events) == 2
+
+
+def test_a_notification_sent_before_the_success_could_show_is_no_evidence_it_did_not_help(site):
+    """Alertmanager re-sends a firing alert it had before Prometheus scraped the mended target: arriving within the
+    settle time of the success, it stays a duplicate; a notification after the settle time still escalates."""
+    queue, pipeline, log = site
+    receive(pipeline, body(alert()))
+    success(log, queue.events[0])
+    assert receive(pipeline, body(alert()))[1]['duplicate'] == 1  # a moment after the success
+    pipeline.outcomes.polled = None
+    pipeline.outcomes.wall = lambda: time.time() + episodes.STILL_FIRING_SETTLE - 5
+    assert receive(pipeline, body(alert()))[1]['duplicate'] == 1  # still within the settle time
+    assert [e['decision']['decision'] for e in queue.events] == ['automate']
+    pipeline.outcomes.wall = lambda: time.time() + episodes.STILL_FIRING_SETTLE + 1
+    assert receive(pipeline, body(alert()))[1]['escalated'] == 1
+    assert [e['decision']['decision'] for e in queue.events] == ['automate', 'escalate']
+
+
+def test_the_settle_time_is_a_source_option(site):
+    queue, pipeline, log = site
+    pipeline = intake.Intake(queue, dict(pipeline.config, gate=alert_intake.AlertGate(), still_firing_settle=5))
+    receive(pipeline, body(alert()))
+    success(log, queue.events[0])
+    pipeline.outcomes.wall = lambda: time.time() + 6
+    assert receive(pipeline, body(alert()))[1]['escalated'] == 1
 
 
 class Clock(object):
