@@ -4,7 +4,8 @@ guardrail decision) against a bare aiohttp receiver that only parses the JSON an
 per request, and p99 request latency. Targets (issue 13, ratios to the floor in the same run): at 1 alert per
 request >= 0.85x its throughput and <= 1.5x its p99; at 100 alerts per request >= 0.18x and <= 8x (ansible.eda's
 alertmanager source, measured in this harness, reaches 0.79x and 0.12x). Every decision is appended to the audit
-log before it is queued (fsync; concurrent requests share one write and one fsync).
+log before it is queued (fsync; concurrent requests share one write and one fsync). A reference receiver, the floor
+plus that fsync alone (durable_main), shows what the durability contract costs before any governance.
 """
 
 import asyncio
@@ -42,21 +43,62 @@ SMOKE = {'alert_requests': 40, 'alert_rounds': 1}  # bench/run.py --smoke
 TARGETS = {1: (0.85, 1.5), 100: (0.18, 8.0)}
 
 
+async def _serve(handle, port):
+    app = web.Application(client_max_size=1 << 22)
+    app.router.add_route('POST', '/{tail:.*}', handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, '127.0.0.1', port).start()
+    try:
+        await asyncio.Future()
+    finally:
+        await runner.cleanup()
+
+
 async def bare_main(queue, args):
     """The floor: parse and enqueue each alert as an event, nothing else."""
     async def handle(request):
         for alert in json.loads(await request.read())['alerts']:
             await queue.put({'alert': alert})
         return web.json_response({}, status=202)
-    app = web.Application(client_max_size=1 << 22)
-    app.router.add_route('POST', '/{tail:.*}', handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, '127.0.0.1', args['port']).start()
+    await _serve(handle, args['port'])
+
+
+async def durable_main(queue, args):
+    """The floor plus the durability contract alone: a line per alert on disk (fsync; requests that arrive meanwhile
+    share the next write, as the source's group commit) before the events are queued and the 202 sent. No
+    authentication, episodes, enrichment, decision, seal or hash chain: no receiver that keeps the contract goes below
+    it on this machine (a reference line, not a target)."""
+    loop = asyncio.get_running_loop()
+    fd = os.open(args['log'], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    pending, writing = [], []
+
+    def write(lines):
+        os.write(fd, b''.join(lines))
+        os.fsync(fd)
+
+    async def drain():
+        while pending:
+            batch = pending[:]
+            del pending[:]
+            await loop.run_in_executor(None, write, [line for lines, _done in batch for line in lines])
+            for _lines, done in batch:
+                done.set_result(None)
+
+    async def handle(request):
+        alerts = json.loads(await request.read())['alerts']
+        done = loop.create_future()
+        pending.append(([json.dumps(alert).encode() + b'\n' for alert in alerts], done))
+        if not writing or writing[-1].done():
+            writing[:] = [asyncio.ensure_future(drain())]
+        await done
+        for alert in alerts:
+            await queue.put({'alert': alert})
+        return web.json_response({}, status=202)
     try:
-        await asyncio.Future()
+        await _serve(handle, args['port'])
     finally:
-        await runner.cleanup()
+        os.close(fd)
 
 
 def payloads(count, per_request):
@@ -143,12 +185,13 @@ def run(args):
     found = []
     for per_request, (target, p99_target) in sorted(TARGETS.items()):
         bodies = payloads(args.alert_requests if per_request == 1 else max(20, args.alert_requests // 20), per_request)
-        rates = {'bare': [], 'source': []}
-        p99s = {'bare': [], 'source': []}
+        mains = {'bare': (bare_main, {}), 'durable': (durable_main, {'log': os.path.join(workdir, 'durable.jsonl')}),
+                 'source': (source_main, source_args)}
+        rates, p99s = dict((which, []) for which in mains), dict((which, []) for which in mains)
         for index in range(args.alert_rounds):
-            order = ('bare', 'source') if index % 2 == 0 else ('source', 'bare')
+            order = ('bare', 'durable', 'source')[index % 3:] + ('bare', 'durable', 'source')[:index % 3]
             for which in order:
-                main, main_args = (bare_main, {}) if which == 'bare' else (source_main, dict(source_args))
+                main, main_args = mains[which][0], dict(mains[which][1])
                 if which == 'source':
                     # fresh fingerprints each round, so the gate never sees a duplicate
                     bodies_run = [body.replace(b'"fingerprint": "r', b'"fingerprint": "%d-r' % index) for body in bodies]
@@ -159,17 +202,22 @@ def run(args):
                 p99s[which].append(p99)
         bare, source = statistics.median(rates['bare']), statistics.median(rates['source'])
         bare_p99, source_p99 = statistics.median(p99s['bare']), statistics.median(p99s['source'])
+        durable, durable_p99 = statistics.median(rates['durable']), statistics.median(p99s['durable'])
         print('  %3d alert(s)/request: floor %7.0f req/s, source %7.0f req/s, ratio %.2fx (target >= %.2f);'
               ' p99 %.1f ms vs %.1f ms, ratio %.2fx (target <= %g)' % (
                   per_request, bare, source, source / bare, target, bare_p99 * 1000, source_p99 * 1000, source_p99 / bare_p99,
                   p99_target))
+        print('      reference, the floor + an fsynced line per alert before the 202 (no governance): %7.0f req/s, ratio'
+              ' %.2fx; p99 %.1f ms, ratio %.2fx' % (durable, durable / bare, durable_p99 * 1000, durable_p99 / bare_p99))
         found.append(targets.check('alerts %d/request: throughput / bare receiver' % per_request, source / bare, '>=', target))
         found.append(targets.check('alerts %d/request: p99 / bare receiver p99' % per_request, source_p99 / bare_p99, '<=',
                                    p99_target))
         figure['alerts_per_request_%d' % per_request] = {
             'floor_rps': round(bare, 1), 'source_rps': round(source, 1), 'throughput_ratio': round(source / bare, 3),
             'floor_p99_ms': round(bare_p99 * 1000, 2), 'source_p99_ms': round(source_p99 * 1000, 2),
-            'p99_ratio': round(source_p99 / bare_p99, 3)}
+            'p99_ratio': round(source_p99 / bare_p99, 3),
+            'durable_floor_rps': round(durable, 1), 'durable_floor_ratio': round(durable / bare, 3),
+            'durable_floor_p99_ratio': round(durable_p99 / bare_p99, 3)}
     figure['targets'] = found
     return figure
 
