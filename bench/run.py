@@ -22,7 +22,8 @@
               audit writers vs a plain INSERT loop (>= 2,000 entries/s, chain kept), discover of 1,000 hosts vs
               SQLite (<= 1.5x) (bench/pg_scale.py)
 
-Results are printed and written to bench/results/latest.json; the run ends with every target, PASS or MISS.
+Results are printed and written to bench/results/latest.json; the run ends with every target, PASS or MISS. What a
+figure writes is removed when it ends (--keep-files keeps it).
 
 --smoke runs every figure at a small size (each module's SMOKE arguments), each on its own, and checks only
 that it runs and prints: the `bench` layer of `make test` (hack/run_tests.py), so a figure cannot break unnoticed.
@@ -34,7 +35,9 @@ import contextlib
 import io
 import json
 import os
+import shutil
 import sys
+import tempfile
 import time
 import traceback
 
@@ -61,6 +64,27 @@ FIGURES = {'alerts': alerts_vs_bare, 'containers': container_discovery, 'discove
            'scan': scan_vs_assert, 'storm': alert_storm}
 
 
+@contextlib.contextmanager
+def scratch(keep):
+    """A directory of the figure's own for what it writes (stores, logs, Prometheus data: up to hundreds of MB a
+    figure), as tempfile's directory for its mkdtemp() calls; removed when the figure ends, unless keep (then printed)."""
+    path = tempfile.mkdtemp(prefix='aigov-bench-')
+    previous, tempfile.tempdir = tempfile.tempdir, path
+    try:
+        yield path
+    finally:
+        tempfile.tempdir = previous
+        if keep:
+            print('bench files kept in %s' % path)
+        else:
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def run_figure(name, args):
+    with scratch(args.keep_files):
+        return FIGURES[name].run(args)
+
+
 def smoke(args, names):
     """Run each figure at its smoke size; one line per figure (ran / FAILED), exit status 1 when one failed."""
     failed = []
@@ -69,7 +93,7 @@ def smoke(args, names):
         started, printed = time.monotonic(), io.StringIO()
         try:
             with contextlib.redirect_stdout(Tee(sys.stdout, printed)):
-                FIGURES[name].run(smoke_args)
+                run_figure(name, smoke_args)
             error = None if printed.getvalue().strip() else 'printed nothing'
         except BaseException as exc:  # SystemExit too: a figure that gives up is a failure of the layer
             if isinstance(exc, KeyboardInterrupt):
@@ -103,13 +127,14 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--only', choices=sorted(FIGURES), action='append', help='run only this figure (repeatable)')
     parser.add_argument('--smoke', action='store_true', help='every figure at a small size: checks it runs, not its target')
+    parser.add_argument('--keep-files', action='store_true', help='keep what each figure wrote (printed where), to look into')
     for module in FIGURES.values():
         module.add_arguments(parser)
     args = parser.parse_args()
     names = [name for name in sorted(FIGURES) if not args.only or name in args.only]
     if args.smoke:
         return smoke(args, names)
-    figures = [FIGURES[name].run(args) for name in names]
+    figures = [run_figure(name, args) for name in names]
     results = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'results')
     os.makedirs(results, exist_ok=True)
     with open(os.path.join(results, 'latest.json'), 'w') as handle:

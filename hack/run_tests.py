@@ -118,11 +118,15 @@ def layer_lint():
 
 
 def layer_pytest(path, timeout):
-    junit = os.path.join(tempfile.mkdtemp(prefix='aigov-junit-'), 'junit.xml')
-    code, _output = run([sys.executable, '-m', 'pytest', path, '-ra', '--junitxml', junit], timeout=timeout)
-    if not os.path.exists(junit):
-        return Result(failed=1, note='pytest wrote no results (exit %d)' % code)
-    suite = ET.parse(junit).getroot()
+    junit_dir = tempfile.mkdtemp(prefix='aigov-junit-')
+    junit = os.path.join(junit_dir, 'junit.xml')
+    try:
+        code, _output = run([sys.executable, '-m', 'pytest', path, '-ra', '--junitxml', junit], timeout=timeout)
+        if not os.path.exists(junit):
+            return Result(failed=1, note='pytest wrote no results (exit %d)' % code)
+        suite = ET.parse(junit).getroot()
+    finally:
+        shutil.rmtree(junit_dir, ignore_errors=True)
     suite = suite.find('testsuite') if suite.tag == 'testsuites' else suite
     tests, failures, errors, skipped = (int(suite.get(key, 0)) for key in ('tests', 'failures', 'errors', 'skipped'))
     result = Result(tests - failures - errors - skipped, failures + errors, skipped)

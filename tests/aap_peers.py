@@ -22,6 +22,7 @@ import glob
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -210,14 +211,17 @@ def render(config_files, extra_vars=None):
     for name, value in sorted((extra_vars or {}).items()):
         cmd += ['-e', json.dumps({name: value})]
     env = dict(os.environ, AIGOV_CAPTURE=capture, ANSIBLE_NOCOLOR='1', ANSIBLE_RETRY_FILES_ENABLED='0')
-    proc = subprocess.run(cmd, cwd=work, env=env, capture_output=True, text=True, timeout=300, check=False)
-    assert proc.returncode == 0, 'ansible-playbook could not template the configuration:\n' + proc.stdout[-4000:] + proc.stderr[-2000:]
-    rendered = dict((role, []) for role in ROLES['roles'])
-    if os.path.exists(capture):
-        with open(capture) as handle:
-            for line in handle:
-                entry = json.loads(line)
-                rendered[entry['role']].append(entry['args'])
+    try:
+        proc = subprocess.run(cmd, cwd=work, env=env, capture_output=True, text=True, timeout=300, check=False)
+        assert proc.returncode == 0, 'ansible-playbook could not template the configuration:\n' + proc.stdout[-4000:] + proc.stderr[-2000:]
+        rendered = dict((role, []) for role in ROLES['roles'])
+        if os.path.exists(capture):
+            with open(capture) as handle:
+                for line in handle:
+                    entry = json.loads(line)
+                    rendered[entry['role']].append(entry['args'])
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
     return rendered
 
 

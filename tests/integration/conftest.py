@@ -6,6 +6,7 @@ import dataclasses
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -81,7 +82,9 @@ def ansible_env(collections_path):
         ANSIBLE_RETRY_FILES_ENABLED='False',
         PATH=BIN + os.pathsep + env.get('PATH', ''),
     )
-    return env
+    yield env
+    shutil.rmtree(control_dir, ignore_errors=True)
+    shutil.rmtree(os.path.dirname(keys), ignore_errors=True)  # a decision key is not left behind in /tmp
 
 
 @dataclasses.dataclass

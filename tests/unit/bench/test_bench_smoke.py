@@ -3,7 +3,9 @@
 import argparse
 import importlib.util
 import os
+import shutil
 import sys
+import tempfile
 import types
 
 import pytest
@@ -51,13 +53,32 @@ def test_every_figure_has_a_smoke_size(bench_run):
 @pytest.mark.parametrize('behaviour, ok', [('print', True), ('crash', False), ('exit', False), ('silent', False)])
 def test_smoke_fails_on_a_crash_or_silence(bench_run, monkeypatch, capsys, behaviour, ok):
     monkeypatch.setattr(bench_run, 'FIGURES', {'fine': figure('print'), 'tried': figure(behaviour)})
-    code = bench_run.smoke(argparse.Namespace(size=1000), ['fine', 'tried'])
+    code = bench_run.smoke(argparse.Namespace(size=1000, keep_files=False), ['fine', 'tried'])
     out = capsys.readouterr().out
     assert 'figure at size 3' in out  # the smoke size, not the full one
     assert 'smoke figure fine: ran' in out
     assert code == (0 if ok else 1)
     assert ('smoke figure tried: ran' in out) == ok
     assert ('smoke: %d figure(s) ran, %d failed' % ((2, 0) if ok else (1, 1))) in out
+
+
+@pytest.mark.parametrize('keep', [False, True])
+def test_what_a_figure_writes_is_removed_when_it_ends_unless_kept(bench_run, monkeypatch, capsys, keep):
+    written = []
+
+    def run(args):
+        workdir = tempfile.mkdtemp(prefix='aigov-bench-figure-')  # as every figure makes its own
+        with open(os.path.join(workdir, 'store'), 'wb') as handle:
+            handle.write(b'x' * 1024)
+        written.append(workdir)
+        raise KeyError('it crashed: its files go all the same')
+    monkeypatch.setattr(bench_run, 'FIGURES', {'writer': types.SimpleNamespace(SMOKE={}, run=run)})
+    assert bench_run.smoke(argparse.Namespace(keep_files=keep), ['writer']) == 1
+    assert os.path.exists(written[0]) == keep
+    assert ('bench files kept in' in capsys.readouterr().out) == keep
+    if keep:
+        shutil.rmtree(os.path.dirname(written[0]))
+    assert tempfile.tempdir is None or not tempfile.tempdir.startswith(os.path.dirname(written[0]))
 
 
 def test_the_layer_counts_figures(monkeypatch):
