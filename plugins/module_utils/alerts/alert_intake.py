@@ -241,7 +241,7 @@ def listener_index(assets, by_host):
     A listener on a specific address is indexed under it; one on a wildcard or loopback address under ('*', port), for an
     `instance` on the loopback (a target scraped on its own machine). A host's discovered addresses (its listeners' specific
     addresses, its inventory name and address: by_host) lead to its assets on that port too. Linear in the listeners: a
-    fleet's servers share a few ports, and the build runs on the event loop whenever the store changes.
+    fleet's servers share a few ports, and the build runs (in a worker thread, Intake.fresh_store) whenever the store changes.
     """
     index, seen = {}, set()
 
@@ -279,17 +279,29 @@ class Enricher(object):
         self._by_listener = {}  # (address, port) and ('*', port) -> server assets listening there (instance resolution)
         self._polled = None  # when a store in PostgreSQL was last asked for its generation
 
+    def due(self, clock=time.monotonic):
+        """True when refresh() may find a changed store: its file's state moved (one stat), or a second passed since
+        a store in PostgreSQL was last asked for its generation."""
+        if database.is_database(self.store_path):
+            return self._polled is None or clock() - self._polled >= 1.0
+        return self._file_stamp() != self._stamp or (self._stamp is None and bool(self._by_id))
+
+    def _file_stamp(self):
+        try:
+            info = os.stat(self.store_path)
+        except OSError:
+            return None
+        return (info.st_mtime_ns, info.st_size)
+
     def refresh(self):
         """Re-read the store when its file changed (cheap when it did not: one stat); True when it read it."""
         if database.is_database(self.store_path):
             return self._refresh_database()
-        try:
-            info = os.stat(self.store_path)
-        except OSError:
+        stamp = self._file_stamp()
+        if stamp is None:
             self._by_id, self._by_host, self._matches, self._subjects, self._stamp = {}, {}, {}, {}, None
             self._by_listener = {}
             return False
-        stamp = (info.st_mtime_ns, info.st_size)
         if stamp == self._stamp:
             return False
         return self._take(asset_store.read_inventory(open_store(self.store_path, create=False)), stamp)

@@ -136,6 +136,7 @@ class Intake(object):
         # The decider's decisions last one second (decided_at), its assets until the store changes.
         self.encoded = {'asset': {}, 'decision': {}}
         self.second = None
+        self.refreshing = None  # the re-read of the asset store in progress (fresh_store)
 
     def _seed(self):
         try:
@@ -178,6 +179,22 @@ class Intake(object):
             known = memo[id(value)] = (value, payload_json(value))
         return known[1]
 
+    async def fresh_store(self):
+        """Return once the enricher holds the asset store as it is now. A changed store is re-read in a worker thread,
+        so the event loop, which the engine shares, keeps running (10,000 hosts take seconds to read); every request
+        meanwhile waits for that copy rather than decide on the old one, and none touches the enricher until it is in."""
+        if self.refreshing is None:
+            if not self.config['enricher'].due():
+                return
+            self.refreshing = asyncio.get_running_loop().run_in_executor(None, refresh_store, self.config['enricher'])
+            self.refreshing.add_done_callback(self._refreshed)  # runs before any waiter resumes
+        await asyncio.shield(self.refreshing)  # a request that goes away does not stop the read for the others
+
+    def _refreshed(self, future):
+        self.refreshing = None
+        if not future.cancelled() and future.exception() is None and future.result():
+            self.encoded['asset'] = {}  # the enricher hands out new subjects
+
     async def receive(self, body, authorization, signature, timestamp, path, remote=None, headers=None):
         """(HTTP status, reply body) of one request; its admitted events are on the queue when the status is 202.
 
@@ -200,8 +217,7 @@ class Intake(object):
             return 400, {'error': str(exc)}
         counts = dict.fromkeys(COUNTS, 0)
         counts['ignored'] = found['ignored']
-        if refresh_store(self.config['enricher']):
-            self.encoded['asset'] = {}  # the enricher hands out new subjects
+        await self.fresh_store()  # nothing below awaits before the alerts are enriched: they see one store
         received_at = now.isoformat(timespec='seconds')
         if received_at != self.second:  # the decider starts afresh each second: so does the memory of its decisions
             self.second = received_at
