@@ -24,7 +24,6 @@ import json
 import os
 import threading
 
-from ansible_collections.aigov.core.plugins.module_utils.audit import audit_log_postgres
 # The chain's public names: callers use them as audit_log's.
 from ansible_collections.aigov.core.plugins.module_utils.audit.audit_chain import (  # noqa: F401 pylint: disable=unused-import
     FIELDS, GENESIS_HASH, OUTCOMES, SCHEMA_VERSION, AuditLogError, canonical, entry_hash, recordable)
@@ -36,6 +35,13 @@ from ansible_collections.aigov.core.plugins.module_utils.host import safe_files
 DEFAULT_PATH = paths.AUDIT_LOG.default  # where the log is: paths.resolve(paths.AUDIT_LOG, ...)
 ENV_PATH = paths.AUDIT_LOG.env
 _TAIL_CHUNK = 65536
+
+
+def _postgres():
+    """The PostgreSQL backend, imported for a database URL only: ansible-core compiles a collection's sources on every
+    controller run (no bytecode cache), and the backend is a tenth of what a file log's controller actions import."""
+    from ansible_collections.aigov.core.plugins.module_utils.audit import audit_log_postgres  # pylint: disable=import-outside-toplevel
+    return audit_log_postgres
 
 
 def _tail_line(handle):
@@ -101,7 +107,7 @@ def check_appendable(path):
     change is never made that the log then cannot record.
     """
     if database.is_database(path):
-        return audit_log_postgres.check_appendable(path)
+        return _postgres().check_appendable(path)
     fd = _open_log(path)
     try:
         with os.fdopen(os.dup(fd), 'rb') as handle:
@@ -126,7 +132,7 @@ class Writer(object):
 
     def __new__(cls, path):
         if cls is Writer and database.is_database(path):
-            return audit_log_postgres.Writer(path)  # the same interface, one connection kept open
+            return _postgres().Writer(path)  # the same interface, one connection kept open
         return object.__new__(cls)
 
     def __init__(self, path):
@@ -198,7 +204,7 @@ class Writer(object):
 def _write_chained(path, entries):
     """Chain and append entries under one exclusive lock and one fsync; return them."""
     if database.is_database(path):
-        return audit_log_postgres.write(path, entries)
+        return _postgres().write(path, entries)
     writer = Writer(path)
     try:
         return writer.write(entries)
@@ -224,7 +230,7 @@ def predict(path, actor, action, subject, owner, outcome, reasons=(), details=No
     """
     entry = _prepare(actor, action, subject, owner, outcome, reasons, details, now)
     if database.is_database(path):
-        _chain([entry], audit_log_postgres.previous(path))
+        _chain([entry], _postgres().previous(path))
         return entry
     try:
         handle = safe_files.open_regular(path, follow=False)
@@ -253,7 +259,7 @@ def append_many(path, records):
 def iter_lines(path):
     """Stream the log: (line_number, raw line bytes, entry or None when unparseable), one line in memory at a time."""
     if database.is_database(path):
-        yield from audit_log_postgres.iter_lines(path)
+        yield from _postgres().iter_lines(path)
         return
     try:
         handle = safe_files.open_regular(path, follow=False)
@@ -299,7 +305,7 @@ def iter_newest_first(path, chunk=_TAIL_CHUNK):
     A log that does not exist yet has no entries.
     """
     if database.is_database(path):
-        yield from audit_log_postgres.iter_newest_first(path)
+        yield from _postgres().iter_newest_first(path)
         return
     try:
         handle = safe_files.open_regular(path, follow=False)

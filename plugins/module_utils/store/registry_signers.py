@@ -16,15 +16,22 @@ registry.py validates with check() and adds match_fields() to what a policy sees
 
 from __future__ import annotations
 
-from ansible_collections.aigov.core.plugins.module_utils.provenance.signers import parse_signers
-
 USE_CASE_KEYS = ('require_signed_models', 'trusted_signers')
+
+
+def _parsed_signers(items):
+    """provenance.signers.parse_signers() of model_signers. Its X.509 and key parsing is imported only for a registry
+    that has signers: ansible-core compiles a collection's sources on every controller run (no bytecode cache)."""
+    if items is None:
+        return []
+    from ansible_collections.aigov.core.plugins.module_utils.provenance.signers import parse_signers  # pylint: disable=import-outside-toplevel
+    return parse_signers(items)
 
 
 def check(data, use_cases, problems):
     """Append a problem for bad model_signers and for use cases naming signers that are not there."""
     try:
-        names = set(signer['name'] for signer in parse_signers(data.get('model_signers')))
+        names = set(signer['name'] for signer in _parsed_signers(data.get('model_signers')))
     except ValueError as exc:
         problems.append(str(exc))
         names = None
