@@ -8,6 +8,7 @@ import os
 import runpy
 import socket
 import sys
+import tempfile
 import time
 
 import aiohttp
@@ -123,9 +124,10 @@ def test_feedback_from_an_engine_without_a_database_confirms_nothing(store, tmp_
     assert [e['alert']['fingerprint'] for e in asyncio.run(with_database())] == ['a', 'b']
 
 
-def test_storm_smoke_nothing_lost_memory_bounded():
+def test_storm_smoke_nothing_lost_memory_bounded(tmp_path, monkeypatch):
     sys.path.insert(0, os.path.join(ROOT, 'bench'))
     import alert_storm
+    monkeypatch.setattr(tempfile, 'tempdir', str(tmp_path))  # its files go with the test's (bench/run.py's scratch)
     figure = alert_storm.run(type('Args', (), {'storm_alerts': 400, 'storm_bound_mib': 256})())
     for storm in figure['storms']:
         assert storm['lost'] == 0 and storm['left_in_spool'] == 0, storm
