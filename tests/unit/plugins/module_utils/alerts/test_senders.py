@@ -308,3 +308,18 @@ def test_each_sender_signs_its_own_way_beside_the_bearer_token():
     assert unsigned.value.status == 401 and 'standard_webhooks' in str(unsigned.value)
     with pytest.raises(alert_intake.AuthRefused):
         auth.check(None, None, None, b'{}', headers)  # the token is still required
+
+
+@pytest.mark.parametrize('stamp', [None, 'yesterday', 12, ''])
+def test_an_outcome_without_a_readable_time_settles_from_when_it_was_read(tmp_path, stamp):
+    """An entry's time that cannot be read (none, not ISO 8601, not text) counts as the moment the source read it:
+    never as long ago, which would escalate a notification sent before the success could show."""
+    now = [1000000.0]
+    outcomes = episodes.Outcomes(str(tmp_path / 'audit.jsonl'), settle=120, wall=lambda: now[0])
+    entry = {'action': entries.REMEDIATION_OUTCOME, 'outcome': 'success', 'time': stamp,
+             'details': {'fingerprint': 'fp1', 'starts_at': 's1', 'remediation': 'restart_model_server'}}
+    outcomes.note(entry)
+    firing = {'fingerprint': 'fp1', 'starts_at': 's1'}
+    assert outcomes.due(firing) is None
+    now[0] += 121
+    assert outcomes.due(firing) == 'restart_model_server'
