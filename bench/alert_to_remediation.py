@@ -15,7 +15,6 @@ outages; target (issue 13): the governed median <= 1.1x the ungoverned one.
 """
 
 import datetime
-import json
 import os
 import pathlib
 import re
@@ -24,7 +23,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 
 import yaml
 
@@ -38,7 +36,7 @@ from rulebook_vs_webhook import wait_port  # noqa: E402
 from tests.hosts import testhosts  # noqa: E402
 from tests.integration.conftest import serve_restartable_vllm  # noqa: E402
 from tests.integration.test_alert_chain import alerting, notifications_delivered, write  # noqa: E402
-from tests.integration.test_remediation_chain import listening, prometheus_up, wait_state  # noqa: E402
+from tests.integration.test_remediation_chain import active_target, listening, prometheus_up, wait_state  # noqa: E402
 from tests.integration.test_remediation_rulebook import no_freeze_policy  # noqa: E402
 from tests.ports import free_port  # noqa: E402
 
@@ -114,9 +112,8 @@ def scrape_phase(prometheus, offset=0.5):
     """Sleep until `offset` seconds after Prometheus's last scrape of the target (1 s apart): every outage then starts
     at the same point of the scrape cycle. Where in the cycle a kill falls adds 0 to 1 s to either chain at random, the
     largest noise in the figure; the offset is the mean of that, so the figure's level is unchanged."""
-    with urllib.request.urlopen('http://127.0.0.1:%d/api/v1/targets' % prometheus, timeout=5) as response:
-        [target] = json.load(response)['data']['activeTargets']
-    stamp = re.sub(r'(\.[0-9]{6})[0-9]*', r'\1', target['lastScrape']).replace('Z', '+00:00')  # nanoseconds: cut to µs
+    scraped = active_target(prometheus)['lastScrape']
+    stamp = re.sub(r'(\.[0-9]{6})[0-9]*', r'\1', scraped).replace('Z', '+00:00')  # nanoseconds: cut to µs
     last = datetime.datetime.fromisoformat(stamp).timestamp()
     time.sleep((last + offset - time.time()) % SCRAPE_INTERVAL)
 

@@ -179,11 +179,16 @@ def wait_resolved(port, timeout=60):
         time.sleep(0.2)
 
 
-def target_health(port):
-    """Prometheus' own view of the vllm target: 'up' or 'down'."""
+def active_target(port):
+    """Prometheus' own view of its one target, the vllm server (health, lastScrape, ...)."""
     with urllib.request.urlopen('http://127.0.0.1:%d/api/v1/targets' % port, timeout=5) as response:
         [target] = json.load(response)['data']['activeTargets']
-    return target['health']
+    return target
+
+
+def target_health(port):
+    """Prometheus' own view of the vllm target: 'up' or 'down'."""
+    return active_target(port)['health']
 
 
 def wait_spooled(log, status, proc, count=1, timeout=60):

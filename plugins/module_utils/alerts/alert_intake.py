@@ -284,7 +284,7 @@ class Enricher(object):
         a store in PostgreSQL was last asked for its generation."""
         if database.is_database(self.store_path):
             return self._polled is None or clock() - self._polled >= 1.0
-        return self._file_stamp() != self._stamp or (self._stamp is None and bool(self._by_id))
+        return self._file_stamp() != self._stamp  # a store gone away too (None): refresh() forgets it
 
     def _file_stamp(self):
         try:
