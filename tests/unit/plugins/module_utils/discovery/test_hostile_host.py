@@ -329,11 +329,13 @@ def serve_once():
 
 @pytest.mark.parametrize('token', ['a' * 131072, 'x' * 131072 + '://', 'http' * 32768 + ':'])
 def test_redaction_of_a_long_argv0_takes_linear_time(token):
-    started = time.monotonic()
-    with within(10):
+    """Linear redaction of 128 KB takes about 0.02 s of CPU here, a quadratic one minutes. CPU time of this process,
+    so that other processes of a busy machine cannot fail it."""
+    started = time.process_time()
+    with within(30):
         redaction.redact_argv([token, '--api-key', token])
         redaction.redact_text(token)
-    assert time.monotonic() - started < 0.5
+    assert time.process_time() - started < 1.0
 
 
 def test_a_probe_that_raises_is_a_problem_naming_it(monkeypatch):
