@@ -141,7 +141,6 @@ def run(args):
     env = dict(os.environ, PATH=BIN + os.pathsep + os.environ.get('PATH', ''), PYTHONUNBUFFERED='1',
                ANSIBLE_COLLECTIONS_PATH=conftest.FARM, ANSIBLE_COLLECTIONS_SCAN_SYS_PATH='false',
                ANSIBLE_HOST_KEY_CHECKING='False', ANSIBLE_NOCOLOR='1', AIGOV_DECISION_KEY_FILE=str(keys),
-               ANSIBLE_SSH_CONTROL_PATH_DIR=tempfile.mkdtemp(prefix='aigov-cp-', dir='/tmp'),
                JAVA_HOME=os.environ.get('JAVA_HOME', '/usr/lib/jvm/java-17-openjdk-amd64'))
     times = {'governed': [], 'plain': []}
     with testhosts.test_hosts(1, 'aigov-brem-%d' % os.getpid(), str(work)) as hosts:

@@ -62,18 +62,29 @@ FIGURES = {'alerts': alerts_vs_bare, 'containers': container_discovery, 'discove
            'policy': policy_eval, 'postgresql': pg_scale, 'provenance': provenance_vs_sha256,
            'remediation': alert_to_remediation,
            'scan': scan_vs_assert, 'storm': alert_storm}
+CONTROL_PATH_DIR = 'ANSIBLE_SSH_CONTROL_PATH_DIR'
 
 
 @contextlib.contextmanager
 def scratch(keep):
     """A directory of the figure's own for what it writes (stores, logs, Prometheus data: up to hundreds of MB a
-    figure), as tempfile's directory for its mkdtemp() calls; removed when the figure ends, unless keep (then printed)."""
+    figure), as tempfile's directory for its mkdtemp() calls; removed when the figure ends, unless keep (then printed).
+    SSH's control sockets get a directory of their own directly under /tmp (a socket path must stay under 108 bytes),
+    passed to the figure's ansible runs as ANSIBLE_SSH_CONTROL_PATH_DIR and removed with the rest."""
     path = tempfile.mkdtemp(prefix='aigov-bench-')
+    control = tempfile.mkdtemp(prefix='aigov-cp-', dir='/tmp')
     previous, tempfile.tempdir = tempfile.tempdir, path
+    previous_control = os.environ.get(CONTROL_PATH_DIR)
+    os.environ[CONTROL_PATH_DIR] = control
     try:
         yield path
     finally:
         tempfile.tempdir = previous
+        if previous_control is None:
+            os.environ.pop(CONTROL_PATH_DIR, None)
+        else:
+            os.environ[CONTROL_PATH_DIR] = previous_control
+        shutil.rmtree(control, ignore_errors=True)
         if keep:
             print('bench files kept in %s' % path)
         else:

@@ -72,8 +72,7 @@ SMOKE = {'scan_hosts': 1, 'scan_rounds': 1, 'scan_forks': 1}  # bench/run.py --s
 def run(args):
     """Measure and print the figure; return it as a dict."""
     workdir = tempfile.mkdtemp(prefix='aigov-bench-scan-')
-    env = dict(os.environ, ANSIBLE_SSH_CONTROL_PATH_DIR=tempfile.mkdtemp(prefix='aigov-cp-', dir='/tmp'),
-               ANSIBLE_HOST_KEY_CHECKING='False', ANSIBLE_FORKS=str(args.scan_forks), ANSIBLE_NOCOLOR='1')
+    env = dict(os.environ, ANSIBLE_HOST_KEY_CHECKING='False', ANSIBLE_FORKS=str(args.scan_forks), ANSIBLE_NOCOLOR='1')
     registry = os.path.join(workdir, 'registry.yml')
     with open(registry, 'w') as handle:
         handle.write(REGISTRY)

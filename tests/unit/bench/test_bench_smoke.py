@@ -71,10 +71,15 @@ def test_what_a_figure_writes_is_removed_when_it_ends_unless_kept(bench_run, mon
         with open(os.path.join(workdir, 'store'), 'wb') as handle:
             handle.write(b'x' * 1024)
         written.append(workdir)
+        control = os.environ['ANSIBLE_SSH_CONTROL_PATH_DIR']  # where the figure's ansible runs keep SSH sockets
+        assert os.path.isdir(control) and len(control) < 40, control  # ssh's socket: 40-char hash + 17, 108 at most
+        written.append(control)
         raise KeyError('it crashed: its files go all the same')
+    monkeypatch.delenv('ANSIBLE_SSH_CONTROL_PATH_DIR', raising=False)
     monkeypatch.setattr(bench_run, 'FIGURES', {'writer': types.SimpleNamespace(SMOKE={}, run=run)})
     assert bench_run.smoke(argparse.Namespace(keep_files=keep), ['writer']) == 1
     assert os.path.exists(written[0]) == keep
+    assert not os.path.exists(written[1]) and 'ANSIBLE_SSH_CONTROL_PATH_DIR' not in os.environ  # sockets: never kept
     assert ('bench files kept in' in capsys.readouterr().out) == keep
     if keep:
         shutil.rmtree(os.path.dirname(written[0]))
