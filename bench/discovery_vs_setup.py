@@ -39,9 +39,11 @@ def measure(inventory, rounds, workdir):
     os.makedirs(os.path.join(data_dir, 'project'))
     with open(os.path.join(data_dir, 'project', 'bench.yml'), 'w') as handle:
         handle.write(playbook(rounds))
-    envvars = {key: os.environ[key] for key in ('ANSIBLE_COLLECTIONS_PATH', 'ANSIBLE_SSH_CONTROL_PATH_DIR', 'PATH')
+    envvars = {key: os.environ[key] for key in ('ANSIBLE_COLLECTIONS_PATH', 'ANSIBLE_SSH_CONTROL_PATH_DIR')
                if key in os.environ}  # the control path directory: bench/run.py's scratch()
-    envvars.update(ANSIBLE_HOST_KEY_CHECKING='False')
+    # ansible-runner runs the ansible-playbook on PATH: this interpreter's, as the other figures do (also outside make)
+    envvars.update(ANSIBLE_HOST_KEY_CHECKING='False',
+                   PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ.get('PATH', ''))
     run = ansible_runner.run(private_data_dir=data_dir, playbook='bench.yml', inventory=inventory, envvars=envvars,
                              quiet=True, timeout=900)
     if run.rc != 0:
