@@ -40,36 +40,41 @@ def _error(what, location, exc):
     return AuditLogError(str(database.failure(what, location, exc)))
 
 
-def _open(location, autocommit=False, create=True):
-    """A connection with the schema in place; AuditLogError when the database cannot be reached.
-
-    create=False (a reader): None when the database has no audit log yet, which reads as an empty log, as a
-    file that does not exist yet; nothing is created by reading.
-    """
+def _prepared(conn, location, create=True):
+    """conn with the schema in place (checked once per process). create=False (a reader): None when the database has
+    no audit log yet, which reads as an empty log, as a file that does not exist yet; nothing is created by reading."""
+    if location in _ready:
+        return conn
+    if not create:
+        missing = conn.execute("SELECT to_regclass('aigov_audit_head') IS NULL").fetchone()[0]
+        if not conn.autocommit:
+            conn.rollback()  # ensure_schema's transaction must be a transaction, not a savepoint
+        if missing:
+            return None
     try:
-        conn = database.connect(location, WHAT, autocommit=autocommit)
+        database.ensure_schema(conn, schema.COMPONENT, schema.VERSION, schema.SCHEMA)
     except database.DatabaseError as exc:
-        raise AuditLogError(str(exc))
-    try:
-        if location not in _ready:
-            if not create:
-                missing = conn.execute("SELECT to_regclass('aigov_audit_head') IS NULL").fetchone()[0]
-                if not conn.autocommit:
-                    conn.rollback()  # ensure_schema's transaction must be a transaction, not a savepoint
-                if missing:
-                    conn.close()
-                    return None
-            database.ensure_schema(conn, schema.COMPONENT, schema.VERSION, schema.SCHEMA)
-            _ready.add(location)
-    except database.DatabaseError as exc:
-        conn.close()
         raise AuditLogError(str(exc))
     except Exception as exc:
-        conn.close()
         if database.is_driver_error(exc):
             raise _error('cannot set up the audit log', location, exc)
         raise
+    _ready.add(location)
     return conn
+
+
+def _open(location):
+    """The writer's connection, kept open (autocommit: its one statement commits itself), the schema in place;
+    AuditLogError when the database cannot be reached or set up."""
+    try:
+        conn = database.connect(location, WHAT, autocommit=True)
+    except database.DatabaseError as exc:
+        raise AuditLogError(str(exc))
+    try:
+        return _prepared(conn, location)
+    except BaseException:
+        conn.close()
+        raise
 
 
 def _previous(conn, location, lock):
@@ -155,7 +160,7 @@ class Writer(object):
         """
         with self._turn:
             if self._conn is None or self._conn.closed:
-                self._conn = _open(self.path, autocommit=True)
+                self._conn = _open(self.path)
             try:
                 parts = [list(part) for part in zip(*[_parts(entry) for entry in entries])]
             except (TypeError, ValueError) as exc:
@@ -202,18 +207,10 @@ def write(location, entries):
 
 @contextlib.contextmanager
 def _session(location, what='cannot read audit log', create=False):
-    """One call's connection (None for a reader when there is no audit log yet), closed after it; a driver error
-    inside becomes an AuditLogError saying what could not be done."""
-    conn = _open(location, create=create)
-    try:
-        yield conn
-    except Exception as exc:
-        if database.is_driver_error(exc):
-            raise _error(what, location, exc)
-        raise
-    finally:
-        if conn is not None:
-            conn.close()
+    """One call's connection (None for a reader when there is no audit log yet), closed after it; a database that is
+    away or refuses becomes an AuditLogError saying what could not be done (database.session)."""
+    with database.session(location, WHAT, what, error=AuditLogError) as conn:
+        yield _prepared(conn, location, create)
 
 
 def check_appendable(location):

@@ -47,19 +47,15 @@ class PostgresStore(object):
         self.path = database.display(location)  # what results and messages show: never a password
         self.create = create
 
-    def _connect(self):
-        try:
-            conn = database.connect(self.location, WHAT)
+    @contextlib.contextmanager
+    def _session(self, doing):
+        """A connection of its own for the block, the schema in place (a writer's first call creates it); closed after
+        it. A database that is away or refuses says `doing` (database.session), naming the location, never a password."""
+        with database.session(self.location, WHAT, doing) as conn:
             if self.create and self.location not in _ready:
                 database.ensure_schema(conn, COMPONENT, STORE_SCHEMA_VERSION, _SCHEMA)
                 _ready.add(self.location)
-        except database.DatabaseError as exc:
-            raise AigovError(str(exc))
-        except Exception as exc:
-            if database.is_driver_error(exc):
-                raise database.failure('cannot set up the asset store', self.location, exc)
-            raise
-        return conn
+            yield conn
 
     def _check_version(self, conn):
         found = conn.execute("SELECT version FROM aigov_schema WHERE component = %s", (COMPONENT,)).fetchone() \
@@ -74,35 +70,17 @@ class PostgresStore(object):
     @contextlib.contextmanager
     def transaction(self):
         """One transaction: the hosts a write names locked, read, then written; rolled back on any error."""
-        conn = self._connect()
-        try:
-            try:
-                with conn.transaction():
-                    if not self.create:
-                        conn.execute('SET TRANSACTION READ ONLY')
-                    self._check_version(conn)
-                    yield _Transaction(conn, self)
-            except AigovError:
-                raise
-            except Exception as exc:
-                if database.is_driver_error(exc):
-                    raise database.failure('cannot %s the asset store: nothing written' % ('write' if self.create else 'read'),
-                                           self.location, exc)
-                raise
-        finally:
-            conn.close()
+        with self._session('cannot %s the asset store: nothing written' % ('write' if self.create else 'read')) as conn:
+            with conn.transaction():
+                if not self.create:
+                    conn.execute('SET TRANSACTION READ ONLY')
+                self._check_version(conn)
+                yield _Transaction(conn, self)
 
     def stamp(self):
         """The store's generation: it changes with every write (a reader's cheap "did anything change?")."""
-        conn = self._connect()
-        try:
+        with self._session('cannot read the asset store') as conn:
             return conn.execute('SELECT generation FROM aigov_asset_generation WHERE id = 1').fetchone()[0]
-        except Exception as exc:
-            if database.is_driver_error(exc):
-                raise database.failure('cannot read the asset store', self.location, exc)
-            raise
-        finally:
-            conn.close()
 
 
 class _Transaction(object):
