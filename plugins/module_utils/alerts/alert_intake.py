@@ -34,6 +34,7 @@ from ansible_collections.aigov.core.plugins.module_utils.store import asset_stor
 from ansible_collections.aigov.core.plugins.module_utils.store.asset_store_sqlite import open_store
 
 LOGGER = logging.getLogger('aigov.core.aiops_alerts')
+_NOT_READ = 'asset store not read, the copy read last is used: %s'
 
 
 # status is 401 (no credentials) or 403 (wrong, forged or replayed ones); the reason names no secret.
@@ -294,7 +295,11 @@ class Enricher(object):
         return (info.st_mtime_ns, info.st_size)
 
     def refresh(self):
-        """Re-read the store when its file changed (cheap when it did not: one stat); True when it read it."""
+        """Re-read the store when its file changed (cheap when it did not: one stat); True when it read it.
+
+        Unusable (damaged, another schema version, unreadable): the copy read last is kept, as for a database that is
+        away, and the file is tried again when it changes again, not on every alert.
+        """
         if database.is_database(self.store_path):
             return self._refresh_database()
         stamp = self._file_stamp()
@@ -304,7 +309,13 @@ class Enricher(object):
             return False
         if stamp == self._stamp:
             return False
-        return self._take(asset_store.read_inventory(open_store(self.store_path, create=False)), stamp)
+        try:
+            data = asset_store.read_inventory(open_store(self.store_path, create=False))
+        except AigovError as exc:
+            self._stamp = stamp
+            LOGGER.warning(_NOT_READ, exc)
+            return False
+        return self._take(data, stamp)
 
     def _refresh_database(self, clock=time.monotonic):
         """A store in PostgreSQL: its generation asked at most once a second, the store re-read when it moved.
@@ -322,7 +333,7 @@ class Enricher(object):
                 return False
             return self._take(asset_store.read_inventory(store), stamp)
         except AigovError as exc:
-            LOGGER.warning('asset store not read, the copy read last is used: %s', exc)
+            LOGGER.warning(_NOT_READ, exc)
             return False
 
     def _take(self, data, stamp):

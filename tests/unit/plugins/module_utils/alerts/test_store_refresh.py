@@ -73,3 +73,24 @@ def test_a_store_that_goes_away_is_forgotten(site):
 
 def alert_of(host):
     return {'asset_id': None, 'host': host, 'labels': {'instance': host + ':8000'}, 'fingerprint': 'x', 'name': 'X'}
+
+
+def test_a_store_that_becomes_unusable_keeps_the_copy_read_last_until_it_changes_again(site, monkeypatch, caplog):
+    """A damaged store (or one of another schema version) answered every alert with a 500 and was read again for each
+    one. Now, as for a database that is away: the copy read last decides, a warning names the store, and the file is
+    read again only when it changes again."""
+    _queue, pipeline, _log = site
+    receive(pipeline, body(alert()))
+    enricher = pipeline.config['enricher']
+    assert enricher.subject(alert_of('10.10.0.11'))['known'] is True
+    with open(enricher.store_path, 'r+b') as handle:
+        handle.write(b'\xff' * 4096)  # the header page: not a database any more
+    assert receive(pipeline, body(alert(fingerprint='fp8')))[0] == 202
+    assert enricher.subject(alert_of('10.10.0.11'))['known'] is True  # the copy read last
+    assert "asset store not read, the copy read last is used: '%s' is not a usable" % enricher.store_path in caplog.text
+    assert not enricher.due()
+    reads = []
+    monkeypatch.setattr(enricher, 'refresh', lambda: reads.append(1))
+    assert receive(pipeline, body(alert(fingerprint='fp9')))[0] == 202 and reads == []  # not read again per alert
+    os.utime(enricher.store_path, ns=(0, 0))  # the file changed: read again
+    assert enricher.due()

@@ -113,6 +113,20 @@ def test_a_file_that_is_not_a_store_is_named(tmp_path):
         asset_store.record_scans(open_store(str(path)), [scan('a', [])], 'T1')
 
 
+def test_a_store_damaged_past_its_header_is_named_when_read(store):
+    """Damage met only by a read (a table's page, not the header or the schema version) is an error naming the store,
+    not a traceback of the driver's."""
+    asset_store.record_scans(store, [scan('a', [asset('vllm-%d' % n) for n in range(50)])], 'T1')
+    with sqlite3.connect(store.path) as connection:
+        page_size = connection.execute('PRAGMA page_size').fetchone()[0]
+        root = connection.execute("SELECT rootpage FROM sqlite_master WHERE name = 'assets'").fetchone()[0]
+    with open(store.path, 'r+b') as handle:
+        handle.seek((root - 1) * page_size)
+        handle.write(b'\xff' * page_size)
+    with pytest.raises(AigovError, match=r"cannot read the asset store '.*assets.sqlite3': database disk image is malformed"):
+        asset_store.read_inventory(open_store(store.path, create=False))
+
+
 def test_a_store_of_another_schema_version_is_refused(store):
     asset_store.record_scans(store, [scan('a', [])], 'T1')
     with sqlite3.connect(store.path) as connection:
