@@ -201,7 +201,7 @@ def run(args):
         print('  %-9s %-50s median %5.2f s  p90 %5.2f s' % ('baseline' if chain == 'plain' else 'candidate', label, median, p90))
     ratio = figure['governed']['median_s'] / figure['plain']['median_s']
     # The ratio moves with the chains' common level (where Prometheus's evaluation falls in its scrape cycle, random
-    # per start); the difference is the governance's own cost, steadier from run to run.
+    # per start); the difference says the governance's own cost in seconds, whatever that level.
     figure['overhead_s'] = round(figure['governed']['median_s'] - figure['plain']['median_s'], 2)
     print('  ratio     %.2fx the ungoverned median (target <= %.1f); p90 %.2fx; governance adds %+.2f s at the median' % (
         ratio, TARGET, figure['governed']['p90_s'] / figure['plain']['p90_s'], figure['overhead_s']))
