@@ -9,6 +9,8 @@ import abc
 import getpass
 import json
 
+import yaml
+
 from ansible.errors import AnsibleActionFail
 from ansible.module_utils.basic import env_fallback
 from ansible.module_utils.common.text.converters import to_text
@@ -102,6 +104,28 @@ def plain(data):
     return json.loads(json.dumps(data, default=to_text))
 
 
+def sequences_from_text(spec, args):
+    """args, with a list option given as the text of a sequence ('["a.yml", "b.yml"]', "['a.yml']", "[a, b]") as that
+    sequence. `-e key=value` on the command line and a text field of an AAP survey pass text, which Ansible would split
+    at its commas into '["a.yml"' and ' "b.yml"]'. Other text stays as Ansible takes it: one item, or items between
+    commas."""
+    found = dict(args)
+    for name, option in spec.items():
+        text = found.get(name)
+        if option.get('type') != 'list' or not isinstance(text, str):
+            continue
+        text = str(text).strip()
+        if not (text.startswith('[') and text.endswith(']')):
+            continue
+        try:
+            sequence = yaml.safe_load(text)
+        except yaml.YAMLError:
+            continue  # Ansible's own reading, and its error if the items are wrong
+        if isinstance(sequence, list):
+            found[name] = sequence
+    return found
+
+
 class ControllerAction(ActionBase):
     """Base of actions that run only on the controller.
 
@@ -120,6 +144,7 @@ class ControllerAction(ActionBase):
 
     def run(self, tmp=None, task_vars=None):
         result = super(ControllerAction, self).run(tmp, task_vars)
+        self._task.args = sequences_from_text(self.ARGUMENT_SPEC, self._task.args)
         _validation, args = self.validate_argument_spec(argument_spec=self.ARGUMENT_SPEC,
                                                         mutually_exclusive=self.MUTUALLY_EXCLUSIVE,
                                                         required_if=self.REQUIRED_IF, required_one_of=self.REQUIRED_ONE_OF)

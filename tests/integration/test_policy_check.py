@@ -41,13 +41,13 @@ def workdir(tmp_path):
     return tmp_path
 
 
-def run_check(ansible, workdir, **options):
+def run_check(ansible, workdir, cli=(), **options):
     task = dict({'store': 'assets.sqlite3', 'registry': 'registry.yml'}, **options)
     play = [{'hosts': 'localhost', 'gather_facts': False, 'tasks': [
         {'aigov.core.ai_policy_check': task, 'register': 'check'},
         {'ansible.builtin.copy': {'content': '{{ check | to_json }}', 'dest': str(workdir / 'result.json')}}]}]
     (workdir / 'play.yml').write_text(yaml.safe_dump(play))
-    proc = ansible.playbook('-i', 'inventory.yml', 'play.yml', cwd=str(workdir))
+    proc = ansible.playbook('-i', 'inventory.yml', 'play.yml', *cli, cwd=str(workdir))
     result = json.loads((workdir / 'result.json').read_text()) if proc.returncode == 0 else None
     return proc, result
 
@@ -67,6 +67,18 @@ def test_store_waivers_parameters_and_regions(ansible, workdir):
     assert CLOUD_KEY in findings(result, 'AIGOV-CR-003')  # 3 days old, maximum age set to 1 for this run
     assert set(findings(result, 'AIGOV-GV-005')) == {CLOUD_KEY, CLOUD_LITELLM, 'mcp_server:2000000000000003'}
     assert result['summary']['hosts_scanned'] == 4 and result['policy_packs'][0]['parameters']['credential_max_age_days'] == 1
+
+
+# key=value ends at a space: the forms a command line can carry
+@pytest.mark.parametrize('given', ['["exceptions.yml","more.yml"]', "['exceptions.yml','more.yml']", 'exceptions.yml,more.yml'])
+def test_a_list_of_files_given_as_text_on_the_command_line_is_that_list(ansible, workdir, given):
+    """-e key=value passes text: the JSON form the scan's own summary and HTML report advise was split at its commas
+    into '["exceptions.yml"' and ' "more.yml"]', and the scan refused a file by that name."""
+    shutil.copy(str(workdir / 'exceptions.yml'), str(workdir / 'more.yml'))
+    proc, result = run_check(ansible, workdir, cli=('-e', 'aigov_exceptions=' + given), exceptions='{{ aigov_exceptions }}')
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert [w['source'].split('#')[0] for w in result['waivers']] == [
+        str(workdir / name) for name in ('exceptions.yml', 'exceptions.yml', 'more.yml', 'more.yml')]
 
 
 def test_default_parameters_and_no_region_no_residency_finding(ansible, workdir):

@@ -35,7 +35,7 @@ def load_yaml_mapping(path, kind):
     except RecursionError:  # PyYAML's composer recurses once per nesting level
         raise DataFileError(path, ['not valid YAML: nested too deeply']) from None
     if not isinstance(data, dict):
-        raise DataFileError(path, ['the top level of a %s file must be a mapping, got %s' % (kind, type(data).__name__)])
+        raise DataFileError(path, ['the top level of the %s file must be a mapping, got %s' % (kind, type(data).__name__)])
     return data, hashlib.sha256(raw).hexdigest()
 
 

@@ -71,7 +71,7 @@ def test_duplicate_rule_ids_across_packs_are_refused(tmp_path):
 
 @pytest.mark.parametrize('content, message', [
     ('rules: [', 'not valid YAML'),
-    ('- a\n- b\n', 'top level of a policy pack file must be a mapping'),
+    ('- a\n- b\n', 'top level of the policy pack file must be a mapping'),
     ('schema_version: 9\nname: t\nversion: "1"\nrules: []\n', 'schema_version must be one of 1'),
 ])
 def test_broken_pack_file(tmp_path, content, message):
