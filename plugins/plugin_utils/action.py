@@ -119,7 +119,7 @@ def sequences_from_text(spec, args):
             continue
         try:
             sequence = yaml.safe_load(text)
-        except yaml.YAMLError:
+        except (yaml.YAMLError, RecursionError):  # not a sequence, or nested past the parser's depth
             continue  # Ansible's own reading, and its error if the items are wrong
         if isinstance(sequence, list):
             found[name] = sequence

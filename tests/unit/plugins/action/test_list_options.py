@@ -36,6 +36,7 @@ def test_without_it_ansible_splits_the_text_at_its_commas():
 @pytest.mark.parametrize('args', [
     {'exceptions': '[unclosed, "x'},  # not a sequence: Ansible's own reading
     {'exceptions': '[{a: 1'},
+    {'exceptions': '[' * 5000 + ']' * 5000},  # nested past the YAML parser's recursion: no crash
     {'exceptions': ['/srv/a.yml']},  # a list already
     {'registry': '[registry]'},  # not a list option: a name or a path, whatever its characters
     {'fail_on': '[high]'},
